@@ -1,0 +1,24 @@
+"""Configuration of Docker sandboxes."""
+
+from agent.configbase import Section
+
+
+class SandboxConfig(Section):
+    base_image: str = ""
+    """Image to use when no environment image is given; empty means `swescale/base:python<python>`."""
+    python: str = "3.11"
+    """Python version of the base image (selects the Debian release for offline builds)."""
+    network: bool = False
+    """Give sandboxes network access. Off by default: untrusted code runs without network."""
+    memory: str = "4g"
+    """Memory limit per sandbox (Docker syntax, e.g. 512m, 4g)."""
+    cpus: float = 1.0
+    """CPU limit per sandbox, in cores."""
+    pids_limit: int = 512
+    """Maximum number of processes per sandbox (stops fork bombs)."""
+    command_timeout: float = 300.0
+    """Default timeout of one command, in seconds."""
+    output_limit: int = 100_000
+    """Maximum bytes of output kept per command; head and tail are kept and the cut is marked."""
+    max_concurrent: int = 8
+    """Maximum number of sandboxes the pool runs at once."""
