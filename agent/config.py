@@ -29,6 +29,8 @@ class ModelConfig(Section):
     """Timeout of one model call, in seconds."""
     retries: int = 4
     """Retries on connection errors, 5xx answers and timeouts, with exponential backoff."""
+    backoff: float = 1.0
+    """First retry delay in seconds; doubles on each retry (capped at 30 s)."""
     max_in_flight: int = 8
     """Maximum concurrent requests per server."""
     tool_format: str = "auto"
@@ -52,6 +54,10 @@ class AgentConfig(Section):
     """Characters of a tool observation shown to the model; longer ones keep head and tail."""
     context_tokens: int = 2_000
     """Token budget of the repository skeleton in the first prompt (0 disables it)."""
+    repro_timeout: float = 120.0
+    """Timeout of one run of the reproduction script (on the original and on the patched code), in seconds."""
+    prompts: str = ""
+    """Folder whose `system.j2` / `instance.j2` / `instance_test.j2` override the built-in prompt templates."""
 
 
 class SolveConfig(Section):

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Task(BaseModel):
     """A SWE-bench instance (classic 4.x or 5.x fields), or a local repository plus issue text."""
 
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    # Unknown fields (e.g. `fix_commit`, `image_assets`) are kept, so nothing of a dataset row is lost.
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
 
     instance_id: str
     """Unique id, e.g. `astropy__astropy-12907`."""
@@ -55,6 +56,23 @@ class Task(BaseModel):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
         return value if value is not None else []
+
+    @field_validator(
+        "repo", "base_commit", "problem_statement", "hints_text", "patch", "test_patch", "environment_setup_commit",
+        "created_at", "image", "eval_script", "log_parser", "eval_type", "repo_url", mode="before",
+    )
+    @classmethod
+    def _none_as_empty(cls, value: Any) -> Any:
+        return "" if value is None else str(value) if not isinstance(value, str) else value
+
+    @property
+    def swebench_image(self) -> str:
+        """SWE-bench's published instance image name for this task."""
+        return f"swebench/sweb.eval.x86_64.{self.instance_id.lower()}:latest".replace("__", "_1776_")
+
+    def harness_instance(self) -> dict[str, Any]:
+        """The row as swebench's harness reads it (test lists as lists)."""
+        return self.model_dump()
 
     @field_validator("version", mode="before")
     @classmethod

@@ -22,3 +22,7 @@ class SandboxConfig(Section):
     """Maximum bytes of output kept per command; head and tail are kept and the cut is marked."""
     max_concurrent: int = 8
     """Maximum number of sandboxes the pool runs at once."""
+    cap_add: list[str] = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL"]
+    """Capabilities kept after dropping all (enough for git, pip and chown; never privileged)."""
+    start_timeout: float = 60.0
+    """Seconds to wait for a new sandbox's exec server to answer before giving up."""

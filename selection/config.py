@@ -1,12 +1,44 @@
 """Configuration of selection."""
 
+from typing import Literal
+
+from pydantic import field_validator
+
 from agent.configbase import Section
+
+RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated")
 
 
 class SelectionConfig(Section):
     abstain_threshold: float = 0.5
     """Confidence below which selection abstains (the best candidate is still recorded)."""
     ranking: list[str] = ["hybrid", "support", "length"]
-    """Ranking keys, most important first: hybrid verifier score, cluster support, shorter patch."""
+    """Ranking keys of behavioural clusters, most important first: `hybrid` verifier score, cluster
+    `support` (candidates voting for it), shorter patch (`length`); also `judge` and `generated`."""
+    score_tolerance: float = 0.02
+    """Scores closer than this count as equal in the ranking (so support and length can break ties)."""
+    margin_scale: float = 0.25
+    """Hybrid-score margin over the runner-up cluster that counts as a full margin in the confidence."""
+    margin_weight: float = 0.5
+    """How much a zero margin lowers the confidence: confidence = evidence * (1 - margin_weight * (1 - M))."""
+    evidence_floor: float = 0.01
+    """Lower bound of each evidence signal before the geometric mean (so one zero does not hide the rest)."""
+    abstain_output: Literal["empty", "omit", "best"] = "empty"
+    """What `swescale select` writes for an abstained instance: an empty model_patch, no line at all,
+    or the best candidate anyway (for leaderboards that do not reward abstention)."""
     selection_trajectory: bool = False
-    """Run a selection trajectory over the top clusters (CodeMonkeys)."""
+    """Run a selection trajectory over the top clusters (CodeMonkeys); needs a model."""
+    trajectory_top_k: int = 3
+    """Top clusters whose representative diffs the selection trajectory sees."""
+    trajectory_max_steps: int = 20
+    """Step limit of the selection trajectory."""
+    trajectory_test_timeout: float = 120.0
+    """Timeout of one command or test run of the selection trajectory, in seconds."""
+
+    @field_validator("ranking")
+    @classmethod
+    def _known_keys(cls, value: list[str]) -> list[str]:
+        unknown = [key for key in value if key not in RANKING_KEYS]
+        if unknown:
+            raise ValueError(f"unknown ranking keys {unknown}; choose from {list(RANKING_KEYS)}")
+        return value

@@ -1,4 +1,6 @@
-"""Configuration of the verifiers."""
+"""Configuration of the verifiers (see docs/verifiers.md for the scores)."""
+
+from typing import Literal
 
 from agent.configbase import Section
 
@@ -14,3 +16,50 @@ class VerifierConfig(Section):
     """Sampled verdicts per candidate when the server returns no logprobs."""
     test_timeout: float = 120.0
     """Timeout of one generated or regression test run, in seconds."""
+
+    # execution
+    regression_timeout: float = 600.0
+    """Timeout of one regression run (all selected test files of one code version), in seconds."""
+    max_parallel: int = 2
+    """Sandboxes (one per distinct candidate patch) run at the same time."""
+    cache_dir: str = ""
+    """Directory of the outcome cache (sqlite); empty: `out_dir`, and no cache when there is no out_dir."""
+    regression_max_files: int = 10
+    """At most this many existing test files are selected as regression tests."""
+    excerpt_chars: int = 2000
+    """Characters of output kept (the tail) in each outcome cell."""
+
+    # test weights
+    rarity_bonus: float = 0.0
+    """A distinguishing test weighs `1 + rarity_bonus * (1 - passing/applying)` over distinct candidates.
+    0 (default): all distinguishing tests weigh 1, since a test only one candidate passes is as likely
+    over-fitted to that candidate as it is sharp."""
+
+    # judge
+    judge_top_logprobs: int = 20
+    """top_logprobs requested for the answer token."""
+    judge_temperature: float = 1.0
+    """Temperature of sampled verdicts (fallback without logprobs)."""
+    judge_concurrency: int = 8
+    """Judge requests in flight at once."""
+    judge_trajectory: bool = False
+    """Show the judge a condensed trajectory (from the candidate's `meta['trajectory_file']`)."""
+    judge_max_diff_chars: int = 30_000
+    """Longer diffs are cut in the judge prompt (head kept)."""
+
+    # hybrid score
+    hybrid: Literal["weighted", "r2egym"] = "weighted"
+    """`weighted`: test_weight * generated_score + judge_weight * judge - regression penalty.
+    `r2egym`: R2E-Gym's rule: top-n by the judge, then by the count of passed tests (docs/verifiers.md)."""
+    test_weight: float = 1.0
+    """Weight of the weighted generated-test score (in [0, 1]) in the `weighted` hybrid."""
+    judge_weight: float = 0.3
+    """Weight of the judge probability in the `weighted` hybrid (keep < test_weight so tests dominate)."""
+    judge_default: float = 0.5
+    """Judge value used when a candidate has no judge score (judge off or unanswered)."""
+    regression_penalty: float = 1.0
+    """Subtracted from the hybrid score when a candidate breaks at least one regression test."""
+    regression_veto: bool = False
+    """Instead of the penalty, rank every candidate that breaks a regression test after all others."""
+    r2egym_top_n: int = 5
+    """`r2egym` hybrid: candidates outside the judge's top n rank after those inside."""

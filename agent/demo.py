@@ -1,0 +1,82 @@
+"""`swescale demo`: the whole pipeline on a bundled repository, with a recorded model session replayed.
+
+The model answers come from `demo_data/session.json` through a local OpenAI-compatible server
+(`agent.scripted_server`), so the demo runs on a machine without a GPU. Everything else is real: the
+environment image, Docker sandboxes, the agent's tools, the generated and regression tests, the judge's
+P(YES) from logprobs, selection and the report. It is a replay, and it says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from agent.scripted_server import (
+    ConversationPolicy,
+    Reply,
+    Router,
+    ScriptedServer,
+    prompt_contains,
+    system_contains,
+)
+
+DATA = Path(__file__).parent / "demo_data"
+BANNER = ("REPLAY: the model answers in this run come from a recorded session (agent/demo_data/session.json)\n"
+          "served by a local OpenAI-compatible server. No live model is involved. Sandboxes, tests, judge scoring\n"
+          "and selection run for real. For a real run: swescale solve --repo PATH --issue FILE "
+          "--model http://localhost:8000/v1")
+# Fixed identity and dates: the demo repository's commit (and so its cached image) is the same every run.
+_GIT_ENV = {"GIT_AUTHOR_NAME": "swescale demo", "GIT_AUTHOR_EMAIL": "demo@swescale.invalid",
+            "GIT_COMMITTER_NAME": "swescale demo", "GIT_COMMITTER_EMAIL": "demo@swescale.invalid",
+            "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+
+
+def make_demo_repo(dest: Path) -> Path:
+    """Copy the bundled repository to `dest` and commit it (deterministic commit id)."""
+    shutil.copytree(DATA / "repo", dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    env = {**os.environ, **_GIT_ENV}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "minimath 0.1.0"]):
+        subprocess.run(["git", *args], cwd=dest, env=env, check=True)
+    return dest
+
+
+class JudgeReplay:
+    """Replays recorded verdicts: the first entry whose `match` text occurs in the judge prompt."""
+
+    def __init__(self, entries: list[dict]):
+        self.entries = entries
+
+    def __call__(self, request: dict) -> Reply:
+        prompt = "\n".join(str(m.get("content") or "") for m in request.get("messages", []))
+        for entry in self.entries:
+            if entry["match"] in prompt:
+                return Reply.of(entry["reply"])
+        return Reply(content="NO")
+
+
+def replay_policy(session: dict) -> Router:
+    return Router(
+        [(system_contains("You are a patch verifier"), JudgeReplay(session["judge"])),
+         (prompt_contains("Your task is NOT to fix the issue"), ConversationPolicy(session["test_trajectories"]))],
+        default=ConversationPolicy(session["fix_trajectories"]),
+    )
+
+
+def run_demo(run_dir: Path | None, output: Path | None, overrides: list[str]) -> int:
+    from agent.cli import config_from_cli
+    from agent.solve_cli import run_solve
+
+    session = json.loads((DATA / "session.json").read_text())
+    run_dir = run_dir or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    repo = make_demo_repo(run_dir / "repo")
+    with ScriptedServer(replay_policy(session), model="swescale-demo-replay") as server:
+        config = config_from_cli(None, [
+            f"model.urls=[{server.url}]", "model.tool_format=native", "solve.trajectories=2",
+            "solve.generations=3", "solve.parents=2",
+            f"verifier.test_trajectories={len(session['test_trajectories'])}", *overrides])
+        return run_solve(config, repo, str(DATA / "issue.md"), None, run_dir, output, banner=BANNER)

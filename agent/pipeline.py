@@ -1,0 +1,315 @@
+"""`swescale solve`: generations of parallel trajectories, verification, selection and refinement.
+
+One generation runs `solve.trajectories` fix trajectories in parallel sandboxes (plus, in the first
+generation, the verifier's test-writing trajectories). Every candidate found so far is verified
+against every test found so far (results are cached, so earlier cells are not re-run), selection
+ranks them, and the top `solve.parents` candidates with their test results condition the next
+generation (EvoScale, made agentic). The run stops early when the best candidate passes every
+distinguishing test with a high judge score and the behavioural clusters agree, when a budget is
+spent, or on Ctrl-C; every stop reason is recorded in `run.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from pydantic import BaseModel, Field
+
+from agent.budget import Budget
+from agent.config import SwescaleConfig
+from agent.loop import run_trajectory
+from agent.model import ModelClient
+from agent.result import ExitStatus, TrajectoryResult, Usage
+from envs.environment import EnvSpec
+from envs.task import Task
+from sandbox import SandboxPool
+from selection.pipeline import select_task
+from selection.select import Decision
+from verifiers.collect import run_test_trajectories, tests_from_trajectories
+from verifiers.table import Candidate, GeneratedTest, VerifierTable
+
+log = logging.getLogger(__name__)
+_templates = Environment(loader=PackageLoader("agent", "templates"), undefined=StrictUndefined,
+                         keep_trailing_newline=True, autoescape=False)
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it runs (the live display implements it)."""
+
+    def stage(self, text: str) -> None: ...
+    def trajectory_started(self, trajectory_id: str, generation: int) -> None: ...
+    def trajectory_finished(self, result: TrajectoryResult) -> None: ...
+    def generation_scored(self, stats: GenerationStats) -> None: ...
+
+
+class NullProgress:
+    def stage(self, text: str) -> None:
+        log.info(text)
+
+    def trajectory_started(self, trajectory_id: str, generation: int) -> None:
+        pass
+
+    def trajectory_finished(self, result: TrajectoryResult) -> None:
+        pass
+
+    def generation_scored(self, stats: GenerationStats) -> None:
+        pass
+
+
+class GenerationStats(BaseModel):
+    generation: int
+    trajectories: int = 0
+    """Fix trajectories that ran in this generation."""
+    candidates: int = 0
+    """Non-empty candidate patches this generation added."""
+    tests: int = 0
+    """Generated tests known after this generation."""
+    best_candidate: str | None = None
+    best_score: float = 0.0
+    """Hybrid score of the best candidate after this generation."""
+    tokens: int = 0
+    """Tokens spent by the run up to the end of this generation."""
+    stop_reasons: list[str] = Field(default_factory=list)
+
+
+class SolveOutcome(BaseModel):
+    """What `solve` leaves: the decision, the chosen patch, and why the run stopped."""
+
+    instance_id: str
+    decision: Decision | None = None
+    patch: str = ""
+    """The chosen patch; empty when abstaining or interrupted."""
+    abstained: bool = True
+    reason: str = ""
+    stop_reasons: list[str] = Field(default_factory=list)
+    generations: list[GenerationStats] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    interrupted: bool = False
+
+
+def candidate_from(result: TrajectoryResult, generation: int) -> Candidate:
+    return Candidate(candidate_id=result.trajectory_id, patch=result.patch, source="swescale",
+                     trajectory_id=result.trajectory_id, repro_test=result.repro_test, generation=generation,
+                     meta={"exit_status": str(result.exit_status), "steps": result.steps,
+                           "tokens": result.usage.total_tokens})
+
+
+def render_parents(table: VerifierTable, candidates: dict[str, Candidate], ranking: list[str], k: int,
+                   generation: int) -> str:
+    """The prompt block showing the top-k candidates' diffs and test results to the next generation."""
+    parents = []
+    for cid in ranking:
+        if len(parents) >= k:
+            break
+        row = table.by_candidate.get(cid)
+        if row is None or not row.applies or not candidates[cid].patch.strip():
+            continue
+        tests = []
+        for column in table.tests:
+            outcome = row.outcomes.get(column.test_id)
+            if column.kind == "generated" and outcome is not None:
+                tests.append({"test_id": column.test_id, "passed": outcome.passed,
+                              "excerpt": "" if outcome.passed else outcome.output_excerpt.strip()[-300:]})
+        parents.append({"candidate_id": cid, "score": row.hybrid_score, "patch": candidates[cid].patch,
+                        "tests": tests, "new_failures": row.regression.new_failures[:10]})
+    if not parents:
+        return ""
+    return _templates.get_template("parents.j2").render(parents=parents, generation=generation)
+
+
+def converged(table: VerifierTable, decision: Decision, judge_threshold: float, judged: bool) -> str | None:
+    """Why refinement can stop, or None: the best candidate passes every distinguishing test, has a high
+    judge score (when a judge ran) and every candidate that passes them all is in its cluster."""
+    if decision.best is None:
+        return None
+    distinguishing = [t.test_id for t in table.tests if t.distinguishing]
+    if not distinguishing:
+        return None
+    rows = table.by_candidate
+
+    def passes_all(cid: str) -> bool:
+        outcomes = rows[cid].outcomes
+        return all(t in outcomes and outcomes[t].passed for t in distinguishing)
+
+    best = rows[decision.best]
+    if not passes_all(decision.best):
+        return None
+    if judged and (best.judge is None or best.judge < judge_threshold):
+        return None
+    cluster = next((c for c in decision.clusters if decision.best in c.members), None)
+    if cluster is None or any(passes_all(cid) and cid not in cluster.members for cid in rows):
+        return None
+    judge = f", judge {best.judge:.2f}" if best.judge is not None else ""
+    return (f"converged: {decision.best} passes all {len(distinguishing)} distinguishing tests{judge}, "
+            "and the clusters agree")
+
+
+class SolveRun:
+    """One `swescale solve` run over one task. Call `run()`; it never leaves a container behind."""
+
+    def __init__(self, task: Task, env: EnvSpec, config: SwescaleConfig, run_dir: Path, model: ModelClient,
+                 judge: ModelClient | None = None, progress: Progress | None = None):
+        self.task, self.env, self.config, self.model, self.judge = task, env, config, model, judge
+        self.run_dir = Path(run_dir)
+        self.progress = progress or NullProgress()
+        self.pool = SandboxPool(max_concurrent=config.sandbox.max_concurrent, config=config.sandbox)
+        self.results: list[TrajectoryResult] = []
+        self.candidates: dict[str, Candidate] = {}
+        self.tests: list[GeneratedTest] = []
+        self.table: VerifierTable | None = None
+        """The latest verifier table."""
+        self.outcome = SolveOutcome(instance_id=task.instance_id)
+        self._lock = threading.Lock()
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------
+
+    def usage(self) -> Usage:
+        total = Usage()
+        for client in {id(c): c for c in (self.model, self.judge) if c is not None}.values():
+            total.add(client.usage)
+        return total
+
+    def _record(self, result: TrajectoryResult, generation: int) -> None:
+        """Keep a finished trajectory (append-only files, so an interrupted run keeps what finished)."""
+        with self._lock:
+            self.results.append(result)
+            with (self.run_dir / "trajectories.jsonl").open("a") as fh:
+                fh.write(result.model_dump_json() + "\n")
+            if result.mode == "fix" and result.patch.strip():
+                candidate = candidate_from(result, generation)
+                self.candidates[candidate.candidate_id] = candidate
+                with (self.run_dir / "candidates.jsonl").open("a") as fh:
+                    fh.write(json.dumps({"instance_id": self.task.instance_id,
+                                         "model_name_or_path": "swescale",
+                                         "model_patch": candidate.patch,
+                                         **candidate.model_dump(mode="json")}) + "\n")
+        self.progress.trajectory_finished(result)
+
+    # -- one generation ------------------------------------------------------------------------------------
+
+    def _fix_trajectory(self, trajectory_id: str, generation: int, parents: str,
+                        cancel: threading.Event) -> TrajectoryResult:
+        self.progress.trajectory_started(trajectory_id, generation)
+        try:
+            with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
+                result = run_trajectory(self.task, sandbox, self.model, self.config,
+                                        self.run_dir / "trajectories", trajectory_id, mode="fix",
+                                        parents=parents, cancel=cancel)
+        except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
+            log.warning("trajectory %s failed: %s", trajectory_id, exc)
+            result = TrajectoryResult(trajectory_id=trajectory_id, exit_status=ExitStatus.sandbox_error,
+                                      error=f"{type(exc).__name__}: {exc}")
+        self._record(result, generation)
+        return result
+
+    def _test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
+        self.progress.stage(f"writing {self.config.verifier.test_trajectories} tests")
+        return run_test_trajectories(self.task, self.env, self.model, self.pool, self.config,
+                                     self.run_dir / "trajectories", cancel=cancel)
+
+    def run_generation(self, budget: Budget, generation: int, parents: str) -> GenerationStats:
+        """Run one generation's trajectories; first-finish (short-m@k) cancels the rest once m finished."""
+        solve = self.config.solve
+        stats = GenerationStats(generation=generation, trajectories=solve.trajectories)
+        cancel = budget.new_cancel()
+        with_tests = generation == 0 and self.config.verifier.test_trajectories > 0
+        workers = solve.trajectories + (1 if with_tests else 0)
+        self.progress.stage(f"generation {generation}: {solve.trajectories} trajectories")
+        before = set(self.candidates)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"gen{generation}") as pool:
+            fixes: set[Future] = {
+                pool.submit(self._fix_trajectory, f"g{generation}-t{i}", generation, parents, cancel)
+                for i in range(solve.trajectories)}
+            test_future = pool.submit(self._test_trajectories, budget.new_cancel()) if with_tests else None
+            finished = 0
+            pending = set(fixes)
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        result = future.result()
+                        if result.exit_status == ExitStatus.submitted and result.patch.strip():
+                            finished += 1
+                    if solve.first_finish and finished >= solve.first_finish and not cancel.is_set():
+                        stats.stop_reasons.append(
+                            f"first-finish: {finished} of {solve.trajectories} trajectories finished, "
+                            "the rest of the generation was stopped")
+                        cancel.set()
+            except KeyboardInterrupt:
+                budget.stop("interrupted (Ctrl-C)")  # trajectories stop at their next step; threads are joined
+                raise
+            if test_future is not None:
+                self.tests.extend(test_future.result())
+        self.tests.extend(t for t in tests_from_trajectories(
+            [r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")])
+            if t.test_id not in {x.test_id for x in self.tests})
+        stats.candidates = len(set(self.candidates) - before)
+        stats.tests = len(self.tests)
+        return stats
+
+    def verify_and_select(self, generation: int) -> tuple[VerifierTable, Decision]:
+        self.progress.stage(f"verifying {len(self.candidates)} candidates x {len(self.tests)} tests")
+        candidates = sorted(self.candidates.values(), key=lambda c: c.candidate_id)
+        return select_task(self.task, candidates, self.config, self.run_dir / f"gen{generation}",
+                           tests=self.tests, judge_model=self.judge, pool=self.pool, env=self.env)
+
+    # -- the run -------------------------------------------------------------------------------------------
+
+    def run(self) -> SolveOutcome:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config.model_dump(mode="json"),
+                                                                 sort_keys=False))
+        (self.run_dir / "task.json").write_text(self.task.model_dump_json(indent=2))
+        outcome = self.outcome
+        parents = ""
+        decision: Decision | None = None
+        with Budget(self.config.solve, self.usage) as budget:
+            try:
+                for generation in range(self.config.solve.generations):
+                    stats = self.run_generation(budget, generation, parents)
+                    outcome.generations.append(stats)
+                    if self.candidates:
+                        self.table, decision = self.verify_and_select(generation)
+                        table = self.table
+                        stats.best_candidate = decision.best
+                        if decision.best:
+                            stats.best_score = table.row(decision.best).hybrid_score
+                        parents = render_parents(table, self.candidates, decision.ranking,
+                                                 self.config.solve.parents, generation)
+                    stats.tokens = self.usage().total_tokens
+                    self.progress.generation_scored(stats)
+                    outcome.stop_reasons += stats.stop_reasons
+                    if budget.reason:
+                        break
+                    if decision is not None:
+                        reason = converged(table, decision, self.config.solve.early_stop_judge,
+                                           self.judge is not None and self.config.verifier.judge)
+                        if reason and generation + 1 < self.config.solve.generations:
+                            outcome.stop_reasons.append(reason)
+                            break
+                else:
+                    outcome.stop_reasons.append(f"all {self.config.solve.generations} generations ran")
+            except KeyboardInterrupt:
+                budget.stop("interrupted (Ctrl-C)")
+                outcome.interrupted = True
+            if budget.reason:
+                outcome.stop_reasons.append(budget.reason)
+        outcome.usage = self.usage()
+        outcome.decision = decision
+        if outcome.interrupted:
+            outcome.reason = "interrupted: finished trajectories are kept in the run directory"
+        elif decision is None:
+            outcome.reason = "no candidate patch: no trajectory produced a non-empty diff"
+        else:
+            outcome.abstained, outcome.reason = decision.abstained, decision.reason
+            if not decision.abstained and decision.chosen:
+                outcome.patch = self.candidates[decision.chosen].patch
+        (self.run_dir / "run.json").write_text(outcome.model_dump_json(indent=2))
+        return outcome

@@ -1,0 +1,48 @@
+"""Checks before a run: fail at once, saying what to start and how."""
+
+from __future__ import annotations
+
+import httpx
+
+
+class PreflightError(RuntimeError):
+    """Something the run needs is not there; the message says how to get it."""
+
+
+def check_docker() -> None:
+    try:
+        import docker
+
+        docker.from_env(timeout=10).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable engine
+        raise PreflightError(
+            f"the Docker engine is not reachable ({exc.__class__.__name__}: {exc}).\n"
+            "Start it, e.g. `sudo systemctl start docker` or `sudo dockerd &`, "
+            "or run `bash scripts/bootstrap`, which installs and starts it."
+        ) from exc
+
+
+def check_model_servers(urls: list[str], what: str = "model", api_key: str = "EMPTY") -> None:
+    """Every URL must answer GET /models like an OpenAI-compatible server."""
+    if not urls:
+        raise PreflightError(
+            f"no {what} server configured. Start one, e.g.\n"
+            "  vllm serve <model> --port 8000 --enable-auto-tool-choice --tool-call-parser hermes\n"
+            "and pass --model http://localhost:8000/v1 (or run `swescale demo` for a replay without a GPU)."
+        )
+    for url in urls:
+        try:
+            response = httpx.get(url.rstrip("/") + "/models", timeout=10,
+                                 headers={"Authorization": f"Bearer {api_key}"})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise PreflightError(
+                f"the {what} server at {url} does not answer GET /models ({exc}).\n"
+                "Start an OpenAI-compatible server there, e.g.\n"
+                f"  vllm serve <model> --port {_port(url)} --enable-auto-tool-choice --tool-call-parser hermes"
+            ) from exc
+
+
+def _port(url: str) -> int:
+    port = httpx.URL(url).port
+    return port or 8000

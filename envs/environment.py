@@ -1,0 +1,235 @@
+"""Environment images: the repository at /testbed at base_commit, dependencies installed, tests runnable.
+
+Sources, in order: the task's own image (5.x `image`, or SWE-bench's published name) when present or
+pullable; else a build on the base image (SWE-bench harness specs, or detection), cached by a key of
+(repository, commit, dependency spec, base image) kept in the image tag and labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tarfile
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import docker
+from pydantic import BaseModel
+
+from envs import containers
+from envs.pipconf import HOST_ROOT, host_pip_access
+from envs.repos import RepoError, open_source, sanitized_checkout
+from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
+from envs.task import Task
+
+if TYPE_CHECKING:
+    from agent.config import SwescaleConfig
+
+log = logging.getLogger(__name__)
+VENV = "/opt/venv"
+WORKDIR = "/testbed"
+LABEL = "swescale.env"
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class EnvSpec(BaseModel):
+    """A ready environment image and how to test in it."""
+
+    image: str
+    test_cmd: str = DEFAULT_TEST_CMD
+    """Test command; test files are appended (harness style)."""
+    log_parser: str = DEFAULT_PARSER
+    """swebench log parser name (swebench.harness.log_parsers.PARSER_REGISTRY)."""
+    python: str = "python"
+    """Interpreter to use inside the image."""
+    eval_commands: list[str] = []
+    """Shell lines run before the tests (e.g. activating conda in SWE-bench's own images)."""
+    eval_script: str = ""
+    """A complete evaluation script the task carries (swebench 5.x); used instead of a generated one."""
+    workdir: str = WORKDIR
+    base_commit: str = ""
+    source: str = "built"
+    """`task-image`, `built` or `cached`."""
+
+
+class EnvBuildError(RuntimeError):
+    """An image build failed at `step`; `log_tail` is the end of that step's output."""
+
+    def __init__(self, step: str, log_tail: str, instance_id: str = ""):
+        self.step, self.log_tail, self.instance_id = step, log_tail, instance_id
+        who = f" of {instance_id}" if instance_id else ""
+        super().__init__(f"environment build{who} failed at step '{step}':\n{log_tail}")
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _lock(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _image_exists(dc: docker.DockerClient, image: str) -> bool:
+    try:
+        dc.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _task_image(task: Task, config: SwescaleConfig, dc: docker.DockerClient) -> EnvSpec | None:
+    """The task's own image if it is here or can be pulled."""
+    candidates = [task.image] if task.image else []
+    if task.repo in harness_data()["specs"]:
+        candidates.append(task.swebench_image)
+    for image in dict.fromkeys(candidates):
+        found = _image_exists(dc, image)
+        if not found and config.env.pull:
+            try:
+                name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+                dc.images.pull(name, tag=tag or "latest")
+                found = True
+            except docker.errors.APIError as exc:
+                log.info("cannot pull %s: %s", image, str(exc)[:200])
+        if not found:
+            continue
+        spec = harness_spec(task) or {}
+        swebench_own = image.startswith("swebench/sweb.eval.")
+        return EnvSpec(
+            image=image,
+            test_cmd=spec.get("test_cmd", DEFAULT_TEST_CMD) if isinstance(spec.get("test_cmd", ""), str)
+            else " && ".join(spec["test_cmd"]),
+            log_parser=task.log_parser or harness_data()["parsers"].get(task.repo, DEFAULT_PARSER),
+            python="/opt/miniconda3/envs/testbed/bin/python" if swebench_own else "python",
+            eval_commands=(["source /opt/miniconda3/bin/activate", "conda activate testbed"] if swebench_own else [])
+            + spec.get("eval_commands", []),
+            eval_script=task.eval_script, base_commit=task.base_commit, source="task-image",
+        )
+    return None
+
+
+def _base_image(python: str, config: SwescaleConfig) -> str:
+    """The sandbox base image for `python`, falling back to the configured default (offline machines)."""
+    if config.sandbox.base_image:
+        return config.sandbox.base_image
+    from sandbox.images import ensure_base_image
+
+    try:
+        return ensure_base_image(python=python)
+    except Exception as exc:  # noqa: BLE001 - no such image offline: use the default Python
+        if python == config.sandbox.python:
+            raise
+        log.warning("no base image for Python %s (%s); using Python %s", python, exc, config.sandbox.python)
+        return ensure_base_image(python=config.sandbox.python)
+
+
+def image_key(task: Task, plan: BuildPlan, base_image_id: str, origin: str) -> str:
+    payload = [task.repo or origin, task.base_commit, plan.model_dump(), base_image_id, 1]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _image_tag(task: Task, config: SwescaleConfig, key: str) -> str:
+    slug = (task.repo.replace("/", "__") if task.repo else task.instance_id).lower()
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", slug)[:80].strip("-.") or "repo"
+    return f"{config.env.image_prefix}:{slug}-{task.base_commit[:10]}-{key[:12]}"
+
+
+def _spec_from_image(dc: docker.DockerClient, tag: str) -> EnvSpec:
+    labels = dc.images.get(tag).labels or {}
+    return EnvSpec.model_validate({**json.loads(labels[f"{LABEL}.spec"]), "image": tag, "source": "cached"})
+
+
+def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = False) -> EnvSpec:
+    """An image for `task` (see module doc); raises EnvBuildError naming the failing step."""
+    dc = containers.client(timeout=int(max(config.env.build_timeout, 600)))
+    if not rebuild:
+        own = _task_image(task, config, dc)
+        if own is not None:
+            return own
+    try:
+        repo, origin = open_source(task, config.env.repos_dir)
+    except RepoError as exc:
+        raise EnvBuildError("repository", str(exc), task.instance_id) from exc
+    if not task.base_commit:
+        task = task.model_copy(update={"base_commit": repo.commit("HEAD").hexsha})
+    try:
+        plan = build_plan(task, repo, config.sandbox.python)
+    except Exception as exc:  # noqa: BLE001 - unreadable packaging files etc.
+        raise EnvBuildError("plan", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
+    base = _base_image(plan.python, config)
+    key = image_key(task, plan, dc.images.get(base).id, origin)
+    tag = _image_tag(task, config, key)
+    with _lock(tag):
+        if not rebuild and _image_exists(dc, tag):
+            return _spec_from_image(dc, tag)
+        spec = EnvSpec(image=tag, test_cmd=plan.test_cmd, log_parser=plan.log_parser,
+                       eval_commands=plan.eval_commands, base_commit=task.base_commit, source="built")
+        _build(task, plan, repo, base, tag, key, spec, config, dc)
+        return spec
+
+
+def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
+    """Run the plan in a networked container from `base`, then `docker commit` it as `tag`."""
+    access = host_pip_access()
+    env = {**access.env, "PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "VIRTUAL_ENV": VENV, "DEBIAN_FRONTEND": "noninteractive"}
+    timeout = config.env.build_timeout
+    full_log: list[str] = []
+
+    def step(name: str, cmd: str, workdir: str = WORKDIR) -> str:
+        log.info("[%s] %s: %s", task.instance_id, name, cmd)
+        run = containers.exec_run(container, cmd, timeout=timeout, workdir=workdir, environment=env)
+        full_log.append(f"$ {cmd}\n{run.output}")
+        if run.timed_out:
+            raise EnvBuildError(name, _tail(run.output) + f"\n(timed out after {timeout:.0f}s)", task.instance_id)
+        if run.exit_code != 0:
+            raise EnvBuildError(name, _tail(run.output) + f"\n(exit code {run.exit_code})", task.instance_id)
+        return run.output
+
+    with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
+        tree = Path(tmp) / "testbed"
+        try:
+            sha = sanitized_checkout(repo, task.base_commit, tree)
+        except Exception as exc:  # noqa: BLE001 - git errors of any kind
+            raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
+        archive = Path(tmp) / "testbed.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(tree, arcname="testbed")
+        with containers.running(base, network=True, mounts=access.mounts, tmpfs=access.tmpfs, dc=dc) as container:
+            with archive.open("rb") as fh:
+                if not container.put_archive("/", fh):
+                    raise EnvBuildError("copy", "put_archive failed", task.instance_id)
+            step("venv", f"python3 -m venv {VENV} && python --version", workdir="/")
+            if plan.files:
+                containers.put_files(container, plan.files)
+            for name, cmd in plan.steps:
+                step(name, cmd)
+            # build artefacts (egg-info, build/...) stay out of `git status` and diffs, without a new commit
+            step("finalize", "git config --global --add safe.directory '*' && "
+                 "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
+                 f"test \"$(git rev-parse HEAD)\" = {sha} && test -z \"$(git for-each-ref)\" && git status --short")
+            image_env = [e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")]
+            labels = {containers.OWNER: "", f"{LABEL}": "1", f"{LABEL}.key": key, f"{LABEL}.repo": task.repo or task.repo_url,
+                      f"{LABEL}.commit": sha, f"{LABEL}.spec": spec.model_dump_json(exclude={"image", "source"})}
+            conf = {"Env": [*image_env, f"PATH={env['PATH']}", f"VIRTUAL_ENV={VENV}"],
+                    "WorkingDir": WORKDIR, "Labels": labels, "Cmd": ["sleep", "infinity"], "Entrypoint": None}
+            draft = container.commit(conf=conf)
+        # Docker left empty mount-point stubs of the host binds: drop them in a last layer
+        try:
+            with containers.running(draft.id, dc=dc) as clean:
+                run = containers.exec_run(clean, f"rm -rf {HOST_ROOT}", timeout=120)
+                if run.exit_code != 0:
+                    raise EnvBuildError("cleanup", _tail(run.output), task.instance_id)
+                repository, _, version = tag.rpartition(":")
+                clean.commit(repository=repository, tag=version, conf=conf)
+        except BaseException:
+            dc.images.remove(draft.id, force=True)
+            raise
+        # (on success the draft is the final image's parent layer, like a `docker build` intermediate)
+    log.info("[%s] built %s", task.instance_id, tag)

@@ -1,0 +1,104 @@
+"""Harness-style evaluation scripts, and grading with swebench's own parsers and grading functions.
+
+swebench's harness is imported lazily: importing it loads `datasets` and runs load_dotenv.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from envs.task import Task
+
+if TYPE_CHECKING:
+    from swebench.types import TestSpec
+
+    from envs.environment import EnvSpec
+
+HEREDOC = "EOF_114329324912"
+START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
+
+
+def test_files(test_patch: str) -> list[str]:
+    """Existing files a patch modifies (the harness's get_modified_files: new files excluded)."""
+    from unidiff import PatchSet
+
+    return [f.source_file[2:] for f in PatchSet(test_patch)
+            if f.source_file != "/dev/null" and f.source_file.startswith("a/")]
+
+
+def test_directives(task: Task) -> list[str]:
+    """What the harness (swebench 4.x get_test_directives) passes to the test command."""
+    from swebench.harness.constants import NON_TEST_EXTS
+
+    directives = [d for d in re.findall(r"diff --git a/.* b/(.*)", task.test_patch)
+                  if not any(d.endswith(ext) for ext in NON_TEST_EXTS)]
+    if task.repo == "django/django":
+        directives = [d.removesuffix(".py").removeprefix("tests/").replace("/", ".") for d in directives]
+    return directives
+
+
+def eval_script(task: Task, env: EnvSpec) -> str:
+    """The task's own 5.x script, else a harness-style one: reset tests, apply test_patch, run, reset."""
+    if env.eval_script:
+        return env.eval_script
+    files = " ".join(test_files(task.test_patch))
+    reset = f"git checkout {task.base_commit} {files}" if files else 'echo "No test files to reset"'
+    lines = [
+        "#!/bin/bash", "set -uxo pipefail",
+        f"cd {env.workdir}",
+        *env.eval_commands,
+        f"git config --global --add safe.directory {env.workdir}",
+        f"cd {env.workdir}",
+        "git status",
+        f"git -c core.fileMode=false diff {task.base_commit}",
+        reset,
+        f"git apply -v - <<'{HEREDOC}'\n{task.test_patch}\n{HEREDOC}",
+        f": '{START}'",
+        " ".join([env.test_cmd, *test_directives(task)]),
+        f": '{END}'",
+        reset,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def eval_type(task: Task) -> str:
+    from swebench.harness.constants import FAIL_ONLY_REPOS
+
+    return task.eval_type or ("fail_only" if task.repo in FAIL_ONLY_REPOS else "pass_and_fail")
+
+
+def harness_instance(task: Task, env: EnvSpec) -> dict[str, Any]:
+    """The task as a swebench 5.x instance running in `env` (what the harness's make_test_spec reads)."""
+    return {
+        **task.model_dump(include={"instance_id", "repo", "version", "base_commit", "FAIL_TO_PASS",
+                                   "PASS_TO_PASS", "problem_statement", "patch", "test_patch"}),
+        "image": env.image, "eval_script": eval_script(task, env), "log_parser": env.log_parser,
+        "eval_type": eval_type(task),
+    }
+
+
+def test_spec(task: Task, env: EnvSpec) -> TestSpec:
+    """swebench's TestSpec (its eval script records the test exit code, as in the harness)."""
+    from swebench.harness.utils import make_test_spec
+
+    return make_test_spec(harness_instance(task, env))
+
+
+def parse_test_log(log: str, spec: EnvSpec, task: Task | None = None) -> dict[str, str]:
+    """Test id -> PASSED/FAILED/SKIPPED/ERROR/XFAIL, by the swebench parser named in `spec`."""
+    from swebench.harness.log_parsers import PARSER_REGISTRY
+    from swebench.types import TestSpec
+
+    ts = TestSpec(instance_id=task.instance_id if task else "", image=spec.image, eval_script_list=[],
+                  repo=task.repo if task else "", version=task.version if task else "",
+                  FAIL_TO_PASS=[], PASS_TO_PASS=[], log_parser=spec.log_parser)
+    return PARSER_REGISTRY[spec.log_parser](log, ts)
+
+
+def grade(task: Task, env: EnvSpec, prediction: dict, log_path: str) -> dict[str, Any]:
+    """swebench's per-instance report ({instance_id: {resolved, tests_status, ...}}) for a test log."""
+    from swebench.harness.grading import get_eval_report
+
+    return get_eval_report(test_spec=test_spec(task, env), prediction=prediction, test_log_path=log_path,
+                           include_tests_status=True)

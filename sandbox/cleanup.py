@@ -1,0 +1,146 @@
+"""No leaks: a registry of live sandboxes, removed at exit and on SIGINT/SIGTERM, and gc of dead owners."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from typing import Any, Protocol
+
+import docker
+
+log = logging.getLogger(__name__)
+
+LABEL = "swescale"
+OWNER_LABEL = "swescale.owner"
+OWNER_START_LABEL = "swescale.owner_start"
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_live: dict[int, _Closable] = {}
+_lock = threading.RLock()  # re-entrant: a signal handler may run while the main thread holds it
+_atexit_installed = False
+_signals_installed = False
+_gc_done = False
+
+
+def _proc_start(pid: int) -> str:
+    """Start time of a process (clock ticks since boot), to tell a live owner from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_labels() -> dict[str, str]:
+    """Labels every sandbox of this process carries."""
+    pid = os.getpid()
+    return {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{pid}", OWNER_START_LABEL: _proc_start(pid)}
+
+
+def register(sandbox: _Closable) -> None:
+    with _lock:
+        _live[id(sandbox)] = sandbox
+    _install_handlers()
+
+
+def unregister(sandbox: _Closable) -> None:
+    with _lock:
+        _live.pop(id(sandbox), None)
+
+
+def close_all() -> None:
+    """Remove every live sandbox of this process."""
+    with _lock:
+        sandboxes = list(_live.values())
+    for sandbox in sandboxes:
+        with contextlib.suppress(Exception):
+            sandbox.close()
+
+
+def _chain(signum: int, previous: Any):
+    def handler(sig: int, frame: Any) -> None:
+        close_all()
+        if callable(previous):
+            previous(sig, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:  # SIG_DFL (or unknown): restore the default action and re-raise
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+
+    return handler
+
+
+def _install_handlers() -> None:
+    """Once per process: atexit hook plus SIGINT/SIGTERM handlers (only possible in the main thread)."""
+    global _atexit_installed, _signals_installed
+    with _lock:
+        if not _atexit_installed:
+            atexit.register(close_all)
+            _atexit_installed = True
+        if _signals_installed or threading.current_thread() is not threading.main_thread():
+            return  # retried at the next sandbox start from the main thread
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if previous is None:  # installed outside Python: leave it alone
+                continue
+            signal.signal(signum, _chain(signum, previous))
+        _signals_installed = True
+
+
+def _owner_dead(labels: dict[str, str], hostname: str) -> bool:
+    host, _, pid_text = labels.get(OWNER_LABEL, "").rpartition(":")
+    if host != hostname or not pid_text.isdigit():
+        return False  # another machine's container (or a malformed label): not ours to judge
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    start = labels.get(OWNER_START_LABEL)
+    return bool(start) and _proc_start(pid) not in ("", start)  # pid reused by another process
+
+
+def gc(all_owners: bool = False, client: docker.DockerClient | None = None) -> list[str]:
+    """Remove swescale containers whose owner process on this host is dead (with `all_owners`: every
+    swescale container, live owners and other hosts included). Returns the removed container ids."""
+    client = client or docker.from_env()
+    hostname = socket.gethostname()
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        labels = container.labels or {}
+        if all_owners or _owner_dead(labels, hostname):
+            try:
+                container.remove(force=True)
+                removed.append(container.id)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                log.warning("could not remove sandbox container %s: %s", container.short_id, exc)
+    return removed
+
+
+def gc_once(client: docker.DockerClient) -> None:
+    """The first sandbox start of a process removes containers left by killed processes on this host."""
+    global _gc_done
+    with _lock:
+        if _gc_done:
+            return
+        _gc_done = True
+    try:
+        removed = gc(client=client)
+        if removed:
+            log.info("removed %d sandbox containers of dead processes", len(removed))
+    except docker.errors.DockerException as exc:
+        log.warning("sandbox gc failed: %s", exc)

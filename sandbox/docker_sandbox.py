@@ -1,0 +1,332 @@
+"""DockerSandbox: one isolated container, driven through the in-container exec server."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shlex
+import tarfile
+import threading
+import time
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+
+from sandbox import cleanup
+from sandbox.config import SandboxConfig
+from sandbox.exec_server import Capture
+from sandbox.result import ExecResult, PatchError, SandboxError
+from sandbox.transport import ServerChannel
+
+SERVER_SOURCE = Path(__file__).with_name("exec_server.py")
+SERVER_PATH = "/opt/swescale/exec_server.py"
+# Main process: the exec server when the image has python3, else a JSON "not ready" line and an idle wait.
+BOOT = (
+    f"command -v python3 >/dev/null 2>&1 && exec python3 -I -u {SERVER_PATH}; "
+    'echo \'{"id": 0, "ready": false}\'; exec sleep infinity || while :; do sleep 3600; done'
+)
+DEFAULT_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1"}
+GIT = "git -c safe.directory='*' -c core.excludesFile=/dev/null"
+PATCH_COMMANDS = [  # like the SWE-bench harness, but each step atomic: a failed step leaves no partial edit
+    "git apply --verbose {p}",
+    "patch --batch --fuzz=5 -p1 --dry-run -i {p} >/dev/null && patch --batch --fuzz=5 -p1 --no-backup-if-mismatch -i {p}",
+]
+ANSWER_GRACE = 30.0  # seconds the client waits beyond a command's timeout before declaring the server dead
+
+_client: docker.DockerClient | None = None
+_client_lock = threading.Lock()
+
+
+def shared_client() -> docker.DockerClient:
+    """One docker-py client per process (its connection pool is shared by all sandboxes)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = docker.from_env(timeout=120)
+        return _client
+
+
+def _tar(files: dict[str, bytes], mode: int = 0o644) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class DockerSandbox:
+    """A started container (use as a context manager). Commands run as fresh `bash -c` processes."""
+
+    def __init__(
+        self,
+        image: str,
+        workdir: str = "/testbed",
+        config: SandboxConfig | None = None,
+        network: bool | str | None = None,
+        env: dict[str, str] | None = None,
+        ro_mounts: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        """`network`: None = config, True = default bridge, False = none, a string = that Docker network."""
+        self.image = image
+        self.workdir = workdir
+        self.config = config or SandboxConfig()
+        self.network = self.config.network if network is None else network
+        self.env = {**DEFAULT_ENV, **(env or {})}
+        self.ro_mounts = dict(ro_mounts or {})
+        self.labels = dict(labels or {})
+        self.client = client or shared_client()
+        self.container: Any = None
+        self._channel: ServerChannel | None = None
+        self._fallback = False  # no python3 in the image: commands go through `docker exec`
+        self._timeout_tool = False
+        self._base_commit: str | None = None
+        self._close_lock = threading.Lock()
+        self._closed = False
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def __enter__(self) -> DockerSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def id(self) -> str:
+        return self.container.id if self.container is not None else ""
+
+    def _network_mode(self) -> str:
+        if self.network is True:
+            return "bridge"
+        return self.network or "none"
+
+    def start(self) -> DockerSandbox:
+        if self.container is not None:
+            return self
+        cleanup.gc_once(self.client)
+        cfg = self.config
+        self.container = self.client.containers.create(
+            self.image,
+            entrypoint=["/bin/sh", "-c", BOOT],
+            command=[],
+            working_dir=self.workdir,
+            environment=self.env,
+            labels={**self.labels, **cleanup.owner_labels()},
+            stdin_open=True,
+            tty=False,
+            network_mode=self._network_mode(),
+            cap_drop=["ALL"],
+            cap_add=list(cfg.cap_add),
+            security_opt=["no-new-privileges"],
+            privileged=False,
+            pids_limit=cfg.pids_limit,
+            mem_limit=cfg.memory,
+            memswap_limit=cfg.memory,
+            nano_cpus=int(cfg.cpus * 1e9),
+            init=True,
+            volumes={host: {"bind": inside, "mode": "ro"} for host, inside in self.ro_mounts.items()},
+        )
+        cleanup.register(self)
+        try:
+            self.container.put_archive("/", _tar({SERVER_PATH: SERVER_SOURCE.read_bytes()}))
+            sock = self.client.api.attach_socket(
+                self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            self._channel = ServerChannel(sock)
+            self.container.start()
+            hello = self._channel.wait_ready(cfg.start_timeout)
+            if not hello.get("ready"):
+                self._start_fallback()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_fallback(self) -> None:
+        self._fallback = True
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        probe = self.container.exec_run(["sh", "-c", "command -v timeout"])
+        self._timeout_tool = probe.exit_code == 0
+
+    def close(self) -> None:
+        """Remove the container (idempotent, safe from signal handlers and other threads)."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._channel is not None:
+            self._channel.close()
+        if self.container is not None:
+            try:
+                self.container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        cleanup.unregister(self)
+
+    # -- commands ---------------------------------------------------------------------------------
+    def exec(
+        self,
+        cmd: str,
+        timeout: float | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ExecResult:
+        """Run `cmd` in a fresh shell in its own process group; on timeout the whole group is killed."""
+        if self.container is None or self._closed:
+            raise SandboxError("sandbox is not running")
+        timeout = self.config.command_timeout if timeout is None else timeout
+        cwd = cwd or self.workdir
+        start = time.monotonic()
+        if self._fallback:
+            return self._exec_fallback(cmd, timeout, cwd, env, start)
+        assert self._channel is not None
+        request = {"op": "exec", "cmd": cmd, "timeout": timeout or None, "cwd": cwd, "env": env or {}}
+        answer = self._channel.request(
+            {**request, "limit": self.config.output_limit}, timeout + ANSWER_GRACE if timeout else None
+        )
+        if "error" in answer:
+            return ExecResult(126, answer["error"], duration=time.monotonic() - start)
+        return ExecResult(
+            exit_code=answer["exit_code"],
+            output=answer["output"],
+            timed_out=answer["timed_out"],
+            duration=time.monotonic() - start,
+            truncated=answer["truncated"],
+        )
+
+    def _exec_fallback(
+        self, cmd: str, timeout: float, cwd: str, env: dict[str, str] | None, start: float
+    ) -> ExecResult:
+        argv = ["sh", "-c", cmd]
+        if timeout and self._timeout_tool:
+            argv = ["timeout", "-s", "KILL", str(timeout), *argv]
+        res = self.container.exec_run(argv, workdir=cwd, environment=env or None)
+        capture = Capture(self.config.output_limit)
+        capture.add(res.output or b"")
+        output, truncated = capture.result()
+        duration = time.monotonic() - start
+        timed_out = bool(timeout) and res.exit_code == 137 and duration >= timeout
+        return ExecResult(res.exit_code, output, timed_out, duration, truncated)
+
+    def _path(self, path: str) -> str:
+        return str(PurePosixPath(self.workdir) / path)  # absolute paths stay as they are
+
+    def _request(self, payload: dict) -> dict:
+        assert self._channel is not None
+        answer = self._channel.request(payload, self.config.command_timeout + ANSWER_GRACE)
+        error = answer.get("error")
+        if error:
+            if error.startswith("FileNotFoundError"):
+                raise FileNotFoundError(error)
+            raise SandboxError(error)
+        return answer
+
+    # -- files ------------------------------------------------------------------------------------
+    def write_file(self, path: str, content: str | bytes, mode: int | None = None) -> None:
+        """Write a file (parent folders created); relative paths are relative to the workdir."""
+        data = content.encode() if isinstance(content, str) else content
+        path = self._path(path)
+        if self._fallback:
+            parent = str(PurePosixPath(path).parent)
+            self.exec(f"mkdir -p {shlex.quote(parent)}")
+            self.container.put_archive(parent, _tar({PurePosixPath(path).name: data}, mode or 0o644))
+            return
+        self._request({"op": "write", "path": path, "data": base64.b64encode(data).decode(), "mode": mode})
+
+    def read_bytes(self, path: str) -> bytes:
+        path = self._path(path)
+        if self._fallback:
+            try:
+                stream, _ = self.container.get_archive(path)
+            except docker.errors.NotFound as exc:
+                raise FileNotFoundError(path) from exc
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.extractfile(tar.getmembers()[0])
+                if member is None:
+                    raise SandboxError(f"{path} is not a regular file")
+                return member.read()
+        return base64.b64decode(self._request({"op": "read", "path": path})["data"])
+
+    def read_file(self, path: str) -> str:
+        return self.read_bytes(path).decode("utf-8", errors="replace")
+
+    def copy_to(self, host_path: str | Path, container_dir: str) -> None:
+        """Copy a host file or folder into `container_dir` (created if missing), keeping its name."""
+        host_path = Path(host_path)
+        if not host_path.exists():
+            raise FileNotFoundError(host_path)
+        container_dir = self._path(container_dir)
+        self.exec(f"mkdir -p {shlex.quote(container_dir)}")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(host_path, arcname=host_path.name)
+        if not self.container.put_archive(container_dir, buf.getvalue()):
+            raise SandboxError(f"could not copy {host_path} to {container_dir}")
+
+    # -- git --------------------------------------------------------------------------------------
+    def _git(self, args: str) -> str:
+        res = self.exec(f"{GIT} {args}")
+        if res.exit_code != 0:
+            raise SandboxError(f"git {args} failed in {self.workdir}: {res.output}")
+        return res.output.strip()
+
+    @property
+    def base_commit(self) -> str:
+        """HEAD of the workdir when first needed; `diff()` compares against it."""
+        if self._base_commit is None:
+            self._base_commit = self._git("rev-parse HEAD")
+        return self._base_commit
+
+    def reset_base(self) -> str:
+        """Re-read HEAD as the new base commit."""
+        self._base_commit = None
+        return self.base_commit
+
+    def apply_patch(self, diff: str) -> ExecResult:
+        """Apply a unified diff in the workdir: `git apply`, then `patch --fuzz`. Raises PatchError."""
+        if not diff.strip():
+            raise PatchError("empty patch")
+        if not diff.endswith("\n"):
+            diff += "\n"
+        tmp = f"/tmp/.swescale_patch_{uuid.uuid4().hex}.diff"
+        self.write_file(tmp, diff)
+        outputs = []
+        try:
+            for template in PATCH_COMMANDS:
+                res = self.exec(template.format(p=tmp))
+                if res.exit_code == 0:
+                    return res
+                outputs.append(f"$ {template.format(p='PATCH')}\n{res.output}")
+        finally:
+            self.exec(f"rm -f {tmp}")
+        raise PatchError("patch does not apply", "\n".join(outputs))
+
+    def diff(self) -> str:
+        """`git diff --binary` of the workdir against base_commit, untracked (not ignored) files included.
+        Uses a throwaway index, so the agent's own staging is untouched."""
+        base = self.base_commit
+        out = f"/tmp/.swescale_diff_{uuid.uuid4().hex}"
+        script = f"""set -e
+gitdir=$({GIT} rev-parse --absolute-git-dir)
+tmp=$(mktemp /tmp/.swescale_index.XXXXXX)
+trap 'rm -f "$tmp"' EXIT
+# cp -p keeps the mtime git needs to spot "racily clean" files (same size, same second)
+if [ -f "$gitdir/index" ]; then cp -p "$gitdir/index" "$tmp"; else rm -f "$tmp"; fi
+export GIT_INDEX_FILE="$tmp"
+{GIT} add -A
+{GIT} diff --cached --binary --full-index --no-color --no-ext-diff --no-renames \\
+  --src-prefix=a/ --dst-prefix=b/ {base} > {out}"""
+        res = self.exec(script)
+        try:
+            if res.exit_code != 0:
+                raise SandboxError(f"diff failed: {res.output}")
+            return self.read_bytes(out).decode("utf-8", errors="replace")
+        finally:
+            self.exec(f"rm -f {out}")

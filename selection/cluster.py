@@ -1,0 +1,113 @@
+"""Behavioural clusters: candidates with identical outcomes on every test of the verifier table."""
+
+from __future__ import annotations
+
+from statistics import mean
+
+from pydantic import BaseModel, Field
+
+from selection.normalize import PatchGroup
+from verifiers.table import CandidateRow, VerifierTable
+
+
+class Cluster(BaseModel):
+    """Candidates that behave identically (same exit code and output digest on every test)."""
+
+    cluster_id: str
+    members: list[str]
+    """Candidate ids (each counts once: a normalized-patch group of n candidates gives n votes)."""
+    groups: list[str] = Field(default_factory=list)
+    """Keys of the normalized-patch groups inside the cluster."""
+    viable: bool = True
+    """False for patches that do not apply or are empty after normalization: never chosen."""
+    support: int = 0
+    """Votes: number of member candidates."""
+    share: float = 0.0
+    """Support as a fraction of all viable candidates."""
+    hybrid: float = 0.0
+    """Mean hybrid verifier score of the members."""
+    generated: float = 0.0
+    """Weighted fraction of distinguishing generated tests passed (identical for all members)."""
+    judge: float | None = None
+    """Mean judge P(YES) of the judged members."""
+    new_regressions: int = 0
+    """Regression tests passing on the original and failing on the members."""
+    regression_run: int = 0
+    """Regression tests run on the members."""
+    length: int = 0
+    """Changed lines of the representative patch."""
+    representative: str = ""
+    """Member to submit: highest hybrid score, then largest normalized group, then shortest patch, then id."""
+
+
+def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
+    """Outcome of every test (exit code, output digest, timeout), or a marker for unappliable patches."""
+    if not row.applies:
+        return ("does-not-apply",)
+    cells = []
+    for test_id in test_ids:
+        o = row.outcomes.get(test_id)
+        cells.append((None, "", False) if o is None else (o.exit_code, o.output_digest, o.timed_out))
+    return tuple(cells)
+
+
+def changed_lines(patch: str) -> int:
+    """Added plus removed lines of a unified diff (headers excluded)."""
+    return sum(
+        1 for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
+    )
+
+
+def build_clusters(
+    table: VerifierTable, groups: list[PatchGroup], patches: dict[str, str] | None = None
+) -> list[Cluster]:
+    """Cluster the table's rows by behaviour.
+
+    Without any test in the table behaviour is unknown, so each normalized-patch group is its own
+    cluster (plain majority voting). Candidates in the same normalized group always share a cluster
+    unless their outcomes differ (flaky tests), in which case behaviour wins.
+    """
+    patches = patches or {}
+    test_ids = [t.test_id for t in table.tests]
+    group_of = {cid: g for g in groups for cid in g.members}
+    rows = table.by_candidate
+    by_key: dict[tuple, list[str]] = {}
+    for cid, row in rows.items():
+        group = group_of.get(cid)
+        empty = group is not None and group.normalized == ""
+        if not row.applies or empty:
+            key: tuple = ("not-viable", "does-not-apply" if not row.applies else "empty")
+        elif test_ids:
+            key = signature(row, test_ids)
+        else:
+            key = ("group", group.key if group else row.patch_hash)
+        by_key.setdefault(key, []).append(cid)
+
+    viable_total = sum(len(m) for k, m in by_key.items() if k[0] != "not-viable")
+    clusters = []
+    for index, (key, members) in enumerate(by_key.items()):
+        member_rows = [rows[cid] for cid in members]
+        judged = [r.judge for r in member_rows if r.judge is not None]
+        lengths = {cid: changed_lines(patches.get(cid, "")) for cid in members}
+        votes = {c: group_of[c].count if c in group_of else 1 for c in members}
+        rep = min(members, key=lambda c: (-rows[c].hybrid_score, -votes[c], lengths[c], len(patches.get(c, "")), c))
+        first = member_rows[0]
+        viable = key[0] != "not-viable"
+        clusters.append(
+            Cluster(
+                cluster_id=f"c{index}",
+                members=members,
+                groups=sorted({group_of[c].key for c in members if c in group_of}),
+                viable=viable,
+                support=len(members),
+                share=len(members) / viable_total if viable and viable_total else 0.0,
+                hybrid=mean(r.hybrid_score for r in member_rows),
+                generated=first.generated_score,
+                judge=mean(judged) if judged else None,
+                new_regressions=len(first.regression.new_failures),
+                regression_run=first.regression.passed + first.regression.failed,
+                length=lengths[rep],
+                representative=rep,
+            )
+        )
+    return clusters

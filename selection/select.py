@@ -1,0 +1,184 @@
+"""Rank behavioural clusters, compute a confidence and choose one candidate or abstain.
+
+Confidence (also in docs/selection.md). For the top cluster T and the runner-up R (best other
+viable cluster):
+
+    evidence signals, each in [0, 1], only those that exist:
+      d = weighted fraction of distinguishing generated tests T passes (test weights of the table)
+      r = 1 / (1 + new regression failures of T)           (when regression tests ran)
+      j = mean judge P(YES) of T's members                   (when judged)
+      u = 0.5 when neither d nor j exists (nothing says whether the issue is fixed)
+    E = geometric mean of max(signal, evidence_floor) over the signals that exist
+    M = 1 if there is no runner-up, else
+        min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
+    confidence = E * (1 - margin_weight * (1 - M))
+
+The geometric mean makes contradicting evidence count: passing every generated test does not
+outweigh a judge that says no or broken regression tests. Below `abstain_threshold` the decision
+abstains; the best candidate is still recorded in `best`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from selection.cluster import Cluster, build_clusters
+from selection.config import SelectionConfig
+from selection.normalize import OriginalFiles, PatchGroup, dedupe
+from verifiers.table import Candidate, VerifierTable
+
+
+class Decision(BaseModel):
+    """The outcome of selection for one task."""
+
+    instance_id: str = ""
+    chosen: str | None = None
+    """Chosen candidate id (None when abstaining)."""
+    best: str | None = None
+    """Best-ranked viable candidate, recorded even when abstaining."""
+    abstained: bool = True
+    reason: str = ""
+    """Why this candidate, or why abstaining."""
+    confidence: float = 0.0
+    evidence: dict[str, float | None] = Field(default_factory=dict)
+    """The confidence's inputs: d, r, j, E, M."""
+    ranking: list[str] = Field(default_factory=list)
+    """Candidate ids best first (cluster order, then within-cluster order); not viable ones last."""
+    clusters: list[Cluster] = Field(default_factory=list)
+    """Behavioural clusters in ranking order."""
+    groups: list[dict[str, Any]] = Field(default_factory=list)
+    """Normalized-patch groups: key, count, members, representative."""
+    trajectory: dict[str, Any] | None = None
+    """What the selection trajectory did, when one ran."""
+
+
+def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
+    tol = max(config.score_tolerance, 1e-9)
+    parts: list[Any] = [not cluster.viable]
+    for key in config.ranking:
+        if key == "hybrid":
+            parts.append(-round(cluster.hybrid / tol))
+        elif key == "support":
+            parts.append(-cluster.support)
+        elif key == "length":
+            parts.append(cluster.length)
+        elif key == "judge":
+            parts.append(-round((cluster.judge or 0.0) / tol))
+        elif key == "generated":
+            parts.append(-round(cluster.generated / tol))
+    parts.append(cluster.members[0])
+    return tuple(parts)
+
+
+def rank_clusters(clusters: list[Cluster], config: SelectionConfig) -> list[Cluster]:
+    """Viable clusters first, ordered by `config.ranking`; ties by first member id."""
+    return sorted(clusters, key=lambda c: _sort_key(c, config))
+
+
+def distinguishing_pass_rate(table: VerifierTable, candidate_id: str) -> float | None:
+    """Weighted fraction of distinguishing generated tests the candidate passes (None: there are none)."""
+    columns = [t for t in table.tests if t.distinguishing and t.kind == "generated"]
+    if not columns:
+        return None
+    row = table.row(candidate_id)
+    weights = [t.weight if t.weight > 0 else 1.0 for t in columns]
+    passed = [bool(row.outcomes.get(t.test_id) and row.outcomes[t.test_id].passed) for t in columns]
+    return sum(w for w, p in zip(weights, passed, strict=True) if p) / sum(weights)
+
+
+def confidence(
+    table: VerifierTable, top: Cluster, runner_up: Cluster | None, config: SelectionConfig
+) -> tuple[float, dict[str, float | None]]:
+    """The confidence of choosing `top` over `runner_up` (formula in the module docstring)."""
+    d = distinguishing_pass_rate(table, top.representative)
+    r = 1.0 / (1 + top.new_regressions) if top.regression_run or top.new_regressions else None
+    j = top.judge
+    # Only d and j speak to whether the issue is fixed; without both, a neutral 0.5 stands in for them.
+    signals = [s for s in (d, r, j) if s is not None] + ([0.5] if d is None and j is None else [])
+    e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
+    if runner_up is None:
+        m = 1.0
+    else:
+        scale = max(config.margin_scale, 1e-9)
+        m = max(0.0, top.hybrid - runner_up.hybrid) / scale + max(0.0, top.share - runner_up.share)
+        m = min(1.0, m)
+    conf = e * (1 - config.margin_weight * (1 - m))
+    return conf, {"d": d, "r": r, "j": j, "E": round(e, 4), "M": round(m, 4)}
+
+
+def _explain(top: Cluster, evidence: dict[str, float | None], runner_up: Cluster | None) -> str:
+    parts = [f"cluster {top.cluster_id} ({top.support} vote(s), hybrid {top.hybrid:.2f})"]
+    if evidence["d"] is not None:
+        parts.append(f"passes {evidence['d']:.0%} of distinguishing tests")
+    if top.regression_run or top.new_regressions:
+        parts.append(f"{top.new_regressions} new regression failure(s)")
+    if evidence["j"] is not None:
+        parts.append(f"judge {evidence['j']:.2f}")
+    parts.append(
+        "no competing behaviour" if runner_up is None else f"runner-up {runner_up.cluster_id} hybrid "
+        f"{runner_up.hybrid:.2f} with {runner_up.support} vote(s)"
+    )
+    return "; ".join(parts)
+
+
+def select(
+    table: VerifierTable,
+    config: SelectionConfig | None = None,
+    candidates: Iterable[Candidate] | None = None,
+    original_files: OriginalFiles | None = None,
+    groups: list[PatchGroup] | None = None,
+) -> Decision:
+    """Choose one candidate of the table or abstain.
+
+    `candidates` give the patches (for deduplication and patch length); without them rows are
+    grouped by `patch_hash` and lengths count as equal. `original_files` enables AST normalization.
+    """
+    config = config or SelectionConfig()
+    cands = list(candidates or [])
+    patches = {c.candidate_id: c.patch for c in cands}
+    known = set(table.by_candidate)
+    if groups is None:
+        if cands:
+            groups = dedupe([c for c in cands if c.candidate_id in known], original_files)
+        else:
+            by_hash: dict[str, PatchGroup] = {}
+            for row in table.rows:
+                g = by_hash.setdefault(row.patch_hash, PatchGroup(key=row.patch_hash, normalized=row.patch_hash))
+                g.members.append(row.candidate_id)
+                g.representative = g.representative or row.candidate_id
+            groups = list(by_hash.values())
+    clusters = rank_clusters(build_clusters(table, groups, patches), config)
+    ranking = []
+    for cluster in clusters:
+        rows = table.by_candidate
+        ranking += sorted(cluster.members, key=lambda c: (c != cluster.representative, -rows[c].hybrid_score, c))
+    decision = Decision(
+        instance_id=table.instance_id,
+        ranking=ranking,
+        clusters=clusters,
+        groups=[
+            {"key": g.key, "count": g.count, "members": g.members, "representative": g.representative}
+            for g in groups
+        ],
+    )
+    viable = [c for c in clusters if c.viable]
+    if not viable:
+        decision.reason = "no viable candidate (every patch is empty or does not apply)"
+        return decision
+    top, runner_up = viable[0], (viable[1] if len(viable) > 1 else None)
+    conf, evidence = confidence(table, top, runner_up, config)
+    decision.best = top.representative
+    decision.confidence = round(conf, 4)
+    decision.evidence = evidence
+    why = _explain(top, evidence, runner_up)
+    if conf < config.abstain_threshold:
+        decision.reason = f"abstain: confidence {conf:.2f} < {config.abstain_threshold:.2f}; best was {why}"
+    else:
+        decision.chosen = top.representative
+        decision.abstained = False
+        decision.reason = f"confidence {conf:.2f}: {why}"
+    return decision

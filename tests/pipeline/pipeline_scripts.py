@@ -1,0 +1,46 @@
+"""Scripted model replies and checks shared by the end-to-end solve tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from agent.config import load_config
+from agent.demo import DATA
+
+SESSION = json.loads((DATA / "session.json").read_text())
+ISSUE = (DATA / "issue.md").read_text()
+OLD = "    ordered = sorted(values)\n    return ordered[len(ordered) // 2]"
+REPRO_STRICT = ("import sys\nfrom minimath import median\n"
+                "sys.exit(0 if median([1, 2, 3, 4]) == 2.5 else 1)\n")
+REPRO_WEAK = "import sys\nfrom minimath import median\nsys.exit(1 if median([1, 2, 3, 4]) == 3 else 0)\n"
+
+
+def bash(command: str, thought: str) -> dict:
+    return {"content": thought, "tool_calls": [{"name": "bash", "arguments": {"command": command}}]}
+
+
+def edit(thought: str, **arguments) -> dict:
+    return {"content": thought, "tool_calls": [{"name": "str_replace_editor", "arguments": arguments}]}
+
+
+def submit(thought: str) -> dict:
+    return {"content": thought, "tool_calls": [{"name": "submit", "arguments": {}}]}
+
+
+def slow_script(tag: str, delay: float = 1.0, steps: int = 40) -> list[dict]:
+    """A trajectory that keeps looking around (each answer `delay` seconds late) and never submits early."""
+    return [{**bash(f"ls -la  # {tag} {i}", f"Exploring ({tag}, step {i})."), "delay": delay} for i in range(steps)]
+
+
+def solve_config(url: str, *overrides: str):
+    return load_config(overrides=[f"model.urls=[{url}]", "model.tool_format=native", "model.retries=1",
+                                  "verifier.test_trajectories=0", "sandbox.max_concurrent=4", *overrides])
+
+
+def hidden_check(repo: Path, patch: str) -> bool:
+    """Does `patch` fix the bug? Applied to a fresh checkout, checked by a probe the agent never saw."""
+    subprocess.run(["git", "apply", "-"], input=patch, text=True, cwd=repo, check=True)
+    probe = "from minimath import median; assert median([1, 2, 3, 4]) == 2.5; assert median([5, 1, 3]) == 3"
+    return subprocess.run(["python3", "-c", probe], cwd=repo).returncode == 0

@@ -1,0 +1,178 @@
+"""`swescale solve` end to end: scripted model server on loopback, real Docker, real git."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pipeline_scripts import (
+    ISSUE,
+    OLD,
+    REPRO_STRICT,
+    REPRO_WEAK,
+    SESSION,
+    bash,
+    edit,
+    hidden_check,
+    slow_script,
+    solve_config,
+    submit,
+)
+
+from agent.demo import JudgeReplay, make_demo_repo
+from agent.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
+from agent.solve_cli import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
+
+pytestmark = pytest.mark.timeout(600)
+
+LOWER_MIDDLE = [
+    edit("Reproduce.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_WEAK),
+    bash("sed -i 's|return ordered\\[len(ordered) // 2\\]|return ordered[(len(ordered) - 1) // 2]|' "
+         "minimath/stats.py", "Lower middle."),
+    submit("Done."),
+]
+RIGHT_FIX = [
+    edit("Reproduce the bug.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_STRICT),
+    bash("python reproduce_issue.py; echo exit=$?", "Fails before the fix."),
+    edit("Average the middle pair for even lengths.", command="str_replace", path="/testbed/minimath/stats.py",
+         old_str=OLD, new_str="    ordered = sorted(values)\n    middle = len(ordered) // 2\n"
+         "    if len(ordered) % 2 == 0:\n        return (ordered[middle - 1] + ordered[middle]) / 2\n"
+         "    return ordered[middle]"),
+    submit("Fixed."),
+]
+
+
+def judge_says(yes: bool):
+    return JudgeReplay([{"match": "", "reply": SESSION["judge"][0 if yes else 2]["reply"]}])
+
+
+def solve_with(server_policy, tmp_path: Path, repo: Path, *overrides: str) -> tuple[int, dict, ScriptedServer]:
+    with ScriptedServer(server_policy) as server:
+        config = solve_config(server.url, *overrides)
+        code = run_solve(config, repo, ISSUE, None, tmp_path / "run", tmp_path / "fix.diff")
+    return code, json.loads((tmp_path / "run" / "run.json").read_text()), server
+
+
+def own_containers(docker_client) -> list:
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    return docker_client.containers.list(all=True, filters={"label": f"swescale.owner={owner}"})
+
+
+def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_path, docker_client):
+    """The README's main job: `swescale demo` (a labelled replay) refines, converges and writes a real fix."""
+    out = tmp_path / "fix.diff"
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "demo", "--run-dir", str(tmp_path / "run"),
+                           "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "REPLAY" in proc.stderr
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    gens = run["generations"]
+    assert len(gens) == 2, run["stop_reasons"]  # converged after the second of three generations
+    assert gens[1]["best_score"] > gens[0]["best_score"]
+    assert any(r.startswith("converged") for r in run["stop_reasons"])
+    assert run["decision"]["chosen"].startswith("g1-")
+    patch = out.read_text()
+    assert "reproduce_issue.py" not in patch and "minimath/stats.py" in patch
+    assert hidden_check(make_demo_repo(tmp_path / "fresh"), patch)
+    # generation 1 was shown generation 0's candidates and their test results
+    g1 = json.loads((tmp_path / "run" / "trajectories" / "g1-t0.json").read_text())
+    first_prompt = next(m["content"] for m in g1["messages"] if m["role"] == "user")
+    assert "Generation 0 produced these attempts" in first_prompt and "FAIL" in first_prompt
+    # the judge was asked and its P(YES) came from logprobs
+    table = json.loads((tmp_path / "run" / "gen1" / run["instance_id"] / "table.json").read_text())
+    chosen = next(r for r in table["rows"] if r["candidate_id"] == run["decision"]["chosen"])
+    assert chosen["judge"] > 0.9
+    assert (tmp_path / "run" / "report.html").read_text().count("<tr") > 3
+    assert not own_containers(docker_client)
+
+
+def test_abstains_with_exit_code_3_on_contradicting_evidence(demo_env, demo_repo, tmp_path):
+    policy = Router([(system_contains("You are a patch verifier"), judge_says(False))],
+                    default=ConversationPolicy([LOWER_MIDDLE, [bash("true", "Look first."), *LOWER_MIDDLE]]))
+    code, run, _ = solve_with(policy, tmp_path, demo_repo, "solve.trajectories=2")
+    assert code == EXIT_ABSTAINED
+    assert run["abstained"] and run["reason"]
+    assert run["decision"]["best"] is not None  # the best candidate is still recorded
+    assert not (tmp_path / "fix.diff").exists()
+
+
+def test_first_finish_stops_the_rest_of_the_generation(demo_env, demo_repo, tmp_path):
+    scripts = [RIGHT_FIX, slow_script("a"), slow_script("b")]
+    policy = Router([(system_contains("You are a patch verifier"), judge_says(True))],
+                    default=ConversationPolicy(scripts))
+    started = time.monotonic()
+    code, run, _ = solve_with(policy, tmp_path, demo_repo, "solve.trajectories=3", "solve.first_finish=1")
+    assert time.monotonic() - started < 240
+    assert code == 0
+    assert any(r.startswith("first-finish") for r in run["stop_reasons"])
+    results = [json.loads(line) for line in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
+    statuses = sorted(r["exit_status"] for r in results)
+    assert statuses == ["cancelled", "cancelled", "submitted"]
+
+
+def test_exhausted_model_call_budget_stops_the_run(demo_env, demo_repo, tmp_path):
+    policy = ConversationPolicy([slow_script("a", delay=0.0), slow_script("b", delay=0.0)])
+    code, run, _ = solve_with(policy, tmp_path, demo_repo, "solve.trajectories=2", "solve.generations=3",
+                       "solve.max_model_calls=6", "verifier.judge=false")
+    assert any("model-call budget spent" in r for r in run["stop_reasons"])
+    assert len(run["generations"]) == 1
+    assert run["usage"]["calls"] <= 6 + 2  # each live trajectory may finish the call it had in flight
+    assert code in (0, EXIT_ABSTAINED)
+
+
+def test_model_server_dying_mid_run_ends_trajectories_not_the_run(demo_env, demo_repo, tmp_path, docker_client):
+    calls = {"n": 0}
+    script = ConversationPolicy([RIGHT_FIX[:3] + [bash("ls", "One more look.")] * 10])
+    holder: dict = {}
+
+    def dying(request):
+        calls["n"] += 1
+        if calls["n"] == 4:  # after the fix is in place, the server goes away
+            threading.Thread(target=holder["server"].stop).start()
+        return script(request)
+
+    server = ScriptedServer(dying)
+    holder["server"] = server
+    with server:
+        config = solve_config(server.url, "solve.trajectories=1", "verifier.judge=false")
+        code = run_solve(config, demo_repo, ISSUE, None, tmp_path / "run", tmp_path / "fix.diff")
+    run_data = json.loads((tmp_path / "run" / "run.json").read_text())
+    results = [json.loads(x) for x in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
+    assert [r["exit_status"] for r in results] == ["model_error"]
+    assert "minimath/stats.py" in results[0]["patch"]  # the diff at the failure is kept as a candidate
+    assert code in (0, EXIT_ABSTAINED) and run_data["decision"] is not None
+    assert not own_containers(docker_client)
+
+
+def test_ctrl_c_stops_cleanly_leaves_no_container_and_keeps_what_finished(demo_env, demo_repo, tmp_path,
+                                                                           docker_client):
+    policy = ConversationPolicy([RIGHT_FIX, slow_script("a", delay=0.5, steps=200)])
+    with ScriptedServer(policy) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "solve", "--repo", str(demo_repo), "--issue", ISSUE,
+             "--model", server.url, "--run-dir", str(tmp_path / "run"), "solve.trajectories=2",
+             "verifier.test_trajectories=0", "model.tool_format=native", "verifier.judge=false"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        results = tmp_path / "run" / "trajectories.jsonl"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (results.exists() and results.read_text().strip()):
+            time.sleep(0.5)  # wait until the quick trajectory finished while the slow one runs
+        assert results.exists(), "no trajectory finished in time"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED, output[-3000:]
+    owner = f"{socket.gethostname()}:{proc.pid}"
+    assert not docker_client.containers.list(all=True, filters={"label": f"swescale.owner={owner}"})
+    kept = [json.loads(x) for x in results.read_text().splitlines()]
+    assert "submitted" in [r["exit_status"] for r in kept]
+    run_data = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run_data["interrupted"] and any("interrupted" in r for r in run_data["stop_reasons"])
+    assert (tmp_path / "run" / "candidates.jsonl").read_text().strip()

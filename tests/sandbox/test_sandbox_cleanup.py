@@ -1,0 +1,92 @@
+"""No leaks: containers disappear on normal exit, exceptions, SIGINT, SIGTERM, and SIGKILL + gc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import sandbox
+from sandbox import DockerSandbox
+from sandbox.cleanup import OWNER_LABEL
+from tests.sandbox.conftest import TEST_LABEL, our_containers
+
+pytestmark = pytest.mark.docker
+
+CHILD = textwrap.dedent(
+    f"""
+    import sys, time
+    from sandbox import DockerSandbox
+    image, tag, mode = sys.argv[1:4]
+    sb = DockerSandbox(image, workdir="/", labels={{"{TEST_LABEL}": tag}})
+    if mode == "raise":
+        with sb:
+            print(sb.id, flush=True)
+            raise RuntimeError("boom")
+    sb.start()
+    print(sb.id, flush=True)
+    if mode == "exit":
+        sys.exit(0)  # never closed explicitly: atexit cleans up
+    time.sleep(120)
+    """
+)
+
+
+def _child(base_image: str, tag: str, mode: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, base_image, tag, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
+    cid = proc.stdout.readline().strip()
+    assert cid, proc.stderr.read()
+    return proc, cid
+
+
+def test_normal_exit_and_exception_in_process(base_image, docker_client, run_tag):
+    tag = f"{run_tag}-inproc"
+    with DockerSandbox(base_image, workdir="/", labels={TEST_LABEL: tag}) as sb:
+        labels = docker_client.containers.get(sb.id).labels
+        assert labels["swescale"] == "1" and labels[OWNER_LABEL].endswith(f":{os.getpid()}")
+    with pytest.raises(ValueError):
+        with DockerSandbox(base_image, workdir="/", labels={TEST_LABEL: tag}):
+            raise ValueError("boom")
+    assert our_containers(docker_client, tag) == []
+
+
+@pytest.mark.parametrize("mode", ["exit", "raise"])
+def test_child_exit_paths(base_image, docker_client, run_tag, mode):
+    tag = f"{run_tag}-{mode}"
+    proc, _ = _child(base_image, tag, mode)
+    assert proc.wait(timeout=60) == (0 if mode == "exit" else 1)
+    assert our_containers(docker_client, tag) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_child_signals(base_image, docker_client, run_tag, sig):
+    tag = f"{run_tag}-{sig.name}"
+    proc, cid = _child(base_image, tag, "sleep")
+    assert [c.id for c in our_containers(docker_client, tag)] == [cid]
+    proc.send_signal(sig)
+    code = proc.wait(timeout=60)
+    assert (
+        code == -sig
+    )  # KeyboardInterrupt / SIGTERM re-raised after clean-up: the process dies of the signal
+    assert our_containers(docker_client, tag) == []
+
+
+def test_sigkill_then_gc(base_image, docker_client, run_tag):
+    tag = f"{run_tag}-kill"
+    proc, cid = _child(base_image, tag, "sleep")
+    proc.kill()
+    proc.wait(timeout=30)
+    assert [c.id for c in our_containers(docker_client, tag)] == [cid]  # SIGKILL cannot clean up...
+    removed = sandbox.gc()  # ...but gc removes containers of dead owners (and only those)
+    assert cid in removed or not our_containers(docker_client, tag)  # a concurrent gc may win the race
+    assert our_containers(docker_client, tag) == []

@@ -1,0 +1,128 @@
+"""Behavioural clustering, ranking and abstention on hand-made verifier tables (pure, no Docker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from selection.config import SelectionConfig
+from selection.select import select
+from verifiers.table import Candidate, CandidateRow, Outcome, RegressionResult, TestColumn, VerifierTable
+
+PASS, FAIL = Outcome(exit_code=0, output_digest="ok"), Outcome(exit_code=1, output_digest="boom")
+
+
+def row(cid, outcomes, hybrid=0.0, judge=None, new_failures=(), applies=True):
+    return CandidateRow(
+        candidate_id=cid,
+        patch_hash=cid,
+        applies=applies,
+        outcomes=outcomes,
+        hybrid_score=hybrid,
+        judge=judge,
+        regression=RegressionResult(passed=5 - len(new_failures), failed=len(new_failures),
+                                    new_failures=list(new_failures)),
+    )
+
+
+def gen_test(tid, weight=1.0):
+    return TestColumn(test_id=tid, kind="generated", weight=weight, reference=FAIL, distinguishing=True)
+
+
+def patch(n_lines: int, tag: str) -> str:
+    body = "".join(f"+line {tag} {i}\n" for i in range(n_lines))
+    return f"--- a/f.txt\n+++ b/f.txt\n@@ -1,0 +1,{n_lines} @@\n{body}"
+
+
+def test_clusters_by_behaviour_and_votes():
+    table = VerifierTable(
+        instance_id="t",
+        tests=[gen_test("g1"), gen_test("g2")],
+        rows=[
+            row("a", {"g1": PASS, "g2": PASS}, hybrid=0.9),
+            row("b", {"g1": PASS, "g2": PASS}, hybrid=0.9),
+            row("c", {"g1": PASS, "g2": FAIL}, hybrid=0.5),
+            row("d", {"g1": PASS, "g2": FAIL}, hybrid=0.5),
+            row("e", {"g1": PASS, "g2": FAIL}, hybrid=0.5),
+            row("x", {}, applies=False),
+        ],
+    )
+    cands = [Candidate(candidate_id=c, patch=patch(i + 1, c)) for i, c in enumerate("abcdex")]
+    decision = select(table, SelectionConfig(), cands)
+    viable = [c for c in decision.clusters if c.viable]
+    assert [sorted(c.members) for c in viable] == [["a", "b"], ["c", "d", "e"]]
+    assert [c.support for c in viable] == [2, 3]
+    assert decision.chosen == "a"  # hybrid first, then the shorter patch inside the cluster
+    assert decision.ranking[-1] == "x"
+    # Support first: the bigger cluster wins.
+    decision = select(table, SelectionConfig(ranking=["support", "hybrid"]), cands)
+    assert decision.best == "c"
+
+
+def test_ties_broken_by_support_then_length():
+    tests = [gen_test("g1")]
+    other = Outcome(exit_code=0, output_digest="different output")
+    rows = [row("long", {"g1": PASS}, 0.8), row("short", {"g1": other}, 0.81), row("long2", {"g1": PASS}, 0.8)]
+    cands = [Candidate(candidate_id="long", patch=patch(9, "l")), Candidate(candidate_id="short", patch=patch(1, "s")),
+             Candidate(candidate_id="long2", patch=patch(9, "l"))]
+    table = VerifierTable(instance_id="t", tests=tests, rows=rows)
+    assert select(table, SelectionConfig(), cands).best == "long"  # within tolerance -> support
+    assert select(table, SelectionConfig(ranking=["hybrid", "length"]), cands).best == "short"
+
+
+def test_confident_when_evidence_agrees():
+    table = VerifierTable(
+        instance_id="t",
+        tests=[gen_test("g1")],
+        rows=[row("good", {"g1": PASS}, hybrid=0.95, judge=0.9), row("bad", {"g1": FAIL}, hybrid=0.1, judge=0.2)],
+    )
+    decision = select(table)
+    assert decision.chosen == "good" and not decision.abstained
+    assert decision.confidence > 0.8
+    assert decision.evidence["d"] == 1.0
+
+
+def test_abstains_on_contradicting_evidence():
+    # The top candidate passes the generated test but breaks regression tests and the judge says no.
+    table = VerifierTable(
+        instance_id="t",
+        tests=[gen_test("g1")],
+        rows=[
+            row("top", {"g1": PASS}, hybrid=0.7, judge=0.05, new_failures=["t::a", "t::b"]),
+            row("other", {"g1": FAIL}, hybrid=0.3, judge=0.4),
+        ],
+    )
+    decision = select(table)
+    assert decision.abstained and decision.chosen is None
+    assert decision.best == "top"
+    assert "abstain" in decision.reason and decision.confidence < 0.5
+
+
+def test_abstains_when_two_behaviours_tie():
+    table = VerifierTable(
+        instance_id="t",
+        tests=[gen_test("g1"), gen_test("g2")],
+        rows=[row("a", {"g1": PASS, "g2": FAIL}, hybrid=0.5), row("b", {"g1": FAIL, "g2": PASS}, hybrid=0.5)],
+    )
+    decision = select(table)
+    assert decision.evidence["M"] == 0.0 and decision.abstained
+
+
+def test_no_viable_candidate():
+    table = VerifierTable(instance_id="t", rows=[row("a", {}, applies=False), row("b", {})])
+    decision = select(table, candidates=[Candidate(candidate_id="a", patch=patch(1, "a")),
+                                         Candidate(candidate_id="b", patch="")])
+    assert decision.abstained and decision.best is None and "no viable" in decision.reason
+
+
+def test_without_tests_groups_vote():
+    rows = [row(c, {}) for c in "abc"]
+    cands = [Candidate(candidate_id="a", patch=patch(2, "x")), Candidate(candidate_id="b", patch=patch(1, "y")),
+             Candidate(candidate_id="c", patch=patch(2, "x"))]
+    decision = select(VerifierTable(instance_id="t", rows=rows), candidates=cands)
+    assert decision.best == "a"
+    assert decision.groups[0]["count"] == 2
+
+
+def test_config_rejects_unknown_ranking_key():
+    with pytest.raises(ValueError):
+        SelectionConfig(ranking=["hybrid", "vibes"])

@@ -1,0 +1,123 @@
+"""Test collection: reproduction scripts, test-writing trajectories and regression-test selection.
+
+Never uses a dataset's test_patch, FAIL_TO_PASS or PASS_TO_PASS.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from agent.result import TrajectoryResult
+from verifiers.table import Candidate, GeneratedTest, sha256
+
+log = logging.getLogger(__name__)
+
+_DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
+_PLUS_PATH = re.compile(r"^\+\+\+ b/(\S+)", re.M)
+
+
+def _unique(tests: Iterable[GeneratedTest]) -> list[GeneratedTest]:
+    """Drop tests whose script repeats an earlier one's (same path and content)."""
+    seen: set[str] = set()
+    out = []
+    for test in tests:
+        if test.test_hash not in seen:
+            seen.add(test.test_hash)
+            out.append(test)
+    return out
+
+
+def _test_path(path: str | None) -> str:
+    # Keep the agent's path when it is a plain relative .py path, else a fixed name at the repo root.
+    if path and path.endswith(".py") and not path.startswith(("/", "..")) and ".." not in path.split("/"):
+        return path
+    return "swescale_generated_test.py"
+
+
+def tests_from_trajectories(results: Iterable[TrajectoryResult], prefix: str = "repro") -> list[GeneratedTest]:
+    """One GeneratedTest per trajectory that left a reproduction script (identical scripts once)."""
+    tests = [
+        GeneratedTest(test_id=f"{prefix}:{r.trajectory_id}", script=r.repro_test, source=f"{prefix}:{r.trajectory_id}",
+                      path=_test_path(r.repro_path))
+        for r in sorted(results, key=lambda r: r.trajectory_id) if r.repro_test and r.repro_test.strip()
+    ]
+    return _unique(tests)
+
+
+def tests_from_candidates(candidates: Iterable[Candidate]) -> list[GeneratedTest]:
+    """The candidates' own reproduction scripts (Candidate.repro_test), identical scripts once."""
+    tests = [
+        GeneratedTest(test_id=f"repro:{c.candidate_id}", script=c.repro_test, source=f"repro:{c.candidate_id}",
+                      path=_test_path(c.meta.get("repro_path")))
+        for c in sorted(candidates, key=lambda c: c.candidate_id) if c.repro_test and c.repro_test.strip()
+    ]
+    return _unique(tests)
+
+
+def merge_tests(*groups: Iterable[GeneratedTest]) -> list[GeneratedTest]:
+    """All tests, duplicates (same script) and repeated ids dropped, first occurrence kept."""
+    seen_ids: set[str] = set()
+    out = []
+    for test in _unique(t for group in groups for t in group):
+        if test.test_id not in seen_ids:
+            seen_ids.add(test.test_id)
+            out.append(test)
+    return out
+
+
+def run_test_trajectories(task: Any, env: Any, model: Any, pool: Any, config: Any, out_dir: str | Path,
+                          count: int | None = None, cancel: Any = None) -> list[GeneratedTest]:
+    """Run `config.verifier.test_trajectories` test-writing trajectories (agent mode="test") concurrently.
+
+    Each runs in its own sandbox of `env.image`; the scripts they leave become GeneratedTests
+    `testgen:<trajectory id>`. Failed trajectories are logged and skipped.
+    """
+    from agent.loop import run_trajectory
+
+    count = config.verifier.test_trajectories if count is None else count
+    out_dir = Path(out_dir)
+
+    def one(index: int) -> TrajectoryResult | None:
+        trajectory_id = f"testgen-{index}"
+        try:
+            with pool.sandbox(env.image, workdir="/testbed") as sandbox:
+                return run_trajectory(task, sandbox, model, config, out_dir, trajectory_id, mode="test", cancel=cancel)
+        except Exception as exc:  # noqa: BLE001 - one broken trajectory must not stop the others
+            log.warning("test trajectory %s failed: %s", trajectory_id, exc)
+            return None
+
+    if count <= 0:
+        return []
+    with ThreadPoolExecutor(max_workers=min(count, max(1, config.verifier.max_parallel))) as executor:
+        results = [r for r in executor.map(one, range(count)) if r is not None]
+    return tests_from_trajectories(results, prefix="testgen")
+
+
+def touched_files(patches: Iterable[str]) -> list[str]:
+    """Paths (new side) changed by any of the patches, sorted."""
+    paths: set[str] = set()
+    for patch in patches:
+        paths.update(b for _, b in _DIFF_PATH.findall(patch))
+        paths.update(_PLUS_PATH.findall(patch))
+    paths.discard("/dev/null")
+    return sorted(paths)
+
+
+def regression_command(test_cmd: str, files: list[str]) -> str:
+    """`test_cmd` followed by the test files, as modules for Django's runtests.py."""
+    if "runtests.py" in test_cmd:
+        args = [f[len("tests/"):] if f.startswith("tests/") else f for f in files]
+        args = [a[: -len(".py")].replace("/", ".") for a in args]
+    else:
+        args = files
+    return f"{test_cmd} {' '.join(shlex.quote(a) for a in args)}"
+
+
+def regression_key(test_cmd: str, files: list[str]) -> str:
+    return sha256(test_cmd + "\0" + "\n".join(files))

@@ -1,0 +1,206 @@
+"""Execution: one sandbox per distinct code version (original or candidate patch hash), all its tests batched.
+
+Every result is cached under (image, patch hash, test hash) — regression runs under (image, patch hash,
+test command + files) — so a repeated run starts no sandbox for versions whose results are all cached.
+A sandbox is only started when something is missing (LazySandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from verifiers.cache import OutcomeCache, cache_key
+from verifiers.collect import regression_command
+from verifiers.config import VerifierConfig
+from verifiers.logparse import parse_log
+from verifiers.outcome import make_outcome
+from verifiers.table import GeneratedTest, Outcome
+
+log = logging.getLogger(__name__)
+
+WORKDIR = "/testbed"
+FIND_TESTS = Path(__file__).with_name("find_tests_script.py")
+FIND_TESTS_IN_BOX = "/tmp/swescale_find_tests.py"
+
+
+class EnvLike(Protocol):
+    """What verification needs of envs.environment.EnvSpec."""
+
+    image: str
+    test_cmd: str
+    log_parser: str
+    python: str
+
+
+class PoolLike(Protocol):
+    def sandbox(self, image: str, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class RegressionRun:
+    statuses: dict[str, str]
+    """Test id -> status from the log parser."""
+    outcome: Outcome
+    """The whole run (exit code, digest, excerpt)."""
+
+
+@dataclass
+class VersionResult:
+    """All results for one version of the code."""
+
+    patch_hash: str
+    applies: bool = True
+    apply_output: str = ""
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    regression: RegressionRun | None = None
+    sandbox_started: bool = False
+
+
+class LazySandbox:
+    """Opens a pool sandbox on first use; counts starts."""
+
+    def __init__(self, pool: PoolLike, image: str, stack: ExitStack, counter: SandboxCounter):
+        self.pool, self.image, self.stack, self.counter = pool, image, stack, counter
+        self.box: Any = None
+
+    def get(self) -> Any:
+        if self.box is None:
+            self.box = self.stack.enter_context(self.pool.sandbox(self.image, workdir=WORKDIR))
+            self.counter.add()
+        return self.box
+
+
+class SandboxCounter:
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def _test_key(env: EnvLike, patch_hash: str, test: GeneratedTest, config: VerifierConfig) -> str:
+    return cache_key("gen", env.image, env.python, patch_hash, test.test_hash, str(config.test_timeout))
+
+
+def _regression_key(env: EnvLike, patch_hash: str, command: str, config: VerifierConfig) -> str:
+    return cache_key("reg", env.image, patch_hash, command, str(config.regression_timeout))
+
+
+def shell(env: EnvLike, command: str) -> str:
+    """The command preceded by the environment's setup lines (e.g. conda activation in SWE-bench images)."""
+    return "\n".join([*getattr(env, "eval_commands", []), command])
+
+
+def run_generated(box: Any, env: EnvLike, test: GeneratedTest, config: VerifierConfig) -> Outcome:
+    path = shlex.quote(test.path)
+    box.write_file(f"{WORKDIR}/{test.path}", test.script)
+    try:
+        res = box.exec(shell(env, f"cd {WORKDIR} && {env.python} {path}"), timeout=config.test_timeout, cwd=WORKDIR)
+    finally:
+        box.exec(f"rm -f {path}", cwd=WORKDIR)
+    return make_outcome(res.exit_code, res.output, res.timed_out, res.duration, config.excerpt_chars)
+
+
+def run_regression(box: Any, env: EnvLike, command: str, config: VerifierConfig, task: Any = None) -> RegressionRun:
+    res = box.exec(shell(env, f"cd {WORKDIR} && {command}"), timeout=config.regression_timeout, cwd=WORKDIR)
+    outcome = make_outcome(res.exit_code, res.output, res.timed_out, res.duration, config.excerpt_chars)
+    return RegressionRun(statuses=parse_log(res.output, env, task), outcome=outcome)
+
+
+def _regression_to_json(run: RegressionRun) -> dict:
+    return {"statuses": run.statuses, "outcome": run.outcome.model_dump()}
+
+
+def _regression_from_json(data: dict) -> RegressionRun:
+    return RegressionRun(statuses=data["statuses"], outcome=Outcome.model_validate(data["outcome"]))
+
+
+def select_regression_files(box: LazySandbox, env: EnvLike, touched: list[str], cache: OutcomeCache,
+                            config: VerifierConfig) -> list[str]:
+    """Existing test files relevant to the touched files, found in the original code (cached)."""
+    key = cache_key("select", env.image, json.dumps(touched), str(config.regression_max_files))
+    if (cached := cache.get(key)) is not None:
+        return cached
+    sb = box.get()
+    sb.write_file(FIND_TESTS_IN_BOX, FIND_TESTS.read_text())
+    args = " ".join(json.dumps(p) for p in touched)
+    command = f"cd {WORKDIR} && {env.python} {FIND_TESTS_IN_BOX} {config.regression_max_files} {args}"
+    res = sb.exec(shell(env, command), cwd=WORKDIR, timeout=120)
+    try:
+        files = json.loads(res.output.strip().splitlines()[-1]) if res.exit_code == 0 else []
+    except (ValueError, IndexError):
+        files = []
+    if res.exit_code != 0:
+        log.warning("regression test selection failed: %s", res.output[-500:])
+    cache.put(key, files)
+    return files
+
+
+def run_version(
+    pool: PoolLike, env: EnvLike, patch: str, patch_hash: str, tests: list[GeneratedTest],
+    regression_cmd: str | None, cache: OutcomeCache, config: VerifierConfig, counter: SandboxCounter,
+    touched: list[str] | None = None, selected: list[str] | None = None, task: Any = None,
+) -> VersionResult:
+    """Run every test on one version (patch "" = the original code), from cache where possible.
+
+    For the original, pass `touched` to select regression files first (they land in `selected`), and
+    regression_cmd=None; the command is then built from the selection.
+    """
+    result = VersionResult(patch_hash=patch_hash)
+    apply_key = cache_key("apply", env.image, patch_hash)
+    if patch.strip() and (cached := cache.get(apply_key)) is not None and not cached["applies"]:
+        result.applies, result.apply_output = False, cached["output"]
+        return result
+    with ExitStack() as stack:
+        box = LazySandbox(pool, env.image, stack, counter)
+        applied = not patch.strip()
+
+        def sandbox() -> Any:
+            nonlocal applied
+            sb = box.get()
+            if not applied:
+                applied = True
+                sb.apply_patch(patch)
+                cache.put(apply_key, {"applies": True, "output": ""})
+            return sb
+
+        try:
+            if touched is not None:
+                files = select_regression_files(box, env, touched, cache, config) if touched else []
+                if selected is not None:
+                    selected.extend(files)
+                regression_cmd = regression_command(env.test_cmd, files) if files else None
+            for test in tests:
+                key = _test_key(env, patch_hash, test, config)
+                if (cached := cache.get(key)) is not None:
+                    result.outcomes[test.test_id] = Outcome.model_validate(cached)
+                    continue
+                outcome = run_generated(sandbox(), env, test, config)
+                cache.put(key, outcome.model_dump())
+                result.outcomes[test.test_id] = outcome
+            if regression_cmd:
+                key = _regression_key(env, patch_hash, regression_cmd, config)
+                if (cached := cache.get(key)) is not None:
+                    result.regression = _regression_from_json(cached)
+                else:
+                    result.regression = run_regression(sandbox(), env, regression_cmd, config, task)
+                    cache.put(key, _regression_to_json(result.regression))
+        except Exception as exc:
+            from sandbox.result import PatchError
+
+            if not isinstance(exc, PatchError):
+                raise
+            output = getattr(exc, "output", str(exc))[-2000:]
+            cache.put(apply_key, {"applies": False, "output": output})
+            result = VersionResult(patch_hash=patch_hash, applies=False, apply_output=output)
+        result.sandbox_started = box.box is not None
+    return result

@@ -1,0 +1,189 @@
+"""Model-based (execution-free) verifier: P(YES) that a candidate patch resolves the issue.
+
+The judge sees the issue, the candidate diff and optionally a condensed trajectory; never hidden tests.
+Score: from the answer token's top_logprobs, P(YES) = e^yes / (e^yes + e^no), where yes/no are the
+log-sum-exp over spellings (`YES`, ` Yes`, `yes.` ...). A spelling missing from the top list gets the
+residual mass bound log(1 - sum of shown probabilities). Without logprobs (or without either spelling in
+the top list) the score is the mean of `judge_samples` sampled verdicts (unparsable ones ignored).
+Requests run concurrently; results are keyed by candidate id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+
+from verifiers.config import VerifierConfig
+from verifiers.table import Candidate
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True, autoescape=False)
+_VERDICT = re.compile(r"\b(YES|NO)\b", re.I)
+
+
+class ChatModel(Protocol):
+    """agent.model.ModelClient (or anything with the same `chat`)."""
+
+    def chat(self, messages: list[dict], tools: Any = None, n: int = 1, logprobs: bool = False,
+             top_logprobs: int | None = None, temperature: float | None = None,
+             max_tokens: int | None = None) -> Any: ...
+
+
+def render_prompt(problem_statement: str, candidate: Candidate, config: VerifierConfig) -> list[dict]:
+    diff = candidate.patch
+    truncated = len(diff) > config.judge_max_diff_chars
+    trajectory = condensed_trajectory(candidate) if config.judge_trajectory else ""
+    user = _env.get_template("judge.j2").render(
+        problem_statement=problem_statement, diff=diff[: config.judge_max_diff_chars],
+        diff_truncated=truncated, trajectory=trajectory,
+    )
+    system = _env.get_template("judge_system.j2").render().strip()
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def condensed_trajectory(candidate: Candidate, max_chars: int = 6000) -> str:
+    """The assistant turns of the candidate's trajectory file, each cut short (empty if none)."""
+    if summary := candidate.meta.get("trajectory_summary"):
+        return str(summary)[:max_chars]
+    path = candidate.meta.get("trajectory_file")
+    if not path or not Path(path).is_file():
+        return ""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return ""
+    messages = data.get("messages", []) if isinstance(data, dict) else []
+    parts = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            text = message.get("content") or ""
+            calls = message.get("tool_calls") or []
+            text += " ".join(json.dumps(c.get("function", c))[:300] for c in calls if isinstance(c, dict))
+            if isinstance(text, str) and text.strip():
+                parts.append(text.strip()[:400])
+    return "\n---\n".join(parts)[-max_chars:]
+
+
+# -- reading answers (ModelClient ChatResult, openai objects or plain dicts) ---------------------------------
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _choices(result: Any) -> list[Any]:
+    choices = _get(result, "choices")
+    return list(choices) if choices else [result]
+
+
+def _content(choice: Any) -> str:
+    message = _get(choice, "message")
+    content = _get(message, "content") if message is not None else _get(choice, "content")
+    return content if isinstance(content, str) else ""
+
+
+def _first_token_tops(choice: Any) -> list[tuple[str, float]]:
+    logprobs = _get(choice, "logprobs")
+    tokens = _get(logprobs, "content") if logprobs is not None and not isinstance(logprobs, list) else logprobs
+    if not tokens:
+        return []
+    # The answer token: the first one that is not whitespace.
+    first = next((t for t in tokens if str(_get(t, "token") or "").strip()), tokens[0])
+    tops = _get(first, "top_logprobs") or [first]
+    out = []
+    for top in tops:  # ModelClient gives (token, logprob) tuples, openai objects or dicts
+        token, logprob = top if isinstance(top, tuple | list) else (_get(top, "token"), _get(top, "logprob"))
+        if logprob is not None:
+            out.append((str(token), float(logprob)))
+    return out
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def p_yes_from_logprobs(tops: Iterable[tuple[str, float]]) -> float | None:
+    """P(YES) from one token's top logprobs, or None when neither YES nor NO is among them."""
+    tops = list(tops)
+    yes = [lp for tok, lp in tops if tok.strip().strip(".!:").upper() == "YES"]
+    no = [lp for tok, lp in tops if tok.strip().strip(".!:").upper() == "NO"]
+    if not yes and not no:
+        return None
+    residual = max(1.0 - sum(math.exp(lp) for _, lp in tops), 0.0)
+    missing = math.log(residual) if residual > 0 else -math.inf
+    y = _logsumexp(yes) if yes else missing
+    n = _logsumexp(no) if no else missing
+    if y == -math.inf and n == -math.inf:
+        return None
+    top = max(y, n)
+    ey, en = math.exp(y - top), math.exp(n - top)
+    return ey / (ey + en)
+
+
+def verdict(text: str) -> float | None:
+    """1.0 for YES, 0.0 for NO (the last one in the text), None when there is neither."""
+    found = _VERDICT.findall(text or "")
+    return None if not found else float(found[-1].upper() == "YES")
+
+
+# -- the judge ----------------------------------------------------------------------------------------------
+
+
+class Judge:
+    """Scores candidates with one model. Remembers when the server gives no logprobs (then only samples)."""
+
+    def __init__(self, model: ChatModel, problem_statement: str, config: VerifierConfig, max_tokens: int = 1):
+        self.model = model
+        self.problem_statement = problem_statement
+        self.config = config
+        self.max_tokens = max(1, max_tokens)
+        self._no_logprobs = False
+        self._lock = threading.Lock()
+
+    def score(self, candidate: Candidate) -> float | None:
+        messages = render_prompt(self.problem_statement, candidate, self.config)
+        if not self._no_logprobs:
+            try:
+                result = self.model.chat(messages, logprobs=True, top_logprobs=self.config.judge_top_logprobs,
+                                         temperature=0.0, max_tokens=self.max_tokens)
+                p = p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
+            except Exception as exc:  # noqa: BLE001 - e.g. a server that rejects logprobs: sample instead
+                log.warning("judge logprobs request failed (%s); sampling verdicts instead", exc)
+                p = None
+            if p is not None:
+                return round(p, 6)
+            with self._lock:
+                self._no_logprobs = True
+        k = max(1, self.config.judge_samples)
+        result = self.model.chat(messages, n=k, temperature=self.config.judge_temperature,
+                                 max_tokens=max(self.max_tokens, 8))
+        votes = [v for v in (verdict(_content(c)) for c in _choices(result)) if v is not None]
+        return round(sum(votes) / len(votes), 6) if votes else None
+
+    def score_all(self, candidates: list[Candidate]) -> dict[str, float | None]:
+        """Concurrent; the answer is a dict by candidate id, whatever order requests complete in."""
+        scores: dict[str, float | None] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.config.judge_concurrency)) as pool:
+            futures = {c.candidate_id: pool.submit(self._safe_score, c) for c in candidates}
+            for candidate_id, future in futures.items():
+                scores[candidate_id] = future.result()
+        return scores
+
+    def _safe_score(self, candidate: Candidate) -> float | None:
+        try:
+            return self.score(candidate)
+        except Exception as exc:  # noqa: BLE001 - a failed judge call leaves the candidate unjudged
+            log.warning("judge failed for %s: %s", candidate.candidate_id, exc)
+            return None

@@ -1,0 +1,165 @@
+"""Entry point: `verify(task, env, candidates, tests, config, ...) -> VerifierTable`.
+
+1. the original code runs first (reference column; selects the regression test files and keeps the
+   regression tests that pass on it);
+2. one sandbox per distinct candidate patch (by hash) runs all generated tests and the regression
+   command, `max_parallel` at a time, from the cache where possible;
+3. the judge scores the applying candidates concurrently (optional);
+4. weights (weights.py), generated scores and hybrid scores (hybrid.py); the table is saved as
+   out_dir/verifier_table.json.
+
+Everything is keyed by candidate id and patch hash; candidates and tests are processed in sorted order,
+so the order in which they are given or complete changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from verifiers.cache import open_cache
+from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
+from verifiers.execute import EnvLike, PoolLike, SandboxCounter, VersionResult, run_version
+from verifiers.hybrid import score_rows
+from verifiers.judge import ChatModel, Judge
+from verifiers.table import (
+    Candidate,
+    CandidateRow,
+    GeneratedTest,
+    Outcome,
+    RegressionResult,
+    TestColumn,
+    VerifierTable,
+    sha256,
+)
+from verifiers.weights import generated_scores, weigh_columns
+
+log = logging.getLogger(__name__)
+
+PASSED = "PASSED"
+TABLE_FILE = "verifier_table.json"
+
+
+def verify(
+    task: Any,
+    env: EnvLike,
+    candidates: list[Candidate],
+    tests: list[GeneratedTest],
+    config: Any,
+    judge_model: ChatModel | None = None,
+    pool: PoolLike | None = None,
+    out_dir: str | Path | None = None,
+    regression: bool | None = None,
+    judge: bool | None = None,
+    repro_tests: bool = True,
+) -> VerifierTable:
+    """Verify `candidates` of `task` in `env` (EnvSpec). `config` is the SwescaleConfig.
+
+    regression / judge: None = config.verifier.regression / config.verifier.judge; False skips them.
+    repro_tests: also use the candidates' own reproduction scripts (Candidate.repro_test) as tests.
+    """
+    vconf = config.verifier
+    regression = vconf.regression if regression is None else regression
+    judge = vconf.judge if judge is None else judge
+    if pool is None:
+        from sandbox import SandboxPool
+
+        pool = SandboxPool(max_concurrent=vconf.max_parallel, config=config.sandbox)
+    candidates = sorted(candidates, key=lambda c: c.candidate_id)
+    if len({c.candidate_id for c in candidates}) != len(candidates):
+        raise ValueError("candidate ids must be unique")
+    all_tests = merge_tests(sorted(tests, key=lambda t: t.test_id),
+                            tests_from_candidates(candidates) if repro_tests else [])
+    all_tests.sort(key=lambda t: t.test_id)
+    cache = open_cache(vconf.cache_dir, out_dir)
+    counter = SandboxCounter()
+    started = time.monotonic()
+
+    # 1. the original code
+    selected: list[str] = []
+    touched = touched_files(c.patch for c in candidates) if regression else None
+    original = run_version(pool, env, "", sha256(""), all_tests, None, cache, vconf, counter,
+                           touched=touched, selected=selected, task=task)
+    reg_ids = _passing_regression_ids(original)
+    reg_cmd = None
+    if reg_ids:
+        reg_cmd = regression_command(env.test_cmd, selected)
+
+    # 2. one sandbox per distinct candidate patch
+    patches: dict[str, str] = {}
+    for candidate in candidates:
+        patches.setdefault(candidate.patch_hash, candidate.patch)
+    patches.pop(sha256(""), None)  # an empty patch is the original
+
+    def one(item: tuple[str, str]) -> VersionResult:
+        patch_hash, patch = item
+        try:
+            return run_version(pool, env, patch, patch_hash, all_tests, reg_cmd, cache, vconf, counter, task=task)
+        except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
+            log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
+            return VersionResult(patch_hash=patch_hash, applies=False, apply_output=f"sandbox error: {exc!r}")
+
+    with ThreadPoolExecutor(max_workers=max(1, vconf.max_parallel)) as executor:
+        items = sorted(patches.items())
+        versions = dict(zip([h for h, _ in items], executor.map(one, items), strict=True))
+    versions[sha256("")] = original
+
+    # 3. the judge
+    scores: dict[str, float | None] = {}
+    if judge and judge_model is not None:
+        applying = [c for c in candidates if versions[c.patch_hash].applies]
+        max_tokens = getattr(getattr(config, "verifier_model", None), "max_tokens", 1)
+        scores = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens).score_all(applying)
+
+    # 4. the table
+    columns = [TestColumn(test_id=t.test_id, kind="generated", reference=original.outcomes.get(t.test_id),
+                          source=t.source) for t in all_tests]
+    ok = Outcome(exit_code=0, output_digest=sha256(PASSED), output_excerpt=PASSED)
+    columns += [TestColumn(test_id=i, kind="regression", reference=ok, source="repository") for i in reg_ids]
+    rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
+    by_id = {t.test_id: t for t in all_tests}
+    weigh_columns(columns, by_id, rows, vconf)
+    generated_scores(columns, rows)
+    formula = score_rows(columns, rows, vconf)
+    table = VerifierTable(instance_id=task.instance_id, tests=columns, rows=rows, meta={
+        "hybrid": vconf.hybrid,
+        "formula": formula,
+        "regression_files": selected,
+        "sandboxes_started": counter.count,
+        "distinct_patches": len(patches),
+        "seconds": round(time.monotonic() - started, 2),
+        "apply_errors": {h: v.apply_output for h, v in sorted(versions.items()) if not v.applies},
+        "original_regression_run": original.regression.outcome.model_dump() if original.regression else None,
+    })
+    if out_dir is not None:
+        table.save(Path(out_dir) / TABLE_FILE)
+    return table
+
+
+def _passing_regression_ids(original: VersionResult) -> list[str]:
+    if original.regression is None:
+        return []
+    return sorted(i for i, status in original.regression.statuses.items() if status == PASSED)
+
+
+def _row(candidate: Candidate, version: VersionResult, reg_ids: list[str], judge: float | None) -> CandidateRow:
+    row = CandidateRow(candidate_id=candidate.candidate_id, patch_hash=candidate.patch_hash,
+                       applies=version.applies, judge=judge)
+    if not version.applies:
+        return row
+    row.outcomes = dict(version.outcomes)
+    if reg_ids:
+        statuses = version.regression.statuses if version.regression else {}
+        failures = []
+        for test_id in reg_ids:
+            status = statuses.get(test_id, "MISSING")
+            row.outcomes[test_id] = Outcome(exit_code=0 if status == PASSED else 1,
+                                            output_digest=sha256(status), output_excerpt=status)
+            if status != PASSED:
+                failures.append(test_id)
+        row.regression = RegressionResult(passed=len(reg_ids) - len(failures), failed=len(failures),
+                                          new_failures=failures)
+    return row

@@ -1,0 +1,171 @@
+"""Data models of the verifiers: candidates, tests, outcomes and the verifier table.
+
+Everything is keyed by candidate id (rows) and test id (columns), never by position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+class Candidate(BaseModel):
+    """A candidate patch to verify."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    candidate_id: str
+    """Unique id within a task (e.g. the trajectory id)."""
+    patch: str
+    """Unified diff against the task's base commit."""
+    source: str = ""
+    """Where the candidate comes from (e.g. `trajectory`, `refine`, `file`)."""
+    trajectory_id: str | None = None
+    """Trajectory that produced the patch, if any."""
+    repro_test: str | None = None
+    """The trajectory's reproduction script, if any."""
+    generation: int = 0
+    """Generation of evolutionary refinement that produced it."""
+    meta: dict[str, Any] = Field(default_factory=dict)
+    """Free-form extra information (e.g. the trajectory file for the judge's condensed trajectory)."""
+
+    @property
+    def patch_hash(self) -> str:
+        """sha256 of the patch text: candidates with the same hash share one sandbox run."""
+        return sha256(self.patch)
+
+
+class GeneratedTest(BaseModel):
+    """A standalone python script: exit 0 = issue fixed, non-zero = issue present."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    test_id: str
+    """Unique id within a task."""
+    script: str
+    """Python source of the script."""
+    source: str = ""
+    """Where it comes from: `repro:<trajectory id>` or `testgen:<trajectory id>`."""
+    path: str = "swescale_generated_test.py"
+    """Path relative to the repository root where the script is written before it runs."""
+
+    @property
+    def test_hash(self) -> str:
+        """sha256 of path and script (the cache key of the test)."""
+        return sha256(self.path + "\0" + self.script)
+
+
+class Outcome(BaseModel):
+    """One cell of the outcome matrix: a test run on one version of the code."""
+
+    exit_code: int | None
+    """Exit code (None: not run, e.g. the patch does not apply)."""
+    output_digest: str = ""
+    """sha256 of the output with volatile bits (timings, addresses, paths of temp dirs) normalised."""
+    output_excerpt: str = ""
+    """Tail of the output, for humans and the judge."""
+    timed_out: bool = False
+    duration: float = 0.0
+    """Wall time in seconds."""
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+class TestColumn(BaseModel):
+    """One test of the matrix with its weight and its outcome on the original code."""
+
+    __test__ = False  # not a pytest class
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    test_id: str
+    """Generated test id, or the regression test id as the log parser names it."""
+    kind: Literal["generated", "regression"]
+    weight: float = 0.0
+    """Weight in the generated score (0 = carries no information; regression columns always 0)."""
+    reference: Outcome | None = None
+    """Outcome on the original code."""
+    distinguishing: bool = False
+    """Fails on the original (with the test's own failure signal) and passes on at least one candidate."""
+    source: str = ""
+    """Origin of a generated test."""
+    reason: str = ""
+    """Why the weight is what it is (e.g. `crashes on original: ImportError`, `passes everywhere`)."""
+
+
+class RegressionResult(BaseModel):
+    passed: int = 0
+    """Selected regression tests passing on the candidate."""
+    failed: int = 0
+    """Selected regression tests not passing on the candidate."""
+    new_failures: list[str] = Field(default_factory=list)
+    """Test ids passing on the original code and failing on the candidate."""
+
+
+class CandidateRow(BaseModel):
+    """One candidate's row: outcomes by test id and its scores."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    candidate_id: str
+    patch_hash: str
+    applies: bool = True
+    """False when the patch does not apply to the base commit (then no outcomes and the lowest hybrid score)."""
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
+    """Outcome per test id (generated and regression)."""
+    regression: RegressionResult = Field(default_factory=RegressionResult)
+    judge: float | None = None
+    """P(YES) of the model-based verifier, None when not judged."""
+    generated_score: float = 0.0
+    """Weighted fraction of distinguishing generated tests passed, in [0, 1]."""
+    hybrid_score: float = 0.0
+    """Final score (see verifiers.hybrid and docs/verifiers.md)."""
+
+
+class VerifierTable(BaseModel):
+    """Candidates x tests for one task, plus the reference column of the original code."""
+
+    instance_id: str
+    tests: list[TestColumn] = Field(default_factory=list)
+    rows: list[CandidateRow] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    """E.g. the hybrid formula used and sandbox counts."""
+
+    def row(self, candidate_id: str) -> CandidateRow:
+        for row in self.rows:
+            if row.candidate_id == candidate_id:
+                return row
+        raise KeyError(candidate_id)
+
+    def test(self, test_id: str) -> TestColumn:
+        for column in self.tests:
+            if column.test_id == test_id:
+                return column
+        raise KeyError(test_id)
+
+    @property
+    def by_candidate(self) -> dict[str, CandidateRow]:
+        return {row.candidate_id: row for row in self.rows}
+
+    def ranking(self) -> list[str]:
+        """Candidate ids by hybrid score, best first (ties: candidate id, so the order is deterministic)."""
+        return [r.candidate_id for r in sorted(self.rows, key=lambda r: (-r.hybrid_score, r.candidate_id))]
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> VerifierTable:
+        return cls.model_validate_json(Path(path).read_text())

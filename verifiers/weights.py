@@ -1,0 +1,66 @@
+"""Weights of generated tests and the weighted generated score of each candidate.
+
+A generated test carries information only when it fails on the original code with its own failure signal
+and passes on at least one candidate:
+
+- passes on the original code                        -> weight 0 (`passes on original`, or `passes everywhere`)
+- crashes on the original with a SyntaxError/NameError/ImportError raised in the test itself
+                                                     -> weight 0 (the test is broken; see outcome.is_test_bug)
+- fails on the original and on every candidate       -> weight 0 (`fails everywhere`)
+- fails on the original, passes on k of n distinct applying candidates
+                                                     -> distinguishing, weight 1 + rarity_bonus * (1 - k/n)
+
+Counts are over distinct applying patches (by patch hash), so duplicated candidates do not skew weights.
+Regression columns always weigh 0 here: they act through the regression penalty of the hybrid score.
+"""
+
+from __future__ import annotations
+
+from verifiers.config import VerifierConfig
+from verifiers.outcome import is_test_bug
+from verifiers.table import CandidateRow, GeneratedTest, TestColumn
+
+
+def weigh_columns(
+    columns: list[TestColumn], tests: dict[str, GeneratedTest], rows: list[CandidateRow], config: VerifierConfig
+) -> None:
+    """Set weight, distinguishing and reason of each generated column in place."""
+    distinct: dict[str, CandidateRow] = {}
+    for row in sorted(rows, key=lambda r: r.candidate_id):
+        if row.applies:
+            distinct.setdefault(row.patch_hash, row)
+    n = len(distinct)
+    for column in columns:
+        if column.kind != "generated":
+            column.weight, column.distinguishing = 0.0, False
+            continue
+        passing = sum(1 for row in distinct.values() if (o := row.outcomes.get(column.test_id)) and o.passed)
+        column.weight, column.distinguishing, column.reason = _weigh(
+            column, tests[column.test_id], passing, n, config.rarity_bonus
+        )
+
+
+def _weigh(column: TestColumn, test: GeneratedTest, passing: int, n: int, rarity: float) -> tuple[float, bool, str]:
+    ref = column.reference
+    if ref is None or ref.exit_code is None and not ref.timed_out:
+        return 0.0, False, "no run on the original code"
+    if ref.passed:
+        return 0.0, False, "passes everywhere" if passing == n else "passes on original"
+    if bug := is_test_bug(ref, test.path):
+        return 0.0, False, bug
+    if passing == 0:
+        return 0.0, False, "fails everywhere"
+    weight = 1.0 + rarity * (1.0 - passing / n)
+    return round(weight, 6), True, f"fails on original, passes on {passing}/{n} distinct candidates"
+
+
+def generated_scores(columns: list[TestColumn], rows: list[CandidateRow]) -> None:
+    """generated_score = sum of weights of passed columns / sum of all weights (0 when nothing weighs)."""
+    weighted = [c for c in columns if c.weight > 0]
+    total = sum(c.weight for c in weighted)
+    for row in rows:
+        if not row.applies or total == 0:
+            row.generated_score = 0.0
+            continue
+        got = sum(c.weight for c in weighted if (o := row.outcomes.get(c.test_id)) and o.passed)
+        row.generated_score = round(got / total, 6)
