@@ -49,7 +49,7 @@ def owner_labels() -> dict[str, str]:
 def register(sandbox: _Closable) -> None:
     with _lock:
         _live[id(sandbox)] = sandbox
-    _install_handlers()
+    install_handlers()
 
 
 def unregister(sandbox: _Closable) -> None:
@@ -80,7 +80,7 @@ def _chain(signum: int, previous: Any):
     return handler
 
 
-def _install_handlers() -> None:
+def install_handlers() -> None:
     """Once per process: atexit hook plus SIGINT/SIGTERM handlers (only possible in the main thread)."""
     global _atexit_installed, _signals_installed
     with _lock:
@@ -118,16 +118,17 @@ def gc(all_owners: bool = False, client: docker.DockerClient | None = None) -> l
     client = client or docker.from_env()
     hostname = socket.gethostname()
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        labels = container.labels or {}
-        if all_owners or _owner_dead(labels, hostname):
+    # The low-level list carries the labels, so no per-container inspect can race a concurrent removal.
+    for info in client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+        if all_owners or _owner_dead(info.get("Labels") or {}, hostname):
             try:
-                container.remove(force=True)
-                removed.append(container.id)
+                client.api.remove_container(info["Id"], force=True)
+                removed.append(info["Id"])
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as exc:
-                log.warning("could not remove sandbox container %s: %s", container.short_id, exc)
+                if "already in progress" not in str(exc):
+                    log.warning("could not remove sandbox container %s: %s", info["Id"][:12], exc)
     return removed
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sandbox.cleanup import install_handlers
 from sandbox.config import SandboxConfig
 from sandbox.docker_sandbox import DockerSandbox
 
@@ -20,6 +21,8 @@ class SandboxPool:
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
         self._lock = threading.Lock()
         self.active = 0
+        # Sandboxes of a pool usually start in worker threads, where signal handlers cannot be installed.
+        install_handlers()
 
     @contextmanager
     def sandbox(self, image: str, **kwargs: Any) -> Iterator[DockerSandbox]:

@@ -53,8 +53,7 @@ def load_candidates(paths: list[str | Path]) -> dict[str, list[Candidate]]:
             if "instance_id" not in record:
                 raise ValueError(f"{path}: a record has no instance_id")
             instance = record["instance_id"]
-            patch = record.get("model_patch", record.get("patch"))
-            if patch is None:
+            if "model_patch" not in record and "patch" not in record:
                 raise ValueError(f"{path}: record of {instance} has neither model_patch nor patch")
             system = record.get("model_name_or_path") or "candidate"
             if record.get("candidate_id") and "model_patch" not in record:
@@ -68,7 +67,7 @@ def load_candidates(paths: list[str | Path]) -> dict[str, list[Candidate]]:
             if "resolved" in record:
                 meta["resolved"] = record["resolved"]
             by_instance[instance].append(
-                Candidate(candidate_id=cid, patch=patch or "", source=f"file:{path.name}", meta=meta)
+                Candidate(candidate_id=cid, patch=record.get("model_patch", record.get("patch")) or "", source=f"file:{path.name}", meta=meta)
             )
     return dict(by_instance)
 

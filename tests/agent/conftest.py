@@ -45,8 +45,14 @@ def _repo_sandbox(base_image):
 
 @pytest.fixture
 def repo_sandbox(_repo_sandbox):
-    """The shared sandbox, reset to the committed repository."""
-    r = _repo_sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && {GIT} clean -qfdx")
+    """The shared sandbox, reset to the committed repository.
+
+    Tracked files get an old mtime and the index is refreshed, as in a real environment image (so a
+    same-size edit right after the reset can never hide behind git's stat cache).
+    """
+    r = _repo_sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && {GIT} clean -qfdx && "
+                           "find . -path ./.git -prune -o -type f -exec touch -d 2000-01-01 {} + && "
+                           f"{GIT} update-index -q --refresh")
     assert r.exit_code == 0, r.output
     return _repo_sandbox
 

@@ -45,6 +45,7 @@ def run(sandbox, task, tmp_path, scripts=None, policy=None, tool_format="native"
 def assert_fixes(sandbox, patch: str) -> None:
     """The patch applies to a clean checkout and fixes the bug."""
     assert sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && {GIT} clean -qfdx").exit_code == 0
+    # (apply_patch changes the files after the reset, so a stale index stat cannot hide them here)
     sandbox.apply_patch(patch)
     r = sandbox.exec("cd /testbed && python3 -c 'from calc.ops import add; assert add(2, 3) == 5'")
     assert r.exit_code == 0, r.output
@@ -238,6 +239,7 @@ def test_r2egym_profile(repo_sandbox, task, tmp_path, tool_format):
     result, server = run(repo_sandbox, task, tmp_path, [script], tools="r2egym", tool_format=tool_format)
     assert result.exit_status == ExitStatus.submitted, result.error
     steps = load_trajectory(result.trajectory_file).steps
+    assert result.patch, [s.observations for s in steps]
     assert "calc/ops.py (2 matches)" in steps[0].observations[0]
     assert steps[3].observations[0].strip().endswith("5")
     assert_fixes(repo_sandbox, result.patch)
@@ -262,7 +264,8 @@ def test_replay_recorded_trajectory(repo_sandbox, task, tmp_path):
               call("submit")]
     first, _ = run(repo_sandbox, task, tmp_path / "a", [script])
     policy = ConversationPolicy.from_trajectories([first.trajectory_file])
-    repo_sandbox.exec(f"cd /testbed && {GIT} reset -q --hard")
+    repo_sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && touch -d 2000-01-01 calc/ops.py && "
+                      f"{GIT} update-index -q --refresh")
     again, server = run(repo_sandbox, task, tmp_path / "b", policy=policy)
     assert again.exit_status == ExitStatus.submitted and again.patch == first.patch
     assert server.requests[0]["messages"] == load_trajectory(first.trajectory_file).request_messages(0)

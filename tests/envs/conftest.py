@@ -28,29 +28,14 @@ version = "0.1"
 test = ["pytest"]
 """
 TESTS = "from calc import add, sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"
-TEST_PATCH = """diff --git a/tests/test_calc.py b/tests/test_calc.py
---- a/tests/test_calc.py
-+++ b/tests/test_calc.py
-@@ -3,3 +3,7 @@ from calc import add, sub
- 
- def test_sub():
-     assert sub(3, 1) == 2
-+
-+
-+def test_add():
-+    assert add(2, 2) == 4
-"""
-GOLD = """diff --git a/calc/__init__.py b/calc/__init__.py
---- a/calc/__init__.py
-+++ b/calc/__init__.py
-@@ -1,5 +1,5 @@
- def add(a, b):
--    return a - b
-+    return a + b
- 
- 
- def sub(a, b):
-"""
+def _diff(path: str, hunk: str, lines: list[str]) -> str:
+    return "\n".join([f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}", hunk, *lines]) + "\n"
+
+
+TEST_PATCH = _diff("tests/test_calc.py", "@@ -3,3 +3,7 @@ from calc import add, sub", [
+    " ", " def test_sub():", "     assert sub(3, 1) == 2", "+", "+", "+def test_add():", "+    assert add(2, 2) == 4"])
+GOLD = _diff("calc/__init__.py", "@@ -1,5 +1,5 @@", [
+    " def add(a, b):", "-    return a - b", "+    return a + b", " ", " ", " def sub(a, b):"])
 WRONG = GOLD.replace("+    return a + b", "+    return a * b + 1")
 NOT_APPLYING = GOLD.replace("-    return a - b", "-    return a / b")
 
