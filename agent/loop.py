@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,12 @@ def finalize(sandbox: SandboxLike, config: AgentConfig, mode: str) -> dict[str, 
 
 def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config: SwescaleConfig,
                    out_dir: str | Path, trajectory_id: str, mode: str = "fix", parents: str = "",
-                   cancel: threading.Event | None = None) -> TrajectoryResult:
-    """Run one agent trajectory on `task` in `sandbox` (repository at /testbed) and return its candidate."""
+                   cancel: threading.Event | None = None,
+                   on_step: Callable[[int, Usage], None] | None = None) -> TrajectoryResult:
+    """Run one agent trajectory on `task` in `sandbox` (repository at /testbed) and return its candidate.
+
+    `on_step(steps, usage)` is called after every step (e.g. to update a live display).
+    """
     if mode not in ("fix", "test"):
         raise ValueError(f"mode must be fix or test, not {mode!r}")
     acfg = config.agent
@@ -186,6 +191,8 @@ def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config:
                 if format_errors >= acfg.max_format_errors:
                     status, error = ExitStatus.format_errors, f"{format_errors} consecutive answers without a tool call"
                 save_trajectory(record, path)
+                if on_step is not None:
+                    on_step(steps, usage)
                 continue
             format_errors = 0
             t1 = time.monotonic()
@@ -203,6 +210,8 @@ def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config:
                     break
             step.tool_seconds = time.monotonic() - t1
             save_trajectory(record, path)
+            if on_step is not None:
+                on_step(steps, usage)
     except ModelError as exc:  # the start-up probe or model discovery failed
         status, error = ExitStatus.model_error, str(exc)
     except Exception as exc:  # noqa: BLE001 - a broken sandbox ends the trajectory, never the caller

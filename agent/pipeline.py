@@ -45,6 +45,7 @@ class Progress(Protocol):
 
     def stage(self, text: str) -> None: ...
     def trajectory_started(self, trajectory_id: str, generation: int) -> None: ...
+    def trajectory_step(self, trajectory_id: str, steps: int, usage: Usage) -> None: ...
     def trajectory_finished(self, result: TrajectoryResult) -> None: ...
     def generation_scored(self, stats: GenerationStats) -> None: ...
 
@@ -54,6 +55,9 @@ class NullProgress:
         log.info(text)
 
     def trajectory_started(self, trajectory_id: str, generation: int) -> None:
+        pass
+
+    def trajectory_step(self, trajectory_id: str, steps: int, usage: Usage) -> None:
         pass
 
     def trajectory_finished(self, result: TrajectoryResult) -> None:
@@ -201,7 +205,9 @@ class SolveRun:
             with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
                 result = run_trajectory(self.task, sandbox, self.model, self.config,
                                         self.run_dir / "trajectories", trajectory_id, mode="fix",
-                                        parents=parents, cancel=cancel)
+                                        parents=parents, cancel=cancel,
+                                        on_step=lambda steps, usage: self.progress.trajectory_step(
+                                            trajectory_id, steps, usage))
         except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
             log.warning("trajectory %s failed: %s", trajectory_id, exc)
             result = TrajectoryResult(trajectory_id=trajectory_id, exit_status=ExitStatus.sandbox_error,
@@ -258,7 +264,8 @@ class SolveRun:
         self.progress.stage(f"verifying {len(self.candidates)} candidates x {len(self.tests)} tests")
         candidates = sorted(self.candidates.values(), key=lambda c: c.candidate_id)
         return select_task(self.task, candidates, self.config, self.run_dir / f"gen{generation}",
-                           tests=self.tests, judge_model=self.judge, pool=self.pool, env=self.env)
+                           model=self.model, judge_model=self.judge, pool=self.pool, env=self.env,
+                           tests=self.tests)
 
     # -- the run -------------------------------------------------------------------------------------------
 

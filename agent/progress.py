@@ -46,6 +46,11 @@ class LiveProgress:
         with self._lock:
             self._rows[trajectory_id] = {"gen": generation, "status": "running", "steps": "", "tokens": ""}
 
+    def trajectory_step(self, trajectory_id: str, steps: int, usage: Usage) -> None:
+        with self._lock:
+            row = self._rows.setdefault(trajectory_id, {"gen": "", "status": "running"})
+            row.update(steps=str(steps), tokens=f"{usage.total_tokens:,}")
+
     def trajectory_finished(self, result: TrajectoryResult) -> None:
         with self._lock:
             row = self._rows.setdefault(result.trajectory_id, {"gen": ""})

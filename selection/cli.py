@@ -67,7 +67,7 @@ def select_command(
         if task is None:
             continue
         try:
-            decision = select_task(task, pools[instance_id], cfg, run_dir, chat, judge)
+            _, decision = select_task(task, pools[instance_id], cfg, run_dir, chat, judge)
         except Exception as exc:  # noqa: BLE001 - one broken task must not stop the others
             logging.getLogger(__name__).exception("%s: selection failed", instance_id)
             console.print(f"[red]{instance_id}: selection failed: {exc}[/red]")

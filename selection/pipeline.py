@@ -14,7 +14,7 @@ from agent.config import SwescaleConfig
 from envs.task import Task
 from selection.normalize import OriginalFiles, dedupe
 from selection.select import Decision, select
-from verifiers.table import Candidate, VerifierTable
+from verifiers.table import Candidate, GeneratedTest, VerifierTable
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,15 @@ def select_task(
     model: Any = None,
     judge_model: Any = None,
     pool: Any = None,
-) -> Decision:
-    """Verify the candidates of one task, select one (or abstain) and write decision.json."""
+    env: Any = None,
+    tests: list[GeneratedTest] | None = None,
+) -> tuple[VerifierTable, Decision]:
+    """Verify the candidates of one task, select one (or abstain) and write decision.json.
+
+    `env` defaults to the task's prepared environment; `tests` to the scripts of test-writing
+    trajectories run with `model` (none without a model). Candidates' own reproduction scripts are
+    always added by the verifier.
+    """
     from envs.environment import prepare_environment
     from sandbox import SandboxPool
     from verifiers.collect import run_test_trajectories
@@ -58,12 +65,13 @@ def select_task(
     out_dir = run_dir / task.instance_id
     out_dir.mkdir(parents=True, exist_ok=True)
     pool = pool or SandboxPool(max_concurrent=max(1, config.verifier.max_parallel), config=config.sandbox)
-    env = prepare_environment(task, config)
+    env = env or prepare_environment(task, config)
     originals = original_files_for(task, config)
     groups = dedupe(candidates, originals)
     # One representative per normalized group is verified; the others inherit its row.
     reps = {g.representative for g in groups}
-    tests = run_test_trajectories(task, env, model, pool, config, out_dir / "trajectories") if model else []
+    if tests is None:
+        tests = run_test_trajectories(task, env, model, pool, config, out_dir / "trajectories") if model else []
     verified = [c for c in candidates if c.candidate_id in reps]
     table = verify(task, env, verified, tests, config, judge_model, pool, out_dir)
     table = expand_table(table, groups)
@@ -74,7 +82,7 @@ def select_task(
 
         decision = run_selection_trajectory(task, env, decision, candidates, config, model, pool, out_dir)
     write_decision(out_dir / "decision.json", decision, candidates)
-    return decision
+    return table, decision
 
 
 def expand_table(table: VerifierTable, groups: list) -> VerifierTable:

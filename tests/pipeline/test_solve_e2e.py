@@ -87,7 +87,7 @@ def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_
     first_prompt = next(m["content"] for m in g1["messages"] if m["role"] == "user")
     assert "Generation 0 produced these attempts" in first_prompt and "FAIL" in first_prompt
     # the judge was asked and its P(YES) came from logprobs
-    table = json.loads((tmp_path / "run" / "gen1" / run["instance_id"] / "table.json").read_text())
+    table = json.loads((tmp_path / "run" / "gen1" / run["instance_id"] / "selection_table.json").read_text())
     chosen = next(r for r in table["rows"] if r["candidate_id"] == run["decision"]["chosen"])
     assert chosen["judge"] > 0.9
     assert (tmp_path / "run" / "report.html").read_text().count("<tr") > 3
