@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
+import urllib.error
+import urllib.request
+from urllib.parse import urlparse
 
 
 class PreflightError(RuntimeError):
@@ -31,11 +33,11 @@ def check_model_servers(urls: list[str], what: str = "model", api_key: str = "EM
             "and pass --model http://localhost:8000/v1 (or run `swescale demo` for a replay without a GPU)."
         )
     for url in urls:
+        request = urllib.request.Request(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key}"})
         try:
-            response = httpx.get(url.rstrip("/") + "/models", timeout=10,
-                                 headers={"Authorization": f"Bearer {api_key}"})
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+        except (urllib.error.URLError, OSError, ValueError) as exc:
             raise PreflightError(
                 f"the {what} server at {url} does not answer GET /models ({exc}).\n"
                 "Start an OpenAI-compatible server there, e.g.\n"
@@ -44,5 +46,4 @@ def check_model_servers(urls: list[str], what: str = "model", api_key: str = "EM
 
 
 def _port(url: str) -> int:
-    port = httpx.URL(url).port
-    return port or 8000
+    return urlparse(url).port or 8000

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import re
-import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import TYPE_CHECKING
 import docker
 from pydantic import BaseModel
 
-from envs import containers
 from envs.pipconf import HOST_ROOT, host_pip_access
 from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
 from envs.task import Task
+from sandbox import DockerSandbox
 
 if TYPE_CHECKING:
     from agent.config import SwescaleConfig
@@ -147,7 +146,7 @@ def _spec_from_image(dc: docker.DockerClient, tag: str) -> EnvSpec:
 
 def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = False) -> EnvSpec:
     """An image for `task` (see module doc); raises EnvBuildError naming the failing step."""
-    dc = containers.client(timeout=int(max(config.env.build_timeout, 600)))
+    dc = docker.from_env(timeout=int(max(config.env.build_timeout, 600)))
     if not rebuild:
         own = _task_image(task, config, dc)
         if own is not None:
@@ -175,59 +174,57 @@ def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = Fals
 
 
 def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
-    """Run the plan in a networked container from `base`, then `docker commit` it as `tag`."""
+    """Run the plan in a networked sandbox from `base`, then commit it as `tag`.
+
+    Build sandboxes get the configured limits (SwescaleConfig.sandbox) but network, and the host's pip
+    access only per step (never baked into the image)."""
     access = host_pip_access()
     env = {**access.env, "PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "VIRTUAL_ENV": VENV, "DEBIAN_FRONTEND": "noninteractive"}
     timeout = config.env.build_timeout
-    full_log: list[str] = []
 
-    def step(name: str, cmd: str, workdir: str = WORKDIR) -> str:
+    def step(sb: DockerSandbox, name: str, cmd: str, cwd: str = WORKDIR) -> str:
         log.info("[%s] %s: %s", task.instance_id, name, cmd)
-        run = containers.exec_run(container, cmd, timeout=timeout, workdir=workdir, environment=env)
-        full_log.append(f"$ {cmd}\n{run.output}")
+        run = sb.exec(cmd, timeout=timeout, cwd=cwd, env=env)
         if run.timed_out:
             raise EnvBuildError(name, _tail(run.output) + f"\n(timed out after {timeout:.0f}s)", task.instance_id)
         if run.exit_code != 0:
             raise EnvBuildError(name, _tail(run.output) + f"\n(exit code {run.exit_code})", task.instance_id)
         return run.output
 
+    def sandbox(image: str, network: bool, **kwargs) -> DockerSandbox:
+        return DockerSandbox(image, workdir=WORKDIR, config=config.sandbox, network=network, default_env=False,
+                             client=dc, **kwargs)
+
+    image_env = [e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")]
+    conf = {"Env": [*image_env, f"PATH={env['PATH']}", f"VIRTUAL_ENV={VENV}"], "WorkingDir": WORKDIR,
+            "Cmd": ["sleep", "infinity"], "Entrypoint": None}
     with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
         tree = Path(tmp) / "testbed"
         try:
             sha = sanitized_checkout(repo, task.base_commit, tree)
         except Exception as exc:  # noqa: BLE001 - git errors of any kind
             raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
-        archive = Path(tmp) / "testbed.tar"
-        with tarfile.open(archive, "w") as tar:
-            tar.add(tree, arcname="testbed")
-        with containers.running(base, network=True, mounts=access.mounts, tmpfs=access.tmpfs, dc=dc) as container:
-            with archive.open("rb") as fh:
-                if not container.put_archive("/", fh):
-                    raise EnvBuildError("copy", "put_archive failed", task.instance_id)
-            step("venv", f"python3 -m venv {VENV} && python --version", workdir="/")
-            if plan.files:
-                containers.put_files(container, plan.files)
+        with sandbox(base, True, ro_mounts=access.mounts, tmpfs=access.tmpfs) as sb:
+            sb.copy_to(tree, "/")
+            step(sb, "venv", f"python3 -m venv {VENV} && python --version", cwd="/")
+            for path, text in plan.files.items():
+                sb.write_file(path, text)
             for name, cmd in plan.steps:
-                step(name, cmd)
+                step(sb, name, cmd)
             # build artefacts (egg-info, build/...) stay out of `git status` and diffs, without a new commit
-            step("finalize", "git config --global --add safe.directory '*' && "
+            step(sb, "finalize", "git config --global --add safe.directory '*' && "
                  "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
                  f"test \"$(git rev-parse HEAD)\" = {sha} && test -z \"$(git for-each-ref)\" && git status --short")
-            image_env = [e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")]
-            labels = {containers.OWNER: "", f"{LABEL}": "1", f"{LABEL}.key": key, f"{LABEL}.repo": task.repo or task.repo_url,
+            labels = {LABEL: "1", f"{LABEL}.key": key, f"{LABEL}.repo": task.repo or task.repo_url,
                       f"{LABEL}.commit": sha, f"{LABEL}.spec": spec.model_dump_json(exclude={"image", "source"})}
-            conf = {"Env": [*image_env, f"PATH={env['PATH']}", f"VIRTUAL_ENV={VENV}"],
-                    "WorkingDir": WORKDIR, "Labels": labels, "Cmd": ["sleep", "infinity"], "Entrypoint": None}
-            draft = container.commit(conf=conf)
+            draft = sb.commit(labels=labels, conf=conf)  # untagged
         # Docker left empty mount-point stubs of the host binds: drop them in a last layer
         try:
-            with containers.running(draft.id, dc=dc) as clean:
-                run = containers.exec_run(clean, f"rm -rf {HOST_ROOT}", timeout=120)
-                if run.exit_code != 0:
-                    raise EnvBuildError("cleanup", _tail(run.output), task.instance_id)
+            with sandbox(draft.id, False) as clean:
+                step(clean, "cleanup", f"rm -rf {HOST_ROOT}", cwd="/")
                 repository, _, version = tag.rpartition(":")
-                clean.commit(repository=repository, tag=version, conf=conf)
+                clean.commit(repository, version, labels=labels, conf=conf)
         except BaseException:
             dc.images.remove(draft.id, force=True)
             raise

@@ -16,16 +16,18 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs import containers
 from envs.environment import EnvBuildError, prepare_environment
 from envs.grading import grade, test_spec
 from envs.task import Task
+from sandbox import DockerSandbox
+from sandbox.cleanup import install_handlers
 
 if TYPE_CHECKING:
     from agent.config import SwescaleConfig
 
 log = logging.getLogger(__name__)
 PATCH_FILE = "/tmp/patch.diff"
+EVAL_FILE, OUTPUT_FILE = "/eval.sh", "/tmp/test_output.txt"
 # the harness's chain (swebench.harness.run_evaluation.GIT_APPLY_CMDS)
 APPLY_CMDS = ["git apply --verbose", "git apply --verbose --3way", "git apply --verbose --reject",
               "patch --batch --forward --fuzz=5 -p1 -i"]
@@ -67,19 +69,19 @@ def instance_dir(run_dir: Path, pred: dict) -> Path:
     return Path(run_dir) / str(pred["model_name_or_path"]).replace("/", "__") / pred["instance_id"]
 
 
-def _apply(container, workdir: str, say: Callable[[str], None]) -> tuple[bool, str]:
+def _apply(sb: DockerSandbox, say: Callable[[str], None]) -> tuple[bool, str]:
     """The harness's apply chain, restarting from a clean tree after each failed attempt."""
     out = ""
     for attempt, cmd in enumerate(APPLY_CMDS):
         if attempt:
-            containers.exec_run(container, "git checkout -- . ; git clean -fdq", workdir=workdir, timeout=120)
-        run = containers.exec_run(container, f"{cmd} {PATCH_FILE}", workdir=workdir, timeout=300)
+            sb.exec("git checkout -- . ; git clean -fdq", timeout=120)
+        run = sb.exec(f"{cmd} {PATCH_FILE}", timeout=300)
         out = run.output
         if run.exit_code == 0:
             say(f">>>>> Applied Patch ({cmd}):\n{out}")
             return True, out
         say(f"Failed to apply patch to container: {cmd}\n{out}")
-    check = containers.exec_run(container, f"git apply --check --reverse {PATCH_FILE}", workdir=workdir)
+    check = sb.exec(f"git apply --check --reverse {PATCH_FILE}", timeout=120)
     if check.exit_code == 0:
         say(">>>>> Applied Patch: verified already applied")
         return True, out
@@ -107,20 +109,24 @@ def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleCon
         say(f"image {env.image} ({env.source})")
         spec = test_spec(task, env)
         (folder / "eval.sh").write_text(spec.eval_script)
-        with containers.running(env.image, network=False, name_prefix="swescale-eval") as container:
-            containers.put_files(container, {PATCH_FILE: patch})
-            applied, output = _apply(container, env.workdir, say)
+        # the configured limits, no network, and no agent-oriented environment variables (as the harness)
+        with DockerSandbox(env.image, workdir=env.workdir, config=config.sandbox, network=False,
+                           default_env=False) as sb:
+            sb.write_file(PATCH_FILE, patch)
+            applied, output = _apply(sb, say)
             if not applied:
                 say(f">>>>> Patch Apply Failed:\n{output}")
                 report = {iid: {"patch_is_None": False, "patch_exists": True, "patch_successfully_applied": False,
                                 "resolved": False, "patch_apply_failed": True}}
                 report_path.write_text(json.dumps(report, indent=4))
                 return report
-            containers.put_files(container, {"/eval.sh": spec.eval_script}, mode=0o755)
-            run = containers.exec_run(container, "/bin/bash /eval.sh", timeout=config.env.eval_timeout)
+            sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
+            # the log goes to a file: the exec result keeps only head and tail of long outputs
+            run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
+            output = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
         log_path = folder / "test_output.txt"
-        log_path.write_text(run.output + (f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
-                                          if run.timed_out else ""))
+        log_path.write_text(output + (f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
+                                      if run.timed_out else ""))
         say(f"tests ran in {run.duration:.1f}s (exit {run.exit_code})")
         if run.timed_out:
             say("tests timed out")
@@ -197,6 +203,7 @@ def evaluate_predictions(
         say(f"warning: {len(unknown)} predictions for instances not in the dataset: {', '.join(unknown[:5])}")
     todo = [(by_id[i], p) for i, p in predictions.items() if i in by_id and p.get("model_patch") not in ("", None)]
     done = sum(1 for t, p in todo if (instance_dir(run_dir, p) / "report.json").exists())
+    install_handlers()  # workers' sandboxes are removed on SIGINT/SIGTERM too
     say(f"{len(todo)} predictions to evaluate ({done} already done), {workers} workers")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(evaluate_instance, t, p, run_dir, config): t.instance_id for t, p in todo}

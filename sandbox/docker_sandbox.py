@@ -71,14 +71,21 @@ class DockerSandbox:
         ro_mounts: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         client: docker.DockerClient | None = None,
+        tmpfs: list[str] | None = None,
+        default_env: bool = True,
     ) -> None:
-        """`network`: None = config, True = default bridge, False = none, a string = that Docker network."""
+        """`network`: None = config, True = default bridge, False = none, a string = that Docker network.
+        `tmpfs`: container paths mounted as (empty, writable) tmpfs; ro_mounts may lie below them, so that
+        neither the mounted files nor their mount points end up in a `commit()`ted image.
+        `default_env=False` leaves out DEFAULT_ENV (pager and progress-bar settings for agents): for
+        harness-faithful evaluation runs and image builds whose environment must not leak into the image."""
         self.image = image
         self.workdir = workdir
         self.config = config or SandboxConfig()
         self.network = self.config.network if network is None else network
-        self.env = {**DEFAULT_ENV, **(env or {})}
+        self.env = {**(DEFAULT_ENV if default_env else {}), **(env or {})}
         self.ro_mounts = dict(ro_mounts or {})
+        self.tmpfs = list(tmpfs or [])
         self.labels = dict(labels or {})
         self.client = client or shared_client()
         self.container: Any = None
@@ -130,6 +137,7 @@ class DockerSandbox:
             nano_cpus=int(cfg.cpus * 1e9),
             init=True,
             volumes={host: {"bind": inside, "mode": "ro"} for host, inside in self.ro_mounts.items()},
+            tmpfs={path: "" for path in self.tmpfs} or None,
         )
         cleanup.register(self)
         try:
@@ -169,6 +177,33 @@ class DockerSandbox:
             except docker.errors.NotFound:
                 pass
         cleanup.unregister(self)
+
+    def commit(
+        self,
+        repository: str | None = None,
+        tag: str | None = None,
+        labels: dict[str, str] | None = None,
+        conf: dict[str, Any] | None = None,
+        changes: str | list[str] | None = None,
+    ) -> Any:
+        """Save the container's file system as image `repository:tag` (docker commit; untagged without a
+        repository, `latest` without a tag); returns the Image.
+
+        The image gets the configuration of the sandbox's image (command, entrypoint, environment), not
+        the sandbox's own boot command; `conf` (Docker config keys: Env, WorkingDir, Cmd, ...) and
+        `changes` (Dockerfile instructions) override it, `labels` are added. Docker merges in the
+        sandbox's environment variables and labels: the owner labels are blanked (gc never judges
+        containers of the new image), and `env=` variables stay unless the sandbox used default_env=False
+        and passed them per exec. Files written to tmpfs mounts are not part of the image."""
+        if self.container is None or self._closed:
+            raise SandboxError("sandbox is not running")
+        source = self.client.images.get(self.image).attrs.get("Config") or {}
+        config: dict[str, Any] = {"Cmd": source.get("Cmd"), "Entrypoint": source.get("Entrypoint"), **(conf or {})}
+        if not config.get("Cmd") and not config.get("Entrypoint"):
+            config["Cmd"] = ["sleep", "infinity"]  # Docker would keep the boot command otherwise
+        blank = {key: "" for key in cleanup.owner_labels() if key != cleanup.LABEL}
+        config["Labels"] = {**(config.get("Labels") or {}), **(labels or {}), **blank}
+        return self.container.commit(repository=repository, tag=tag, conf=config, changes=changes)
 
     # -- commands ---------------------------------------------------------------------------------
     def exec(

@@ -13,7 +13,6 @@ import docker
 
 DEBIAN_RELEASES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 PACKAGES = ["python3", "python3-venv", "python3-pip", "git", "patch", "ca-certificates"]
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 REGISTRY = ("registry-1.docker.io", 443)
 
 
@@ -67,6 +66,23 @@ def _pull_and_extend(client: docker.DockerClient, python: str, name: str) -> Non
         container.remove(force=True)
 
 
+def host_debian_mirror() -> str | None:
+    """The Debian archive this host's apt uses (deb822 or one-line sources), or None (debootstrap's default)."""
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("URIs:") and line.split()[1:]:
+                uri = line.split()[1]
+                if not uri.rstrip("/").endswith("-security"):
+                    return uri
+    sources = Path("/etc/apt/sources.list")
+    if sources.is_file():
+        for line in sources.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and not parts[1].rstrip("/").endswith("-security"):
+                return parts[1] if not parts[1].startswith("[") else (parts[2] if len(parts) > 3 else None)
+    return None
+
+
 def _build_offline(client: docker.DockerClient, python: str, name: str, say: Callable[[str], None]) -> None:
     """debootstrap a minimal Debian with python3 and git, then `docker import` it."""
     release = DEBIAN_RELEASES.get(python)
@@ -79,14 +95,9 @@ def _build_offline(client: docker.DockerClient, python: str, name: str, say: Cal
     with tempfile.TemporaryDirectory(prefix="swescale-rootfs-") as tmp:
         rootfs, tarball = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
         say(f"debootstrap {release} (python {python}) into {rootfs} ...")
-        cmd = [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
-            release,
-            str(rootfs),
-            DEBIAN_MIRROR,
-        ]
+        mirror = host_debian_mirror()
+        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", release, str(rootfs)]
+        cmd += [mirror] if mirror else []
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise ImageError(

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from envs import containers
 from envs.environment import EnvBuildError, prepare_environment
 from envs.task import Task
+from sandbox import DockerSandbox, ExecResult
 
 pytestmark = pytest.mark.docker
 
 
-def test_image_has_base_only(calc_env, calc_repo, calc_task):
+def test_image_has_base_only(calc_env, calc_repo, calc_task, docker_client):
     _, base, head = calc_repo
     assert calc_env.source in ("built", "cached") and calc_env.log_parser == "parse_log_pytest"
-    with containers.running(calc_env.image) as box:
-        def sh(cmd: str) -> containers.Run:
-            return containers.exec_run(box, cmd, workdir="/testbed", timeout=60)
+    config = docker_client.images.get(calc_env.image).attrs["Config"]
+    assert config["Cmd"] == ["sleep", "infinity"] and not config["Entrypoint"]  # not the sandbox's boot command
+    assert config["Labels"]["swescale.owner"] == "" and config["Labels"]["swescale.env.commit"] == base
+    assert not [e for e in config["Env"] if e.startswith(("PAGER=", "TQDM_DISABLE=", "PIP_"))]
+    with DockerSandbox(calc_env.image, default_env=False) as box:
+        def sh(cmd: str) -> ExecResult:
+            return box.exec(cmd, timeout=60)
 
         assert sh("git rev-parse HEAD").output.strip() == base
         assert sh(f"git cat-file -e {head}").exit_code != 0          # no future commit
