@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
+from docker.types import Mount
 from pydantic import BaseModel
 
 from envs.pipconf import HOST_ROOT, host_pip_access
@@ -145,7 +146,10 @@ def _spec_from_image(dc: docker.DockerClient, tag: str) -> EnvSpec:
 
 
 def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = False) -> EnvSpec:
-    """An image for `task` (see module doc); raises EnvBuildError naming the failing step."""
+    """An image for `task` (see module doc); raises EnvBuildError naming the failing step.
+
+    `rebuild`: build now on the base image, skipping the task's own image and any cached build (the new
+    image takes over the cache tag)."""
     dc = docker.from_env(timeout=int(max(config.env.build_timeout, 600)))
     if not rebuild:
         own = _task_image(task, config, dc)
@@ -205,7 +209,9 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
             sha = sanitized_checkout(repo, task.base_commit, tree)
         except Exception as exc:  # noqa: BLE001 - git errors of any kind
             raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
-        with sandbox(base, True, ro_mounts=access.mounts, tmpfs=access.tmpfs) as sb:
+        mounts = [Mount(path, None, type="tmpfs") for path in access.tmpfs]  # before the binds below them
+        mounts += [Mount(inside, host, type="bind", read_only=True) for host, inside in access.mounts.items()]
+        with sandbox(base, True, mounts=mounts) as sb:
             sb.copy_to(tree, "/")
             step(sb, "venv", f"python3 -m venv {VENV} && python --version", cwd="/")
             for path, text in plan.files.items():

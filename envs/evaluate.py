@@ -88,8 +88,10 @@ def _apply(sb: DockerSandbox, say: Callable[[str], None]) -> tuple[bool, str]:
     return False, out
 
 
-def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleConfig) -> dict[str, Any] | None:
-    """One prediction: its report dict, or None on an error (logged to run_instance.log, no report)."""
+def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleConfig,
+                      rebuild: bool = False) -> dict[str, Any] | None:
+    """One prediction: its report dict, or None on an error (logged to run_instance.log, no report).
+    Runs in a sandbox with the configured limits and no network; `rebuild` as in prepare_environment."""
     folder = instance_dir(run_dir, pred)
     report_path = folder / "report.json"
     if report_path.exists():
@@ -105,7 +107,7 @@ def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleCon
     try:
         patch = pred.get("model_patch") or ""
         (folder / "patch.diff").write_text(patch)
-        env = prepare_environment(task, config)
+        env = prepare_environment(task, config, rebuild=rebuild)
         say(f"image {env.image} ({env.source})")
         spec = test_spec(task, env)
         (folder / "eval.sh").write_text(spec.eval_script)
@@ -193,9 +195,11 @@ def evaluate_predictions(
     config: SwescaleConfig,
     workers: int = 2,
     say: Callable[[str], None] = print,
+    rebuild: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate every prediction whose task is given (images built as needed); returns the summary,
-    also written to run_dir/<model>.report.json."""
+    """Evaluate every prediction whose task is given (images built as needed, or all rebuilt with
+    `rebuild`, except for instances already evaluated in run_dir); returns the summary, also written to
+    run_dir/<model>.report.json."""
     run_dir = Path(run_dir)
     by_id = {t.instance_id: t for t in tasks}
     unknown = sorted(set(predictions) - set(by_id))
@@ -206,7 +210,7 @@ def evaluate_predictions(
     install_handlers()  # workers' sandboxes are removed on SIGINT/SIGTERM too
     say(f"{len(todo)} predictions to evaluate ({done} already done), {workers} workers")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(evaluate_instance, t, p, run_dir, config): t.instance_id for t, p in todo}
+        futures = {pool.submit(evaluate_instance, t, p, run_dir, config, rebuild): t.instance_id for t, p in todo}
         for future in as_completed(futures):
             iid = futures[future]
             report = future.result()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from envs.specs import harness_spec, reinstall_command
 from envs.task import Task
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def test_directives(task: Task) -> list[str]:
 
 
 def eval_script(task: Task, env: EnvSpec) -> str:
-    """The task's own 5.x script, else a harness-style one: reset tests, apply test_patch, run, reset."""
+    """The task's own 5.x script, else a harness-style one: reinstall a non-editable package (so the
+    applied patch takes effect), reset tests, apply test_patch, run, reset."""
     if env.eval_script:
         return env.eval_script
     files = " ".join(test_files(task.test_patch))
@@ -52,6 +54,7 @@ def eval_script(task: Task, env: EnvSpec) -> str:
         f"cd {env.workdir}",
         "git status",
         f"git -c core.fileMode=false diff {task.base_commit}",
+        *filter(None, [reinstall_command(harness_spec(task))]),
         reset,
         f"git apply -v - <<'{HEREDOC}'\n{task.test_patch}\n{HEREDOC}",
         f": '{START}'",

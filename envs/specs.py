@@ -53,6 +53,16 @@ def harness_spec(task: Task) -> dict | None:
     return harness_data()["specs"].get(task.repo, {}).get(task.version)
 
 
+def reinstall_command(spec: dict | None) -> str:
+    """What the evaluation script runs once the patch is applied, as the harness's does: the spec's
+    `install`, when it is not editable (an editable install sees the patch anyway). Evaluation has no
+    network, so pip builds from what the image holds (builds of such specs add `wheel` for it)."""
+    install = (spec or {}).get("install", "")
+    if not install or re.search(r"(^|\s)(-e|--editable)(\s|$)|\bdevelop\b", install):
+        return ""
+    return install.replace("pip install", "pip install --no-index --no-build-isolation")
+
+
 def _pip_name(conda_spec: str) -> str:
     """`numpy=1.19` (conda) -> `numpy==1.19`."""
     return re.sub(r"(?<![=<>!~])=(?!=)", "==", conda_spec.strip())
@@ -117,6 +127,8 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
     if task.repo in data["install"]:
         steps.append(("repo_install", data["install"][task.repo]))
     steps += [(f"pre_install_{i}", cmd) for i, cmd in enumerate(spec.get("pre_install", []))]
+    if reinstall_command(spec):
+        steps.append(("wheel", "python -m pip install wheel"))  # to reinstall offline at evaluation
     if spec.get("install"):
         steps.append(("install", spec["install"]))
     test_cmd = spec["test_cmd"] if isinstance(spec["test_cmd"], str) else " && ".join(spec["test_cmd"])

@@ -71,12 +71,12 @@ class DockerSandbox:
         ro_mounts: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         client: docker.DockerClient | None = None,
-        tmpfs: list[str] | None = None,
+        mounts: list[docker.types.Mount] | None = None,
         default_env: bool = True,
     ) -> None:
         """`network`: None = config, True = default bridge, False = none, a string = that Docker network.
-        `tmpfs`: container paths mounted as (empty, writable) tmpfs; ro_mounts may lie below them, so that
-        neither the mounted files nor their mount points end up in a `commit()`ted image.
+        `mounts`: further docker Mount objects (e.g. a tmpfs with read-only binds below it). Unlike
+        ro_mounts they declare no volumes in the container's config, so they suit sandboxes to `commit()`.
         `default_env=False` leaves out DEFAULT_ENV (pager and progress-bar settings for agents): for
         harness-faithful evaluation runs and image builds whose environment must not leak into the image."""
         self.image = image
@@ -85,7 +85,7 @@ class DockerSandbox:
         self.network = self.config.network if network is None else network
         self.env = {**(DEFAULT_ENV if default_env else {}), **(env or {})}
         self.ro_mounts = dict(ro_mounts or {})
-        self.tmpfs = list(tmpfs or [])
+        self.mounts = list(mounts or [])
         self.labels = dict(labels or {})
         self.client = client or shared_client()
         self.container: Any = None
@@ -137,7 +137,7 @@ class DockerSandbox:
             nano_cpus=int(cfg.cpus * 1e9),
             init=True,
             volumes={host: {"bind": inside, "mode": "ro"} for host, inside in self.ro_mounts.items()},
-            tmpfs={path: "" for path in self.tmpfs} or None,
+            mounts=self.mounts,
         )
         cleanup.register(self)
         try:
@@ -194,13 +194,16 @@ class DockerSandbox:
         `changes` (Dockerfile instructions) override it, `labels` are added. Docker merges in the
         sandbox's environment variables and labels: the owner labels are blanked (gc never judges
         containers of the new image), and `env=` variables stay unless the sandbox used default_env=False
-        and passed them per exec. Files written to tmpfs mounts are not part of the image."""
+        and passed them per exec. Files in tmpfs mounts are not part of the image (their mount points are)."""
         if self.container is None or self._closed:
             raise SandboxError("sandbox is not running")
+        if self.ro_mounts:  # Docker would keep their targets as VOLUMEs of the image
+            raise SandboxError("cannot commit a sandbox with ro_mounts: use mounts= (docker Mount objects)")
         source = self.client.images.get(self.image).attrs.get("Config") or {}
         config: dict[str, Any] = {"Cmd": source.get("Cmd"), "Entrypoint": source.get("Entrypoint"), **(conf or {})}
-        if not config.get("Cmd") and not config.get("Entrypoint"):
-            config["Cmd"] = ["sleep", "infinity"]  # Docker would keep the boot command otherwise
+        config["Entrypoint"] = config.get("Entrypoint") or []  # None would make Docker keep the boot command
+        if not config.get("Cmd") and not config["Entrypoint"]:
+            config["Cmd"] = ["sleep", "infinity"]
         blank = {key: "" for key in cleanup.owner_labels() if key != cleanup.LABEL}
         config["Labels"] = {**(config.get("Labels") or {}), **(labels or {}), **blank}
         return self.container.commit(repository=repository, tag=tag, conf=config, changes=changes)

@@ -53,3 +53,20 @@ def test_pip_access_rewrites_host_paths(monkeypatch, tmp_path):
     assert access.env["PIP_FIND_LINKS"] == HOST_ROOT + str(wheels)
     assert access.mounts[str(wheels)] == HOST_ROOT + str(wheels)
     assert access.env["PIP_INDEX_URL"] == "https://pypi.example/simple" and access.tmpfs == [HOST_ROOT]
+
+
+def test_non_editable_installs_are_redone_after_the_patch(calc_task):
+    """As the harness's eval script: psf/requests (`pip install .`) is reinstalled offline; editable ones are not."""
+    from envs.environment import EnvSpec
+    from envs.grading import eval_script
+    from envs.specs import reinstall_command
+
+    requests = Task(instance_id="psf__requests-3362", repo="psf/requests", version="2.10", base_commit="abc",
+                    test_patch=calc_task.test_patch)
+    command = "python -m pip install --no-index --no-build-isolation ."
+    assert reinstall_command(harness_spec(requests)) == command
+    script = eval_script(requests, EnvSpec(image="x"))
+    assert script.index("diff abc") < script.index(command) < script.index("git apply -v")
+    flask = Task(instance_id="pallets__flask-4045", repo="pallets/flask", version="2.0")
+    assert reinstall_command(harness_spec(flask)) == ""
+    assert "pip install" not in eval_script(calc_task, EnvSpec(image="x"))
