@@ -14,7 +14,8 @@ class Budget:
     """Watches the usage of a run and cancels every live trajectory once a limit is reached.
 
     `usage` is a callable summing the usage of every model client of the run. Trajectories get
-    their cancel event from `new_cancel()`; the watcher sets them all when the budget is spent,
+    their cancel event from `new_cancel()` and call `check()` after each step; a watcher thread
+    checks too (for the time limit and calls outside trajectories). All events are set when the budget is spent,
     when `stop()` is called (Ctrl-C) or, for one generation, when first-finish stops it.
     """
 
@@ -69,9 +70,13 @@ class Budget:
             for event in self._events:
                 event.set()
 
+    def check(self) -> bool:
+        """Stop the run if a limit is reached (trajectories call this after every step); True if stopped."""
+        if self.reason is None and (reason := self.exceeded()):
+            self.stop(reason)
+        return self.reason is not None
+
     def _watch(self) -> None:
         while not self._done.wait(self._poll):
-            reason = self.exceeded()
-            if reason:
-                self.stop(reason)
+            if self.check():
                 return

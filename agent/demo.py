@@ -25,10 +25,9 @@ from agent.scripted_server import (
 )
 
 DATA = Path(__file__).parent / "demo_data"
-BANNER = ("REPLAY: the model answers in this run come from a recorded session (agent/demo_data/session.json)\n"
-          "served by a local OpenAI-compatible server. No live model is involved. Sandboxes, tests, judge scoring\n"
-          "and selection run for real. For a real run: swescale solve --repo PATH --issue FILE "
-          "--model http://localhost:8000/v1")
+BANNER = ("REPLAY: the model's answers come from a recorded session (agent/demo_data/session.json) served by a\n"
+          "local OpenAI-compatible server; no live model is involved. Sandboxes, tests, judge scoring and\n"
+          "selection run for real. A real run: swescale solve --repo PATH --issue FILE --model http://HOST:8000/v1")
 # Fixed identity and dates: the demo repository's commit (and so its cached image) is the same every run.
 _GIT_ENV = {"GIT_AUTHOR_NAME": "swescale demo", "GIT_AUTHOR_EMAIL": "demo@swescale.invalid",
             "GIT_COMMITTER_NAME": "swescale demo", "GIT_COMMITTER_EMAIL": "demo@swescale.invalid",
@@ -73,7 +72,7 @@ def run_demo(run_dir: Path | None, output: Path | None, overrides: list[str]) ->
     session = json.loads((DATA / "session.json").read_text())
     run_dir = run_dir or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    repo = make_demo_repo(run_dir / "repo")
+    repo = make_demo_repo(run_dir / "minimath")
     with ScriptedServer(replay_policy(session), model="swescale-demo-replay") as server:
         config = config_from_cli(None, [
             f"model.urls=[{server.url}]", "model.tool_format=native", "solve.trajectories=2",

@@ -198,16 +198,19 @@ class SolveRun:
 
     # -- one generation ------------------------------------------------------------------------------------
 
-    def _fix_trajectory(self, trajectory_id: str, generation: int, parents: str,
+    def _fix_trajectory(self, trajectory_id: str, generation: int, parents: str, budget: Budget,
                         cancel: threading.Event) -> TrajectoryResult:
         self.progress.trajectory_started(trajectory_id, generation)
+
+        def on_step(steps: int, usage: Usage) -> None:
+            self.progress.trajectory_step(trajectory_id, steps, usage)
+            budget.check()
+
         try:
             with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
                 result = run_trajectory(self.task, sandbox, self.model, self.config,
                                         self.run_dir / "trajectories", trajectory_id, mode="fix",
-                                        parents=parents, cancel=cancel,
-                                        on_step=lambda steps, usage: self.progress.trajectory_step(
-                                            trajectory_id, steps, usage))
+                                        parents=parents, cancel=cancel, on_step=on_step)
         except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
             log.warning("trajectory %s failed: %s", trajectory_id, exc)
             result = TrajectoryResult(trajectory_id=trajectory_id, exit_status=ExitStatus.sandbox_error,
@@ -231,7 +234,7 @@ class SolveRun:
         before = set(self.candidates)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"gen{generation}") as pool:
             fixes: set[Future] = {
-                pool.submit(self._fix_trajectory, f"g{generation}-t{i}", generation, parents, cancel)
+                pool.submit(self._fix_trajectory, f"g{generation}-t{i}", generation, parents, budget, cancel)
                 for i in range(solve.trajectories)}
             test_future = pool.submit(self._test_trajectories, budget.new_cancel()) if with_tests else None
             finished = 0

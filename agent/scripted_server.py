@@ -26,9 +26,11 @@ different kinds (e.g. judge prompts) to different policies.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 import traceback
@@ -103,6 +105,7 @@ class ScriptedServer:
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -116,6 +119,8 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
+        """Stop like a dead server: new connections are refused and kept-alive ones are cut unanswered."""
+        self._stopped = True
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=10)
@@ -214,7 +219,16 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _dead(self) -> bool:
+                if server._stopped:  # a stopped server answers nothing, even on a kept-alive connection
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                return server._stopped
+
             def do_GET(self) -> None:  # noqa: N802
+                if self._dead():
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [
                         {"id": server.model, "object": "model", "created": 0, "owned_by": "swescale"}]})
@@ -222,6 +236,8 @@ class ScriptedServer:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
             def do_POST(self) -> None:  # noqa: N802
+                if self._dead():
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 if not self.path.rstrip("/").endswith("/chat/completions"):
