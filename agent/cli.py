@@ -13,7 +13,9 @@ from agent.config import SwescaleConfig, load_config
 
 console = Console(stderr=True)
 
-ConfigFiles = Annotated[list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")]
+ConfigFiles = Annotated[
+    list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")
+]
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. solve.trajectories=8")]
 
 

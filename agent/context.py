@@ -45,7 +45,11 @@ def _docstring(block) -> str:
     if body is None or not body.named_children:
         return ""
     first = body.named_children[0]
-    if first.type == "expression_statement" and first.named_children and first.named_children[0].type == "string":
+    if (
+        first.type == "expression_statement"
+        and first.named_children
+        and first.named_children[0].type == "string"
+    ):
         text = first.named_children[0].text.decode(errors="replace").strip("\"' \n\r\trbuRBU")
         return text.strip().split("\n")[0].strip()
     return ""
@@ -72,7 +76,7 @@ def skeleton(source: str | bytes) -> tuple[str, list[str]]:
             name = target.child_by_field_name("name")
             body = target.child_by_field_name("body")
             header_end = body.start_byte if body is not None else target.end_byte
-            header = data[target.start_byte:header_end].decode(errors="replace")
+            header = data[target.start_byte : header_end].decode(errors="replace")
             header = " ".join(re.sub(r"\s#[^'\"\n]*$", "", ln) for ln in header.split("\n"))
             header = " ".join(header.split()).rstrip(":").rstrip() + ":"
             lines.append(indent + header)
@@ -149,7 +153,9 @@ def files_from_sandbox(sandbox, root: str = "/testbed") -> dict[str, str]:
     q = shlex.quote(root)
     r = sandbox.exec(
         f"cd {q} && find . -name '*.py' -not -path '*/.*' -size -{MAX_FILE_BYTES // 1024}k | sort | head -n {MAX_FILES}"
-        f" | tar -cf {tar_path} -T - 2>/dev/null; echo done", timeout=120)
+        f" | tar -cf {tar_path} -T - 2>/dev/null; echo done",
+        timeout=120,
+    )
     if "done" not in r.output:
         return {}
     try:

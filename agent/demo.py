@@ -25,13 +25,20 @@ from agent.scripted_server import (
 )
 
 DATA = Path(__file__).parent / "demo_data"
-BANNER = ("REPLAY: the model's answers come from a recorded session (agent/demo_data/session.json) served by a\n"
-          "local OpenAI-compatible server; no live model is involved. Sandboxes, tests, judge scoring and\n"
-          "selection run for real. A real run: swescale solve --repo PATH --issue FILE --model http://HOST:8000/v1")
+BANNER = (
+    "REPLAY: the model's answers come from a recorded session (agent/demo_data/session.json) served by a\n"
+    "local OpenAI-compatible server; no live model is involved. Sandboxes, tests, judge scoring and\n"
+    "selection run for real. A real run: swescale solve --repo PATH --issue FILE --model http://HOST:8000/v1"
+)
 # Fixed identity and dates: the demo repository's commit (and so its cached image) is the same every run.
-_GIT_ENV = {"GIT_AUTHOR_NAME": "swescale demo", "GIT_AUTHOR_EMAIL": "demo@swescale.invalid",
-            "GIT_COMMITTER_NAME": "swescale demo", "GIT_COMMITTER_EMAIL": "demo@swescale.invalid",
-            "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "swescale demo",
+    "GIT_AUTHOR_EMAIL": "demo@swescale.invalid",
+    "GIT_COMMITTER_NAME": "swescale demo",
+    "GIT_COMMITTER_EMAIL": "demo@swescale.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
 
 
 def make_demo_repo(dest: Path) -> Path:
@@ -59,8 +66,13 @@ class JudgeReplay:
 
 def replay_policy(session: dict) -> Router:
     return Router(
-        [(system_contains("You are a patch verifier"), JudgeReplay(session["judge"])),
-         (prompt_contains("Your task is NOT to fix the issue"), ConversationPolicy(session["test_trajectories"]))],
+        [
+            (system_contains("You are a patch verifier"), JudgeReplay(session["judge"])),
+            (
+                prompt_contains("Your task is NOT to fix the issue"),
+                ConversationPolicy(session["test_trajectories"]),
+            ),
+        ],
         default=ConversationPolicy(session["fix_trajectories"]),
     )
 
@@ -74,8 +86,16 @@ def run_demo(run_dir: Path | None, output: Path | None, overrides: list[str]) ->
     run_dir.mkdir(parents=True, exist_ok=True)
     repo = make_demo_repo(run_dir / "minimath")
     with ScriptedServer(replay_policy(session), model="swescale-demo-replay") as server:
-        config = config_from_cli(None, [
-            f"model.urls=[{server.url}]", "model.tool_format=native", "solve.trajectories=2",
-            "solve.generations=3", "solve.parents=2",
-            f"verifier.test_trajectories={len(session['test_trajectories'])}", *overrides])
+        config = config_from_cli(
+            None,
+            [
+                f"model.urls=[{server.url}]",
+                "model.tool_format=native",
+                "solve.trajectories=2",
+                "solve.generations=3",
+                "solve.parents=2",
+                f"verifier.test_trajectories={len(session['test_trajectories'])}",
+                *overrides,
+            ],
+        )
         return run_solve(config, repo, str(DATA / "issue.md"), None, run_dir, output, banner=BANNER)

@@ -38,8 +38,12 @@ GIT = "git -c safe.directory='*'"
 def render(template: str, config: AgentConfig, **values: Any) -> str:
     """Render a prompt template; `config.prompts` (a folder) overrides the built-in ones."""
     folders = [config.prompts] if config.prompts else []
-    env = Environment(loader=ChoiceLoader([FileSystemLoader(folders), FileSystemLoader(str(PROMPTS))]),
-                      undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(folders), FileSystemLoader(str(PROMPTS))]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
     return env.get_template(template).render(**values).strip()
 
 
@@ -50,13 +54,17 @@ def truncate(text: str, limit: int) -> str:
     head = limit * 2 // 3
     tail = limit - head
     cut = len(text) - head - tail
-    return (f"{text[:head]}\n<... {cut} characters elided; view smaller parts, e.g. with grep, head, tail or "
-            f"view_range ...>\n{text[-tail:]}")
+    return (
+        f"{text[:head]}\n<... {cut} characters elided; view smaller parts, e.g. with grep, head, tail or "
+        f"view_range ...>\n{text[-tail:]}"
+    )
 
 
 def _format_error(submit: str, text_format: bool, tools: list[str]) -> str:
-    msg = ("Your answer did not contain a tool call. Every answer must call exactly one tool "
-           f"({', '.join(f'`{t}`' for t in tools)}); call `{submit}` when you are done.")
+    msg = (
+        "Your answer did not contain a tool call. Every answer must call exactly one tool "
+        f"({', '.join(f'`{t}`' for t in tools)}); call `{submit}` when you are done."
+    )
     if text_format:
         msg += f"\nUse this format:\n{TEXT_FORMAT_EXAMPLE}"
     return msg
@@ -65,8 +73,11 @@ def _format_error(submit: str, text_format: bool, tools: list[str]) -> str:
 def _run_script(sandbox: SandboxLike, script: str, timeout: float) -> int:
     # A fresh bytecode cache: in-tree .pyc files may be stale when an edit kept size and mtime second.
     cache = f"/tmp/.swescale_pycache_{uuid.uuid4().hex}"
-    r = sandbox.exec(f"{PY}; cd {ROOT} && PYTHONPYCACHEPREFIX={cache} \"$PY\" {shlex.quote(script)}; "
-                     f"rc=$?; rm -rf {cache}; exit $rc", timeout=timeout)
+    r = sandbox.exec(
+        f'{PY}; cd {ROOT} && PYTHONPYCACHEPREFIX={cache} "$PY" {shlex.quote(script)}; '
+        f"rc=$?; rm -rf {cache}; exit $rc",
+        timeout=timeout,
+    )
     return 124 if r.timed_out else r.exit_code
 
 
@@ -89,14 +100,19 @@ def finalize(sandbox: SandboxLike, config: AgentConfig, mode: str) -> dict[str, 
     if mode == "fix":
         out["repro_exit_patched"] = _run_script(sandbox, script, config.repro_timeout)
     if not patch.strip():
-        out["repro_exit_original"] = out.get("repro_exit_patched") if mode == "fix" else \
-            _run_script(sandbox, script, config.repro_timeout)
+        out["repro_exit_original"] = (
+            out.get("repro_exit_patched")
+            if mode == "fix"
+            else _run_script(sandbox, script, config.repro_timeout)
+        )
         return out
     tmp = "/tmp/.swescale_candidate.diff"
     sandbox.write_file(tmp, patch if patch.endswith("\n") else patch + "\n")
     reverse = sandbox.exec(f"cd {ROOT} && {GIT} apply -R --binary {tmp}", timeout=60)
     if reverse.exit_code != 0:
-        out["repro_error"] = f"could not reverse the patch to run the script on the original code: {reverse.output}"
+        out["repro_error"] = (
+            f"could not reverse the patch to run the script on the original code: {reverse.output}"
+        )
         return out
     try:
         out["repro_exit_original"] = _run_script(sandbox, script, config.repro_timeout)
@@ -107,10 +123,18 @@ def finalize(sandbox: SandboxLike, config: AgentConfig, mode: str) -> dict[str, 
     return out
 
 
-def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config: SwescaleConfig,
-                   out_dir: str | Path, trajectory_id: str, mode: str = "fix", parents: str = "",
-                   cancel: threading.Event | None = None,
-                   on_step: Callable[[int, Usage], None] | None = None) -> TrajectoryResult:
+def run_trajectory(
+    task: Task,
+    sandbox: SandboxLike,
+    model: ModelClient,
+    config: SwescaleConfig,
+    out_dir: str | Path,
+    trajectory_id: str,
+    mode: str = "fix",
+    parents: str = "",
+    cancel: threading.Event | None = None,
+    on_step: Callable[[int, Usage], None] | None = None,
+) -> TrajectoryResult:
     """Run one agent trajectory on `task` in `sandbox` (repository at /testbed) and return its candidate.
 
     `on_step(steps, usage)` is called after every step (e.g. to update a live display).
@@ -122,7 +146,9 @@ def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config:
     started = time.monotonic()
     toolset = make_toolset(acfg.tools, sandbox, ROOT, config.sandbox.command_timeout)
     schemas = toolset.schemas()
-    record = TrajectoryRecord(trajectory_id=trajectory_id, instance_id=task.instance_id, mode=mode, tools=schemas)
+    record = TrajectoryRecord(
+        trajectory_id=trajectory_id, instance_id=task.instance_id, mode=mode, tools=schemas
+    )
     messages = record.messages  # appended in place, never rewritten
     usage = Usage()
     status: ExitStatus | None = None
@@ -135,16 +161,31 @@ def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config:
         context = ""
         if acfg.context_tokens > 0:
             try:
-                context = repo_context(files_from_sandbox(sandbox, ROOT), task.problem_statement, acfg.context_tokens)
+                context = repo_context(
+                    files_from_sandbox(sandbox, ROOT), task.problem_statement, acfg.context_tokens
+                )
             except Exception as exc:  # noqa: BLE001 - context is optional
                 record.extra["context_error"] = repr(exc)
-        values = dict(root=ROOT, text_format=text_format, tools_text=describe_tools(schemas) if text_format else "",
-                      format_example=TEXT_FORMAT_EXAMPLE, submit_name=toolset.submit_name,
-                      repro_script=acfg.repro_script, problem_statement=task.problem_statement,
-                      context=context, parents=parents, mode=mode, task=task)
+        values = dict(
+            root=ROOT,
+            text_format=text_format,
+            tools_text=describe_tools(schemas) if text_format else "",
+            format_example=TEXT_FORMAT_EXAMPLE,
+            submit_name=toolset.submit_name,
+            repro_script=acfg.repro_script,
+            problem_statement=task.problem_statement,
+            context=context,
+            parents=parents,
+            mode=mode,
+            task=task,
+        )
         messages.append({"role": "system", "content": render("system.j2", acfg, **values)})
-        messages.append({"role": "user", "content": render(f"instance{'_test' if mode == 'test' else ''}.j2",
-                                                           acfg, **values)})
+        messages.append(
+            {
+                "role": "user",
+                "content": render(f"instance{'_test' if mode == 'test' else ''}.j2", acfg, **values),
+            }
+        )
         save_trajectory(record, path)
         format_errors = 0
         while status is None:
@@ -189,7 +230,10 @@ def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config:
                 messages.append({"role": "user", "content": obs})
                 step.observations.append(obs)
                 if format_errors >= acfg.max_format_errors:
-                    status, error = ExitStatus.format_errors, f"{format_errors} consecutive answers without a tool call"
+                    status, error = (
+                        ExitStatus.format_errors,
+                        f"{format_errors} consecutive answers without a tool call",
+                    )
                 save_trajectory(record, path)
                 if on_step is not None:
                     on_step(steps, usage)
@@ -216,8 +260,15 @@ def run_trajectory(task: Task, sandbox: SandboxLike, model: ModelClient, config:
         status, error = ExitStatus.model_error, str(exc)
     except Exception as exc:  # noqa: BLE001 - a broken sandbox ends the trajectory, never the caller
         status, error = ExitStatus.sandbox_error, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-    result = TrajectoryResult(trajectory_id=trajectory_id, mode=mode, exit_status=status or ExitStatus.sandbox_error,
-                              steps=steps, usage=usage, error=error, trajectory_file=str(path))
+    result = TrajectoryResult(
+        trajectory_id=trajectory_id,
+        mode=mode,
+        exit_status=status or ExitStatus.sandbox_error,
+        steps=steps,
+        usage=usage,
+        error=error,
+        trajectory_file=str(path),
+    )
     usage.seconds = time.monotonic() - started
     try:
         captured = finalize(sandbox, acfg, mode)

@@ -64,14 +64,19 @@ class ChatResult(BaseModel):
 class _Endpoint:
     def __init__(self, url: str, config: ModelConfig):
         self.url = url
-        self.client = openai.OpenAI(base_url=url, api_key=config.api_key or "EMPTY", max_retries=0,
-                                    timeout=config.timeout)
+        self.client = openai.OpenAI(
+            base_url=url, api_key=config.api_key or "EMPTY", max_retries=0, timeout=config.timeout
+        )
         self.slots = threading.Semaphore(max(1, config.max_in_flight))
         self.in_flight = 0
 
 
-_RETRYABLE = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError,
-              openai.RateLimitError)
+_RETRYABLE = (
+    openai.APIConnectionError,
+    openai.APITimeoutError,
+    openai.InternalServerError,
+    openai.RateLimitError,
+)
 
 
 def _retryable(exc: Exception) -> bool:
@@ -132,13 +137,25 @@ class ModelClient:
         return self._format
 
     def _probe(self) -> str:
-        tool = {"type": "function", "function": {
-            "name": PROBE_TOOL, "description": "Reply with a call to this tool.",
-            "parameters": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": []}}}
+        tool = {
+            "type": "function",
+            "function": {
+                "name": PROBE_TOOL,
+                "description": "Reply with a call to this tool.",
+                "parameters": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": []},
+            },
+        }
         try:
-            result = self._call(dict(messages=[{"role": "user", "content": f"Call the `{PROBE_TOOL}` tool."}],
-                                     tools=[tool], tool_choice="auto", max_tokens=64, temperature=0.0),
-                                retries=1)
+            result = self._call(
+                dict(
+                    messages=[{"role": "user", "content": f"Call the `{PROBE_TOOL}` tool."}],
+                    tools=[tool],
+                    tool_choice="auto",
+                    max_tokens=64,
+                    temperature=0.0,
+                ),
+                retries=1,
+            )
         except ModelError as exc:
             if "status 4" in str(exc):  # the server rejects tools
                 return "text"
@@ -147,15 +164,27 @@ class ModelClient:
 
     # -- calls ------------------------------------------------------------------------------------------------
 
-    def chat(self, messages: list[dict], tools: list[dict] | None = None, n: int = 1, logprobs: bool = False,
-             top_logprobs: int | None = None, temperature: float | None = None, max_tokens: int | None = None,
-             stop: list[str] | None = None, **extra: Any) -> ChatResult:
+    def chat(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        n: int = 1,
+        logprobs: bool = False,
+        top_logprobs: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: list[str] | None = None,
+        **extra: Any,
+    ) -> ChatResult:
         """One chat completion (n choices). Raises ModelError after `config.retries` retries."""
         fmt = self.tool_format if tools else (self._format or "native")
         params: dict[str, Any] = dict(
-            messages=messages, n=n,
+            messages=messages,
+            n=n,
             temperature=self.config.temperature if temperature is None else temperature,
-            max_tokens=self.config.max_tokens if max_tokens is None else max_tokens, **extra)
+            max_tokens=self.config.max_tokens if max_tokens is None else max_tokens,
+            **extra,
+        )
         if logprobs:
             params["logprobs"] = True
             if top_logprobs:
@@ -187,7 +216,7 @@ class ModelClient:
                 ep.in_flight -= 1
 
     def _sleep(self, attempt: int) -> None:
-        time.sleep(min(self.config.backoff * (2 ** attempt), 30.0))
+        time.sleep(min(self.config.backoff * (2**attempt), 30.0))
 
     def _call(self, params: dict, retries: int | None = None) -> ChatResult:
         retries = self.config.retries if retries is None else retries
@@ -197,8 +226,9 @@ class ModelClient:
             started = time.monotonic()
             with self._endpoint() as ep:
                 try:
-                    response = ep.client.chat.completions.create(model=model, timeout=self.config.timeout,
-                                                                 **params)
+                    response = ep.client.chat.completions.create(
+                        model=model, timeout=self.config.timeout, **params
+                    )
                 except openai.APIStatusError as exc:
                     last = exc
                     if not _retryable(exc):
@@ -212,25 +242,42 @@ class ModelClient:
             if attempt < retries:
                 self._sleep(attempt)
         status = getattr(last, "status_code", None)
-        raise ModelError(f"model call failed after {retries + 1} attempts"
-                         + (f" (status {status})" if status else "") + f": {last}")
+        raise ModelError(
+            f"model call failed after {retries + 1} attempts"
+            + (f" (status {status})" if status else "")
+            + f": {last}"
+        )
 
     def _result(self, response: Any, url: str, seconds: float) -> ChatResult:
         raw = response.model_dump(mode="json", exclude_none=True)
         choices = []
         for c in response.choices:
             msg = c.message
-            calls = [{"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments or ""}
-                     for tc in (msg.tool_calls or []) if getattr(tc, "function", None) is not None]
+            calls = [
+                {"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments or ""}
+                for tc in (msg.tool_calls or [])
+                if getattr(tc, "function", None) is not None
+            ]
             lps = None
             if c.logprobs is not None and c.logprobs.content is not None:
-                lps = [TokenLogprob(token=t.token, logprob=t.logprob,
-                                    top_logprobs=[(x.token, x.logprob) for x in (t.top_logprobs or [])])
-                       for t in c.logprobs.content]
-            choices.append(Choice(content=msg.content, tool_calls=calls, finish_reason=c.finish_reason, logprobs=lps))
+                lps = [
+                    TokenLogprob(
+                        token=t.token,
+                        logprob=t.logprob,
+                        top_logprobs=[(x.token, x.logprob) for x in (t.top_logprobs or [])],
+                    )
+                    for t in c.logprobs.content
+                ]
+            choices.append(
+                Choice(content=msg.content, tool_calls=calls, finish_reason=c.finish_reason, logprobs=lps)
+            )
         u = response.usage
-        usage = Usage(prompt_tokens=getattr(u, "prompt_tokens", 0) or 0,
-                      completion_tokens=getattr(u, "completion_tokens", 0) or 0, calls=1, seconds=seconds)
+        usage = Usage(
+            prompt_tokens=getattr(u, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(u, "completion_tokens", 0) or 0,
+            calls=1,
+            seconds=seconds,
+        )
         with self._lock:
             self._usage.add(usage)
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)

@@ -34,7 +34,11 @@ class ToolCall:
     """Why the arguments could not be decoded."""
 
     def to_message(self) -> dict:
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 def decode_arguments(raw: str | dict | None) -> tuple[dict, str]:
@@ -83,7 +87,9 @@ def _convert(value: str, schema: dict | None) -> Any:
     return value
 
 
-def parse_text_calls(content: str, tools: list[dict] | None = None, id_prefix: str = "text") -> list[ToolCall]:
+def parse_text_calls(
+    content: str, tools: list[dict] | None = None, id_prefix: str = "text"
+) -> list[ToolCall]:
     """`<function=NAME>` blocks in `content` -> tool calls, arguments typed by the tools' JSON schemas.
 
     A block cut off by a stop sequence (no `</function>`) still counts.
@@ -105,12 +111,18 @@ def describe_tools(tools: list[dict]) -> str:
         fn = tool["function"]
         params = fn.get("parameters", {})
         required = set(params.get("required", []))
-        lines = [f"---- BEGIN FUNCTION #{number}: {fn['name']} ----", f"Description: {fn.get('description', '')}",
-                 "", "Parameters:"]
+        lines = [
+            f"---- BEGIN FUNCTION #{number}: {fn['name']} ----",
+            f"Description: {fn.get('description', '')}",
+            "",
+            "Parameters:",
+        ]
         props = params.get("properties", {})
         for k, (pname, spec) in enumerate(props.items(), 1):
             need = "required" if pname in required else "optional"
-            lines.append(f"  ({k}) {pname} ({spec.get('type', 'string')}, {need}): {spec.get('description', '')}")
+            lines.append(
+                f"  ({k}) {pname} ({spec.get('type', 'string')}, {need}): {spec.get('description', '')}"
+            )
             if "enum" in spec:
                 lines.append("Allowed values: [" + ", ".join(f"`{v}`" for v in spec["enum"]) + "]")
         if not props:

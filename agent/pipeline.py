@@ -36,8 +36,12 @@ from verifiers.collect import run_test_trajectories, tests_from_trajectories
 from verifiers.table import Candidate, GeneratedTest, VerifierTable
 
 log = logging.getLogger(__name__)
-_templates = Environment(loader=PackageLoader("agent", "templates"), undefined=StrictUndefined,
-                         keep_trailing_newline=True, autoescape=False)
+_templates = Environment(
+    loader=PackageLoader("agent", "templates"),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
 
 
 class Progress(Protocol):
@@ -99,14 +103,24 @@ class SolveOutcome(BaseModel):
 
 
 def candidate_from(result: TrajectoryResult, generation: int) -> Candidate:
-    return Candidate(candidate_id=result.trajectory_id, patch=result.patch, source="swescale",
-                     trajectory_id=result.trajectory_id, repro_test=result.repro_test, generation=generation,
-                     meta={"exit_status": str(result.exit_status), "steps": result.steps,
-                           "tokens": result.usage.total_tokens})
+    return Candidate(
+        candidate_id=result.trajectory_id,
+        patch=result.patch,
+        source="swescale",
+        trajectory_id=result.trajectory_id,
+        repro_test=result.repro_test,
+        generation=generation,
+        meta={
+            "exit_status": str(result.exit_status),
+            "steps": result.steps,
+            "tokens": result.usage.total_tokens,
+        },
+    )
 
 
-def render_parents(table: VerifierTable, candidates: dict[str, Candidate], ranking: list[str], k: int,
-                   generation: int) -> str:
+def render_parents(
+    table: VerifierTable, candidates: dict[str, Candidate], ranking: list[str], k: int, generation: int
+) -> str:
     """The prompt block showing the top-k candidates' diffs and test results to the next generation."""
     parents = []
     for cid in ranking:
@@ -119,10 +133,22 @@ def render_parents(table: VerifierTable, candidates: dict[str, Candidate], ranki
         for column in table.tests:
             outcome = row.outcomes.get(column.test_id)
             if column.kind == "generated" and outcome is not None:
-                tests.append({"test_id": column.test_id, "passed": outcome.passed,
-                              "excerpt": "" if outcome.passed else outcome.output_excerpt.strip()[-300:]})
-        parents.append({"candidate_id": cid, "score": row.hybrid_score, "patch": candidates[cid].patch,
-                        "tests": tests, "new_failures": row.regression.new_failures[:10]})
+                tests.append(
+                    {
+                        "test_id": column.test_id,
+                        "passed": outcome.passed,
+                        "excerpt": "" if outcome.passed else outcome.output_excerpt.strip()[-300:],
+                    }
+                )
+        parents.append(
+            {
+                "candidate_id": cid,
+                "score": row.hybrid_score,
+                "patch": candidates[cid].patch,
+                "tests": tests,
+                "new_failures": row.regression.new_failures[:10],
+            }
+        )
     if not parents:
         return ""
     return _templates.get_template("parents.j2").render(parents=parents, generation=generation)
@@ -151,15 +177,25 @@ def converged(table: VerifierTable, decision: Decision, judge_threshold: float, 
     if cluster is None or any(passes_all(cid) and cid not in cluster.members for cid in rows):
         return None
     judge = f", judge {best.judge:.2f}" if best.judge is not None else ""
-    return (f"converged: {decision.best} passes all {len(distinguishing)} distinguishing tests{judge}, "
-            "and the clusters agree")
+    return (
+        f"converged: {decision.best} passes all {len(distinguishing)} distinguishing tests{judge}, "
+        "and the clusters agree"
+    )
 
 
 class SolveRun:
     """One `swescale solve` run over one task. Call `run()`; it never leaves a container behind."""
 
-    def __init__(self, task: Task, env: EnvSpec, config: SwescaleConfig, run_dir: Path, model: ModelClient,
-                 judge: ModelClient | None = None, progress: Progress | None = None):
+    def __init__(
+        self,
+        task: Task,
+        env: EnvSpec,
+        config: SwescaleConfig,
+        run_dir: Path,
+        model: ModelClient,
+        judge: ModelClient | None = None,
+        progress: Progress | None = None,
+    ):
         self.task, self.env, self.config, self.model, self.judge = task, env, config, model, judge
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
@@ -190,16 +226,24 @@ class SolveRun:
                 candidate = candidate_from(result, generation)
                 self.candidates[candidate.candidate_id] = candidate
                 with (self.run_dir / "candidates.jsonl").open("a") as fh:
-                    fh.write(json.dumps({"instance_id": self.task.instance_id,
-                                         "model_name_or_path": "swescale",
-                                         "model_patch": candidate.patch,
-                                         **candidate.model_dump(mode="json")}) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {
+                                "instance_id": self.task.instance_id,
+                                "model_name_or_path": "swescale",
+                                "model_patch": candidate.patch,
+                                **candidate.model_dump(mode="json"),
+                            }
+                        )
+                        + "\n"
+                    )
         self.progress.trajectory_finished(result)
 
     # -- one generation ------------------------------------------------------------------------------------
 
-    def _fix_trajectory(self, trajectory_id: str, generation: int, parents: str, budget: Budget,
-                        cancel: threading.Event) -> TrajectoryResult:
+    def _fix_trajectory(
+        self, trajectory_id: str, generation: int, parents: str, budget: Budget, cancel: threading.Event
+    ) -> TrajectoryResult:
         self.progress.trajectory_started(trajectory_id, generation)
 
         def on_step(steps: int, usage: Usage) -> None:
@@ -208,20 +252,39 @@ class SolveRun:
 
         try:
             with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
-                result = run_trajectory(self.task, sandbox, self.model, self.config,
-                                        self.run_dir / "trajectories", trajectory_id, mode="fix",
-                                        parents=parents, cancel=cancel, on_step=on_step)
+                result = run_trajectory(
+                    self.task,
+                    sandbox,
+                    self.model,
+                    self.config,
+                    self.run_dir / "trajectories",
+                    trajectory_id,
+                    mode="fix",
+                    parents=parents,
+                    cancel=cancel,
+                    on_step=on_step,
+                )
         except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
             log.warning("trajectory %s failed: %s", trajectory_id, exc)
-            result = TrajectoryResult(trajectory_id=trajectory_id, exit_status=ExitStatus.sandbox_error,
-                                      error=f"{type(exc).__name__}: {exc}")
+            result = TrajectoryResult(
+                trajectory_id=trajectory_id,
+                exit_status=ExitStatus.sandbox_error,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         self._record(result, generation)
         return result
 
     def _test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
         self.progress.stage(f"writing {self.config.verifier.test_trajectories} tests")
-        return run_test_trajectories(self.task, self.env, self.model, self.pool, self.config,
-                                     self.run_dir / "trajectories", cancel=cancel)
+        return run_test_trajectories(
+            self.task,
+            self.env,
+            self.model,
+            self.pool,
+            self.config,
+            self.run_dir / "trajectories",
+            cancel=cancel,
+        )
 
     def run_generation(self, budget: Budget, generation: int, parents: str) -> GenerationStats:
         """Run one generation's trajectories; first-finish (short-m@k) cancels the rest once m finished."""
@@ -235,7 +298,8 @@ class SolveRun:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"gen{generation}") as pool:
             fixes: set[Future] = {
                 pool.submit(self._fix_trajectory, f"g{generation}-t{i}", generation, parents, budget, cancel)
-                for i in range(solve.trajectories)}
+                for i in range(solve.trajectories)
+            }
             test_future = pool.submit(self._test_trajectories, budget.new_cancel()) if with_tests else None
             finished = 0
             pending = set(fixes)
@@ -249,16 +313,23 @@ class SolveRun:
                     if solve.first_finish and finished >= solve.first_finish and not cancel.is_set():
                         stats.stop_reasons.append(
                             f"first-finish: {finished} of {solve.trajectories} trajectories finished, "
-                            "the rest of the generation was stopped")
+                            "the rest of the generation was stopped"
+                        )
                         cancel.set()
             except KeyboardInterrupt:
-                budget.stop("interrupted (Ctrl-C)")  # trajectories stop at their next step; threads are joined
+                budget.stop(
+                    "interrupted (Ctrl-C)"
+                )  # trajectories stop at their next step; threads are joined
                 raise
             if test_future is not None:
                 self.tests.extend(test_future.result())
-        self.tests.extend(t for t in tests_from_trajectories(
-            [r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")])
-            if t.test_id not in {x.test_id for x in self.tests})
+        self.tests.extend(
+            t
+            for t in tests_from_trajectories(
+                [r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")]
+            )
+            if t.test_id not in {x.test_id for x in self.tests}
+        )
         stats.candidates = len(set(self.candidates) - before)
         stats.tests = len(self.tests)
         return stats
@@ -266,16 +337,25 @@ class SolveRun:
     def verify_and_select(self, generation: int) -> tuple[VerifierTable, Decision]:
         self.progress.stage(f"verifying {len(self.candidates)} candidates x {len(self.tests)} tests")
         candidates = sorted(self.candidates.values(), key=lambda c: c.candidate_id)
-        return select_task(self.task, candidates, self.config, self.run_dir / f"gen{generation}",
-                           model=self.model, judge_model=self.judge, pool=self.pool, env=self.env,
-                           tests=self.tests)
+        return select_task(
+            self.task,
+            candidates,
+            self.config,
+            self.run_dir / f"gen{generation}",
+            model=self.model,
+            judge_model=self.judge,
+            pool=self.pool,
+            env=self.env,
+            tests=self.tests,
+        )
 
     # -- the run -------------------------------------------------------------------------------------------
 
     def run(self) -> SolveOutcome:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config.model_dump(mode="json"),
-                                                                 sort_keys=False))
+        (self.run_dir / "config.yaml").write_text(
+            yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+        )
         (self.run_dir / "task.json").write_text(self.task.model_dump_json(indent=2))
         outcome = self.outcome
         parents = ""
@@ -291,16 +371,21 @@ class SolveRun:
                         stats.best_candidate = decision.best
                         if decision.best:
                             stats.best_score = table.row(decision.best).hybrid_score
-                        parents = render_parents(table, self.candidates, decision.ranking,
-                                                 self.config.solve.parents, generation)
+                        parents = render_parents(
+                            table, self.candidates, decision.ranking, self.config.solve.parents, generation
+                        )
                     stats.tokens = self.usage().total_tokens
                     self.progress.generation_scored(stats)
                     outcome.stop_reasons += stats.stop_reasons
                     if budget.reason:
                         break
                     if decision is not None:
-                        reason = converged(table, decision, self.config.solve.early_stop_judge,
-                                           self.judge is not None and self.config.verifier.judge)
+                        reason = converged(
+                            table,
+                            decision,
+                            self.config.solve.early_stop_judge,
+                            self.judge is not None and self.config.verifier.judge,
+                        )
                         if reason and generation + 1 < self.config.solve.generations:
                             outcome.stop_reasons.append(reason)
                             break

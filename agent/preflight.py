@@ -33,7 +33,9 @@ def check_model_servers(urls: list[str], what: str = "model", api_key: str = "EM
             "and pass --model http://localhost:8000/v1 (or run `swescale demo` for a replay without a GPU)."
         )
     for url in urls:
-        request = urllib.request.Request(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key}"})
+        request = urllib.request.Request(
+            url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()

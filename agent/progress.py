@@ -54,8 +54,12 @@ class LiveProgress:
     def trajectory_finished(self, result: TrajectoryResult) -> None:
         with self._lock:
             row = self._rows.setdefault(result.trajectory_id, {"gen": ""})
-            row.update(status=str(result.exit_status), steps=str(result.steps),
-                       tokens=f"{result.usage.total_tokens:,}", lines=str(result.patch.count("\n")))
+            row.update(
+                status=str(result.exit_status),
+                steps=str(result.steps),
+                tokens=f"{result.usage.total_tokens:,}",
+                lines=str(result.patch.count("\n")),
+            )
 
     def generation_scored(self, stats: GenerationStats) -> None:
         with self._lock:
@@ -72,11 +76,18 @@ class LiveProgress:
                 table.add_column(column)
             for tid, row in self._rows.items():
                 style = {"running": "yellow", "submitted": "green"}.get(row["status"], "red")
-                table.add_row(tid, str(row["gen"]), Text(row["status"], style=style), row["steps"],
-                              row["tokens"], row.get("lines", ""))
+                table.add_row(
+                    tid,
+                    str(row["gen"]),
+                    Text(row["status"], style=style),
+                    row["steps"],
+                    row["tokens"],
+                    row.get("lines", ""),
+                )
             usage: Usage = self._usage() if self._usage else Usage()
             best, score = self._best
             summary = Text(
                 f"{self._stage} | tokens {usage.total_tokens:,} in {usage.calls} calls | tests {self._tests} | "
-                f"best {best or '-'} ({score:.2f}) | {time.monotonic() - self._started:.0f} s")
+                f"best {best or '-'} ({score:.2f}) | {time.monotonic() - self._started:.0f} s"
+            )
             return Group(table, summary)

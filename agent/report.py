@@ -17,8 +17,10 @@ def _polyline(values: list[float], top: float, width: int, height: int, pad: int
     """SVG polyline points of `values` scaled so that `top` reaches the top of the plot."""
     top = top or 1.0
     step = (width - 2 * pad) / max(1, len(values) - 1)
-    return " ".join(f"{pad + i * step:.1f},{height - pad - (v / top) * (height - 2 * pad):.1f}"
-                    for i, v in enumerate(values))
+    return " ".join(
+        f"{pad + i * step:.1f},{height - pad - (v / top) * (height - 2 * pad):.1f}"
+        for i, v in enumerate(values)
+    )
 
 
 def generation_plot(generations: list[GenerationStats], width: int = 520, height: int = 200) -> dict:
@@ -28,7 +30,9 @@ def generation_plot(generations: list[GenerationStats], width: int = 520, height
     tokens = [float(g.tokens) for g in generations] or [0.0]
     step = (width - 2 * pad) / max(1, len(generations) - 1)
     return {
-        "width": width, "height": height, "pad": pad,
+        "width": width,
+        "height": height,
+        "pad": pad,
         "scores": _polyline(scores, 1.0, width, height, pad),
         "tokens": _polyline(tokens, max(tokens), width, height, pad),
         "max_tokens": int(max(tokens)),
@@ -36,8 +40,14 @@ def generation_plot(generations: list[GenerationStats], width: int = 520, height
     }
 
 
-def write_report(run_dir: Path, outcome: SolveOutcome, table: VerifierTable | None,
-                 candidates: dict[str, Candidate], results: list[TrajectoryResult], issue: str) -> Path:
+def write_report(
+    run_dir: Path,
+    outcome: SolveOutcome,
+    table: VerifierTable | None,
+    candidates: dict[str, Candidate],
+    results: list[TrajectoryResult],
+    issue: str,
+) -> Path:
     decision = outcome.decision
     cluster_of = {}
     for cluster in decision.clusters if decision else []:
@@ -45,24 +55,34 @@ def write_report(run_dir: Path, outcome: SolveOutcome, table: VerifierTable | No
             cluster_of[member] = cluster.cluster_id
     by_id = {r.trajectory_id: r for r in results}
     rows = []
-    for cid in (decision.ranking if decision else sorted(candidates)):
+    for cid in decision.ranking if decision else sorted(candidates):
         row = table.by_candidate.get(cid) if table else None
         result = by_id.get(cid)
-        rows.append({
-            "id": cid, "generation": candidates[cid].generation if cid in candidates else "",
-            "status": str(result.exit_status) if result else "", "steps": result.steps if result else "",
-            "tokens": result.usage.total_tokens if result else "",
-            "lines": candidates[cid].patch.count("\n") if cid in candidates else "",
-            "applies": row.applies if row else None,
-            "generated": row.generated_score if row else None,
-            "new_failures": len(row.regression.new_failures) if row else None,
-            "judge": row.judge if row else None, "hybrid": row.hybrid_score if row else None,
-            "cluster": cluster_of.get(cid, ""),
-        })
+        rows.append(
+            {
+                "id": cid,
+                "generation": candidates[cid].generation if cid in candidates else "",
+                "status": str(result.exit_status) if result else "",
+                "steps": result.steps if result else "",
+                "tokens": result.usage.total_tokens if result else "",
+                "lines": candidates[cid].patch.count("\n") if cid in candidates else "",
+                "applies": row.applies if row else None,
+                "generated": row.generated_score if row else None,
+                "new_failures": len(row.regression.new_failures) if row else None,
+                "judge": row.judge if row else None,
+                "hybrid": row.hybrid_score if row else None,
+                "cluster": cluster_of.get(cid, ""),
+            }
+        )
     chosen = (decision.chosen or decision.best) if decision else None
     html = _env.get_template("report.html.j2").render(
-        outcome=outcome, decision=decision, rows=rows, table=table, issue=issue,
-        chosen=chosen, chosen_patch=candidates[chosen].patch if chosen in candidates else "",
+        outcome=outcome,
+        decision=decision,
+        rows=rows,
+        table=table,
+        issue=issue,
+        chosen=chosen,
+        chosen_patch=candidates[chosen].patch if chosen in candidates else "",
         plot=generation_plot(outcome.generations),
         trajectories=results,
     )

@@ -39,8 +39,15 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ConversationPolicy", "Policy", "Reply", "Router", "ScriptedServer", "prompt_contains",
-           "system_contains"]
+__all__ = [
+    "ConversationPolicy",
+    "Policy",
+    "Reply",
+    "Router",
+    "ScriptedServer",
+    "prompt_contains",
+    "system_contains",
+]
 
 
 @dataclass
@@ -78,16 +85,30 @@ def _token_logprobs(items: list[dict], top_n: int) -> list[dict]:
     out = []
     for item in items:
         token = str(item["token"])
-        tops = [{"token": str(t["token"]), "logprob": float(t["logprob"]), "bytes": list(str(t["token"]).encode())}
-                for t in item.get("top_logprobs", [])]
-        out.append({"token": token, "logprob": float(item["logprob"]), "bytes": list(token.encode()),
-                    "top_logprobs": tops[:top_n] if top_n else tops})
+        tops = [
+            {
+                "token": str(t["token"]),
+                "logprob": float(t["logprob"]),
+                "bytes": list(str(t["token"]).encode()),
+            }
+            for t in item.get("top_logprobs", [])
+        ]
+        out.append(
+            {
+                "token": token,
+                "logprob": float(item["logprob"]),
+                "bytes": list(token.encode()),
+                "top_logprobs": tops[:top_n] if top_n else tops,
+            }
+        )
     return out
 
 
 def _synth_logprobs(content: str) -> list[dict]:
-    return [{"token": tok, "logprob": 0.0, "top_logprobs": [{"token": tok, "logprob": 0.0}]}
-            for tok in re.findall(r"\S+|\s+", content or "")]
+    return [
+        {"token": tok, "logprob": 0.0, "top_logprobs": [{"token": tok, "logprob": 0.0}]}
+        for tok in re.findall(r"\S+|\s+", content or "")
+    ]
 
 
 class ScriptedServer:
@@ -114,7 +135,9 @@ class ScriptedServer:
 
     def start(self) -> ScriptedServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-server", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, name="scripted-server", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -152,9 +175,16 @@ class ScriptedServer:
             time.sleep(delay)
         for reply in replies:
             if reply.status and reply.status >= 400:
-                return reply.status, {"error": {"message": reply.content or f"scripted error {reply.status}",
-                                                "type": "server_error", "code": reply.status}}
-        prompt_tokens = _rough_tokens(json.dumps(body.get("messages", [])) + json.dumps(body.get("tools", [])))
+                return reply.status, {
+                    "error": {
+                        "message": reply.content or f"scripted error {reply.status}",
+                        "type": "server_error",
+                        "code": reply.status,
+                    }
+                }
+        prompt_tokens = _rough_tokens(
+            json.dumps(body.get("messages", [])) + json.dumps(body.get("tools", []))
+        )
         completion_tokens = 0
         choices = []
         for index, reply in enumerate(replies):
@@ -171,8 +201,11 @@ class ScriptedServer:
             "created": int(time.time()),
             "model": body.get("model") or self.model,
             "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
 
     @staticmethod
@@ -180,11 +213,16 @@ class ScriptedServer:
         tool_calls = []
         for k, call in enumerate(reply.tool_calls):
             args = call.get("arguments", {})
-            tool_calls.append({
-                "id": call.get("id") or f"call_{call_id}_{index}_{k}",
-                "type": "function",
-                "function": {"name": call["name"], "arguments": args if isinstance(args, str) else json.dumps(args)},
-            })
+            tool_calls.append(
+                {
+                    "id": call.get("id") or f"call_{call_id}_{index}_{k}",
+                    "type": "function",
+                    "function": {
+                        "name": call["name"],
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
+            )
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         if tool_calls:
             message["tool_calls"] = tool_calls
@@ -199,7 +237,9 @@ class ScriptedServer:
         if body.get("logprobs") or reply.logprobs is not None:
             items = reply.logprobs if reply.logprobs is not None else _synth_logprobs(reply.content or "")
             choice["logprobs"] = {"content": _token_logprobs(items, int(body.get("top_logprobs") or 0))}
-        text = (reply.content or "") + "".join(t["function"]["name"] + t["function"]["arguments"] for t in tool_calls)
+        text = (reply.content or "") + "".join(
+            t["function"]["name"] + t["function"]["arguments"] for t in tool_calls
+        )
         return choice, _rough_tokens(text)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -230,8 +270,15 @@ class ScriptedServer:
                 if self._dead():
                     return
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [
-                        {"id": server.model, "object": "model", "created": 0, "owned_by": "swescale"}]})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {"id": server.model, "object": "model", "created": 0, "owned_by": "swescale"}
+                            ],
+                        },
+                    )
                 else:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
@@ -246,10 +293,15 @@ class ScriptedServer:
                 try:
                     body = json.loads(raw or b"{}")
                 except json.JSONDecodeError as exc:
-                    self._send(400, {"error": {"message": f"bad JSON: {exc}", "type": "invalid_request_error"}})
+                    self._send(
+                        400, {"error": {"message": f"bad JSON: {exc}", "type": "invalid_request_error"}}
+                    )
                     return
                 if body.get("stream"):
-                    self._send(400, {"error": {"message": "streaming is not supported", "type": "invalid_request_error"}})
+                    self._send(
+                        400,
+                        {"error": {"message": "streaming is not supported", "type": "invalid_request_error"}},
+                    )
                     return
                 status, payload = server._complete(body)
                 self._send(status, payload)
@@ -278,7 +330,9 @@ def _fingerprint_reply(reply: Reply) -> str:
 def _fingerprint_message(message: dict) -> str:
     calls = message.get("tool_calls") or []
     if calls:
-        return json.dumps([(c["function"]["name"], _canon_args(c["function"].get("arguments", "{}"))) for c in calls])
+        return json.dumps(
+            [(c["function"]["name"], _canon_args(c["function"].get("arguments", "{}"))) for c in calls]
+        )
     content = message.get("content") or ""
     if isinstance(content, list):  # content parts
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
@@ -369,7 +423,9 @@ class Router:
     `Router([(system_contains("judge"), judge_policy)], default=agent_policy)`.
     """
 
-    def __init__(self, routes: Sequence[tuple[Callable[[dict], bool], Policy]], default: Policy | None = None):
+    def __init__(
+        self, routes: Sequence[tuple[Callable[[dict], bool], Policy]], default: Policy | None = None
+    ):
         self.routes = list(routes)
         self.default = default
 

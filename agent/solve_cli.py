@@ -24,12 +24,24 @@ def judge_config(config: SwescaleConfig) -> ModelConfig:
     judge = config.verifier_model
     if judge.urls:
         return judge
-    return judge.model_copy(update={"urls": config.model.urls, "name": judge.name or config.model.name,
-                                    "api_key": config.model.api_key})
+    return judge.model_copy(
+        update={
+            "urls": config.model.urls,
+            "name": judge.name or config.model.name,
+            "api_key": config.model.api_key,
+        }
+    )
 
 
-def run_solve(config: SwescaleConfig, repo: Path, issue: str, base_commit: str | None, run_dir: Path | None,
-              output: Path | None, banner: str = "") -> int:
+def run_solve(
+    config: SwescaleConfig,
+    repo: Path,
+    issue: str,
+    base_commit: str | None,
+    run_dir: Path | None,
+    output: Path | None,
+    banner: str = "",
+) -> int:
     """The whole solve pipeline for a local repository; returns the process exit code."""
     from agent.model import ModelClient
     from agent.pipeline import SolveRun
@@ -65,8 +77,9 @@ def run_solve(config: SwescaleConfig, repo: Path, issue: str, base_commit: str |
     with LiveProgress(console, solver.usage) as progress:
         solver.progress = progress
         outcome = solver.run()
-    report = write_report(run_dir, outcome, solver.table, solver.candidates, solver.results,
-                          task.problem_statement)
+    report = write_report(
+        run_dir, outcome, solver.table, solver.candidates, solver.results, task.problem_statement
+    )
     for reason in outcome.stop_reasons:
         console.print(f"stopped: {reason}")
     console.print(f"report: {report}")
@@ -88,8 +101,12 @@ def solve_command(
     repo: Annotated[Path, typer.Option(help="Local git repository with the issue.")],
     issue: Annotated[str, typer.Option(help="Issue text, or a file holding it.")],
     base_commit: Annotated[str | None, typer.Option(help="Commit to solve against (default HEAD).")] = None,
-    model: Annotated[list[str] | None, typer.Option(help="OpenAI-compatible server URL (repeatable).")] = None,
-    verifier_model: Annotated[str | None, typer.Option(help="Judge model server URL (default: --model).")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="OpenAI-compatible server URL (repeatable).")
+    ] = None,
+    verifier_model: Annotated[
+        str | None, typer.Option(help="Judge model server URL (default: --model).")
+    ] = None,
     trajectories: Annotated[int | None, typer.Option(help="Trajectories per generation.")] = None,
     generations: Annotated[int | None, typer.Option(help="Generations of refinement.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write the chosen patch here.")] = None,

@@ -61,8 +61,14 @@ class TrajectoryRecord(BaseModel):
             if not choices:
                 continue
             msg = choices[0].get("message", {})
-            calls = [{"name": c["function"]["name"], "arguments": c["function"].get("arguments", "{}"),
-                      "id": c.get("id")} for c in msg.get("tool_calls") or []]
+            calls = [
+                {
+                    "name": c["function"]["name"],
+                    "arguments": c["function"].get("arguments", "{}"),
+                    "id": c.get("id"),
+                }
+                for c in msg.get("tool_calls") or []
+            ]
             out.append({"content": msg.get("content"), "tool_calls": calls})
         return out
 

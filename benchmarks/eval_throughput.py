@@ -44,29 +44,54 @@ def main() -> None:
     start = time.monotonic()
     ours = evaluate_predictions(tasks, preds, work / "ours", config, workers=args.workers, say=lambda m: None)
     ours_s = time.monotonic() - start
-    print(f"swescale: {ours_s:.1f}s  resolved {ours['resolved_ids']}  unresolved {ours['unresolved_ids']}  "
-          f"errors {ours['error_ids']}")
+    print(
+        f"swescale: {ours_s:.1f}s  resolved {ours['resolved_ids']}  unresolved {ours['unresolved_ids']}  "
+        f"errors {ours['error_ids']}"
+    )
     if args.no_harness:
         return
     dataset = work / "harness_dataset.json"
     dataset.write_text(json.dumps([harness_instance(t, envs[t.instance_id]) for t in tasks]))
     (work / "harness").mkdir()
     start = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "swebench.harness.run_evaluation", "-d", str(dataset),
-                          "-p", str(Path(args.predictions).resolve()), "-id", "bench", "--max_workers",
-                          str(args.workers), "--report_dir", str(work / "harness"),
-                          "-i", *[t.instance_id for t in tasks]],
-                         cwd=work / "harness", capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "swebench.harness.run_evaluation",
+            "-d",
+            str(dataset),
+            "-p",
+            str(Path(args.predictions).resolve()),
+            "-id",
+            "bench",
+            "--max_workers",
+            str(args.workers),
+            "--report_dir",
+            str(work / "harness"),
+            "-i",
+            *[t.instance_id for t in tasks],
+        ],
+        cwd=work / "harness",
+        capture_output=True,
+        text=True,
+    )
     harness_s = time.monotonic() - start
     reports = list((work / "harness").glob("*.bench.json"))
     if run.returncode != 0 or not reports:
         print(f"harness could not run (exit {run.returncode}):\n{run.stderr[-2000:]}")
         return
     theirs = json.loads(reports[0].read_text())
-    print(f"harness:  {harness_s:.1f}s  resolved {theirs['resolved_ids']}  unresolved {theirs['unresolved_ids']}  "
-          f"errors {theirs['error_ids']}")
-    same = all(ours[k] == theirs[k] for k in ("resolved_ids", "unresolved_ids", "error_ids", "empty_patch_ids"))
-    print(f"verdicts agree: {same}; speed-up {harness_s / ours_s:.2f}x (harness {harness_s:.1f}s / ours {ours_s:.1f}s)")
+    print(
+        f"harness:  {harness_s:.1f}s  resolved {theirs['resolved_ids']}  unresolved {theirs['unresolved_ids']}  "
+        f"errors {theirs['error_ids']}"
+    )
+    same = all(
+        ours[k] == theirs[k] for k in ("resolved_ids", "unresolved_ids", "error_ids", "empty_patch_ids")
+    )
+    print(
+        f"verdicts agree: {same}; speed-up {harness_s / ours_s:.2f}x (harness {harness_s:.1f}s / ours {ours_s:.1f}s)"
+    )
     print(f"run folder: {work}")
 
 

@@ -47,12 +47,25 @@ from selection.pipeline import expand_table, original_files_for  # noqa: E402
 from selection.select import select  # noqa: E402
 from verifiers.table import Candidate  # noqa: E402
 
-MUTATIONS = [(" == ", " != "), (" != ", " == "), (" < ", " <= "), (" > ", " >= "), (" and ", " or "),
-             (" or ", " and "), ("True", "False"), ("False", "True"), (" + 1", " - 1"), (" - 1", " + 1"),
-             ("not ", ""), (" is None", " is not None"), (" in ", " not in ")]
+MUTATIONS = [
+    (" == ", " != "),
+    (" != ", " == "),
+    (" < ", " <= "),
+    (" > ", " >= "),
+    (" and ", " or "),
+    (" or ", " and "),
+    ("True", "False"),
+    ("False", "True"),
+    (" + 1", " - 1"),
+    (" - 1", " + 1"),
+    ("not ", ""),
+    (" is None", " is not None"),
+    (" in ", " not in "),
+]
 
 
 # -- synthetic pool ------------------------------------------------------------------------------------------
+
 
 def cosmetic(patch: str, rng: random.Random) -> str:
     """Insert a comment line before the first added line (same indentation): behaviour unchanged."""
@@ -62,12 +75,16 @@ def cosmetic(patch: str, rng: random.Random) -> str:
             continue
         for index, hunk in enumerate(pfile):
             for pos, line in enumerate(hunk):
-                if line.is_added and line.value.strip() and not line.value.strip().startswith(("'", '"', ")")):
+                if (
+                    line.is_added
+                    and line.value.strip()
+                    and not line.value.strip().startswith(("'", '"', ")"))
+                ):
                     indent = line.value[: len(line.value) - len(line.value.lstrip())]
                     note = rng.choice(["handle the reported case", "see the issue", "fix"])
                     hunk.insert(pos, Line(f"{indent}# {note}\n", line_type="+"))
                     hunk.target_length += 1
-                    for later in list(pfile)[index + 1:]:
+                    for later in list(pfile)[index + 1 :]:
                         later.target_start += 1
                     return str(ps)
     return patch
@@ -85,8 +102,13 @@ def drop_hunk(patch: str, rng: random.Random) -> str | None:
 
 def mutate(patch: str, rng: random.Random) -> str | None:
     lines = patch.splitlines(keepends=True)
-    options = [(i, a, b) for i, line in enumerate(lines) if line.startswith("+") and not line.startswith("+++")
-               and not line[1:].lstrip().startswith("#") for a, b in MUTATIONS if a in line]
+    options = [
+        (i, a, b)
+        for i, line in enumerate(lines)
+        if line.startswith("+") and not line.startswith("+++") and not line[1:].lstrip().startswith("#")
+        for a, b in MUTATIONS
+        if a in line
+    ]
     if not options:
         return None
     i, a, b = rng.choice(options)
@@ -108,12 +130,19 @@ def synthetic_pool(task: Task, seed: int) -> list[dict]:
     for n, (kind, patch) in enumerate(picks):
         if patch and rng.random() < 0.5:
             patch, kind = cosmetic(patch, rng), kind + "+cosmetic"
-        pool.append({"instance_id": task.instance_id, "candidate_id": f"sys{n}:{task.instance_id}",
-                     "kind": kind, "patch": patch})
+        pool.append(
+            {
+                "instance_id": task.instance_id,
+                "candidate_id": f"sys{n}:{task.instance_id}",
+                "kind": kind,
+                "patch": patch,
+            }
+        )
     return pool
 
 
 # -- labels from hidden tests ----------------------------------------------------------------------------------
+
 
 def test_files(test_patch: str) -> list[str]:
     return sorted({f.path for f in PatchSet(test_patch) if not f.is_removed_file})
@@ -133,12 +162,15 @@ def label(task: Task, env, patch: str, pool) -> bool:
         sb.apply_patch(task.test_patch)
         r = sb.exec(f"{env.test_cmd} {' '.join(test_files(task.test_patch))}", timeout=600)
     # pytest -rA summary lines hold whole node ids (parametrized ids may contain spaces).
-    passed = {line[len("PASSED "):] for line in r.output.splitlines() if line.startswith("PASSED ")}
-    xfail = {line[len("XFAIL "):].split(" - ")[0] for line in r.output.splitlines() if line.startswith("XFAIL ")}
+    passed = {line[len("PASSED ") :] for line in r.output.splitlines() if line.startswith("PASSED ")}
+    xfail = {
+        line[len("XFAIL ") :].split(" - ")[0] for line in r.output.splitlines() if line.startswith("XFAIL ")
+    }
     return all(t in passed or t in xfail for t in task.FAIL_TO_PASS + task.PASS_TO_PASS)
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------
+
 
 def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out: Path, sandboxes) -> dict:
     from envs.environment import prepare_environment
@@ -159,8 +191,17 @@ def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out
                 by_patch[row["patch"]] = label(task, env, row["patch"], sandboxes)
             labels[row["candidate_id"]] = by_patch[row["patch"]]
     reps = {g.representative for g in groups}
-    table = verify(task, env, [c for c in cands if c.candidate_id in reps], [], config, None, sandboxes,
-                   out / task.instance_id, judge=False)
+    table = verify(
+        task,
+        env,
+        [c for c in cands if c.candidate_id in reps],
+        [],
+        config,
+        None,
+        sandboxes,
+        out / task.instance_id,
+        judge=False,
+    )
     decision = select(expand_table(table, groups), config.selection, cands, originals, groups=groups)
     (out / task.instance_id / "decision.json").write_text(decision.model_dump_json(indent=2))
 
@@ -204,8 +245,11 @@ def summarize(results: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mined", default=str(ROOT.parent / "shared/data/mined/sqlparse.jsonl"),
-                    help="Mined tasks to build a synthetic pool from.")
+    ap.add_argument(
+        "--mined",
+        default=str(ROOT.parent / "shared/data/mined/sqlparse.jsonl"),
+        help="Mined tasks to build a synthetic pool from.",
+    )
     ap.add_argument("--pool", help="Labelled pool JSONL (instance_id, candidate_id, patch, resolved).")
     ap.add_argument("--dataset", help="Tasks of the labelled pool.")
     ap.add_argument("--repos-dir", default="", help="Local mirrors named owner__name (env.repos_dir).")
@@ -228,11 +272,14 @@ def main() -> None:
         pools = {t.instance_id: [r for r in rows if r["instance_id"] == t.instance_id] for t in tasks}
         print(f"pool: {args.pool} (labelled)")
     else:
-        tasks = sorted((t for t in load_tasks(args.mined) if t.patch and t.FAIL_TO_PASS),
-                       key=lambda t: t.instance_id)
+        tasks = sorted(
+            (t for t in load_tasks(args.mined) if t.patch and t.FAIL_TO_PASS), key=lambda t: t.instance_id
+        )
         pools = {t.instance_id: synthetic_pool(t, args.seed) for t in tasks}
-        print(f"pool: SYNTHETIC from {args.mined} (gold, cosmetic, empty, dropped-hunk and mutant variants; "
-              f"labels from hidden tests), seed {args.seed}")
+        print(
+            f"pool: SYNTHETIC from {args.mined} (gold, cosmetic, empty, dropped-hunk and mutant variants; "
+            f"labels from hidden tests), seed {args.seed}"
+        )
     tasks = tasks[: args.limit]
     sandboxes = SandboxPool(max_concurrent=config.verifier.max_parallel, config=config.sandbox)
     results = []
@@ -244,9 +291,12 @@ def main() -> None:
             print(f"{task.instance_id}: FAILED {type(exc).__name__}: {exc}", flush=True)
             continue
         results.append(res)
-        print(f"{task.instance_id}: labels {''.join('R' if x else '.' for x in res['labels'])} "
-              f"majority {res['majority']:.2f} swescale {res['swescale']:.0f} "
-              f"{'answered' if res['answered'] else 'abstained'} ({time.monotonic() - started:.0f}s)", flush=True)
+        print(
+            f"{task.instance_id}: labels {''.join('R' if x else '.' for x in res['labels'])} "
+            f"majority {res['majority']:.2f} swescale {res['swescale']:.0f} "
+            f"{'answered' if res['answered'] else 'abstained'} ({time.monotonic() - started:.0f}s)",
+            flush=True,
+        )
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
     if not results:
         sys.exit("no task evaluated")

@@ -13,12 +13,20 @@ env_app = typer.Typer(help="Environment images of tasks.", no_args_is_help=True)
 bench_app = typer.Typer(help="SWE-bench: evaluate predictions.", no_args_is_help=True)
 
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="Dataset: .json/.jsonl/.parquet or a HF name.")]
-Instances = Annotated[list[str] | None, typer.Option("--instances", "-i", help="Instance ids (repeatable, or comma-separated).")]
+Instances = Annotated[
+    list[str] | None, typer.Option("--instances", "-i", help="Instance ids (repeatable, or comma-separated).")
+]
 ReposDir = Annotated[str | None, typer.Option("--repos-dir", help="Folder of owner__name git mirrors.")]
 Config = Annotated[list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")]
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value config overrides")]
-Rebuild = Annotated[bool, typer.Option("--rebuild", help="Build each image now on the base image, ignoring "
-                                       "cached builds and the task's own (e.g. SWE-bench's) image.")]
+Rebuild = Annotated[
+    bool,
+    typer.Option(
+        "--rebuild",
+        help="Build each image now on the base image, ignoring "
+        "cached builds and the task's own (e.g. SWE-bench's) image.",
+    ),
+]
 
 
 def _setup(config: list[Path] | None, overrides: list[str] | None, repos_dir: str | None):
@@ -46,8 +54,14 @@ def _tasks(dataset: str, instances: list[str] | None):
 
 
 @env_app.command("build")
-def build(dataset: Dataset, instances: Instances = None, rebuild: Rebuild = False,
-          repos_dir: ReposDir = None, config: Config = None, overrides: Overrides = None) -> None:
+def build(
+    dataset: Dataset,
+    instances: Instances = None,
+    rebuild: Rebuild = False,
+    repos_dir: ReposDir = None,
+    config: Config = None,
+    overrides: Overrides = None,
+) -> None:
     """Build (or find) the environment image of each task; prints instance_id and image."""
     from envs.environment import EnvBuildError, prepare_environment
 
@@ -65,11 +79,19 @@ def build(dataset: Dataset, instances: Instances = None, rebuild: Rebuild = Fals
 
 
 @bench_app.command("eval")
-def evaluate(dataset: Dataset,
-             predictions: Annotated[Path, typer.Option("--predictions", "-p", help="swebench predictions (.jsonl/.json).")],
-             run_dir: Annotated[Path, typer.Option("--run-dir", help="Output folder (resumable).")],
-             workers: int = typer.Option(2, "--workers", "-w"), instances: Instances = None, rebuild: Rebuild = False,
-             repos_dir: ReposDir = None, config: Config = None, overrides: Overrides = None) -> None:
+def evaluate(
+    dataset: Dataset,
+    predictions: Annotated[
+        Path, typer.Option("--predictions", "-p", help="swebench predictions (.jsonl/.json).")
+    ],
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="Output folder (resumable).")],
+    workers: int = typer.Option(2, "--workers", "-w"),
+    instances: Instances = None,
+    rebuild: Rebuild = False,
+    repos_dir: ReposDir = None,
+    config: Config = None,
+    overrides: Overrides = None,
+) -> None:
     """Evaluate predictions harness-style; writes per-instance logs and a summary report. Instances already
     evaluated in --run-dir are skipped (and their images not rebuilt)."""
     from envs.evaluate import PredictionsError, evaluate_predictions, load_predictions
@@ -83,7 +105,18 @@ def evaluate(dataset: Dataset,
         raise typer.Exit(2) from exc
     if instances:
         preds = {i: p for i, p in preds.items() if i in {t.instance_id for t in tasks}}
-    summary = evaluate_predictions(tasks, preds, run_dir, cfg, workers=workers, rebuild=rebuild, say=lambda m: typer.echo(m, err=True))
-    keys = ("total_instances", "submitted_instances", "completed_instances", "resolved_instances",
-            "unresolved_instances", "empty_patch_instances", "error_instances")
-    typer.echo(json.dumps({k: summary[k] for k in keys} | {"resolved_ids": summary["resolved_ids"]}, indent=2))
+    summary = evaluate_predictions(
+        tasks, preds, run_dir, cfg, workers=workers, rebuild=rebuild, say=lambda m: typer.echo(m, err=True)
+    )
+    keys = (
+        "total_instances",
+        "submitted_instances",
+        "completed_instances",
+        "resolved_instances",
+        "unresolved_instances",
+        "empty_patch_instances",
+        "error_instances",
+    )
+    typer.echo(
+        json.dumps({k: summary[k] for k in keys} | {"resolved_ids": summary["resolved_ids"]}, indent=2)
+    )

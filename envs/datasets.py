@@ -68,7 +68,10 @@ def _from_parquet(path: Path) -> list[Task]:
 
 
 def _hub_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes")
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def _from_hub(name: str, split: str) -> list[Task]:
@@ -80,8 +83,10 @@ def _from_hub(name: str, split: str) -> list[Task]:
     try:
         HfApi().dataset_info(name, timeout=HF_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - connection errors, 401/404 ...
-        raise DatasetError(f"{name}: not a local file, and the Hugging Face hub did not serve it: "
-                           f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise DatasetError(
+            f"{name}: not a local file, and the Hugging Face hub did not serve it: "
+            f"{type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
     import datasets
 
     rows = datasets.load_dataset(name, split=split)
@@ -131,7 +136,11 @@ def local_task(repo_path: str | Path, issue: str | Path, base_commit: str | None
         raise DatasetError(f"{repo_path}: not a git repository") from exc
     except (git.BadName, ValueError) as exc:
         raise DatasetError(f"{repo_path}: no commit {base_commit or 'HEAD'}") from exc
-    issue_path = Path(issue) if isinstance(issue, Path) or (len(str(issue)) < 4096 and "\n" not in str(issue)) else None
+    issue_path = (
+        Path(issue)
+        if isinstance(issue, Path) or (len(str(issue)) < 4096 and "\n" not in str(issue))
+        else None
+    )
     text = issue_path.read_text() if issue_path is not None and issue_path.is_file() else str(issue)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", repo_path.name).strip("-") or "repo"
     github = ""
@@ -140,5 +149,11 @@ def local_task(repo_path: str | Path, issue: str | Path, base_commit: str | None
         if match:
             github = match.group(1)
             break
-    return Task(instance_id=f"{name}-{sha[:8]}", repo=github, base_commit=sha, problem_statement=text,
-                repo_url=str(repo_path), environment_setup_commit=sha)
+    return Task(
+        instance_id=f"{name}-{sha[:8]}",
+        repo=github,
+        base_commit=sha,
+        problem_statement=text,
+        repo_url=str(repo_path),
+        environment_setup_commit=sha,
+    )

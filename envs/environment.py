@@ -92,7 +92,9 @@ def _task_image(task: Task, config: SwescaleConfig, dc: docker.DockerClient) -> 
         found = _image_exists(dc, image)
         if not found and config.env.pull:
             try:
-                name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+                name, _, tag = (
+                    image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+                )
                 dc.images.pull(name, tag=tag or "latest")
                 found = True
             except docker.errors.APIError as exc:
@@ -103,13 +105,18 @@ def _task_image(task: Task, config: SwescaleConfig, dc: docker.DockerClient) -> 
         swebench_own = image.startswith("swebench/sweb.eval.")
         return EnvSpec(
             image=image,
-            test_cmd=spec.get("test_cmd", DEFAULT_TEST_CMD) if isinstance(spec.get("test_cmd", ""), str)
+            test_cmd=spec.get("test_cmd", DEFAULT_TEST_CMD)
+            if isinstance(spec.get("test_cmd", ""), str)
             else " && ".join(spec["test_cmd"]),
             log_parser=task.log_parser or harness_data()["parsers"].get(task.repo, DEFAULT_PARSER),
             python="/opt/miniconda3/envs/testbed/bin/python" if swebench_own else "python",
-            eval_commands=(["source /opt/miniconda3/bin/activate", "conda activate testbed"] if swebench_own else [])
+            eval_commands=(
+                ["source /opt/miniconda3/bin/activate", "conda activate testbed"] if swebench_own else []
+            )
             + spec.get("eval_commands", []),
-            eval_script=task.eval_script, base_commit=task.base_commit, source="task-image",
+            eval_script=task.eval_script,
+            base_commit=task.base_commit,
+            source="task-image",
         )
     return None
 
@@ -171,8 +178,14 @@ def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = Fals
     with _lock(tag):
         if not rebuild and _image_exists(dc, tag):
             return _spec_from_image(dc, tag)
-        spec = EnvSpec(image=tag, test_cmd=plan.test_cmd, log_parser=plan.log_parser,
-                       eval_commands=plan.eval_commands, base_commit=task.base_commit, source="built")
+        spec = EnvSpec(
+            image=tag,
+            test_cmd=plan.test_cmd,
+            log_parser=plan.log_parser,
+            eval_commands=plan.eval_commands,
+            base_commit=task.base_commit,
+            source="built",
+        )
         _build(task, plan, repo, base, tag, key, spec, config, dc)
         return spec
 
@@ -183,26 +196,45 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
     Build sandboxes get the configured limits (SwescaleConfig.sandbox) but network, and the host's pip
     access only per step (never baked into the image)."""
     access = host_pip_access()
-    env = {**access.env, "PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "VIRTUAL_ENV": VENV, "DEBIAN_FRONTEND": "noninteractive"}
+    env = {
+        **access.env,
+        "PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "VIRTUAL_ENV": VENV,
+        "DEBIAN_FRONTEND": "noninteractive",
+    }
     timeout = config.env.build_timeout
 
     def step(sb: DockerSandbox, name: str, cmd: str, cwd: str = WORKDIR) -> str:
         log.info("[%s] %s: %s", task.instance_id, name, cmd)
         run = sb.exec(cmd, timeout=timeout, cwd=cwd, env=env)
         if run.timed_out:
-            raise EnvBuildError(name, _tail(run.output) + f"\n(timed out after {timeout:.0f}s)", task.instance_id)
+            raise EnvBuildError(
+                name, _tail(run.output) + f"\n(timed out after {timeout:.0f}s)", task.instance_id
+            )
         if run.exit_code != 0:
             raise EnvBuildError(name, _tail(run.output) + f"\n(exit code {run.exit_code})", task.instance_id)
         return run.output
 
     def sandbox(image: str, network: bool, **kwargs) -> DockerSandbox:
-        return DockerSandbox(image, workdir=WORKDIR, config=config.sandbox, network=network, default_env=False,
-                             client=dc, **kwargs)
+        return DockerSandbox(
+            image,
+            workdir=WORKDIR,
+            config=config.sandbox,
+            network=network,
+            default_env=False,
+            client=dc,
+            **kwargs,
+        )
 
-    image_env = [e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")]
-    conf = {"Env": [*image_env, f"PATH={env['PATH']}", f"VIRTUAL_ENV={VENV}"], "WorkingDir": WORKDIR,
-            "Cmd": ["sleep", "infinity"], "Entrypoint": None}
+    image_env = [
+        e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")
+    ]
+    conf = {
+        "Env": [*image_env, f"PATH={env['PATH']}", f"VIRTUAL_ENV={VENV}"],
+        "WorkingDir": WORKDIR,
+        "Cmd": ["sleep", "infinity"],
+        "Entrypoint": None,
+    }
     with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
         tree = Path(tmp) / "testbed"
         try:
@@ -219,11 +251,20 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
             for name, cmd in plan.steps:
                 step(sb, name, cmd)
             # build artefacts (egg-info, build/...) stay out of `git status` and diffs, without a new commit
-            step(sb, "finalize", "git config --global --add safe.directory '*' && "
-                 "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
-                 f"test \"$(git rev-parse HEAD)\" = {sha} && test -z \"$(git for-each-ref)\" && git status --short")
-            labels = {LABEL: "1", f"{LABEL}.key": key, f"{LABEL}.repo": task.repo or task.repo_url,
-                      f"{LABEL}.commit": sha, f"{LABEL}.spec": spec.model_dump_json(exclude={"image", "source"})}
+            step(
+                sb,
+                "finalize",
+                "git config --global --add safe.directory '*' && "
+                "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
+                f'test "$(git rev-parse HEAD)" = {sha} && test -z "$(git for-each-ref)" && git status --short',
+            )
+            labels = {
+                LABEL: "1",
+                f"{LABEL}.key": key,
+                f"{LABEL}.repo": task.repo or task.repo_url,
+                f"{LABEL}.commit": sha,
+                f"{LABEL}.spec": spec.model_dump_json(exclude={"image", "source"}),
+            }
             draft = sb.commit(labels=labels, conf=conf)  # untagged
         # Docker left empty mount-point stubs of the host binds: drop them in a last layer
         try:

@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 PATCH_FILE = "/tmp/patch.diff"
 EVAL_FILE, OUTPUT_FILE = "/eval.sh", "/tmp/test_output.txt"
 # the harness's chain (swebench.harness.run_evaluation.GIT_APPLY_CMDS)
-APPLY_CMDS = ["git apply --verbose", "git apply --verbose --3way", "git apply --verbose --reject",
-              "patch --batch --forward --fuzz=5 -p1 -i"]
+APPLY_CMDS = [
+    "git apply --verbose",
+    "git apply --verbose --3way",
+    "git apply --verbose --reject",
+    "patch --batch --forward --fuzz=5 -p1 -i",
+]
 
 
 class PredictionsError(ValueError):
@@ -51,8 +55,13 @@ def load_predictions(path: str | Path) -> dict[str, dict]:
                         raise PredictionsError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from exc
         else:
             data = json.loads(path.read_text())
-            rows = list(data.values()) if isinstance(data, dict) and "instance_id" not in data else \
-                [data] if isinstance(data, dict) else data
+            rows = (
+                list(data.values())
+                if isinstance(data, dict) and "instance_id" not in data
+                else [data]
+                if isinstance(data, dict)
+                else data
+            )
     except (OSError, json.JSONDecodeError) as exc:
         raise PredictionsError(f"{path}: {exc}") from exc
     out: dict[str, dict] = {}
@@ -88,8 +97,9 @@ def _apply(sb: DockerSandbox, say: Callable[[str], None]) -> tuple[bool, str]:
     return False, out
 
 
-def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleConfig,
-                      rebuild: bool = False) -> dict[str, Any] | None:
+def evaluate_instance(
+    task: Task, pred: dict, run_dir: Path, config: SwescaleConfig, rebuild: bool = False
+) -> dict[str, Any] | None:
     """One prediction: its report dict, or None on an error (logged to run_instance.log, no report).
     Runs in a sandbox with the configured limits and no network; `rebuild` as in prepare_environment."""
     folder = instance_dir(run_dir, pred)
@@ -112,23 +122,35 @@ def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleCon
         spec = test_spec(task, env)
         (folder / "eval.sh").write_text(spec.eval_script)
         # the configured limits, no network, and no agent-oriented environment variables (as the harness)
-        with DockerSandbox(env.image, workdir=env.workdir, config=config.sandbox, network=False,
-                           default_env=False) as sb:
+        with DockerSandbox(
+            env.image, workdir=env.workdir, config=config.sandbox, network=False, default_env=False
+        ) as sb:
             sb.write_file(PATCH_FILE, patch)
             applied, output = _apply(sb, say)
             if not applied:
                 say(f">>>>> Patch Apply Failed:\n{output}")
-                report = {iid: {"patch_is_None": False, "patch_exists": True, "patch_successfully_applied": False,
-                                "resolved": False, "patch_apply_failed": True}}
+                report = {
+                    iid: {
+                        "patch_is_None": False,
+                        "patch_exists": True,
+                        "patch_successfully_applied": False,
+                        "resolved": False,
+                        "patch_apply_failed": True,
+                    }
+                }
                 report_path.write_text(json.dumps(report, indent=4))
                 return report
             sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
             # the log goes to a file: the exec result keeps only head and tail of long outputs
-            run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
+            run = sb.exec(
+                f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/"
+            )
             output = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
         log_path = folder / "test_output.txt"
-        log_path.write_text(output + (f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
-                                      if run.timed_out else ""))
+        log_path.write_text(
+            output
+            + (f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded." if run.timed_out else "")
+        )
         say(f"tests ran in {run.duration:.1f}s (exit {run.exit_code})")
         if run.timed_out:
             say("tests timed out")
@@ -151,8 +173,18 @@ def evaluate_instance(task: Task, pred: dict, run_dir: Path, config: SwescaleCon
 
 def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) -> dict[str, Any]:
     """The harness's run report (make_run_report's keys) over our per-instance reports."""
-    ids: dict[str, set[str]] = {k: set() for k in ("completed", "resolved", "unresolved", "error", "incomplete",
-                                                   "empty_patch", "patch_apply_failed")}
+    ids: dict[str, set[str]] = {
+        k: set()
+        for k in (
+            "completed",
+            "resolved",
+            "unresolved",
+            "error",
+            "incomplete",
+            "empty_patch",
+            "patch_apply_failed",
+        )
+    }
     for task in tasks:
         iid = task.instance_id
         pred = predictions.get(iid)
@@ -177,7 +209,10 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
     report: dict[str, Any] = {
         "total_instances": len(tasks),
         "submitted_instances": len(predictions),
-        **{f"{k}_instances": len(ids[k]) for k in ("completed", "resolved", "unresolved", "empty_patch", "error")},
+        **{
+            f"{k}_instances": len(ids[k])
+            for k in ("completed", "resolved", "unresolved", "empty_patch", "error")
+        },
     }
     for key in ("completed", "incomplete", "empty_patch"):
         report[f"{key}_ids"] = sorted(ids[key])
@@ -205,18 +240,29 @@ def evaluate_predictions(
     unknown = sorted(set(predictions) - set(by_id))
     if unknown:
         say(f"warning: {len(unknown)} predictions for instances not in the dataset: {', '.join(unknown[:5])}")
-    todo = [(by_id[i], p) for i, p in predictions.items() if i in by_id and p.get("model_patch") not in ("", None)]
+    todo = [
+        (by_id[i], p) for i, p in predictions.items() if i in by_id and p.get("model_patch") not in ("", None)
+    ]
     done = sum(1 for t, p in todo if (instance_dir(run_dir, p) / "report.json").exists())
     install_handlers()  # workers' sandboxes are removed on SIGINT/SIGTERM too
     say(f"{len(todo)} predictions to evaluate ({done} already done), {workers} workers")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(evaluate_instance, t, p, run_dir, config, rebuild): t.instance_id for t, p in todo}
+        futures = {
+            pool.submit(evaluate_instance, t, p, run_dir, config, rebuild): t.instance_id for t, p in todo
+        }
         for future in as_completed(futures):
             iid = futures[future]
             report = future.result()
             entry = (report or {}).get(iid, {})
-            state = "error" if report is None else "apply-failed" if entry.get("patch_apply_failed") else \
-                "resolved" if entry.get("resolved") else "unresolved"
+            state = (
+                "error"
+                if report is None
+                else "apply-failed"
+                if entry.get("patch_apply_failed")
+                else "resolved"
+                if entry.get("resolved")
+                else "unresolved"
+            )
             say(f"{iid}: {state}")
     preds = {i: p for i, p in predictions.items() if i in by_id}
     summary = summarize(tasks, preds, run_dir)

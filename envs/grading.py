@@ -24,16 +24,22 @@ def test_files(test_patch: str) -> list[str]:
     """Existing files a patch modifies (the harness's get_modified_files: new files excluded)."""
     from unidiff import PatchSet
 
-    return [f.source_file[2:] for f in PatchSet(test_patch)
-            if f.source_file != "/dev/null" and f.source_file.startswith("a/")]
+    return [
+        f.source_file[2:]
+        for f in PatchSet(test_patch)
+        if f.source_file != "/dev/null" and f.source_file.startswith("a/")
+    ]
 
 
 def test_directives(task: Task) -> list[str]:
     """What the harness (swebench 4.x get_test_directives) passes to the test command."""
     from swebench.harness.constants import NON_TEST_EXTS
 
-    directives = [d for d in re.findall(r"diff --git a/.* b/(.*)", task.test_patch)
-                  if not any(d.endswith(ext) for ext in NON_TEST_EXTS)]
+    directives = [
+        d
+        for d in re.findall(r"diff --git a/.* b/(.*)", task.test_patch)
+        if not any(d.endswith(ext) for ext in NON_TEST_EXTS)
+    ]
     if task.repo == "django/django":
         directives = [d.removesuffix(".py").removeprefix("tests/").replace("/", ".") for d in directives]
     return directives
@@ -47,7 +53,8 @@ def eval_script(task: Task, env: EnvSpec) -> str:
     files = " ".join(test_files(task.test_patch))
     reset = f"git checkout {task.base_commit} {files}" if files else 'echo "No test files to reset"'
     lines = [
-        "#!/bin/bash", "set -uxo pipefail",
+        "#!/bin/bash",
+        "set -uxo pipefail",
         f"cd {env.workdir}",
         *env.eval_commands,
         f"git config --global --add safe.directory {env.workdir}",
@@ -74,9 +81,22 @@ def eval_type(task: Task) -> str:
 def harness_instance(task: Task, env: EnvSpec) -> dict[str, Any]:
     """The task as a swebench 5.x instance running in `env` (what the harness's make_test_spec reads)."""
     return {
-        **task.model_dump(include={"instance_id", "repo", "version", "base_commit", "FAIL_TO_PASS",
-                                   "PASS_TO_PASS", "problem_statement", "patch", "test_patch"}),
-        "image": env.image, "eval_script": eval_script(task, env), "log_parser": env.log_parser,
+        **task.model_dump(
+            include={
+                "instance_id",
+                "repo",
+                "version",
+                "base_commit",
+                "FAIL_TO_PASS",
+                "PASS_TO_PASS",
+                "problem_statement",
+                "patch",
+                "test_patch",
+            }
+        ),
+        "image": env.image,
+        "eval_script": eval_script(task, env),
+        "log_parser": env.log_parser,
         "eval_type": eval_type(task),
     }
 
@@ -93,9 +113,16 @@ def parse_test_log(log: str, spec: EnvSpec, task: Task | None = None) -> dict[st
     from swebench.harness.log_parsers import PARSER_REGISTRY
     from swebench.types import TestSpec
 
-    ts = TestSpec(instance_id=task.instance_id if task else "", image=spec.image, eval_script_list=[],
-                  repo=task.repo if task else "", version=task.version if task else "",
-                  FAIL_TO_PASS=[], PASS_TO_PASS=[], log_parser=spec.log_parser)
+    ts = TestSpec(
+        instance_id=task.instance_id if task else "",
+        image=spec.image,
+        eval_script_list=[],
+        repo=task.repo if task else "",
+        version=task.version if task else "",
+        FAIL_TO_PASS=[],
+        PASS_TO_PASS=[],
+        log_parser=spec.log_parser,
+    )
     return PARSER_REGISTRY[spec.log_parser](log, ts)
 
 
@@ -103,5 +130,9 @@ def grade(task: Task, env: EnvSpec, prediction: dict, log_path: str) -> dict[str
     """swebench's per-instance report ({instance_id: {resolved, tests_status, ...}}) for a test log."""
     from swebench.harness.grading import get_eval_report
 
-    return get_eval_report(test_spec=test_spec(task, env), prediction=prediction, test_log_path=log_path,
-                           include_tests_status=True)
+    return get_eval_report(
+        test_spec=test_spec(task, env),
+        prediction=prediction,
+        test_log_path=log_path,
+        include_tests_status=True,
+    )

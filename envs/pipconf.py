@@ -61,10 +61,11 @@ def host_pip_access() -> PipAccess:
     def rewrite(value: str) -> str:
         def one(token: str) -> str:
             prefix = "file://" if token.startswith("file://") else ""
-            path = token[len(prefix):].rstrip("/")
+            path = token[len(prefix) :].rstrip("/")
             if path.startswith("/") and os.path.exists(path):
                 return prefix + bind(path)
             return token
+
         return re.sub(r"\S+", lambda m: one(m.group(0)), value)
 
     for key, value in _settings().items():

@@ -20,9 +20,19 @@ SPECS_FILE = Path(__file__).parent / "data" / "swebench_specs.json"
 DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider"
 DEFAULT_PARSER = "parse_log_pytest"
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
-_REQ_FILES = ("requirements.txt", "requirements-dev.txt", "requirements-test.txt", "requirements_test.txt",
-              "requirements_dev.txt", "test-requirements.txt", "dev-requirements.txt", "requirements/test.txt",
-              "requirements/tests.txt", "requirements/dev.txt", "requirements/testing.txt")
+_REQ_FILES = (
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-test.txt",
+    "requirements_test.txt",
+    "requirements_dev.txt",
+    "test-requirements.txt",
+    "dev-requirements.txt",
+    "requirements/test.txt",
+    "requirements/tests.txt",
+    "requirements/dev.txt",
+    "requirements/testing.txt",
+)
 
 
 class BuildPlan(BaseModel):
@@ -70,6 +80,7 @@ def _pip_name(conda_spec: str) -> str:
 
 def _requirements(repo: git.Repo, commit: str, paths: list[str]) -> str:
     """The harness's requirements text: the first file found, `-r` includes inlined, editable self dropped."""
+
     def keep(line: str) -> bool:
         return not any(line.strip().startswith(x) for x in ("-e .", "#", ".[test"))
 
@@ -114,16 +125,25 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
     files: dict[str, str] = {}
     packages = spec.get("packages", "")
     if packages == "requirements.txt":
-        files["/tmp/swescale/requirements.txt"] = _requirements(repo, setup_commit, data["reqs_paths"].get(task.repo, []))
+        files["/tmp/swescale/requirements.txt"] = _requirements(
+            repo, setup_commit, data["reqs_paths"].get(task.repo, [])
+        )
         steps.append(("requirements", "python -m pip install -r /tmp/swescale/requirements.txt"))
     elif packages == "environment.yml":
         pkgs = _env_yml_packages(repo, setup_commit, data["env_yml_paths"].get(task.repo, []))
         if pkgs:
             steps.append(("environment.yml", "python -m pip install " + " ".join(map(shlex.quote, pkgs))))
     elif packages:
-        steps.append(("packages", "python -m pip install " + " ".join(shlex.quote(_pip_name(p)) for p in packages.split())))
+        steps.append(
+            (
+                "packages",
+                "python -m pip install " + " ".join(shlex.quote(_pip_name(p)) for p in packages.split()),
+            )
+        )
     if spec.get("pip_packages"):
-        steps.append(("pip_packages", "python -m pip install " + " ".join(map(shlex.quote, spec["pip_packages"]))))
+        steps.append(
+            ("pip_packages", "python -m pip install " + " ".join(map(shlex.quote, spec["pip_packages"])))
+        )
     if task.repo in data["install"]:
         steps.append(("repo_install", data["install"][task.repo]))
     steps += [(f"pre_install_{i}", cmd) for i, cmd in enumerate(spec.get("pre_install", []))]
@@ -133,9 +153,14 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
         steps.append(("install", spec["install"]))
     test_cmd = spec["test_cmd"] if isinstance(spec["test_cmd"], str) else " && ".join(spec["test_cmd"])
     return BuildPlan(
-        python=str(spec.get("python", "3.11")), steps=steps, files=files, test_cmd=test_cmd,
-        log_parser=data["parsers"].get(task.repo, DEFAULT_PARSER), eval_commands=spec.get("eval_commands", []),
-        source="swebench-specs", dep_text=json.dumps([spec, files], sort_keys=True),
+        python=str(spec.get("python", "3.11")),
+        steps=steps,
+        files=files,
+        test_cmd=test_cmd,
+        log_parser=data["parsers"].get(task.repo, DEFAULT_PARSER),
+        eval_commands=spec.get("eval_commands", []),
+        source="swebench-specs",
+        dep_text=json.dumps([spec, files], sort_keys=True),
     )
 
 
@@ -176,8 +201,11 @@ def _tox_deps(tox_ini: str) -> list[str]:
         return []
     if not parser.has_option("testenv", "deps"):
         return []
-    return [d.strip() for d in parser["testenv"]["deps"].splitlines()
-            if d.strip() and not d.strip().startswith(("-", "#", ".")) and "{" not in d]
+    return [
+        d.strip()
+        for d in parser["testenv"]["deps"].splitlines()
+        if d.strip() and not d.strip().startswith(("-", "#", ".")) and "{" not in d
+    ]
 
 
 def detect_plan(task: Task, repo: git.Repo, python: str) -> BuildPlan:

@@ -21,8 +21,21 @@ OUT = Path(__file__).parent / "data" / "swebench_specs.json"
 
 
 def _wheel(version: str, tmp: str) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "download", f"swebench=={version}", "--no-deps",
-                    "--only-binary", ":all:", "-d", tmp], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            f"swebench=={version}",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            tmp,
+        ],
+        check=True,
+    )
     return next(Path(tmp).glob("swebench-*.whl"))
 
 
@@ -34,8 +47,12 @@ def extract(wheel: Path) -> dict:
     exec(compile(constants, "constants/python.py", "exec"), namespace)  # noqa: S102 - plain data module
     parser_map: dict[str, str] = {}
     for node in ast.walk(ast.parse(parsers)):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MAP_REPO_TO_PARSER_PY" for t in node.targets):
-            parser_map = {ast.literal_eval(k): v.id for k, v in zip(node.value.keys, node.value.values, strict=True)}
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", "") == "MAP_REPO_TO_PARSER_PY" for t in node.targets
+        ):
+            parser_map = {
+                ast.literal_eval(k): v.id for k, v in zip(node.value.keys, node.value.values, strict=True)
+            }
     return {
         "source": wheel.name,
         "specs": namespace["MAP_REPO_VERSION_TO_SPECS_PY"],
@@ -55,7 +72,9 @@ def main() -> None:
         data = extract(args.wheel or _wheel(args.version, tmp))
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {OUT}: {sum(len(v) for v in data['specs'].values())} repo versions, {len(data['parsers'])} parsers")
+    print(
+        f"wrote {OUT}: {sum(len(v) for v in data['specs'].values())} repo versions, {len(data['parsers'])} parsers"
+    )
 
 
 if __name__ == "__main__":

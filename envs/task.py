@@ -58,8 +58,20 @@ class Task(BaseModel):
         return value if value is not None else []
 
     @field_validator(
-        "repo", "base_commit", "problem_statement", "hints_text", "patch", "test_patch", "environment_setup_commit",
-        "created_at", "image", "eval_script", "log_parser", "eval_type", "repo_url", mode="before",
+        "repo",
+        "base_commit",
+        "problem_statement",
+        "hints_text",
+        "patch",
+        "test_patch",
+        "environment_setup_commit",
+        "created_at",
+        "image",
+        "eval_script",
+        "log_parser",
+        "eval_type",
+        "repo_url",
+        mode="before",
     )
     @classmethod
     def _none_as_empty(cls, value: Any) -> Any:

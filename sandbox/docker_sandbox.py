@@ -200,7 +200,11 @@ class DockerSandbox:
         if self.ro_mounts:  # Docker would keep their targets as VOLUMEs of the image
             raise SandboxError("cannot commit a sandbox with ro_mounts: use mounts= (docker Mount objects)")
         source = self.client.images.get(self.image).attrs.get("Config") or {}
-        config: dict[str, Any] = {"Cmd": source.get("Cmd"), "Entrypoint": source.get("Entrypoint"), **(conf or {})}
+        config: dict[str, Any] = {
+            "Cmd": source.get("Cmd"),
+            "Entrypoint": source.get("Entrypoint"),
+            **(conf or {}),
+        }
         config["Entrypoint"] = config.get("Entrypoint") or []  # None would make Docker keep the boot command
         if not config.get("Cmd") and not config["Entrypoint"]:
             config["Cmd"] = ["sleep", "infinity"]

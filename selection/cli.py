@@ -17,15 +17,31 @@ MODEL_NAME = "swescale-select"
 
 
 def select_command(
-    dataset: Annotated[str, typer.Option("--dataset", help="Tasks: JSONL/JSON/parquet file or dataset name.")],
-    candidates: Annotated[list[Path], typer.Option("--candidates", help="Prediction or pool file (repeatable).")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Tasks: JSONL/JSON/parquet file or dataset name.")
+    ],
+    candidates: Annotated[
+        list[Path], typer.Option("--candidates", help="Prediction or pool file (repeatable).")
+    ],
     output: Annotated[Path, typer.Option("--output", help="Predictions JSONL to write.")],
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Where decisions and tables go.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="OpenAI-compatible URL: enables test-writing "
-                                                                "trajectories, the judge and the selection trajectory.")] = None,
-    instances: Annotated[list[str] | None, typer.Option("--instance", help="Only these instance ids.")] = None,
-    config: Annotated[list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")] = None,
-    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. selection.abstain_threshold=0.6")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="OpenAI-compatible URL: enables test-writing "
+            "trajectories, the judge and the selection trajectory.",
+        ),
+    ] = None,
+    instances: Annotated[
+        list[str] | None, typer.Option("--instance", help="Only these instance ids.")
+    ] = None,
+    config: Annotated[
+        list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. selection.abstain_threshold=0.6")
+    ] = None,
 ) -> None:
     """Select among candidate patches (SWE-bench prediction files of any systems), or abstain."""
     from agent.cli import config_from_cli, console
@@ -57,8 +73,11 @@ def select_command(
         from agent.model import ModelClient
 
         chat = ModelClient(cfg.model)
-        judge_cfg = cfg.verifier_model if cfg.verifier_model.urls else cfg.model.model_copy(
-            update={"temperature": 0.0, "max_tokens": 1})
+        judge_cfg = (
+            cfg.verifier_model
+            if cfg.verifier_model.urls
+            else cfg.model.model_copy(update={"temperature": 0.0, "max_tokens": 1})
+        )
         judge = ModelClient(judge_cfg) if cfg.verifier.judge else None
 
     predictions, chosen, abstained, failed = [], 0, 0, 0
@@ -83,10 +102,16 @@ def select_command(
         else:
             chosen += 1
         patch = by_id[pick].patch if pick else ""
-        predictions.append({"instance_id": instance_id, "model_name_or_path": MODEL_NAME, "model_patch": patch})
-        console.print(f"{instance_id}: {'ABSTAIN' if decision.abstained else 'chose'} "
-                      f"{pick or decision.best} (confidence {decision.confidence:.2f})")
+        predictions.append(
+            {"instance_id": instance_id, "model_name_or_path": MODEL_NAME, "model_patch": patch}
+        )
+        console.print(
+            f"{instance_id}: {'ABSTAIN' if decision.abstained else 'chose'} "
+            f"{pick or decision.best} (confidence {decision.confidence:.2f})"
+        )
     write_predictions(output, predictions)
-    console.print(f"{chosen} chosen, {abstained} abstained, {failed} failed -> {output} (decisions in {run_dir})")
+    console.print(
+        f"{chosen} chosen, {abstained} abstained, {failed} failed -> {output} (decisions in {run_dir})"
+    )
     if failed and not chosen and not abstained:
         raise typer.Exit(1)

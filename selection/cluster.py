@@ -53,9 +53,7 @@ def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
 
 def changed_lines(patch: str) -> int:
     """Added plus removed lines of a unified diff (headers excluded)."""
-    return sum(
-        1 for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
-    )
+    return sum(1 for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++ ", "--- ")))
 
 
 def build_clusters(
@@ -90,7 +88,9 @@ def build_clusters(
         judged = [r.judge for r in member_rows if r.judge is not None]
         lengths = {cid: changed_lines(patches.get(cid, "")) for cid in members}
         votes = {c: group_of[c].count if c in group_of else 1 for c in members}
-        rep = min(members, key=lambda c: (-rows[c].hybrid_score, -votes[c], lengths[c], len(patches.get(c, "")), c))
+        rep = min(
+            members, key=lambda c: (-rows[c].hybrid_score, -votes[c], lengths[c], len(patches.get(c, "")), c)
+        )
         first = member_rows[0]
         viable = key[0] != "not-viable"
         clusters.append(

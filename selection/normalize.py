@@ -102,7 +102,9 @@ def _line_normalized(pfile: PatchedFile, python: bool) -> list[str]:
     return out
 
 
-def _python_normalized(path: str, pfile: PatchedFile, original_files: OriginalFiles | None) -> list[str] | None:
+def _python_normalized(
+    path: str, pfile: PatchedFile, original_files: OriginalFiles | None
+) -> list[str] | None:
     if pfile.is_added_file:
         before = ""
     elif original_files is None:

@@ -26,8 +26,9 @@ def original_files_for(task: Task, config: SwescaleConfig) -> OriginalFiles | No
     try:
         repo, _ = open_source(task, config.env.repos_dir)
     except (RepoError, OSError) as exc:
-        log.warning("%s: no repository for AST normalization (%s); line normalization instead",
-                    task.instance_id, exc)
+        log.warning(
+            "%s: no repository for AST normalization (%s); line normalization instead", task.instance_id, exc
+        )
         return None
     commit = task.base_commit or "HEAD"
     cache: dict[str, str | None] = {}
@@ -71,7 +72,9 @@ def select_task(
     # One representative per normalized group is verified; the others inherit its row.
     reps = {g.representative for g in groups}
     if tests is None:
-        tests = run_test_trajectories(task, env, model, pool, config, out_dir / "trajectories") if model else []
+        tests = (
+            run_test_trajectories(task, env, model, pool, config, out_dir / "trajectories") if model else []
+        )
     verified = [c for c in candidates if c.candidate_id in reps]
     table = verify(task, env, verified, tests, config, judge_model, pool, out_dir)
     table = expand_table(table, groups)

@@ -119,7 +119,9 @@ def _explain(top: Cluster, evidence: dict[str, float | None], runner_up: Cluster
     if evidence["j"] is not None:
         parts.append(f"judge {evidence['j']:.2f}")
     parts.append(
-        "no competing behaviour" if runner_up is None else f"runner-up {runner_up.cluster_id} hybrid "
+        "no competing behaviour"
+        if runner_up is None
+        else f"runner-up {runner_up.cluster_id} hybrid "
         f"{runner_up.hybrid:.2f} with {runner_up.support} vote(s)"
     )
     return "; ".join(parts)
@@ -147,7 +149,9 @@ def select(
         else:
             by_hash: dict[str, PatchGroup] = {}
             for row in table.rows:
-                g = by_hash.setdefault(row.patch_hash, PatchGroup(key=row.patch_hash, normalized=row.patch_hash))
+                g = by_hash.setdefault(
+                    row.patch_hash, PatchGroup(key=row.patch_hash, normalized=row.patch_hash)
+                )
                 g.members.append(row.candidate_id)
                 g.representative = g.representative or row.candidate_id
             groups = list(by_hash.values())
@@ -155,7 +159,9 @@ def select(
     ranking = []
     for cluster in clusters:
         rows = table.by_candidate
-        ranking += sorted(cluster.members, key=lambda c: (c != cluster.representative, -rows[c].hybrid_score, c))
+        ranking += sorted(
+            cluster.members, key=lambda c: (c != cluster.representative, -rows[c].hybrid_score, c)
+        )
     decision = Decision(
         instance_id=table.instance_id,
         ranking=ranking,

@@ -22,7 +22,9 @@ from verifiers.table import Candidate
 def _records(path: Path) -> list[dict[str, Any]]:
     text = path.read_text()
     stripped = text.lstrip()
-    if path.suffix == ".json" or (stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in text)):
+    if path.suffix == ".json" or (
+        stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in text)
+    ):
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
@@ -67,7 +69,12 @@ def load_candidates(paths: list[str | Path]) -> dict[str, list[Candidate]]:
             if "resolved" in record:
                 meta["resolved"] = record["resolved"]
             by_instance[instance].append(
-                Candidate(candidate_id=cid, patch=record.get("model_patch", record.get("patch")) or "", source=f"file:{path.name}", meta=meta)
+                Candidate(
+                    candidate_id=cid,
+                    patch=record.get("model_patch", record.get("patch")) or "",
+                    source=f"file:{path.name}",
+                    meta=meta,
+                )
             )
     return dict(by_instance)
 

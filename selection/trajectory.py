@@ -30,20 +30,36 @@ OUTPUT_TAIL = 1500
 
 
 def _tool(name: str, description: str, props: dict[str, str]) -> dict:
-    return {"type": "function", "function": {
-        "name": name, "description": description,
-        "parameters": {"type": "object", "properties": {k: {"type": "string", "description": v}
-                                                          for k, v in props.items()},
-                       "required": list(props)}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": {k: {"type": "string", "description": v} for k, v in props.items()},
+                "required": list(props),
+            },
+        },
+    }
 
 
 TOOLS = [
-    _tool("bash", "Run a bash command in /testbed (original code). Each call is a fresh shell.",
-          {"command": "The command."}),
-    _tool("run_test", "Run a standalone Python test script on the original code and on every candidate.",
-          {"script": "Python source; exit code 0 should mean the issue is fixed."}),
-    _tool("select_winner", "Name the candidate that fixes the issue. Ends the review.",
-          {"candidate_id": "Id of the chosen candidate."}),
+    _tool(
+        "bash",
+        "Run a bash command in /testbed (original code). Each call is a fresh shell.",
+        {"command": "The command."},
+    ),
+    _tool(
+        "run_test",
+        "Run a standalone Python test script on the original code and on every candidate.",
+        {"script": "Python source; exit code 0 should mean the issue is fixed."},
+    ),
+    _tool(
+        "select_winner",
+        "Name the candidate that fixes the issue. Ends the review.",
+        {"candidate_id": "Id of the chosen candidate."},
+    ),
 ]
 
 
@@ -118,11 +134,15 @@ def run_selection_trajectory(
     shown = [(c.representative, patches.get(c.representative, "")) for c in top]
     text_tools = model.tool_format == "text"
     system = _env.get_template("select_system.j2").render(
-        tool_text=describe_tools(TOOLS) if text_tools else "", example=TEXT_FORMAT_EXAMPLE)
+        tool_text=describe_tools(TOOLS) if text_tools else "", example=TEXT_FORMAT_EXAMPLE
+    )
     user = _env.get_template("select_user.j2").render(
         problem_statement=task.problem_statement,
-        candidates=[{"id": cid, "votes": c.support, "score": c.hybrid, "diff": patch}
-                    for (cid, patch), c in zip(shown, top, strict=True)])
+        candidates=[
+            {"id": cid, "votes": c.support, "score": c.hybrid, "diff": patch}
+            for (cid, patch), c in zip(shown, top, strict=True)
+        ],
+    )
     messages: list[dict] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     named: str | None = None
     try:
@@ -135,10 +155,17 @@ def run_selection_trajectory(
                 if text_tools or not calls:
                     messages.append({"role": "assistant", "content": choice.content or ""})
                 else:
-                    messages.append({"role": "assistant", "content": choice.content or "",
-                                     "tool_calls": [c.to_message() for c in calls]})
+                    messages.append(
+                        {
+                            "role": "assistant",
+                            "content": choice.content or "",
+                            "tool_calls": [c.to_message() for c in calls],
+                        }
+                    )
                 if not calls:
-                    messages.append({"role": "user", "content": "Call one of the tools (`select_winner` to finish)."})
+                    messages.append(
+                        {"role": "user", "content": "Call one of the tools (`select_winner` to finish)."}
+                    )
                     continue
                 observations = []
                 for call in calls:
@@ -168,8 +195,11 @@ def run_selection_trajectory(
     info["named"] = named
     winner = _resolve(named, decision, info["shown"]) if named is not None else None
     if winner is None:
-        info["outcome"] = (f"named {named!r}, not a shown candidate: ranking stands" if named is not None
-                           else "no winner named: ranking stands")
+        info["outcome"] = (
+            f"named {named!r}, not a shown candidate: ranking stands"
+            if named is not None
+            else "no winner named: ranking stands"
+        )
         return decision
     info["winner"] = winner
     info["outcome"] = "agreed with the ranking" if winner == decision.best else f"overrode {decision.best}"

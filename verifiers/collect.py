@@ -40,12 +40,19 @@ def _test_path(path: str | None) -> str:
     return "swescale_generated_test.py"
 
 
-def tests_from_trajectories(results: Iterable[TrajectoryResult], prefix: str = "repro") -> list[GeneratedTest]:
+def tests_from_trajectories(
+    results: Iterable[TrajectoryResult], prefix: str = "repro"
+) -> list[GeneratedTest]:
     """One GeneratedTest per trajectory that left a reproduction script (identical scripts once)."""
     tests = [
-        GeneratedTest(test_id=f"{prefix}:{r.trajectory_id}", script=r.repro_test, source=f"{prefix}:{r.trajectory_id}",
-                      path=_test_path(r.repro_path))
-        for r in sorted(results, key=lambda r: r.trajectory_id) if r.repro_test and r.repro_test.strip()
+        GeneratedTest(
+            test_id=f"{prefix}:{r.trajectory_id}",
+            script=r.repro_test,
+            source=f"{prefix}:{r.trajectory_id}",
+            path=_test_path(r.repro_path),
+        )
+        for r in sorted(results, key=lambda r: r.trajectory_id)
+        if r.repro_test and r.repro_test.strip()
     ]
     return _unique(tests)
 
@@ -53,9 +60,14 @@ def tests_from_trajectories(results: Iterable[TrajectoryResult], prefix: str = "
 def tests_from_candidates(candidates: Iterable[Candidate]) -> list[GeneratedTest]:
     """The candidates' own reproduction scripts (Candidate.repro_test), identical scripts once."""
     tests = [
-        GeneratedTest(test_id=f"repro:{c.candidate_id}", script=c.repro_test, source=f"repro:{c.candidate_id}",
-                      path=_test_path(c.meta.get("repro_path")))
-        for c in sorted(candidates, key=lambda c: c.candidate_id) if c.repro_test and c.repro_test.strip()
+        GeneratedTest(
+            test_id=f"repro:{c.candidate_id}",
+            script=c.repro_test,
+            source=f"repro:{c.candidate_id}",
+            path=_test_path(c.meta.get("repro_path")),
+        )
+        for c in sorted(candidates, key=lambda c: c.candidate_id)
+        if c.repro_test and c.repro_test.strip()
     ]
     return _unique(tests)
 
@@ -71,8 +83,16 @@ def merge_tests(*groups: Iterable[GeneratedTest]) -> list[GeneratedTest]:
     return out
 
 
-def run_test_trajectories(task: Any, env: Any, model: Any, pool: Any, config: Any, out_dir: str | Path,
-                          count: int | None = None, cancel: Any = None) -> list[GeneratedTest]:
+def run_test_trajectories(
+    task: Any,
+    env: Any,
+    model: Any,
+    pool: Any,
+    config: Any,
+    out_dir: str | Path,
+    count: int | None = None,
+    cancel: Any = None,
+) -> list[GeneratedTest]:
     """Run `config.verifier.test_trajectories` test-writing trajectories (agent mode="test") concurrently.
 
     Each runs in its own sandbox of `env.image`; the scripts they leave become GeneratedTests
@@ -87,7 +107,9 @@ def run_test_trajectories(task: Any, env: Any, model: Any, pool: Any, config: An
         trajectory_id = f"testgen-{index}"
         try:
             with pool.sandbox(env.image, workdir="/testbed") as sandbox:
-                return run_trajectory(task, sandbox, model, config, out_dir, trajectory_id, mode="test", cancel=cancel)
+                return run_trajectory(
+                    task, sandbox, model, config, out_dir, trajectory_id, mode="test", cancel=cancel
+                )
         except Exception as exc:  # noqa: BLE001 - one broken trajectory must not stop the others
             log.warning("test trajectory %s failed: %s", trajectory_id, exc)
             return None
@@ -112,7 +134,7 @@ def touched_files(patches: Iterable[str]) -> list[str]:
 def regression_command(test_cmd: str, files: list[str]) -> str:
     """`test_cmd` followed by the test files, as modules for Django's runtests.py."""
     if "runtests.py" in test_cmd:
-        args = [f[len("tests/"):] if f.startswith("tests/") else f for f in files]
+        args = [f[len("tests/") :] if f.startswith("tests/") else f for f in files]
         args = [a[: -len(".py")].replace("/", ".") for a in args]
     else:
         args = files

@@ -104,13 +104,17 @@ def run_generated(box: Any, env: EnvLike, test: GeneratedTest, config: VerifierC
     path = shlex.quote(test.path)
     box.write_file(f"{WORKDIR}/{test.path}", test.script)
     try:
-        res = box.exec(shell(env, f"cd {WORKDIR} && {env.python} {path}"), timeout=config.test_timeout, cwd=WORKDIR)
+        res = box.exec(
+            shell(env, f"cd {WORKDIR} && {env.python} {path}"), timeout=config.test_timeout, cwd=WORKDIR
+        )
     finally:
         box.exec(f"rm -f {path}", cwd=WORKDIR)
     return make_outcome(res.exit_code, res.output, res.timed_out, res.duration, config.excerpt_chars)
 
 
-def run_regression(box: Any, env: EnvLike, command: str, config: VerifierConfig, task: Any = None) -> RegressionRun:
+def run_regression(
+    box: Any, env: EnvLike, command: str, config: VerifierConfig, task: Any = None
+) -> RegressionRun:
     res = box.exec(shell(env, f"cd {WORKDIR} && {command}"), timeout=config.regression_timeout, cwd=WORKDIR)
     outcome = make_outcome(res.exit_code, res.output, res.timed_out, res.duration, config.excerpt_chars)
     return RegressionRun(statuses=parse_log(res.output, env, task), outcome=outcome)
@@ -124,8 +128,9 @@ def _regression_from_json(data: dict) -> RegressionRun:
     return RegressionRun(statuses=data["statuses"], outcome=Outcome.model_validate(data["outcome"]))
 
 
-def select_regression_files(box: LazySandbox, env: EnvLike, touched: list[str], cache: OutcomeCache,
-                            config: VerifierConfig) -> list[str]:
+def select_regression_files(
+    box: LazySandbox, env: EnvLike, touched: list[str], cache: OutcomeCache, config: VerifierConfig
+) -> list[str]:
     """Existing test files relevant to the touched files, found in the original code (cached)."""
     key = cache_key("select", env.image, json.dumps(touched), str(config.regression_max_files))
     if (cached := cache.get(key)) is not None:
@@ -146,9 +151,18 @@ def select_regression_files(box: LazySandbox, env: EnvLike, touched: list[str], 
 
 
 def run_version(
-    pool: PoolLike, env: EnvLike, patch: str, patch_hash: str, tests: list[GeneratedTest],
-    regression_cmd: str | None, cache: OutcomeCache, config: VerifierConfig, counter: SandboxCounter,
-    touched: list[str] | None = None, selected: list[str] | None = None, task: Any = None,
+    pool: PoolLike,
+    env: EnvLike,
+    patch: str,
+    patch_hash: str,
+    tests: list[GeneratedTest],
+    regression_cmd: str | None,
+    cache: OutcomeCache,
+    config: VerifierConfig,
+    counter: SandboxCounter,
+    touched: list[str] | None = None,
+    selected: list[str] | None = None,
+    task: Any = None,
 ) -> VersionResult:
     """Run every test on one version (patch "" = the original code), from cache where possible.
 

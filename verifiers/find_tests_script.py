@@ -14,7 +14,9 @@ import sys
 
 def is_test_file(path):
     name = path.rsplit("/", 1)[-1]
-    return path.endswith(".py") and (name.startswith("test") or name.endswith("_test.py") or name == "tests.py")
+    return path.endswith(".py") and (
+        name.startswith("test") or name.endswith("_test.py") or name == "tests.py"
+    )
 
 
 def module_of(path):
@@ -40,7 +42,9 @@ def main():
         patterns.append(r"^\s*(?:import|from)\s+" + re.escape(module) + r"\b")
         if "." in module:
             parent, _, child = module.rpartition(".")
-            patterns.append(r"^\s*from\s+" + re.escape(parent) + r"\s+import\s+[^\n]*\b" + re.escape(child) + r"\b")
+            patterns.append(
+                r"^\s*from\s+" + re.escape(parent) + r"\s+import\s+[^\n]*\b" + re.escape(child) + r"\b"
+            )
     regex = re.compile("|".join(patterns), re.M) if patterns else None
     by_name, by_import = [], []
     for path in sorted(tests):

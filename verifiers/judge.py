@@ -28,16 +28,25 @@ from verifiers.table import Candidate
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True, autoescape=False)
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True, autoescape=False
+)
 _VERDICT = re.compile(r"\b(YES|NO)\b", re.I)
 
 
 class ChatModel(Protocol):
     """agent.model.ModelClient (or anything with the same `chat`)."""
 
-    def chat(self, messages: list[dict], tools: Any = None, n: int = 1, logprobs: bool = False,
-             top_logprobs: int | None = None, temperature: float | None = None,
-             max_tokens: int | None = None) -> Any: ...
+    def chat(
+        self,
+        messages: list[dict],
+        tools: Any = None,
+        n: int = 1,
+        logprobs: bool = False,
+        top_logprobs: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Any: ...
 
 
 def render_prompt(problem_statement: str, candidate: Candidate, config: VerifierConfig) -> list[dict]:
@@ -45,8 +54,10 @@ def render_prompt(problem_statement: str, candidate: Candidate, config: Verifier
     truncated = len(diff) > config.judge_max_diff_chars
     trajectory = condensed_trajectory(candidate) if config.judge_trajectory else ""
     user = _env.get_template("judge.j2").render(
-        problem_statement=problem_statement, diff=diff[: config.judge_max_diff_chars],
-        diff_truncated=truncated, trajectory=trajectory,
+        problem_statement=problem_statement,
+        diff=diff[: config.judge_max_diff_chars],
+        diff_truncated=truncated,
+        trajectory=trajectory,
     )
     system = _env.get_template("judge_system.j2").render().strip()
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -95,7 +106,9 @@ def _content(choice: Any) -> str:
 
 def _first_token_tops(choice: Any) -> list[tuple[str, float]]:
     logprobs = _get(choice, "logprobs")
-    tokens = _get(logprobs, "content") if logprobs is not None and not isinstance(logprobs, list) else logprobs
+    tokens = (
+        _get(logprobs, "content") if logprobs is not None and not isinstance(logprobs, list) else logprobs
+    )
     if not tokens:
         return []
     # The answer token: the first one that is not whitespace.
@@ -156,8 +169,13 @@ class Judge:
         messages = render_prompt(self.problem_statement, candidate, self.config)
         if not self._no_logprobs:
             try:
-                result = self.model.chat(messages, logprobs=True, top_logprobs=self.config.judge_top_logprobs,
-                                         temperature=0.0, max_tokens=self.max_tokens)
+                result = self.model.chat(
+                    messages,
+                    logprobs=True,
+                    top_logprobs=self.config.judge_top_logprobs,
+                    temperature=0.0,
+                    max_tokens=self.max_tokens,
+                )
                 p = p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
             except Exception as exc:  # noqa: BLE001 - e.g. a server that rejects logprobs: sample instead
                 log.warning("judge logprobs request failed (%s); sampling verdicts instead", exc)
@@ -167,8 +185,9 @@ class Judge:
             with self._lock:
                 self._no_logprobs = True
         k = max(1, self.config.judge_samples)
-        result = self.model.chat(messages, n=k, temperature=self.config.judge_temperature,
-                                 max_tokens=max(self.max_tokens, 8))
+        result = self.model.chat(
+            messages, n=k, temperature=self.config.judge_temperature, max_tokens=max(self.max_tokens, 8)
+        )
         votes = [v for v in (verdict(_content(c)) for c in _choices(result)) if v is not None]
         return round(sum(votes) / len(votes), 6) if votes else None
 

@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 _PYTEST = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\s+(\S+)", re.M)
-_UNITTEST = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n.*?)?\s\.\.\.\s*(ok|FAIL|ERROR|skipped.*|expected failure)$", re.M)
+_UNITTEST = re.compile(
+    r"^(\w+) \(([\w.]+)\)(?:\n.*?)?\s\.\.\.\s*(ok|FAIL|ERROR|skipped.*|expected failure)$", re.M
+)
 _UNITTEST_STATUS = {"ok": "PASSED", "FAIL": "FAILED", "ERROR": "ERROR", "expected failure": "XFAIL"}
 
 

@@ -16,7 +16,14 @@ _VOLATILE = [
 ]
 
 # Exceptions that, raised from the test script itself, mean the test is broken rather than the issue present.
-TEST_BUG_ERRORS = ("SyntaxError", "IndentationError", "TabError", "NameError", "ImportError", "ModuleNotFoundError")
+TEST_BUG_ERRORS = (
+    "SyntaxError",
+    "IndentationError",
+    "TabError",
+    "NameError",
+    "ImportError",
+    "ModuleNotFoundError",
+)
 _EXC_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Exit|Interrupt))\b:?", re.M)
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+', re.M)
 
@@ -27,7 +34,9 @@ def normalize_output(text: str) -> str:
     return text.strip()
 
 
-def make_outcome(exit_code: int | None, output: str, timed_out: bool, duration: float, excerpt: int) -> Outcome:
+def make_outcome(
+    exit_code: int | None, output: str, timed_out: bool, duration: float, excerpt: int
+) -> Outcome:
     norm = normalize_output(output)
     return Outcome(
         exit_code=exit_code,
@@ -65,6 +74,10 @@ def is_test_bug(outcome: Outcome, script_path: str) -> str | None:
     if name not in TEST_BUG_ERRORS:
         return None
     name_of_script = script_path.rsplit("/", 1)[-1]
-    if frame is None or frame.endswith(name_of_script) or name in ("SyntaxError", "IndentationError", "TabError"):
+    if (
+        frame is None
+        or frame.endswith(name_of_script)
+        or name in ("SyntaxError", "IndentationError", "TabError")
+    ):
         return f"crashes on original: {name} in the test itself"
     return None

@@ -71,8 +71,9 @@ def verify(
     candidates = sorted(candidates, key=lambda c: c.candidate_id)
     if len({c.candidate_id for c in candidates}) != len(candidates):
         raise ValueError("candidate ids must be unique")
-    all_tests = merge_tests(sorted(tests, key=lambda t: t.test_id),
-                            tests_from_candidates(candidates) if repro_tests else [])
+    all_tests = merge_tests(
+        sorted(tests, key=lambda t: t.test_id), tests_from_candidates(candidates) if repro_tests else []
+    )
     all_tests.sort(key=lambda t: t.test_id)
     cache = open_cache(vconf.cache_dir, out_dir)
     counter = SandboxCounter()
@@ -81,8 +82,20 @@ def verify(
     # 1. the original code
     selected: list[str] = []
     touched = touched_files(c.patch for c in candidates) if regression else None
-    original = run_version(pool, env, "", sha256(""), all_tests, None, cache, vconf, counter,
-                           touched=touched, selected=selected, task=task)
+    original = run_version(
+        pool,
+        env,
+        "",
+        sha256(""),
+        all_tests,
+        None,
+        cache,
+        vconf,
+        counter,
+        touched=touched,
+        selected=selected,
+        task=task,
+    )
     reg_ids = _passing_regression_ids(original)
     reg_cmd = None
     if reg_ids:
@@ -97,7 +110,9 @@ def verify(
     def one(item: tuple[str, str]) -> VersionResult:
         patch_hash, patch = item
         try:
-            return run_version(pool, env, patch, patch_hash, all_tests, reg_cmd, cache, vconf, counter, task=task)
+            return run_version(
+                pool, env, patch, patch_hash, all_tests, reg_cmd, cache, vconf, counter, task=task
+            )
         except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
             log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
             return VersionResult(patch_hash=patch_hash, applies=False, apply_output=f"sandbox error: {exc!r}")
@@ -115,8 +130,12 @@ def verify(
         scores = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens).score_all(applying)
 
     # 4. the table
-    columns = [TestColumn(test_id=t.test_id, kind="generated", reference=original.outcomes.get(t.test_id),
-                          source=t.source) for t in all_tests]
+    columns = [
+        TestColumn(
+            test_id=t.test_id, kind="generated", reference=original.outcomes.get(t.test_id), source=t.source
+        )
+        for t in all_tests
+    ]
     ok = Outcome(exit_code=0, output_digest=sha256(PASSED), output_excerpt=PASSED)
     columns += [TestColumn(test_id=i, kind="regression", reference=ok, source="repository") for i in reg_ids]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
@@ -124,16 +143,23 @@ def verify(
     weigh_columns(columns, by_id, rows, vconf)
     generated_scores(columns, rows)
     formula = score_rows(columns, rows, vconf)
-    table = VerifierTable(instance_id=task.instance_id, tests=columns, rows=rows, meta={
-        "hybrid": vconf.hybrid,
-        "formula": formula,
-        "regression_files": selected,
-        "sandboxes_started": counter.count,
-        "distinct_patches": len(patches),
-        "seconds": round(time.monotonic() - started, 2),
-        "apply_errors": {h: v.apply_output for h, v in sorted(versions.items()) if not v.applies},
-        "original_regression_run": original.regression.outcome.model_dump() if original.regression else None,
-    })
+    table = VerifierTable(
+        instance_id=task.instance_id,
+        tests=columns,
+        rows=rows,
+        meta={
+            "hybrid": vconf.hybrid,
+            "formula": formula,
+            "regression_files": selected,
+            "sandboxes_started": counter.count,
+            "distinct_patches": len(patches),
+            "seconds": round(time.monotonic() - started, 2),
+            "apply_errors": {h: v.apply_output for h, v in sorted(versions.items()) if not v.applies},
+            "original_regression_run": original.regression.outcome.model_dump()
+            if original.regression
+            else None,
+        },
+    )
     if out_dir is not None:
         table.save(Path(out_dir) / TABLE_FILE)
     return table
@@ -145,9 +171,15 @@ def _passing_regression_ids(original: VersionResult) -> list[str]:
     return sorted(i for i, status in original.regression.statuses.items() if status == PASSED)
 
 
-def _row(candidate: Candidate, version: VersionResult, reg_ids: list[str], judge: float | None) -> CandidateRow:
-    row = CandidateRow(candidate_id=candidate.candidate_id, patch_hash=candidate.patch_hash,
-                       applies=version.applies, judge=judge)
+def _row(
+    candidate: Candidate, version: VersionResult, reg_ids: list[str], judge: float | None
+) -> CandidateRow:
+    row = CandidateRow(
+        candidate_id=candidate.candidate_id,
+        patch_hash=candidate.patch_hash,
+        applies=version.applies,
+        judge=judge,
+    )
     if not version.applies:
         return row
     row.outcomes = dict(version.outcomes)
@@ -156,10 +188,12 @@ def _row(candidate: Candidate, version: VersionResult, reg_ids: list[str], judge
         failures = []
         for test_id in reg_ids:
             status = statuses.get(test_id, "MISSING")
-            row.outcomes[test_id] = Outcome(exit_code=0 if status == PASSED else 1,
-                                            output_digest=sha256(status), output_excerpt=status)
+            row.outcomes[test_id] = Outcome(
+                exit_code=0 if status == PASSED else 1, output_digest=sha256(status), output_excerpt=status
+            )
             if status != PASSED:
                 failures.append(test_id)
-        row.regression = RegressionResult(passed=len(reg_ids) - len(failures), failed=len(failures),
-                                          new_failures=failures)
+        row.regression = RegressionResult(
+            passed=len(reg_ids) - len(failures), failed=len(failures), new_failures=failures
+        )
     return row

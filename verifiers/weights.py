@@ -22,7 +22,10 @@ from verifiers.table import CandidateRow, GeneratedTest, TestColumn
 
 
 def weigh_columns(
-    columns: list[TestColumn], tests: dict[str, GeneratedTest], rows: list[CandidateRow], config: VerifierConfig
+    columns: list[TestColumn],
+    tests: dict[str, GeneratedTest],
+    rows: list[CandidateRow],
+    config: VerifierConfig,
 ) -> None:
     """Set weight, distinguishing and reason of each generated column in place."""
     distinct: dict[str, CandidateRow] = {}
@@ -40,7 +43,9 @@ def weigh_columns(
         )
 
 
-def _weigh(column: TestColumn, test: GeneratedTest, passing: int, n: int, rarity: float) -> tuple[float, bool, str]:
+def _weigh(
+    column: TestColumn, test: GeneratedTest, passing: int, n: int, rarity: float
+) -> tuple[float, bool, str]:
     ref = column.reference
     if ref is None or ref.exit_code is None and not ref.timed_out:
         return 0.0, False, "no run on the original code"

@@ -35,45 +35,68 @@ Notes for using the `str_replace` command:
 
 def editor_parameters(concise: bool = False) -> dict:
     props: dict[str, Any] = {
-        "command": {"type": "string", "enum": ["view", "create", "str_replace", "insert", "undo_edit"],
-                    "description": "The commands to run. Allowed options are: `view`, `create`, `str_replace`, "
-                                   "`insert`, `undo_edit`."},
-        "path": {"type": "string",
-                 "description": "Absolute path to file or directory, e.g. `/testbed/file.py` or `/testbed`."},
-        "file_text": {"type": "string",
-                      "description": "Required parameter of `create` command, with the content of the file to be "
-                                     "created."},
-        "old_str": {"type": "string",
-                    "description": "Required parameter of `str_replace` command containing the string in `path` "
-                                   "to replace."},
-        "new_str": {"type": "string",
-                    "description": "Optional parameter of `str_replace` command containing the new string (if not "
-                                   "given, no string will be added). Required parameter of `insert` command "
-                                   "containing the string to insert."},
-        "insert_line": {"type": "integer",
-                        "description": "Required parameter of `insert` command. The `new_str` will be inserted AFTER "
-                                       "the line `insert_line` of `path`."},
-        "view_range": {"type": "array", "items": {"type": "integer"},
-                       "description": "Optional parameter of `view` command when `path` points to a file. If none is "
-                                      "given, the full file is shown. If provided, the file will be shown in the "
-                                      "indicated line number range, e.g. [11, 12] will show lines 11 and 12. "
-                                      "Indexing at 1 to start. Setting `[start_line, -1]` shows all lines from "
-                                      "`start_line` to the end of the file."},
+        "command": {
+            "type": "string",
+            "enum": ["view", "create", "str_replace", "insert", "undo_edit"],
+            "description": "The commands to run. Allowed options are: `view`, `create`, `str_replace`, "
+            "`insert`, `undo_edit`.",
+        },
+        "path": {
+            "type": "string",
+            "description": "Absolute path to file or directory, e.g. `/testbed/file.py` or `/testbed`.",
+        },
+        "file_text": {
+            "type": "string",
+            "description": "Required parameter of `create` command, with the content of the file to be "
+            "created.",
+        },
+        "old_str": {
+            "type": "string",
+            "description": "Required parameter of `str_replace` command containing the string in `path` "
+            "to replace.",
+        },
+        "new_str": {
+            "type": "string",
+            "description": "Optional parameter of `str_replace` command containing the new string (if not "
+            "given, no string will be added). Required parameter of `insert` command "
+            "containing the string to insert.",
+        },
+        "insert_line": {
+            "type": "integer",
+            "description": "Required parameter of `insert` command. The `new_str` will be inserted AFTER "
+            "the line `insert_line` of `path`.",
+        },
+        "view_range": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "Optional parameter of `view` command when `path` points to a file. If none is "
+            "given, the full file is shown. If provided, the file will be shown in the "
+            "indicated line number range, e.g. [11, 12] will show lines 11 and 12. "
+            "Indexing at 1 to start. Setting `[start_line, -1]` shows all lines from "
+            "`start_line` to the end of the file.",
+        },
     }
     if concise:
-        props["concise"] = {"type": "boolean", "description": "Optional; accepted for compatibility, ignored."}
+        props["concise"] = {
+            "type": "boolean",
+            "description": "Optional; accepted for compatibility, ignored.",
+        }
     return {"type": "object", "properties": props, "required": ["command", "path"]}
 
 
-BASH_DESCRIPTION = ("Run a bash command in the sandbox (working directory /testbed). Each call is a fresh shell: "
-                    "state such as `cd` or exported variables does not persist. Do not run interactive commands; "
-                    "long outputs are cut in the middle.")
+BASH_DESCRIPTION = (
+    "Run a bash command in the sandbox (working directory /testbed). Each call is a fresh shell: "
+    "state such as `cd` or exported variables does not persist. Do not run interactive commands; "
+    "long outputs are cut in the middle."
+)
 
 
 class Toolset:
     """The tools of one profile, bound to one sandbox (the editor's undo history lives here)."""
 
-    def __init__(self, profile: str, sandbox: SandboxLike, root: str = "/testbed", command_timeout: float = 300.0):
+    def __init__(
+        self, profile: str, sandbox: SandboxLike, root: str = "/testbed", command_timeout: float = 300.0
+    ):
         if profile not in PROFILES:
             raise ValueError(f"unknown tool profile {profile!r}; choose one of {PROFILES}")
         self.profile = profile
@@ -94,49 +117,107 @@ class Toolset:
         editor_run = self.editor.run
         if self.profile == "default":
             return [
-                Tool("bash", BASH_DESCRIPTION,
-                     {"type": "object", "properties": {"command": {"type": "string",
-                                                                   "description": "The bash command to run."}},
-                      "required": ["command"]}, lambda a: self.bash(a["command"])),
+                Tool(
+                    "bash",
+                    BASH_DESCRIPTION,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "command": {"type": "string", "description": "The bash command to run."}
+                        },
+                        "required": ["command"],
+                    },
+                    lambda a: self.bash(a["command"]),
+                ),
                 Tool("str_replace_editor", EDITOR_DESCRIPTION, editor_parameters(), editor_run),
-                Tool("submit", "Submit the current changes to the repository as the solution. Call it once the "
-                     "issue is fixed and verified.", {"type": "object", "properties": {}, "required": []}),
+                Tool(
+                    "submit",
+                    "Submit the current changes to the repository as the solution. Call it once the "
+                    "issue is fixed and verified.",
+                    {"type": "object", "properties": {}, "required": []},
+                ),
             ]
         if self.profile == "openhands":
             return [
-                Tool("execute_bash", BASH_DESCRIPTION + " Commands that may run long should get a `timeout`.",
-                     {"type": "object", "properties": {
-                         "command": {"type": "string", "description": "The bash command to execute."},
-                         "is_input": {"type": "string", "enum": ["true", "false"],
-                                      "description": "Accepted for compatibility; interactive input is not "
-                                                     "supported."},
-                         "timeout": {"type": "number", "description": "Optional timeout in seconds."}},
-                      "required": ["command"]},
-                     lambda a: self.bash(a["command"], a.get("timeout"))),
+                Tool(
+                    "execute_bash",
+                    BASH_DESCRIPTION + " Commands that may run long should get a `timeout`.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "command": {"type": "string", "description": "The bash command to execute."},
+                            "is_input": {
+                                "type": "string",
+                                "enum": ["true", "false"],
+                                "description": "Accepted for compatibility; interactive input is not "
+                                "supported.",
+                            },
+                            "timeout": {"type": "number", "description": "Optional timeout in seconds."},
+                        },
+                        "required": ["command"],
+                    },
+                    lambda a: self.bash(a["command"], a.get("timeout")),
+                ),
                 Tool("str_replace_editor", EDITOR_DESCRIPTION, editor_parameters(), editor_run),
-                Tool("finish", "Finish the interaction when the task is complete: the current changes to the "
-                     "repository are the solution.",
-                     {"type": "object", "properties": {"message": {"type": "string",
-                                                                   "description": "Final message to the user."}},
-                      "required": []}),
+                Tool(
+                    "finish",
+                    "Finish the interaction when the task is complete: the current changes to the "
+                    "repository are the solution.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "message": {"type": "string", "description": "Final message to the user."}
+                        },
+                        "required": [],
+                    },
+                ),
             ]
         return [
-            Tool("execute_bash", BASH_DESCRIPTION,
-                 {"type": "object", "properties": {
-                     "cmd": {"type": "string", "description": "The command (and optional arguments) to execute."}},
-                  "required": ["cmd"]}, lambda a: self.bash(a["cmd"])),
+            Tool(
+                "execute_bash",
+                BASH_DESCRIPTION,
+                {
+                    "type": "object",
+                    "properties": {
+                        "cmd": {
+                            "type": "string",
+                            "description": "The command (and optional arguments) to execute.",
+                        }
+                    },
+                    "required": ["cmd"],
+                },
+                lambda a: self.bash(a["cmd"]),
+            ),
             Tool("file_editor", EDITOR_DESCRIPTION, editor_parameters(concise=True), editor_run),
-            Tool("search", "Search for a term in a directory (lists matching files) or in a file (lists matching "
-                 "lines with numbers). Hidden directories are skipped.",
-                 {"type": "object", "properties": {
-                     "search_term": {"type": "string", "description": "The term to search for."},
-                     "path": {"type": "string", "description": "File or directory to search in (default /testbed)."}},
-                  "required": ["search_term"]}, lambda a: self.search(a["search_term"], a.get("path"))),
-            Tool("finish", "Finish the task: the current changes to the repository are the solution.",
-                 {"type": "object", "properties": {
-                     "command": {"type": "string", "enum": ["submit"], "description": "Must be `submit`."},
-                     "result": {"type": "string", "description": "Optional final result or summary."}},
-                  "required": []}),
+            Tool(
+                "search",
+                "Search for a term in a directory (lists matching files) or in a file (lists matching "
+                "lines with numbers). Hidden directories are skipped.",
+                {
+                    "type": "object",
+                    "properties": {
+                        "search_term": {"type": "string", "description": "The term to search for."},
+                        "path": {
+                            "type": "string",
+                            "description": "File or directory to search in (default /testbed).",
+                        },
+                    },
+                    "required": ["search_term"],
+                },
+                lambda a: self.search(a["search_term"], a.get("path")),
+            ),
+            Tool(
+                "finish",
+                "Finish the task: the current changes to the repository are the solution.",
+                {
+                    "type": "object",
+                    "properties": {
+                        "command": {"type": "string", "enum": ["submit"], "description": "Must be `submit`."},
+                        "result": {"type": "string", "description": "Optional final result or summary."},
+                    },
+                    "required": [],
+                },
+            ),
         ]
 
     # -- tool bodies ------------------------------------------------------------------------------------------
@@ -164,7 +245,9 @@ class Toolset:
         r = self.sandbox.exec(
             f"if [ -d {q} ]; then echo __DIR__; grep -rIc --exclude-dir='.*' --exclude-dir=__pycache__ -F -- {t} {q} "
             f"| grep -v ':0$' | sort | head -n 100; elif [ -f {q} ]; then echo __FILE__; grep -nF -- {t} {q} "
-            f"| head -n 100; else echo __NONE__; fi", timeout=120)
+            f"| head -n 100; else echo __NONE__; fi",
+            timeout=120,
+        )
         kind, _, out = r.output.strip().partition("\n")
         if kind == "__NONE__":
             raise ToolError(f"The path {target} does not exist.")
@@ -181,8 +264,11 @@ class Toolset:
         """Run one call and return its observation; every failure becomes an error observation."""
         tool = self.tools.get(call.name)
         if tool is None:
-            return (f"ERROR: Unknown tool `{call.name}`. The available tools are: "
-                    + ", ".join(f"`{n}`" for n in self.tools) + ".")
+            return (
+                f"ERROR: Unknown tool `{call.name}`. The available tools are: "
+                + ", ".join(f"`{n}`" for n in self.tools)
+                + "."
+            )
         if call.error:
             return f"ERROR: Could not parse the arguments of `{call.name}`: {call.error}"
         try:
@@ -194,6 +280,7 @@ class Toolset:
             return f"ERROR: {exc}"
 
 
-def make_toolset(profile: str, sandbox: SandboxLike, root: str = "/testbed", command_timeout: float = 300.0
-                 ) -> Toolset:
+def make_toolset(
+    profile: str, sandbox: SandboxLike, root: str = "/testbed", command_timeout: float = 300.0
+) -> Toolset:
     return Toolset(profile, sandbox, root, command_timeout)

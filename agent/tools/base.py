@@ -16,8 +16,9 @@ class ExecResultLike(Protocol):
 class SandboxLike(Protocol):
     """What tools need of `sandbox.DockerSandbox`."""
 
-    def exec(self, cmd: str, timeout: float | None = ..., cwd: str | None = ..., env: dict | None = ...
-             ) -> ExecResultLike: ...
+    def exec(
+        self, cmd: str, timeout: float | None = ..., cwd: str | None = ..., env: dict | None = ...
+    ) -> ExecResultLike: ...
 
     def read_bytes(self, path: str) -> bytes: ...
 
@@ -39,8 +40,10 @@ class Tool:
     """None for the tool that ends the trajectory (submit / finish)."""
 
     def schema(self) -> dict:
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
     def check(self, args: dict[str, Any]) -> None:
         """Raise ToolError for missing required arguments (unknown extra ones are ignored)."""

@@ -33,8 +33,11 @@ class Editor:
 
     def _kind(self, path: str) -> str:
         q = shlex.quote(path)
-        r = self.sandbox.exec(f"if [ -d {q} ]; then echo dir; elif [ -f {q} ]; then echo file; "
-                              f"elif [ -e {q} ]; then echo other; else echo none; fi", timeout=30)
+        r = self.sandbox.exec(
+            f"if [ -d {q} ]; then echo dir; elif [ -f {q} ]; then echo file; "
+            f"elif [ -e {q} ]; then echo other; else echo none; fi",
+            timeout=30,
+        )
         return r.output.strip().splitlines()[-1] if r.output.strip() else "none"
 
     def _read(self, path: str) -> str:
@@ -63,20 +66,27 @@ class Editor:
     def run(self, args: dict[str, Any]) -> str:
         command = args.get("command")
         if command not in COMMANDS:
-            raise ToolError(f"Unrecognized command {command!r}. The allowed commands for the editor are: "
-                            + ", ".join(COMMANDS) + ".")
+            raise ToolError(
+                f"Unrecognized command {command!r}. The allowed commands for the editor are: "
+                + ", ".join(COMMANDS)
+                + "."
+            )
         path = self.resolve(args.get("path"))
         kind = self._kind(path)
         if command == "create":
             if kind != "none":
-                raise ToolError(f"File already exists at: {path}. Cannot overwrite files using command `create`.")
+                raise ToolError(
+                    f"File already exists at: {path}. Cannot overwrite files using command `create`."
+                )
             if not isinstance(args.get("file_text"), str):
                 raise ToolError("Parameter `file_text` is required for command: create.")
             return self.create(path, args["file_text"])
         if kind == "none":
             raise ToolError(f"The path {path} does not exist. Please provide a valid path.")
         if kind == "dir" and command != "view":
-            raise ToolError(f"The path {path} is a directory and only the `view` command can be used on directories.")
+            raise ToolError(
+                f"The path {path} is a directory and only the `view` command can be used on directories."
+            )
         if command == "view":
             return self.view_dir(path) if kind == "dir" else self.view(path, args.get("view_range"))
         if command == "str_replace":
@@ -94,8 +104,11 @@ class Editor:
 
     def view_dir(self, path: str) -> str:
         q = shlex.quote(path)
-        r = self.sandbox.exec(f"find {q} -maxdepth 2 -not -path '*/.*' -not -name '__pycache__' "
-                              f"-not -path '*/__pycache__/*' | sort", timeout=60)
+        r = self.sandbox.exec(
+            f"find {q} -maxdepth 2 -not -path '*/.*' -not -name '__pycache__' "
+            f"-not -path '*/__pycache__/*' | sort",
+            timeout=60,
+        )
         return f"Here's the files and directories up to 2 levels deep in {path}, excluding hidden items:\n{r.output}"
 
     def view(self, path: str, view_range: Any = None) -> str:
@@ -103,17 +116,24 @@ class Editor:
         lines = text.split("\n")
         start = 1
         if view_range is not None:
-            if (not isinstance(view_range, list) or len(view_range) != 2
-                    or not all(isinstance(v, int) for v in view_range)):
+            if (
+                not isinstance(view_range, list)
+                or len(view_range) != 2
+                or not all(isinstance(v, int) for v in view_range)
+            ):
                 raise ToolError("Invalid `view_range`. It should be a list of two integers.")
             first, last = view_range
             if not 1 <= first <= len(lines):
-                raise ToolError(f"Invalid `view_range`: {view_range}. Its first element `{first}` should be "
-                                f"within the range of lines of the file: [1, {len(lines)}].")
+                raise ToolError(
+                    f"Invalid `view_range`: {view_range}. Its first element `{first}` should be "
+                    f"within the range of lines of the file: [1, {len(lines)}]."
+                )
             if last != -1 and not first <= last <= len(lines):
-                raise ToolError(f"Invalid `view_range`: {view_range}. Its second element `{last}` should be -1 or "
-                                f"between {first} and the number of lines of the file ({len(lines)}).")
-            lines = lines[first - 1:] if last == -1 else lines[first - 1:last]
+                raise ToolError(
+                    f"Invalid `view_range`: {view_range}. Its second element `{last}` should be -1 or "
+                    f"between {first} and the number of lines of the file ({len(lines)})."
+                )
+            lines = lines[first - 1 :] if last == -1 else lines[first - 1 : last]
             start = first
         return f"Here's the result of running `cat -n` on {path}:\n{cat_n(chr(10).join(lines), start)}\n"
 
@@ -130,24 +150,30 @@ class Editor:
             raise ToolError("Parameter `old_str` must not be empty; use `insert` or `create` to add text.")
         count = text.count(old)
         if count == 0:
-            raise ToolError(f"No replacement was performed, old_str `{old}` did not appear verbatim in {path}.")
+            raise ToolError(
+                f"No replacement was performed, old_str `{old}` did not appear verbatim in {path}."
+            )
         if count > 1:
             lines, pos = [], text.find(old)
             while pos != -1:
                 lines.append(text.count("\n", 0, pos) + 1)
                 pos = text.find(old, pos + 1)
-            raise ToolError(f"No replacement was performed. Multiple occurrences of old_str `{old}` in lines "
-                            f"{lines}. Please ensure it is unique.")
+            raise ToolError(
+                f"No replacement was performed. Multiple occurrences of old_str `{old}` in lines "
+                f"{lines}. Please ensure it is unique."
+            )
         self.history.setdefault(path, []).append(original)
         new_text = text.replace(old, new)
         self._write(path, new_text)
         line = text.split(old)[0].count("\n")
         first = max(0, line - SNIPPET_LINES)
         last = line + SNIPPET_LINES + new.count("\n")
-        snippet = "\n".join(new_text.split("\n")[first:last + 1])
-        return (f"The file {path} has been edited. Here's the result of running `cat -n` on a snippet of {path}:\n"
-                f"{cat_n(snippet, first + 1)}\nReview the changes and make sure they are as expected. "
-                "Edit the file again if necessary.")
+        snippet = "\n".join(new_text.split("\n")[first : last + 1])
+        return (
+            f"The file {path} has been edited. Here's the result of running `cat -n` on a snippet of {path}:\n"
+            f"{cat_n(snippet, first + 1)}\nReview the changes and make sure they are as expected. "
+            "Edit the file again if necessary."
+        )
 
     def insert(self, path: str, insert_line: Any, new: str) -> str:
         original = self._read(path)
@@ -155,19 +181,25 @@ class Editor:
         try:
             insert_line = int(insert_line)
         except (TypeError, ValueError):
-            raise ToolError(f"Invalid `insert_line` parameter: {insert_line!r}. It should be an integer.") from None
+            raise ToolError(
+                f"Invalid `insert_line` parameter: {insert_line!r}. It should be an integer."
+            ) from None
         if not 0 <= insert_line <= len(lines):
-            raise ToolError(f"Invalid `insert_line` parameter: {insert_line}. It should be within the range of "
-                            f"lines of the file: [0, {len(lines)}]")
+            raise ToolError(
+                f"Invalid `insert_line` parameter: {insert_line}. It should be within the range of "
+                f"lines of the file: [0, {len(lines)}]"
+            )
         new_lines = new.expandtabs().split("\n")
         result = lines[:insert_line] + new_lines + lines[insert_line:]
         self.history.setdefault(path, []).append(original)
         self._write(path, "\n".join(result))
         first = max(0, insert_line - SNIPPET_LINES)
-        snippet = "\n".join(result[first:insert_line + len(new_lines) + SNIPPET_LINES])
-        return (f"The file {path} has been edited. Here's the result of running `cat -n` on a snippet of the "
-                f"edited file:\n{cat_n(snippet, first + 1)}\nReview the changes and make sure they are as expected "
-                "(correct indentation, no duplicate lines, etc). Edit the file again if necessary.")
+        snippet = "\n".join(result[first : insert_line + len(new_lines) + SNIPPET_LINES])
+        return (
+            f"The file {path} has been edited. Here's the result of running `cat -n` on a snippet of the "
+            f"edited file:\n{cat_n(snippet, first + 1)}\nReview the changes and make sure they are as expected "
+            "(correct indentation, no duplicate lines, etc). Edit the file again if necessary."
+        )
 
     def undo(self, path: str) -> str:
         stack = self.history.get(path)

@@ -37,8 +37,10 @@ def _repo_sandbox(base_image):
     with DockerSandbox(base_image, workdir="/testbed") as sb:
         for path, text in FILES.items():
             sb.write_file(f"/testbed/{path}", text)
-        r = sb.exec(f"cd /testbed && {GIT} init -q && {GIT} add -A && {GIT} commit -qm init && "
-                    "git config --global --add safe.directory '*'")
+        r = sb.exec(
+            f"cd /testbed && {GIT} init -q && {GIT} add -A && {GIT} commit -qm init && "
+            "git config --global --add safe.directory '*'"
+        )
         assert r.exit_code == 0, r.output
         yield sb
 
@@ -50,9 +52,11 @@ def repo_sandbox(_repo_sandbox):
     Tracked files get an old mtime and the index is refreshed, as in a real environment image (so a
     same-size edit right after the reset can never hide behind git's stat cache).
     """
-    r = _repo_sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && {GIT} clean -qfdx && "
-                           "find . -path ./.git -prune -o -type f -exec touch -d 2000-01-01 {} + && "
-                           f"{GIT} update-index -q --refresh")
+    r = _repo_sandbox.exec(
+        f"cd /testbed && {GIT} reset -q --hard && {GIT} clean -qfdx && "
+        "find . -path ./.git -prune -o -type f -exec touch -d 2000-01-01 {} + && "
+        f"{GIT} update-index -q --refresh"
+    )
     assert r.exit_code == 0, r.output
     return _repo_sandbox
 

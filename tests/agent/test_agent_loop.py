@@ -30,15 +30,29 @@ def text_call(name: str, thought: str = "", **args) -> dict:
     return {"content": f"{thought}\n<function={name}>\n{params}</function>"}
 
 
-def run(sandbox, task, tmp_path, scripts=None, policy=None, tool_format="native", mode="fix", cancel=None,
-        retries=2, **agent):
+def run(
+    sandbox,
+    task,
+    tmp_path,
+    scripts=None,
+    policy=None,
+    tool_format="native",
+    mode="fix",
+    cancel=None,
+    retries=2,
+    **agent,
+):
     agent.setdefault("context_tokens", 0)
     with ScriptedServer(policy or ConversationPolicy(scripts)) as server:
-        config = SwescaleConfig(model=ModelConfig(urls=[server.url], tool_format=tool_format, retries=retries,
-                                                  backoff=0.01, timeout=30),
-                                agent=AgentConfig(**agent))
-        result = run_trajectory(task, sandbox, ModelClient(config.model), config, tmp_path, "traj-1", mode=mode,
-                                cancel=cancel)
+        config = SwescaleConfig(
+            model=ModelConfig(
+                urls=[server.url], tool_format=tool_format, retries=retries, backoff=0.01, timeout=30
+            ),
+            agent=AgentConfig(**agent),
+        )
+        result = run_trajectory(
+            task, sandbox, ModelClient(config.model), config, tmp_path, "traj-1", mode=mode, cancel=cancel
+        )
     return result, server
 
 
@@ -52,7 +66,11 @@ def assert_fixes(sandbox, patch: str) -> None:
 
 
 def assert_append_only(server) -> None:
-    bodies = [b for b in server.requests if not b.get("tools") or b["tools"][0]["function"]["name"] != "swescale_probe"]
+    bodies = [
+        b
+        for b in server.requests
+        if not b.get("tools") or b["tools"][0]["function"]["name"] != "swescale_probe"
+    ]
     for prev, cur in zip(bodies, bodies[1:], strict=False):
         assert cur["messages"][: len(prev["messages"])] == prev["messages"]
         assert len(cur["messages"]) > len(prev["messages"])
@@ -64,7 +82,9 @@ def test_fix_with_editor_and_repro_script(repo_sandbox, task, tmp_path):
         call("str_replace_editor", command="view", path="/testbed/calc/ops.py"),
         call("str_replace_editor", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO),
         call("bash", command="python3 reproduce_issue.py; echo rc=$?"),
-        call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW),
+        call(
+            "str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW
+        ),
         call("bash", command="python3 reproduce_issue.py; echo rc=$?"),
         call("submit"),
     ]
@@ -101,17 +121,34 @@ def test_new_source_file_kept_scratch_dropped(repo_sandbox, task, tmp_path):
     helper = '"""Helpers."""\n\n\ndef plus(a, b):\n    return a + b\n'
     script = [
         call("str_replace_editor", command="create", path="calc/helpers.py", file_text=helper),
-        call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py",
-             old_str='"""Arithmetic helpers."""\n', new_str='"""Arithmetic helpers."""\n\nfrom calc.helpers import plus\n'),
-        call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD,
-             new_str="    return plus(a, b)\n\n\ndef sub"),
-        call("bash", command="echo 'print(1)' > debug_me.py && python3 -c 'import calc.ops' && touch calc/ops.py.orig"),
+        call(
+            "str_replace_editor",
+            command="str_replace",
+            path="/testbed/calc/ops.py",
+            old_str='"""Arithmetic helpers."""\n',
+            new_str='"""Arithmetic helpers."""\n\nfrom calc.helpers import plus\n',
+        ),
+        call(
+            "str_replace_editor",
+            command="str_replace",
+            path="/testbed/calc/ops.py",
+            old_str=OLD,
+            new_str="    return plus(a, b)\n\n\ndef sub",
+        ),
+        call(
+            "bash",
+            command="echo 'print(1)' > debug_me.py && python3 -c 'import calc.ops' && touch calc/ops.py.orig",
+        ),
         call("submit"),
     ]
     result, _ = run(repo_sandbox, task, tmp_path, [script])
     assert result.exit_status == ExitStatus.submitted
     assert "b/calc/helpers.py" in result.patch
-    assert "debug_me.py" not in result.patch and ".orig" not in result.patch and "__pycache__" not in result.patch
+    assert (
+        "debug_me.py" not in result.patch
+        and ".orig" not in result.patch
+        and "__pycache__" not in result.patch
+    )
     assert_fixes(repo_sandbox, result.patch)
 
 
@@ -120,15 +157,24 @@ def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
         {"tool_calls": [{"name": "bash", "arguments": "{not json"}]},
         call("frobnicate", x=1),
         call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py"),
-        call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str="return a - b",
-             new_str="return a + b"),
+        call(
+            "str_replace_editor",
+            command="str_replace",
+            path="/testbed/calc/ops.py",
+            old_str="return a - b",
+            new_str="return a + b",
+        ),
         call("str_replace_editor", command="view", path="/testbed/nope.py"),
         call("str_replace_editor", command="view", path="/testbed/calc/ops.py", view_range=[5, 6]),
-        call("str_replace_editor", command="insert", path="/testbed/calc/ops.py", insert_line=1, new_str="# hi"),
+        call(
+            "str_replace_editor", command="insert", path="/testbed/calc/ops.py", insert_line=1, new_str="# hi"
+        ),
         call("str_replace_editor", command="undo_edit", path="/testbed/calc/ops.py"),
         call("bash"),
         {"content": "I think I am done."},
-        call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW),
+        call(
+            "str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW
+        ),
         call("submit"),
     ]
     result, _ = run(repo_sandbox, task, tmp_path, [script])
@@ -139,7 +185,7 @@ def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
     assert "`old_str` is required" in obs[2]
     assert "Multiple occurrences" in obs[3] and "[6, 11]" in obs[3]
     assert "does not exist" in obs[4]
-    assert obs[5].endswith("     5\t    \"\"\"Return the sum of a and b.\"\"\"\n     6\t    return a - b\n")
+    assert obs[5].endswith('     5\t    """Return the sum of a and b."""\n     6\t    return a - b\n')
     assert "# hi" in obs[6] and "undone successfully" in obs[7] and "# hi" not in obs[7]
     assert "Missing required parameter" in obs[8]
     assert "did not contain a tool call" in obs[9]
@@ -147,7 +193,9 @@ def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
 
 
 def test_server_error_then_recovery(repo_sandbox, task, tmp_path):
-    inner = ConversationPolicy([[call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"), call("submit")]])
+    inner = ConversationPolicy(
+        [[call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"), call("submit")]]
+    )
     calls = {"n": 0}
 
     def flaky(request):
@@ -162,22 +210,30 @@ def test_server_error_then_recovery(repo_sandbox, task, tmp_path):
 
 def test_model_error_keeps_the_diff(repo_sandbox, task, tmp_path):
     inner = ConversationPolicy([[call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py")]])
-    result, server = run(repo_sandbox, task, tmp_path, retries=1,
-                         policy=lambda r: inner(r) if len(r["messages"]) == 2 else {"status": 503})
+    result, server = run(
+        repo_sandbox,
+        task,
+        tmp_path,
+        retries=1,
+        policy=lambda r: inner(r) if len(r["messages"]) == 2 else {"status": 503},
+    )
     assert result.exit_status == ExitStatus.model_error and "503" in result.error
     assert_fixes(repo_sandbox, result.patch)
 
 
 def test_step_limit_autosubmits(repo_sandbox, task, tmp_path):
     script = [call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py")] + [
-        call("bash", command=f"echo {i}") for i in range(5)]
+        call("bash", command=f"echo {i}") for i in range(5)
+    ]
     result, _ = run(repo_sandbox, task, tmp_path, [script], max_steps=3)
     assert result.exit_status == ExitStatus.step_limit and result.steps == 3
     assert_fixes(repo_sandbox, result.patch)
 
 
 def test_format_errors_and_cancel(repo_sandbox, task, tmp_path):
-    result, _ = run(repo_sandbox, task, tmp_path, [["no call 1", "no call 2", "no call 3", "x"]], max_format_errors=3)
+    result, _ = run(
+        repo_sandbox, task, tmp_path, [["no call 1", "no call 2", "no call 3", "x"]], max_format_errors=3
+    )
     assert result.exit_status == ExitStatus.format_errors and result.steps == 3
     cancel = threading.Event()
     cancel.set()
@@ -188,9 +244,17 @@ def test_format_errors_and_cancel(repo_sandbox, task, tmp_path):
 def test_text_format(repo_sandbox, task, tmp_path):
     script = [
         text_call("str_replace_editor", "Look at the file.", command="view", path="/testbed/calc/ops.py"),
-        text_call("str_replace_editor", "Fix it.", command="str_replace", path="/testbed/calc/ops.py",
-                  old_str=OLD, new_str=NEW),
-        text_call("str_replace_editor", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO),
+        text_call(
+            "str_replace_editor",
+            "Fix it.",
+            command="str_replace",
+            path="/testbed/calc/ops.py",
+            old_str=OLD,
+            new_str=NEW,
+        ),
+        text_call(
+            "str_replace_editor", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO
+        ),
         text_call("bash", command="python3 reproduce_issue.py && echo fixed"),
         {"content": "<function=submit>\n</function>"},
     ]
@@ -216,13 +280,18 @@ def test_auto_format_probe_picks_native(repo_sandbox, task, tmp_path):
 def test_openhands_profile(repo_sandbox, task, tmp_path):
     script = [
         call("execute_bash", command="grep -n 'a - b' calc/ops.py", is_input="false"),
-        call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW),
+        call(
+            "str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW
+        ),
         call("finish", message="done"),
     ]
     result, server = run(repo_sandbox, task, tmp_path, [script], tools="openhands")
     assert result.exit_status == ExitStatus.submitted
-    assert {t["function"]["name"] for t in server.requests[0]["tools"]} == {"execute_bash", "str_replace_editor",
-                                                                           "finish"}
+    assert {t["function"]["name"] for t in server.requests[0]["tools"]} == {
+        "execute_bash",
+        "str_replace_editor",
+        "finish",
+    }
     assert_fixes(repo_sandbox, result.patch)
 
 
@@ -253,19 +322,27 @@ def test_test_mode_keeps_only_the_script(repo_sandbox, task, tmp_path):
     ]
     result, server = run(repo_sandbox, task, tmp_path, [script], mode="test")
     assert result.mode == "test" and result.patch == ""
-    assert result.repro_test == REPRO and result.repro_exit_original == 1 and result.repro_exit_patched is None
+    assert (
+        result.repro_test == REPRO and result.repro_exit_original == 1 and result.repro_exit_patched is None
+    )
     assert "NOT to fix" in server.requests[0]["messages"][1]["content"]
     data = json.loads((tmp_path / "traj-1.json").read_text())
     assert data["result"]["repro_test"] == REPRO
 
 
 def test_replay_recorded_trajectory(repo_sandbox, task, tmp_path):
-    script = [call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW),
-              call("submit")]
+    script = [
+        call(
+            "str_replace_editor", command="str_replace", path="/testbed/calc/ops.py", old_str=OLD, new_str=NEW
+        ),
+        call("submit"),
+    ]
     first, _ = run(repo_sandbox, task, tmp_path / "a", [script])
     policy = ConversationPolicy.from_trajectories([first.trajectory_file])
-    repo_sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && touch -d 2000-01-01 calc/ops.py && "
-                      f"{GIT} update-index -q --refresh")
+    repo_sandbox.exec(
+        f"cd /testbed && {GIT} reset -q --hard && touch -d 2000-01-01 calc/ops.py && "
+        f"{GIT} update-index -q --refresh"
+    )
     again, server = run(repo_sandbox, task, tmp_path / "b", policy=policy)
     assert again.exit_status == ExitStatus.submitted and again.patch == first.patch
     assert server.requests[0]["messages"] == load_trajectory(first.trajectory_file).request_messages(0)

@@ -11,8 +11,18 @@ from agent.config import ModelConfig
 from agent.model import ModelClient, ModelError
 from agent.scripted_server import ScriptedServer
 
-TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {
-    "type": "object", "properties": {"command": {"type": "string"}, "n": {"type": "integer"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "bash",
+            "parameters": {
+                "type": "object",
+                "properties": {"command": {"type": "string"}, "n": {"type": "integer"}},
+            },
+        },
+    }
+]
 MSGS = [{"role": "user", "content": "hi"}]
 
 
@@ -23,8 +33,10 @@ def cfg(*urls, **kw) -> ModelConfig:
 
 
 def test_discovery_n_logprobs_usage():
-    with ScriptedServer(lambda r: {"content": "a b", "tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]},
-                        model="qwen-x") as server:
+    with ScriptedServer(
+        lambda r: {"content": "a b", "tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]},
+        model="qwen-x",
+    ) as server:
         client = ModelClient(cfg(server.url))
         assert client.model_name == "qwen-x"
         result = client.chat(MSGS, tools=TOOLS, n=3, logprobs=True, top_logprobs=1)
@@ -37,7 +49,12 @@ def test_discovery_n_logprobs_usage():
         usage = client.usage
         assert usage.calls == 2 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
         body = server.requests[-2]
-        assert body["model"] == "qwen-x" and body["n"] == 3 and body["tools"] == TOOLS and body["top_logprobs"] == 1
+        assert (
+            body["model"] == "qwen-x"
+            and body["n"] == 3
+            and body["tools"] == TOOLS
+            and body["top_logprobs"] == 1
+        )
 
 
 def test_retries_on_5xx_and_timeouts_then_gives_up():
@@ -74,6 +91,7 @@ def test_requests_spread_and_bounded_per_server():
             with lock:
                 active[key] -= 1
             return {"content": key}
+
         return policy
 
     with ScriptedServer(policy_for("a")) as a, ScriptedServer(policy_for("b")) as b:

@@ -32,15 +32,29 @@ def test_tool_calls_n_and_logprobs():
 
     def policy(req):
         i = next(counter)
-        return {"tool_calls": [{"name": "bash", "arguments": {"command": f"echo {i}"}}],
-                "logprobs": [{"token": "a", "logprob": -0.5, "top_logprobs": [{"token": "a", "logprob": -0.5},
-                                                                              {"token": "b", "logprob": -1.0}]}]}
+        return {
+            "tool_calls": [{"name": "bash", "arguments": {"command": f"echo {i}"}}],
+            "logprobs": [
+                {
+                    "token": "a",
+                    "logprob": -0.5,
+                    "top_logprobs": [{"token": "a", "logprob": -0.5}, {"token": "b", "logprob": -1.0}],
+                }
+            ],
+        }
 
-    tools = [{"type": "function", "function": {"name": "bash", "parameters": {"type": "object", "properties": {}}}}]
+    tools = [
+        {"type": "function", "function": {"name": "bash", "parameters": {"type": "object", "properties": {}}}}
+    ]
     with ScriptedServer(policy) as server:
         out = _client(server).chat.completions.create(
-            model="scripted", messages=[{"role": "user", "content": "x"}], tools=tools, n=3,
-            logprobs=True, top_logprobs=1)
+            model="scripted",
+            messages=[{"role": "user", "content": "x"}],
+            tools=tools,
+            n=3,
+            logprobs=True,
+            top_logprobs=1,
+        )
         assert len(out.choices) == 3
         calls = [c.message.tool_calls[0] for c in out.choices]
         assert [json.loads(c.function.arguments)["command"] for c in calls] == ["echo 0", "echo 1", "echo 2"]
@@ -52,10 +66,12 @@ def test_tool_calls_n_and_logprobs():
 
 
 def test_synthesised_logprobs_and_raw_arguments():
-    with ScriptedServer(lambda req: {"content": "yes it is",
-                                     "tool_calls": [{"name": "bash", "arguments": "{not json"}]}) as server:
-        out = _client(server).chat.completions.create(model="s", messages=[{"role": "user", "content": "x"}],
-                                                      logprobs=True)
+    with ScriptedServer(
+        lambda req: {"content": "yes it is", "tool_calls": [{"name": "bash", "arguments": "{not json"}]}
+    ) as server:
+        out = _client(server).chat.completions.create(
+            model="s", messages=[{"role": "user", "content": "x"}], logprobs=True
+        )
         assert "".join(t.token for t in out.choices[0].logprobs.content) == "yes it is"
         assert out.choices[0].message.tool_calls[0].function.arguments == "{not json"
 
@@ -95,23 +111,38 @@ def _converse(client: openai.OpenAI, tools: list[dict], turns: int) -> list:
         msg = client.chat.completions.create(model="s", messages=messages, tools=tools).choices[0].message
         call = msg.tool_calls[0]
         names.append((call.function.name, json.loads(call.function.arguments)))
-        messages.append({"role": "assistant", "content": msg.content, "tool_calls": [
-            {"id": call.id, "type": "function",
-             "function": {"name": call.function.name, "arguments": call.function.arguments}}]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": msg.content,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.function.name, "arguments": call.function.arguments},
+                    }
+                ],
+            }
+        )
         messages.append({"role": "tool", "tool_call_id": call.id, "content": "output"})
     return names
 
 
 def test_conversation_policy_parallel_and_submit_at_end():
     def script(i):
-        return [{"tool_calls": [{"name": "bash", "arguments": {"command": f"first {i}"}}]},
-                {"tool_calls": [{"name": "bash", "arguments": {"command": f"second {i}"}}]}]
+        return [
+            {"tool_calls": [{"name": "bash", "arguments": {"command": f"first {i}"}}]},
+            {"tool_calls": [{"name": "bash", "arguments": {"command": f"second {i}"}}]},
+        ]
 
-    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
-             for n in ("bash", "submit")]
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+        for n in ("bash", "submit")
+    ]
     policy = ConversationPolicy([script(i) for i in range(4)])
     results: dict[int, list] = {}
     with ScriptedServer(policy) as server:
+
         def run(k):
             results[k] = _converse(_client(server), tools, 3)
 
@@ -123,7 +154,11 @@ def test_conversation_policy_parallel_and_submit_at_end():
     assert policy.started == 4
     for names in results.values():
         i = names[0][1]["command"].split()[1]
-        assert names == [("bash", {"command": f"first {i}"}), ("bash", {"command": f"second {i}"}), ("submit", {})]
+        assert names == [
+            ("bash", {"command": f"first {i}"}),
+            ("bash", {"command": f"second {i}"}),
+            ("submit", {}),
+        ]
     assert sorted(n[0][1]["command"] for n in results.values()) == [f"first {i}" for i in range(4)]
 
 
@@ -137,9 +172,13 @@ def test_router_sends_judge_requests_elsewhere():
     with ScriptedServer(policy) as server:
         client = _client(server)
         judge = client.chat.completions.create(
-            model="s", messages=[{"role": "system", "content": "You are a judge"}, {"role": "user", "content": "?"}])
+            model="s",
+            messages=[{"role": "system", "content": "You are a judge"}, {"role": "user", "content": "?"}],
+        )
         agent = client.chat.completions.create(
-            model="s", messages=[{"role": "system", "content": "You are an agent"}, {"role": "user", "content": "?"}])
+            model="s",
+            messages=[{"role": "system", "content": "You are an agent"}, {"role": "user", "content": "?"}],
+        )
         assert judge.choices[0].message.content == "YES"
         assert agent.choices[0].message.content == "agent"
 

@@ -10,31 +10,63 @@ from agent.tools import Toolset
 
 
 def _new(path: str) -> str:
-    return (f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n"
-            f"+++ b/{path}\n@@ -0,0 +1 @@\n+x\n")
+    return (
+        f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n"
+        f"+++ b/{path}\n@@ -0,0 +1 @@\n+x\n"
+    )
 
 
 def _mod(path: str) -> str:
-    return (f"diff --git a/{path} b/{path}\nindex 1111111..2222222 100644\n--- a/{path}\n+++ b/{path}\n"
-            "@@ -1 +1 @@\n-a\n+b\n")
+    return (
+        f"diff --git a/{path} b/{path}\nindex 1111111..2222222 100644\n--- a/{path}\n+++ b/{path}\n"
+        "@@ -1 +1 @@\n-a\n+b\n"
+    )
 
 
 def test_filter_patch_rule():
-    diff = "".join([_mod("pkg/core.py"), _new("reproduce_issue.py"), _new("pkg/new_module.py"), _new("debug_x.py"),
-                    _new("repro_2.py"), _new("test_issue.py"), _new("pkg/reproduce_util.py"), _mod("debug_tools.py"),
-                    _new("pkg/__pycache__/core.cpython-311.pyc"), _new("pkg/core.py.orig"), _new("tests/test_new.py")])
+    diff = "".join(
+        [
+            _mod("pkg/core.py"),
+            _new("reproduce_issue.py"),
+            _new("pkg/new_module.py"),
+            _new("debug_x.py"),
+            _new("repro_2.py"),
+            _new("test_issue.py"),
+            _new("pkg/reproduce_util.py"),
+            _mod("debug_tools.py"),
+            _new("pkg/__pycache__/core.cpython-311.pyc"),
+            _new("pkg/core.py.orig"),
+            _new("tests/test_new.py"),
+        ]
+    )
     patch, dropped = filter_patch(diff, "reproduce_issue.py")
-    assert sorted(dropped) == sorted(["reproduce_issue.py", "debug_x.py", "repro_2.py", "test_issue.py",
-                                      "pkg/__pycache__/core.cpython-311.pyc", "pkg/core.py.orig"])
-    for kept in ("pkg/core.py", "pkg/new_module.py", "pkg/reproduce_util.py", "debug_tools.py", "tests/test_new.py"):
+    assert sorted(dropped) == sorted(
+        [
+            "reproduce_issue.py",
+            "debug_x.py",
+            "repro_2.py",
+            "test_issue.py",
+            "pkg/__pycache__/core.cpython-311.pyc",
+            "pkg/core.py.orig",
+        ]
+    )
+    for kept in (
+        "pkg/core.py",
+        "pkg/new_module.py",
+        "pkg/reproduce_util.py",
+        "debug_tools.py",
+        "tests/test_new.py",
+    ):
         assert f"b/{kept}\n" in patch
 
 
 def test_text_calls_typed_and_unterminated():
     tools = Toolset("default", sandbox=None).schemas()
-    content = ("thinking\n<function=str_replace_editor>\n<parameter=command>view</parameter>\n"
-               "<parameter=path>/testbed/a.py</parameter>\n<parameter=view_range>[1, 5]</parameter>\n</function>\n"
-               "<function=bash>\n<parameter=command>\n  indented\n\n</parameter>")
+    content = (
+        "thinking\n<function=str_replace_editor>\n<parameter=command>view</parameter>\n"
+        "<parameter=path>/testbed/a.py</parameter>\n<parameter=view_range>[1, 5]</parameter>\n</function>\n"
+        "<function=bash>\n<parameter=command>\n  indented\n\n</parameter>"
+    )
     first, second = parse_text_calls(content, tools)
     assert first.args == {"command": "view", "path": "/testbed/a.py", "view_range": [1, 5]}
     assert second.name == "bash" and second.args == {"command": "  indented\n"}
@@ -50,21 +82,32 @@ def test_make_call_errors():
 
 
 def test_profiles_schemas():
-    names = {p: [t["function"]["name"] for t in Toolset(p, sandbox=None).schemas()]
-             for p in ("default", "openhands", "r2egym")}
-    assert names == {"default": ["bash", "str_replace_editor", "submit"],
-                     "openhands": ["execute_bash", "str_replace_editor", "finish"],
-                     "r2egym": ["execute_bash", "file_editor", "search", "finish"]}
+    names = {
+        p: [t["function"]["name"] for t in Toolset(p, sandbox=None).schemas()]
+        for p in ("default", "openhands", "r2egym")
+    }
+    assert names == {
+        "default": ["bash", "str_replace_editor", "submit"],
+        "openhands": ["execute_bash", "str_replace_editor", "finish"],
+        "r2egym": ["execute_bash", "file_editor", "search", "finish"],
+    }
 
 
 def test_skeleton_and_context_budget():
-    src = ('"""Module doc.\n\nMore."""\n\nclass Parser(Base):  # comment\n    """Parse things."""\n\n'
-           '    @property\n    def name(self) -> str:\n        return "x"\n\n\ndef parse_date(text: str,\n'
-           '               strict: bool = False) -> int:\n    """Parse a date.\n\n    Long."""\n    return 1\n')
+    src = (
+        '"""Module doc.\n\nMore."""\n\nclass Parser(Base):  # comment\n    """Parse things."""\n\n'
+        '    @property\n    def name(self) -> str:\n        return "x"\n\n\ndef parse_date(text: str,\n'
+        '               strict: bool = False) -> int:\n    """Parse a date.\n\n    Long."""\n    return 1\n'
+    )
     skel, terms = skeleton(src)
-    assert skel.split("\n") == ['"""Module doc."""', "class Parser(Base):", '    """Parse things."""',
-                                "    def name(self) -> str:", "def parse_date(text: str, strict: bool = False) -> int:",
-                                '    """Parse a date."""']
+    assert skel.split("\n") == [
+        '"""Module doc."""',
+        "class Parser(Base):",
+        '    """Parse things."""',
+        "    def name(self) -> str:",
+        "def parse_date(text: str, strict: bool = False) -> int:",
+        '    """Parse a date."""',
+    ]
     files = {"pkg/dates.py": src, "pkg/other.py": "def unrelated():\n    pass\n"}
     ctx = repo_context(files, "parse_date fails on strict input", 1000)
     assert ctx.startswith("# pkg/dates.py") and "other.py" not in ctx

@@ -13,8 +13,14 @@ from agent.config import SwescaleConfig, load_config
 from envs.task import Task
 
 # fixed dates make commit SHAs, hence image keys, the same in every session: the image is built once per machine
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+}
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
@@ -28,21 +34,38 @@ version = "0.1"
 test = ["pytest"]
 """
 TESTS = "from calc import add, sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"
+
+
 def _diff(path: str, hunk: str, lines: list[str]) -> str:
     return "\n".join([f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}", hunk, *lines]) + "\n"
 
 
-TEST_PATCH = _diff("tests/test_calc.py", "@@ -3,3 +3,7 @@ from calc import add, sub", [
-    " ", " def test_sub():", "     assert sub(3, 1) == 2", "+", "+", "+def test_add():", "+    assert add(2, 2) == 4"])
-GOLD = _diff("calc/__init__.py", "@@ -1,5 +1,5 @@", [
-    " def add(a, b):", "-    return a - b", "+    return a + b", " ", " ", " def sub(a, b):"])
+TEST_PATCH = _diff(
+    "tests/test_calc.py",
+    "@@ -3,3 +3,7 @@ from calc import add, sub",
+    [
+        " ",
+        " def test_sub():",
+        "     assert sub(3, 1) == 2",
+        "+",
+        "+",
+        "+def test_add():",
+        "+    assert add(2, 2) == 4",
+    ],
+)
+GOLD = _diff(
+    "calc/__init__.py",
+    "@@ -1,5 +1,5 @@",
+    [" def add(a, b):", "-    return a - b", "+    return a + b", " ", " ", " def sub(a, b):"],
+)
 WRONG = GOLD.replace("+    return a + b", "+    return a * b + 1")
 NOT_APPLYING = GOLD.replace("-    return a - b", "-    return a / b")
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    ).stdout.strip()
 
 
 def make_repo(path: Path, files: dict[str, str]) -> str:
@@ -60,11 +83,14 @@ def make_repo(path: Path, files: dict[str, str]) -> str:
 def calc_repo(tmp_path_factory) -> tuple[Path, str, str]:
     """(repo, base commit, a later 'future' commit holding the fix and the hidden test)."""
     repo = tmp_path_factory.mktemp("calc") / "calc"
-    base = make_repo(repo, {
-        "pyproject.toml": PYPROJECT,
-        "calc/__init__.py": "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n",
-        "tests/test_calc.py": TESTS,
-    })
+    base = make_repo(
+        repo,
+        {
+            "pyproject.toml": PYPROJECT,
+            "calc/__init__.py": "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n",
+            "tests/test_calc.py": TESTS,
+        },
+    )
     subprocess.run(["git", "apply"], input=GOLD + TEST_PATCH, text=True, cwd=repo, check=True)
     (repo / "FUTURE_SECRET.txt").write_text("hidden\n")
     git(repo, "add", "-A")
@@ -76,10 +102,17 @@ def calc_repo(tmp_path_factory) -> tuple[Path, str, str]:
 @pytest.fixture(scope="session")
 def calc_task(calc_repo) -> Task:
     repo, base, _ = calc_repo
-    return Task(instance_id="local__calc-1", repo="local/calc", repo_url=str(repo), base_commit=base,
-                problem_statement="add() subtracts", patch=GOLD, test_patch=TEST_PATCH,
-                FAIL_TO_PASS=json.dumps(["tests/test_calc.py::test_add"]),
-                PASS_TO_PASS=json.dumps(["tests/test_calc.py::test_sub"]))
+    return Task(
+        instance_id="local__calc-1",
+        repo="local/calc",
+        repo_url=str(repo),
+        base_commit=base,
+        problem_statement="add() subtracts",
+        patch=GOLD,
+        test_patch=TEST_PATCH,
+        FAIL_TO_PASS=json.dumps(["tests/test_calc.py::test_add"]),
+        PASS_TO_PASS=json.dumps(["tests/test_calc.py::test_sub"]),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +132,9 @@ def dataset_file(tmp_path_factory, calc_task) -> Path:
     """The task as a classic (JSON-encoded lists) jsonl dataset."""
     path = tmp_path_factory.mktemp("data") / "calc.jsonl"
     row = calc_task.model_dump()
-    row["FAIL_TO_PASS"], row["PASS_TO_PASS"] = json.dumps(row["FAIL_TO_PASS"]), json.dumps(row["PASS_TO_PASS"])
+    row["FAIL_TO_PASS"], row["PASS_TO_PASS"] = (
+        json.dumps(row["FAIL_TO_PASS"]),
+        json.dumps(row["PASS_TO_PASS"]),
+    )
     path.write_text(json.dumps(row) + "\n")
     return path

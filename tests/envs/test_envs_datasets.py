@@ -10,15 +10,34 @@ import pytest
 from envs.datasets import DatasetError, load_tasks, local_task
 
 CLASSIC = {
-    "instance_id": "o__r-1", "repo": "o/r", "base_commit": "abc", "patch": "p", "test_patch": "t",
-    "problem_statement": "bug", "hints_text": "", "created_at": "2020", "version": "1.0",
-    "FAIL_TO_PASS": json.dumps(["tests/test_a.py::test_x"]), "PASS_TO_PASS": "[]", "environment_setup_commit": "abc",
+    "instance_id": "o__r-1",
+    "repo": "o/r",
+    "base_commit": "abc",
+    "patch": "p",
+    "test_patch": "t",
+    "problem_statement": "bug",
+    "hints_text": "",
+    "created_at": "2020",
+    "version": "1.0",
+    "FAIL_TO_PASS": json.dumps(["tests/test_a.py::test_x"]),
+    "PASS_TO_PASS": "[]",
+    "environment_setup_commit": "abc",
 }
 V5 = {
-    "instance_id": "o__r-2", "repo": "o/r", "base_commit": "def", "patch": "p", "test_patch": "t",
-    "problem_statement": "bug", "version": 2.1, "FAIL_TO_PASS": ["a", "b"], "PASS_TO_PASS": ["c"],
-    "image": "swebench/sweb.eval.x86_64.o_1776_r-2:latest", "eval_script": "#!/bin/bash\necho hi\n",
-    "log_parser": "parse_log_pytest", "eval_type": "pass_and_fail", "image_assets": None,
+    "instance_id": "o__r-2",
+    "repo": "o/r",
+    "base_commit": "def",
+    "patch": "p",
+    "test_patch": "t",
+    "problem_statement": "bug",
+    "version": 2.1,
+    "FAIL_TO_PASS": ["a", "b"],
+    "PASS_TO_PASS": ["c"],
+    "image": "swebench/sweb.eval.x86_64.o_1776_r-2:latest",
+    "eval_script": "#!/bin/bash\necho hi\n",
+    "log_parser": "parse_log_pytest",
+    "eval_type": "pass_and_fail",
+    "image_assets": None,
 }
 
 
@@ -79,7 +98,11 @@ def test_local_task(calc_repo, tmp_path):
     issue = tmp_path / "issue.md"
     issue.write_text("add() is wrong\n")
     task = local_task(repo, issue)
-    assert task.base_commit == head and task.repo_url == str(repo) and task.problem_statement == "add() is wrong\n"
+    assert (
+        task.base_commit == head
+        and task.repo_url == str(repo)
+        and task.problem_statement == "add() is wrong\n"
+    )
     assert task.instance_id == f"calc-{head[:8]}"
     assert local_task(repo, "inline text", base_commit=base).base_commit == base
     with pytest.raises(DatasetError, match="not a git repository"):

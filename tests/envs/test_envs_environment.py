@@ -15,20 +15,25 @@ def test_image_has_base_only(calc_env, calc_repo, calc_task, docker_client):
     _, base, head = calc_repo
     assert calc_env.source in ("built", "cached") and calc_env.log_parser == "parse_log_pytest"
     config = docker_client.images.get(calc_env.image).attrs["Config"]
-    assert config["Cmd"] == ["sleep", "infinity"] and not config["Entrypoint"]  # not the sandbox's boot command
+    assert (
+        config["Cmd"] == ["sleep", "infinity"] and not config["Entrypoint"]
+    )  # not the sandbox's boot command
     assert config["Labels"]["swescale.owner"] == "" and config["Labels"]["swescale.env.commit"] == base
     assert not [e for e in config["Env"] if e.startswith(("PAGER=", "TQDM_DISABLE=", "PIP_"))]
     with DockerSandbox(calc_env.image, default_env=False) as box:
+
         def sh(cmd: str) -> ExecResult:
             return box.exec(cmd, timeout=60)
 
         assert sh("git rev-parse HEAD").output.strip() == base
-        assert sh(f"git cat-file -e {head}").exit_code != 0          # no future commit
+        assert sh(f"git cat-file -e {head}").exit_code != 0  # no future commit
         assert sh("git for-each-ref; git remote; git reflog").output.strip() == ""
-        assert sh("git status --porcelain").output.strip() == ""    # build artefacts excluded
+        assert sh("git status --porcelain").output.strip() == ""  # build artefacts excluded
         assert "test_add" not in sh("cat tests/test_calc.py").output  # no test_patch
         assert sh("ls FUTURE_SECRET.txt").exit_code != 0
-        assert sh("ls /tmp/swescale-host /etc/pip.conf").exit_code != 0  # no host pip config or CA mount points
+        assert (
+            sh("ls /tmp/swescale-host /etc/pip.conf").exit_code != 0
+        )  # no host pip config or CA mount points
         assert sh(f"{calc_env.python} -m pytest -q tests").exit_code == 0
     again = prepare_environment(calc_task, _config())
     assert again.image == calc_env.image and again.source == "cached"

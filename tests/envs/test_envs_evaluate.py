@@ -19,8 +19,13 @@ def evaluated(calc_env, calc_task, env_config, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     results = {}
     for model, patch in {"gold": GOLD, "empty": "", "wrong": WRONG, "bad": NOT_APPLYING}.items():
-        preds = {calc_task.instance_id: {"instance_id": calc_task.instance_id, "model_name_or_path": model,
-                                         "model_patch": patch}}
+        preds = {
+            calc_task.instance_id: {
+                "instance_id": calc_task.instance_id,
+                "model_name_or_path": model,
+                "model_patch": patch,
+            }
+        }
         results[model] = evaluate_predictions([calc_task], preds, run_dir, env_config, workers=1)
     return run_dir, results
 
@@ -66,13 +71,27 @@ def test_cli_env_build_and_bench_eval_resume(calc_env, dataset_file, calc_task, 
     assert result.exit_code == 0, result.output
     assert calc_env.image in result.output
     preds = tmp_path / "preds.json"
-    preds.write_text(json.dumps([{"instance_id": calc_task.instance_id, "model_name_or_path": "m/gold",
-                                  "model_patch": GOLD}]))
-    args = ["bench", "eval", "--dataset", str(dataset_file), "--predictions", str(preds),
-            "--run-dir", str(tmp_path / "run"), "--workers", "1", *overrides]
+    preds.write_text(
+        json.dumps(
+            [{"instance_id": calc_task.instance_id, "model_name_or_path": "m/gold", "model_patch": GOLD}]
+        )
+    )
+    args = [
+        "bench",
+        "eval",
+        "--dataset",
+        str(dataset_file),
+        "--predictions",
+        str(preds),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--workers",
+        "1",
+        *overrides,
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout[result.stdout.index("{"):])["resolved_ids"] == [calc_task.instance_id]
+    assert json.loads(result.stdout[result.stdout.index("{") :])["resolved_ids"] == [calc_task.instance_id]
     report = tmp_path / "run" / "m__gold" / calc_task.instance_id / "report.json"
     stamp = report.stat().st_mtime_ns
     result = runner.invoke(app, args)  # resumed: the instance is not run again

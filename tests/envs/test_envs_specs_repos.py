@@ -61,8 +61,13 @@ def test_non_editable_installs_are_redone_after_the_patch(calc_task):
     from envs.grading import eval_script
     from envs.specs import reinstall_command
 
-    requests = Task(instance_id="psf__requests-3362", repo="psf/requests", version="2.10", base_commit="abc",
-                    test_patch=calc_task.test_patch)
+    requests = Task(
+        instance_id="psf__requests-3362",
+        repo="psf/requests",
+        version="2.10",
+        base_commit="abc",
+        test_patch=calc_task.test_patch,
+    )
     command = "python -m pip install --no-index --no-build-isolation ."
     assert reinstall_command(harness_spec(requests)) == command
     script = eval_script(requests, EnvSpec(image="x"))

@@ -12,8 +12,7 @@ from agent.demo import DATA
 SESSION = json.loads((DATA / "session.json").read_text())
 ISSUE = (DATA / "issue.md").read_text()
 OLD = "    ordered = sorted(values)\n    return ordered[len(ordered) // 2]"
-REPRO_STRICT = ("import sys\nfrom minimath import median\n"
-                "sys.exit(0 if median([1, 2, 3, 4]) == 2.5 else 1)\n")
+REPRO_STRICT = "import sys\nfrom minimath import median\nsys.exit(0 if median([1, 2, 3, 4]) == 2.5 else 1)\n"
 REPRO_WEAK = "import sys\nfrom minimath import median\nsys.exit(1 if median([1, 2, 3, 4]) == 3 else 0)\n"
 
 
@@ -31,12 +30,23 @@ def submit(thought: str) -> dict:
 
 def slow_script(tag: str, delay: float = 1.0, steps: int = 40) -> list[dict]:
     """A trajectory that keeps looking around (each answer `delay` seconds late) and never submits early."""
-    return [{**bash(f"ls -la  # {tag} {i}", f"Exploring ({tag}, step {i})."), "delay": delay} for i in range(steps)]
+    return [
+        {**bash(f"ls -la  # {tag} {i}", f"Exploring ({tag}, step {i})."), "delay": delay}
+        for i in range(steps)
+    ]
 
 
 def solve_config(url: str, *overrides: str):
-    return load_config(overrides=[f"model.urls=[{url}]", "model.tool_format=native", "model.retries=1",
-                                  "verifier.test_trajectories=0", "sandbox.max_concurrent=4", *overrides])
+    return load_config(
+        overrides=[
+            f"model.urls=[{url}]",
+            "model.tool_format=native",
+            "model.retries=1",
+            "verifier.test_trajectories=0",
+            "sandbox.max_concurrent=4",
+            *overrides,
+        ]
+    )
 
 
 def hidden_check(repo: Path, patch: str) -> bool:

@@ -35,17 +35,25 @@ pytestmark = pytest.mark.timeout(600)
 
 LOWER_MIDDLE = [
     edit("Reproduce.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_WEAK),
-    bash("sed -i 's|return ordered\\[len(ordered) // 2\\]|return ordered[(len(ordered) - 1) // 2]|' "
-         "minimath/stats.py", "Lower middle."),
+    bash(
+        "sed -i 's|return ordered\\[len(ordered) // 2\\]|return ordered[(len(ordered) - 1) // 2]|' "
+        "minimath/stats.py",
+        "Lower middle.",
+    ),
     submit("Done."),
 ]
 RIGHT_FIX = [
     edit("Reproduce the bug.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_STRICT),
     bash("python reproduce_issue.py; echo exit=$?", "Fails before the fix."),
-    edit("Average the middle pair for even lengths.", command="str_replace", path="/testbed/minimath/stats.py",
-         old_str=OLD, new_str="    ordered = sorted(values)\n    middle = len(ordered) // 2\n"
-         "    if len(ordered) % 2 == 0:\n        return (ordered[middle - 1] + ordered[middle]) / 2\n"
-         "    return ordered[middle]"),
+    edit(
+        "Average the middle pair for even lengths.",
+        command="str_replace",
+        path="/testbed/minimath/stats.py",
+        old_str=OLD,
+        new_str="    ordered = sorted(values)\n    middle = len(ordered) // 2\n"
+        "    if len(ordered) % 2 == 0:\n        return (ordered[middle - 1] + ordered[middle]) / 2\n"
+        "    return ordered[middle]",
+    ),
     submit("Fixed."),
 ]
 
@@ -54,7 +62,9 @@ def judge_says(yes: bool):
     return JudgeReplay([{"match": "", "reply": SESSION["judge"][0 if yes else 2]["reply"]}])
 
 
-def solve_with(server_policy, tmp_path: Path, repo: Path, *overrides: str) -> tuple[int, dict, ScriptedServer]:
+def solve_with(
+    server_policy, tmp_path: Path, repo: Path, *overrides: str
+) -> tuple[int, dict, ScriptedServer]:
     with ScriptedServer(server_policy) as server:
         config = solve_config(server.url, *overrides)
         code = run_solve(config, repo, ISSUE, None, tmp_path / "run", tmp_path / "fix.diff")
@@ -69,8 +79,12 @@ def own_containers(docker_client) -> list:
 def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_path, docker_client):
     """The README's main job: `swescale demo` (a labelled replay) refines, converges and writes a real fix."""
     out = tmp_path / "fix.diff"
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "demo", "--run-dir", str(tmp_path / "run"),
-                           "--output", str(out)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "demo", "--run-dir", str(tmp_path / "run"), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "REPLAY" in proc.stderr
     run = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -95,8 +109,10 @@ def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_
 
 
 def test_abstains_with_exit_code_3_on_contradicting_evidence(demo_env, demo_repo, tmp_path):
-    policy = Router([(system_contains("You are a patch verifier"), judge_says(False))],
-                    default=ConversationPolicy([LOWER_MIDDLE, [bash("true", "Look first."), *LOWER_MIDDLE]]))
+    policy = Router(
+        [(system_contains("You are a patch verifier"), judge_says(False))],
+        default=ConversationPolicy([LOWER_MIDDLE, [bash("true", "Look first."), *LOWER_MIDDLE]]),
+    )
     code, run, _ = solve_with(policy, tmp_path, demo_repo, "solve.trajectories=2")
     assert code == EXIT_ABSTAINED
     assert run["abstained"] and run["reason"]
@@ -106,29 +122,41 @@ def test_abstains_with_exit_code_3_on_contradicting_evidence(demo_env, demo_repo
 
 def test_first_finish_stops_the_rest_of_the_generation(demo_env, demo_repo, tmp_path):
     scripts = [RIGHT_FIX, slow_script("a"), slow_script("b")]
-    policy = Router([(system_contains("You are a patch verifier"), judge_says(True))],
-                    default=ConversationPolicy(scripts))
+    policy = Router(
+        [(system_contains("You are a patch verifier"), judge_says(True))], default=ConversationPolicy(scripts)
+    )
     started = time.monotonic()
     code, run, _ = solve_with(policy, tmp_path, demo_repo, "solve.trajectories=3", "solve.first_finish=1")
     assert time.monotonic() - started < 240
     assert code == 0
     assert any(r.startswith("first-finish") for r in run["stop_reasons"])
-    results = [json.loads(line) for line in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
+    results = [
+        json.loads(line) for line in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()
+    ]
     statuses = sorted(r["exit_status"] for r in results)
     assert statuses == ["cancelled", "cancelled", "submitted"]
 
 
 def test_exhausted_model_call_budget_stops_the_run(demo_env, demo_repo, tmp_path):
     policy = ConversationPolicy([slow_script("a", delay=0.0), slow_script("b", delay=0.0)])
-    code, run, _ = solve_with(policy, tmp_path, demo_repo, "solve.trajectories=2", "solve.generations=3",
-                       "solve.max_model_calls=6", "verifier.judge=false")
+    code, run, _ = solve_with(
+        policy,
+        tmp_path,
+        demo_repo,
+        "solve.trajectories=2",
+        "solve.generations=3",
+        "solve.max_model_calls=6",
+        "verifier.judge=false",
+    )
     assert any("model-call budget spent" in r for r in run["stop_reasons"])
     assert len(run["generations"]) == 1
     assert run["usage"]["calls"] <= 6 + 2  # each live trajectory may finish the call it had in flight
     assert code in (0, EXIT_ABSTAINED)
 
 
-def test_model_server_dying_mid_run_ends_trajectories_not_the_run(demo_env, demo_repo, tmp_path, docker_client):
+def test_model_server_dying_mid_run_ends_trajectories_not_the_run(
+    demo_env, demo_repo, tmp_path, docker_client
+):
     calls = {"n": 0}
     script = ConversationPolicy([RIGHT_FIX[:3] + [bash("ls", "One more look.")] * 10])
     holder: dict = {}
@@ -152,15 +180,34 @@ def test_model_server_dying_mid_run_ends_trajectories_not_the_run(demo_env, demo
     assert not own_containers(docker_client)
 
 
-def test_ctrl_c_stops_cleanly_leaves_no_container_and_keeps_what_finished(demo_env, demo_repo, tmp_path,
-                                                                           docker_client):
+def test_ctrl_c_stops_cleanly_leaves_no_container_and_keeps_what_finished(
+    demo_env, demo_repo, tmp_path, docker_client
+):
     policy = ConversationPolicy([RIGHT_FIX, slow_script("a", delay=0.5, steps=200)])
     with ScriptedServer(policy) as server:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "solve", "--repo", str(demo_repo), "--issue", ISSUE,
-             "--model", server.url, "--run-dir", str(tmp_path / "run"), "solve.trajectories=2",
-             "verifier.test_trajectories=0", "model.tool_format=native", "verifier.judge=false"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "agent.cli",
+                "solve",
+                "--repo",
+                str(demo_repo),
+                "--issue",
+                ISSUE,
+                "--model",
+                server.url,
+                "--run-dir",
+                str(tmp_path / "run"),
+                "solve.trajectories=2",
+                "verifier.test_trajectories=0",
+                "model.tool_format=native",
+                "verifier.judge=false",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         results = tmp_path / "run" / "trajectories.jsonl"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not (results.exists() and results.read_text().strip()):

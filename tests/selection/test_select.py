@@ -19,8 +19,9 @@ def row(cid, outcomes, hybrid=0.0, judge=None, new_failures=(), applies=True):
         outcomes=outcomes,
         hybrid_score=hybrid,
         judge=judge,
-        regression=RegressionResult(passed=5 - len(new_failures), failed=len(new_failures),
-                                    new_failures=list(new_failures)),
+        regression=RegressionResult(
+            passed=5 - len(new_failures), failed=len(new_failures), new_failures=list(new_failures)
+        ),
     )
 
 
@@ -61,9 +62,16 @@ def test_clusters_by_behaviour_and_votes():
 def test_ties_broken_by_support_then_length():
     tests = [gen_test("g1")]
     other = Outcome(exit_code=0, output_digest="different output")
-    rows = [row("long", {"g1": PASS}, 0.8), row("short", {"g1": other}, 0.81), row("long2", {"g1": PASS}, 0.8)]
-    cands = [Candidate(candidate_id="long", patch=patch(9, "l")), Candidate(candidate_id="short", patch=patch(1, "s")),
-             Candidate(candidate_id="long2", patch=patch(9, "l"))]
+    rows = [
+        row("long", {"g1": PASS}, 0.8),
+        row("short", {"g1": other}, 0.81),
+        row("long2", {"g1": PASS}, 0.8),
+    ]
+    cands = [
+        Candidate(candidate_id="long", patch=patch(9, "l")),
+        Candidate(candidate_id="short", patch=patch(1, "s")),
+        Candidate(candidate_id="long2", patch=patch(9, "l")),
+    ]
     table = VerifierTable(instance_id="t", tests=tests, rows=rows)
     assert select(table, SelectionConfig(), cands).best == "long"  # within tolerance -> support
     assert select(table, SelectionConfig(ranking=["hybrid", "length"]), cands).best == "short"
@@ -73,7 +81,10 @@ def test_confident_when_evidence_agrees():
     table = VerifierTable(
         instance_id="t",
         tests=[gen_test("g1")],
-        rows=[row("good", {"g1": PASS}, hybrid=0.95, judge=0.9), row("bad", {"g1": FAIL}, hybrid=0.1, judge=0.2)],
+        rows=[
+            row("good", {"g1": PASS}, hybrid=0.95, judge=0.9),
+            row("bad", {"g1": FAIL}, hybrid=0.1, judge=0.2),
+        ],
     )
     decision = select(table)
     assert decision.chosen == "good" and not decision.abstained
@@ -109,15 +120,20 @@ def test_abstains_when_two_behaviours_tie():
 
 def test_no_viable_candidate():
     table = VerifierTable(instance_id="t", rows=[row("a", {}, applies=False), row("b", {})])
-    decision = select(table, candidates=[Candidate(candidate_id="a", patch=patch(1, "a")),
-                                         Candidate(candidate_id="b", patch="")])
+    decision = select(
+        table,
+        candidates=[Candidate(candidate_id="a", patch=patch(1, "a")), Candidate(candidate_id="b", patch="")],
+    )
     assert decision.abstained and decision.best is None and "no viable" in decision.reason
 
 
 def test_without_tests_groups_vote():
     rows = [row(c, {}) for c in "abc"]
-    cands = [Candidate(candidate_id="a", patch=patch(2, "x")), Candidate(candidate_id="b", patch=patch(1, "y")),
-             Candidate(candidate_id="c", patch=patch(2, "x"))]
+    cands = [
+        Candidate(candidate_id="a", patch=patch(2, "x")),
+        Candidate(candidate_id="b", patch=patch(1, "y")),
+        Candidate(candidate_id="c", patch=patch(2, "x")),
+    ]
     decision = select(VerifierTable(instance_id="t", rows=rows), candidates=cands)
     assert decision.best == "a"
     assert decision.groups[0]["count"] == 2

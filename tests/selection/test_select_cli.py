@@ -24,7 +24,7 @@ def add(a, b):
 def mul(a, b):
     return a * b
 '''
-TESTS = '''from calc import add, mul
+TESTS = """from calc import add, mul
 
 
 def test_mul():
@@ -33,7 +33,7 @@ def test_mul():
 
 def test_add_zero():
     assert add(0, 0) == 0
-'''
+"""
 
 
 def git(repo: Path, *args: str) -> str:
@@ -62,14 +62,23 @@ def project(tmp_path_factory):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "init")
     base = git(repo, "rev-parse", "HEAD").strip()
-    task = {"instance_id": "demo__calc-1", "repo": "demo/calc", "repo_url": str(repo), "base_commit": base,
-            "problem_statement": "add(2, 3) returns -1 instead of 5."}
+    task = {
+        "instance_id": "demo__calc-1",
+        "repo": "demo/calc",
+        "repo_url": str(repo),
+        "base_commit": base,
+        "problem_statement": "add(2, 3) returns -1 instead of 5.",
+    }
     (root / "tasks.jsonl").write_text(json.dumps(task) + "\n")
     fix = diff(repo, "calc.py", CALC.replace("return a - b", "return a + b"))
     fix_cosmetic = diff(repo, "calc.py", CALC.replace("return a - b", "# the fix\n    return (a +  b)"))
     # Wrong: "fixes" add by breaking mul, which an existing test catches.
     wrong = diff(repo, "calc.py", CALC.replace("return a - b", "return a + b").replace("a * b", "a + b"))
-    for name, system, patch in [("sys_a", "model-a", fix), ("sys_b", "model-b", wrong), ("sys_c", "model-c", fix_cosmetic)]:
+    for name, system, patch in [
+        ("sys_a", "model-a", fix),
+        ("sys_b", "model-b", wrong),
+        ("sys_c", "model-c", fix_cosmetic),
+    ]:
         line = {"instance_id": "demo__calc-1", "model_name_or_path": system, "model_patch": patch}
         (root / f"{name}.jsonl").write_text(json.dumps(line) + "\n")
     return root
@@ -78,15 +87,29 @@ def project(tmp_path_factory):
 def test_select_over_prediction_files(project):
     out = project / "preds.jsonl"
     run_dir = project / "run"
-    result = CliRunner().invoke(app, [
-        "select", "--dataset", str(project / "tasks.jsonl"),
-        "--candidates", str(project / "sys_b.jsonl"), str(project / "sys_a.jsonl"), str(project / "sys_c.jsonl"),
-        "--output", str(out), "--run-dir", str(run_dir), "verifier.judge=false",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "select",
+            "--dataset",
+            str(project / "tasks.jsonl"),
+            "--candidates",
+            str(project / "sys_b.jsonl"),
+            str(project / "sys_a.jsonl"),
+            str(project / "sys_c.jsonl"),
+            "--output",
+            str(out),
+            "--run-dir",
+            str(run_dir),
+            "verifier.judge=false",
+        ],
+    )
     assert result.exit_code == 0, result.output
     preds = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(preds) == 1 and preds[0]["model_name_or_path"] == "swescale-select"
-    assert "return a + b" in preds[0]["model_patch"] and "a * b" not in preds[0]["model_patch"].split("+++")[1]
+    assert (
+        "return a + b" in preds[0]["model_patch"] and "a * b" not in preds[0]["model_patch"].split("+++")[1]
+    )
     decision = json.loads((run_dir / "demo__calc-1" / "decision.json").read_text())
     assert decision["chosen"] in {"sys_a/model-a:demo__calc-1", "sys_c/model-c:demo__calc-1"}
     assert not decision["abstained"]

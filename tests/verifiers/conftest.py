@@ -25,10 +25,7 @@ LABEL_VALUE = "verifiers-calc-repo"
 
 FILES = {
     "calc/__init__.py": "",
-    "calc/ops.py": (
-        "def add(a, b):\n    return a + b\n\n\n"
-        "def mean(xs):\n    return sum(xs) / len(xs)\n"
-    ),
+    "calc/ops.py": ("def add(a, b):\n    return a + b\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n"),
     "calc/strings.py": "def shout(s):\n    return s.upper() + '!'\n",
     "tests/__init__.py": "",
     "tests/test_ops.py": (
@@ -111,8 +108,9 @@ def calc_image(docker_client, base_image, calc_repo) -> str:
         info.size = len(dockerfile)
         tar.addfile(info, io.BytesIO(dockerfile))
     buf.seek(0)
-    docker_client.images.build(fileobj=buf, custom_context=True, tag=tag, labels={LABEL: LABEL_VALUE}, rm=True,
-                               network_mode="none")
+    docker_client.images.build(
+        fileobj=buf, custom_context=True, tag=tag, labels={LABEL: LABEL_VALUE}, rm=True, network_mode="none"
+    )
     return tag
 
 
@@ -129,8 +127,10 @@ def task() -> Task:
 
 @pytest.fixture(scope="session")
 def candidates(calc_repo) -> list[Candidate]:
-    patches = {k: make_patch(calc_repo, {"calc/ops.py": FILES["calc/ops.py"].split("def mean")[0] + v})
-               for k, v in FIXES.items()}
+    patches = {
+        k: make_patch(calc_repo, {"calc/ops.py": FILES["calc/ops.py"].split("def mean")[0] + v})
+        for k, v in FIXES.items()
+    }
     # removes a line the file does not have: no fuzz can apply it
     bad = (
         "diff --git a/calc/ops.py b/calc/ops.py\n--- a/calc/ops.py\n+++ b/calc/ops.py\n"

@@ -41,7 +41,10 @@ def test_normalized_digest_ignores_timings_and_addresses():
     a = make_outcome(1, "<obj at 0x7f3a2b1c> failed in 0.53s /tmp/abc123/x", False, 0.5, 100)
     b = make_outcome(1, "<obj at 0x7f00ffee> failed in 1.20s /tmp/zzz/x", False, 0.9, 100)
     assert a.output_digest == b.output_digest
-    assert make_outcome(0, "same", False, 0, 10).output_digest != make_outcome(1, "same", False, 0, 10).output_digest
+    assert (
+        make_outcome(0, "same", False, 0, 10).output_digest
+        != make_outcome(1, "same", False, 0, 10).output_digest
+    )
     assert "0xADDR" in normalize_output("at 0xdeadbeef")
 
 
@@ -53,32 +56,55 @@ def test_test_bug_classification():
     tb = 'Traceback (most recent call last):\n  File "/testbed/t.py", line 1, in <module>\n'
     assert is_test_bug(_out(1, tb + "ImportError: cannot import name 'x'"), "t.py")
     assert is_test_bug(_out(1, tb + "NameError: name 'y' is not defined"), "t.py")
-    assert is_test_bug(_out(1, '  File "/testbed/t.py", line 2\n    x = (\nSyntaxError: invalid syntax'), "t.py")
+    assert is_test_bug(
+        _out(1, '  File "/testbed/t.py", line 2\n    x = (\nSyntaxError: invalid syntax'), "t.py"
+    )
     # the issue's own symptom, or an assertion: the test works
     assert not is_test_bug(_out(1, tb + "AssertionError: wrong"), "t.py")
-    assert not is_test_bug(_out(1, tb + '  File "/testbed/pkg/m.py", line 3, in f\nZeroDivisionError: x'), "t.py")
+    assert not is_test_bug(
+        _out(1, tb + '  File "/testbed/pkg/m.py", line 3, in f\nZeroDivisionError: x'), "t.py"
+    )
     # a NameError raised inside the library is the issue, not a broken test
     assert not is_test_bug(_out(1, tb + '  File "/testbed/pkg/m.py", line 3, in f\nNameError: name'), "t.py")
     assert not is_test_bug(_out(2, "wrong result"), "t.py")
 
 
-def _row(cid: str, passed: dict[str, bool], judge: float | None = None, new: list[str] = (),
-         patch_hash: str | None = None, applies: bool = True) -> CandidateRow:
-    return CandidateRow(candidate_id=cid, patch_hash=patch_hash or cid, applies=applies, judge=judge,
-                        outcomes={t: Outcome(exit_code=0 if ok else 1) for t, ok in passed.items()},
-                        regression=RegressionResult(passed=2 - len(new), failed=len(new), new_failures=list(new)))
+def _row(
+    cid: str,
+    passed: dict[str, bool],
+    judge: float | None = None,
+    new: list[str] = (),
+    patch_hash: str | None = None,
+    applies: bool = True,
+) -> CandidateRow:
+    return CandidateRow(
+        candidate_id=cid,
+        patch_hash=patch_hash or cid,
+        applies=applies,
+        judge=judge,
+        outcomes={t: Outcome(exit_code=0 if ok else 1) for t, ok in passed.items()},
+        regression=RegressionResult(passed=2 - len(new), failed=len(new), new_failures=list(new)),
+    )
 
 
 def _columns() -> tuple[list[TestColumn], dict[str, GeneratedTest]]:
-    columns = [TestColumn(test_id=t, kind="generated", reference=Outcome(exit_code=1, output_excerpt="AssertionError"))
-               for t in ("t1", "t2")]
+    columns = [
+        TestColumn(
+            test_id=t, kind="generated", reference=Outcome(exit_code=1, output_excerpt="AssertionError")
+        )
+        for t in ("t1", "t2")
+    ]
     return columns, {t: GeneratedTest(test_id=t, script="", path=f"{t}.py") for t in ("t1", "t2")}
 
 
 def test_rarity_bonus_and_duplicates():
     columns, tests = _columns()
-    rows = [_row("a", {"t1": True, "t2": True}), _row("a2", {"t1": True, "t2": True}, patch_hash="a"),
-            _row("b", {"t1": True, "t2": False}), _row("c", {"t1": False, "t2": False})]
+    rows = [
+        _row("a", {"t1": True, "t2": True}),
+        _row("a2", {"t1": True, "t2": True}, patch_hash="a"),
+        _row("b", {"t1": True, "t2": False}),
+        _row("c", {"t1": False, "t2": False}),
+    ]
     weigh_columns(columns, tests, rows, VerifierConfig(rarity_bonus=1.0))
     # over distinct patches a, b, c: t1 passes on 2/3, t2 on 1/3 (the duplicate a2 does not count)
     assert [c.weight for c in columns] == [pytest.approx(4 / 3), pytest.approx(5 / 3)]
@@ -90,68 +116,109 @@ def test_rarity_bonus_and_duplicates():
 
 def test_weighted_hybrid_penalty_and_veto():
     columns, tests = _columns()
-    rows = [_row("good", {"t1": True, "t2": True}, judge=0.2), _row("breaks", {"t1": True, "t2": True}, 0.9, ["r"]),
-            _row("nofix", {"t1": False, "t2": False}, judge=1.0), _row("noapply", {}, applies=False)]
+    rows = [
+        _row("good", {"t1": True, "t2": True}, judge=0.2),
+        _row("breaks", {"t1": True, "t2": True}, 0.9, ["r"]),
+        _row("nofix", {"t1": False, "t2": False}, judge=1.0),
+        _row("noapply", {}, applies=False),
+    ]
     config = VerifierConfig()
     weigh_columns(columns, tests, rows, config)
     generated_scores(columns, rows)
     score_rows(columns, rows, config)
     hybrid = {r.candidate_id: r.hybrid_score for r in rows}
-    assert hybrid == {"good": pytest.approx(1.06), "breaks": pytest.approx(0.27), "nofix": pytest.approx(0.3),
-                      "noapply": -100.0}
+    assert hybrid == {
+        "good": pytest.approx(1.06),
+        "breaks": pytest.approx(0.27),
+        "nofix": pytest.approx(0.3),
+        "noapply": -100.0,
+    }
     score_rows(columns, rows, VerifierConfig(regression_veto=True))
     assert rows[1].hybrid_score < min(rows[0].hybrid_score, rows[2].hybrid_score)
 
 
 def test_r2egym_hybrid_top_n_by_judge_then_tests():
     columns, _ = _columns()
-    rows = [_row("a", {"t1": True, "t2": True}, judge=0.5), _row("b", {"t1": True, "t2": False}, judge=0.9),
-            _row("c", {"t1": True, "t2": True}, judge=0.1)]
+    rows = [
+        _row("a", {"t1": True, "t2": True}, judge=0.5),
+        _row("b", {"t1": True, "t2": False}, judge=0.9),
+        _row("c", {"t1": True, "t2": True}, judge=0.1),
+    ]
     score_rows(columns, rows, VerifierConfig(hybrid="r2egym", r2egym_top_n=2))
     order = [r.candidate_id for r in sorted(rows, key=lambda r: -r.hybrid_score)]
     assert order == ["a", "b", "c"]  # c passes most tests but is outside the judge's top 2
 
 
 def test_table_lookup_and_ranking():
-    table = VerifierTable(instance_id="x", rows=[CandidateRow(candidate_id="b", patch_hash="h", hybrid_score=1),
-                                                 CandidateRow(candidate_id="a", patch_hash="h", hybrid_score=1),
-                                                 CandidateRow(candidate_id="c", patch_hash="i", hybrid_score=2)])
+    table = VerifierTable(
+        instance_id="x",
+        rows=[
+            CandidateRow(candidate_id="b", patch_hash="h", hybrid_score=1),
+            CandidateRow(candidate_id="a", patch_hash="h", hybrid_score=1),
+            CandidateRow(candidate_id="c", patch_hash="i", hybrid_score=2),
+        ],
+    )
     assert table.row("a").candidate_id == "a" and table.ranking() == ["c", "a", "b"]
     with pytest.raises(KeyError):
         table.row("zz")
 
 
 def test_unittest_and_pytest_log_parsing():
-    log = ("test_add (tests.test_ops.TestOps.test_add) ... ok\n"
-           "test_mean (tests.test_ops.TestOps.test_mean)\nMean of a list. ... FAIL\n"
-           "test_x (tests.test_ops.TestOps.test_x) ... skipped 'no'\n"
-           "PASSED tests/test_a.py::test_one\nFAILED tests/test_a.py::test_two - assert 1 == 2\n")
+    log = (
+        "test_add (tests.test_ops.TestOps.test_add) ... ok\n"
+        "test_mean (tests.test_ops.TestOps.test_mean)\nMean of a list. ... FAIL\n"
+        "test_x (tests.test_ops.TestOps.test_x) ... skipped 'no'\n"
+        "PASSED tests/test_a.py::test_one\nFAILED tests/test_a.py::test_two - assert 1 == 2\n"
+    )
     assert parse_generic(log) == {
-        "tests.test_ops.TestOps.test_add": "PASSED", "tests.test_ops.TestOps.test_mean": "FAILED",
-        "tests.test_ops.TestOps.test_x": "SKIPPED", "tests/test_a.py::test_one": "PASSED",
-        "tests/test_a.py::test_two": "FAILED"}
+        "tests.test_ops.TestOps.test_add": "PASSED",
+        "tests.test_ops.TestOps.test_mean": "FAILED",
+        "tests.test_ops.TestOps.test_x": "SKIPPED",
+        "tests/test_a.py::test_one": "PASSED",
+        "tests/test_a.py::test_two": "FAILED",
+    }
 
 
 def test_collection_helpers():
-    results = [TrajectoryResult(trajectory_id=t, exit_status=ExitStatus.submitted, repro_test=s, repro_path=p)
-               for t, s, p in [("t2", "print(1)", "reproduce_issue.py"), ("t1", "print(1)", "reproduce_issue.py"),
-                               ("t3", "", None), ("t4", "exit(1)", "/abs/path.py")]]
+    results = [
+        TrajectoryResult(trajectory_id=t, exit_status=ExitStatus.submitted, repro_test=s, repro_path=p)
+        for t, s, p in [
+            ("t2", "print(1)", "reproduce_issue.py"),
+            ("t1", "print(1)", "reproduce_issue.py"),
+            ("t3", "", None),
+            ("t4", "exit(1)", "/abs/path.py"),
+        ]
+    ]
     tests = collect.tests_from_trajectories(results)
-    assert [(t.test_id, t.path) for t in tests] == [("repro:t1", "reproduce_issue.py"),
-                                                    ("repro:t4", "swescale_generated_test.py")]
+    assert [(t.test_id, t.path) for t in tests] == [
+        ("repro:t1", "reproduce_issue.py"),
+        ("repro:t4", "swescale_generated_test.py"),
+    ]
     assert [t.test_id for t in collect.merge_tests(tests, tests)] == ["repro:t1", "repro:t4"]
-    patch = "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@\n" \
-            "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n"
+    patch = (
+        "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@\n"
+        "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n"
+    )
     assert collect.touched_files([patch]) == ["new.py", "pkg/m.py"]
-    assert collect.regression_command("python -m pytest -rA", ["tests/a b.py"]) == "python -m pytest -rA 'tests/a b.py'"
-    django = collect.regression_command("./tests/runtests.py --verbosity 2", ["tests/forms_tests/tests/test_forms.py"])
+    assert (
+        collect.regression_command("python -m pytest -rA", ["tests/a b.py"])
+        == "python -m pytest -rA 'tests/a b.py'"
+    )
+    django = collect.regression_command(
+        "./tests/runtests.py --verbosity 2", ["tests/forms_tests/tests/test_forms.py"]
+    )
     assert django.endswith(" forms_tests.tests.test_forms")
 
 
 def test_find_tests_script(calc_repo: Path):
     def run(*touched: str) -> list[str]:
-        out = subprocess.run([sys.executable, str(FIND_TESTS), "10", *touched], cwd=calc_repo, check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, str(FIND_TESTS), "10", *touched],
+            cwd=calc_repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         return json.loads(out)
 
     assert run("calc/ops.py") == ["tests/test_ops.py"]

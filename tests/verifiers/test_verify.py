@@ -34,8 +34,11 @@ def logprob_policy(seed: int):
             delay = rng.uniform(0, 0.25)
         answer = "YES" if p >= 0.5 else "NO"
         tops = [{"token": "YES", "logprob": math.log(p)}, {"token": "NO", "logprob": math.log(1 - p)}]
-        return {"content": answer, "delay": delay,
-                "logprobs": [{"token": answer, "logprob": math.log(max(p, 1 - p)), "top_logprobs": tops}]}
+        return {
+            "content": answer,
+            "delay": delay,
+            "logprobs": [{"token": answer, "logprob": math.log(max(p, 1 - p)), "top_logprobs": tops}],
+        }
 
     return policy
 
@@ -65,7 +68,9 @@ def _config(**verifier) -> SwescaleConfig:
 
 
 def _client(server: ScriptedServer) -> ModelClient:
-    return ModelClient(ModelConfig(urls=[server.url], name="scripted", temperature=0.0, max_tokens=1, retries=0))
+    return ModelClient(
+        ModelConfig(urls=[server.url], name="scripted", temperature=0.0, max_tokens=1, retries=0)
+    )
 
 
 def _stable(table: VerifierTable) -> dict:
@@ -88,8 +93,9 @@ def first(task, env, candidates, gen_tests, tmp_path_factory, make_pool):
     out = tmp_path_factory.mktemp("verify1")
     pool = make_pool()
     with ScriptedServer(logprob_policy(seed=1)) as server:
-        table = verify(task, env, candidates, gen_tests, _config(), judge_model=_client(server), pool=pool,
-                       out_dir=out)
+        table = verify(
+            task, env, candidates, gen_tests, _config(), judge_model=_client(server), pool=pool, out_dir=out
+        )
     return table, pool, out
 
 
@@ -142,14 +148,24 @@ def test_table_saved_as_json(first):
     assert VerifierTable.load(out / TABLE_FILE) == table
 
 
-def test_order_of_candidates_and_verdicts_changes_nothing(first, task, env, candidates, gen_tests, tmp_path, make_pool):
+def test_order_of_candidates_and_verdicts_changes_nothing(
+    first, task, env, candidates, gen_tests, tmp_path, make_pool
+):
     table, _, _ = first
     shuffled = list(candidates)
     random.Random(7).shuffle(shuffled)
     tests = list(reversed(gen_tests))
     with ScriptedServer(logprob_policy(seed=99)) as server:
-        again = verify(task, env, shuffled, tests, _config(), judge_model=_client(server), pool=make_pool(),
-                       out_dir=tmp_path)  # fresh cache: everything runs again
+        again = verify(
+            task,
+            env,
+            shuffled,
+            tests,
+            _config(),
+            judge_model=_client(server),
+            pool=make_pool(),
+            out_dir=tmp_path,
+        )  # fresh cache: everything runs again
     assert _stable(again) == _stable(table)
 
 
@@ -157,8 +173,15 @@ def test_repeated_run_hits_the_cache(first, task, env, candidates, gen_tests, ma
     table, _, out = first
     pool = make_pool()
     with ScriptedServer(logprob_policy(seed=3)) as server:
-        again = verify(task, env, candidates, gen_tests, _config(cache_dir=str(out)), judge_model=_client(server),
-                       pool=pool)
+        again = verify(
+            task,
+            env,
+            candidates,
+            gen_tests,
+            _config(cache_dir=str(out)),
+            judge_model=_client(server),
+            pool=pool,
+        )
     assert pool.started == 0 and again.meta["sandboxes_started"] == 0
     assert _stable(again) == _stable(table)
 
@@ -166,8 +189,15 @@ def test_repeated_run_hits_the_cache(first, task, env, candidates, gen_tests, ma
 def test_judge_mean_of_sampled_verdicts_without_logprobs(first, task, env, candidates, gen_tests, make_pool):
     _, _, out = first
     with ScriptedServer(sampled_policy()) as server:
-        table = verify(task, env, candidates, gen_tests, _config(cache_dir=str(out), judge_concurrency=1),
-                       judge_model=_client(server), pool=make_pool())
+        table = verify(
+            task,
+            env,
+            candidates,
+            gen_tests,
+            _config(cache_dir=str(out), judge_concurrency=1),
+            judge_model=_client(server),
+            pool=make_pool(),
+        )
         sampled = [r for r in server.requests if not r.get("logprobs")]
     # A and E share the policy's counter for A: 3 YES among the first 5 sampled, the next 5 are NO.
     assert sorted([table.row("A").judge, table.row("E").judge]) == [0.0, 0.6]
@@ -177,8 +207,16 @@ def test_judge_mean_of_sampled_verdicts_without_logprobs(first, task, env, candi
 
 def test_without_judge_and_regression(first, task, env, candidates, gen_tests, make_pool):
     _, _, out = first
-    table = verify(task, env, candidates, gen_tests, _config(cache_dir=str(out)), pool=make_pool(),
-                   regression=False, judge=False)
+    table = verify(
+        task,
+        env,
+        candidates,
+        gen_tests,
+        _config(cache_dir=str(out)),
+        pool=make_pool(),
+        regression=False,
+        judge=False,
+    )
     assert all(c.kind == "generated" for c in table.tests)
     assert all(r.judge is None for r in table.rows)
     # without regression tests B cannot be told from A; C, which does not fix the issue, ranks below both
