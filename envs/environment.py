@@ -136,9 +136,22 @@ def _base_image(python: str, config: SwescaleConfig) -> str:
         return ensure_base_image(python=config.sandbox.python)
 
 
-def image_key(task: Task, plan: BuildPlan, base_image_id: str, origin: str) -> str:
-    payload = [task.repo or origin, task.base_commit, plan.model_dump(), base_image_id, 1]
+def image_key(task: Task, plan: BuildPlan, base_image_id: str) -> str:
+    """Cache key of an environment image. The commit id names the code and its whole history, so where the
+    repository was cloned from (a URL, a mirror, a temporary copy) does not enter the key."""
+    payload = [task.repo, task.base_commit, plan.model_dump(), base_image_id, 1]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _cached_image(dc: docker.DockerClient, tag: str, key: str) -> str | None:
+    """The image built for `key`: under `tag`, or under another tag (then also tagged `tag`)."""
+    if _image_exists(dc, tag):
+        return tag
+    for image in dc.images.list(filters={"label": f"{LABEL}.key={key}"}):
+        repository, _, name = tag.rpartition(":")
+        image.tag(repository, name)
+        return tag
+    return None
 
 
 def _image_tag(task: Task, config: SwescaleConfig, key: str) -> str:
@@ -163,7 +176,7 @@ def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = Fals
         if own is not None:
             return own
     try:
-        repo, origin = open_source(task, config.env.repos_dir)
+        repo, _ = open_source(task, config.env.repos_dir)
     except RepoError as exc:
         raise EnvBuildError("repository", str(exc), task.instance_id) from exc
     if not task.base_commit:
@@ -173,10 +186,10 @@ def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = Fals
     except Exception as exc:  # noqa: BLE001 - unreadable packaging files etc.
         raise EnvBuildError("plan", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
     base = _base_image(plan.python, config)
-    key = image_key(task, plan, dc.images.get(base).id, origin)
+    key = image_key(task, plan, dc.images.get(base).id)
     tag = _image_tag(task, config, key)
     with _lock(tag):
-        if not rebuild and _image_exists(dc, tag):
+        if not rebuild and _cached_image(dc, tag, key):
             return _spec_from_image(dc, tag)
         spec = EnvSpec(
             image=tag,

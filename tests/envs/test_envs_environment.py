@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
+from envs.datasets import local_task
 from envs.environment import EnvBuildError, prepare_environment
 from envs.task import Task
 from sandbox import DockerSandbox, ExecResult
@@ -63,3 +66,16 @@ def test_missing_repository_is_a_build_error(env_config):
     with pytest.raises(EnvBuildError) as info:
         prepare_environment(task, env_config)
     assert info.value.step == "repository"
+
+
+def test_same_commit_from_another_copy_reuses_the_image(docker_client, base_image, calc_repo, tmp_path):
+    """The cache key is the code (commit), not where it was cloned from or what the task is called."""
+    repo, base, _ = calc_repo
+    specs = []
+    for name in ("first-copy", "second-copy"):
+        copy = tmp_path / name
+        subprocess.run(["git", "clone", "-q", "--no-local", str(repo), str(copy)], check=True)
+        specs.append(prepare_environment(local_task(copy, "add() subtracts", base), _config()))
+    assert specs[0].image != specs[1].image  # tags name the folder ...
+    assert docker_client.images.get(specs[0].image).id == docker_client.images.get(specs[1].image).id
+    assert specs[1].source == "cached"  # ... but the second copy reused the first copy's image
