@@ -11,60 +11,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from envs.records import DatasetError, read_records
 from envs.task import Task
+
+__all__ = ["DatasetError", "load_tasks", "local_task"]
 
 HF_TIMEOUT = 10.0
 
 
-class DatasetError(ValueError):
-    """A dataset that cannot be read; the message names the file and the line or item."""
-
-
 def _task(row: Any, where: str) -> Task:
-    if not isinstance(row, dict):
-        raise DatasetError(f"{where}: expected an object, got {type(row).__name__}")
     try:
         return Task.model_validate(row)
     except (ValidationError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{where} (instance {row.get('instance_id', '?')}): {exc}") from exc
-
-
-def _from_jsonl(path: Path) -> list[Task]:
-    tasks = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
-            tasks.append(_task(row, f"{path}:{lineno}"))
-    return tasks
-
-
-def _from_json(path: Path) -> list[Task]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
-    if isinstance(data, dict) and "instance_id" in data:
-        data = [data]
-    elif isinstance(data, dict):  # {instance_id: row}
-        data = [{"instance_id": key, **row} if isinstance(row, dict) else row for key, row in data.items()]
-    if not isinstance(data, list):
-        raise DatasetError(f"{path}: expected a list of instances, got {type(data).__name__}")
-    return [_task(row, f"{path}: item {i}") for i, row in enumerate(data)]
-
-
-def _from_parquet(path: Path) -> list[Task]:
-    import pyarrow.parquet as pq
-
-    try:
-        rows = pq.read_table(path).to_pylist()
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types
-        raise DatasetError(f"{path}: not a readable parquet file: {exc}") from exc
-    return [_task(row, f"{path}: row {i}") for i, row in enumerate(rows)]
 
 
 def _hub_offline() -> bool:
@@ -100,10 +59,9 @@ def load_tasks(source: str | Path, instances: Iterable[str] | None = None, split
     if path.exists() or suffix in (".json", ".jsonl", ".parquet"):
         if not path.is_file():
             raise DatasetError(f"{path}: no such dataset file")
-        loader = {".jsonl": _from_jsonl, ".json": _from_json, ".parquet": _from_parquet}.get(suffix)
-        if loader is None:
+        if suffix not in (".json", ".jsonl", ".parquet"):
             raise DatasetError(f"{path}: unknown dataset format (use .json, .jsonl or .parquet)")
-        tasks = loader(path)
+        tasks = [_task(row, where) for where, row in read_records(path)]
     else:
         name, _, hub_split = str(source).partition(":")
         tasks = _from_hub(name, hub_split or split)

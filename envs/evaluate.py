@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from envs.environment import EnvBuildError, prepare_environment
 from envs.grading import grade, test_spec
+from envs.records import DatasetError, read_records
 from envs.task import Task
 from sandbox import DockerSandbox
 from sandbox.cleanup import install_handlers
@@ -37,37 +38,18 @@ APPLY_CMDS = [
 ]
 
 
-class PredictionsError(ValueError):
+class PredictionsError(DatasetError):
     """Unreadable predictions file."""
 
 
 def load_predictions(path: str | Path) -> dict[str, dict]:
     """instance_id -> prediction, from swebench-format .jsonl, or .json (list, or dict keyed by id)."""
-    path = Path(path)
     try:
-        if path.suffix == ".jsonl":
-            rows = []
-            for lineno, line in enumerate(path.read_text().splitlines(), 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise PredictionsError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from exc
-        else:
-            data = json.loads(path.read_text())
-            rows = (
-                list(data.values())
-                if isinstance(data, dict) and "instance_id" not in data
-                else [data]
-                if isinstance(data, dict)
-                else data
-            )
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PredictionsError(f"{path}: {exc}") from exc
+        rows = [row for _, row in read_records(path)]
+    except DatasetError as exc:
+        raise PredictionsError(str(exc)) from exc
     out: dict[str, dict] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or "instance_id" not in row:
-            raise PredictionsError(f"{path}: prediction {i} has no instance_id")
+    for row in rows:
         row.setdefault("model_name_or_path", "None")
         row.setdefault("model_patch", None)
         out[row["instance_id"]] = row

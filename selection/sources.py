@@ -14,35 +14,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
+from envs.records import read_records
 from verifiers.table import Candidate
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text()
-    stripped = text.lstrip()
-    if path.suffix == ".json" or (
-        stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in text)
-    ):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, list):
-            return data
-        if isinstance(data, dict):
-            if "instance_id" in data:
-                return [data]
-            return [{"instance_id": key, **value} for key, value in data.items()]
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc}") from exc
-    return out
 
 
 def load_candidates(paths: list[str | Path]) -> dict[str, list[Candidate]]:
@@ -51,9 +25,7 @@ def load_candidates(paths: list[str | Path]) -> dict[str, list[Candidate]]:
     seen: dict[str, int] = defaultdict(int)
     for raw in paths:
         path = Path(raw)
-        for record in _records(path):
-            if "instance_id" not in record:
-                raise ValueError(f"{path}: a record has no instance_id")
+        for _, record in read_records(path):
             instance = record["instance_id"]
             if "model_patch" not in record and "patch" not in record:
                 raise ValueError(f"{path}: record of {instance} has neither model_patch nor patch")
