@@ -71,6 +71,10 @@ class NullProgress:
         pass
 
 
+class RunDirError(ValueError):
+    """The run directory cannot be used (it holds a run of another task)."""
+
+
 class GenerationStats(BaseModel):
     generation: int
     trajectories: int = 0
@@ -100,6 +104,13 @@ class SolveOutcome(BaseModel):
     generations: list[GenerationStats] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     interrupted: bool = False
+    resumed: int = 0
+    """Finished trajectories kept from an earlier, interrupted run in the same run directory."""
+
+
+def _solved(result: TrajectoryResult) -> bool:
+    """Finished in the sense of first-finish: submitted with a non-empty patch."""
+    return result.exit_status == ExitStatus.submitted and bool(result.patch.strip())
 
 
 def candidate_from(result: TrajectoryResult, generation: int) -> Candidate:
@@ -203,6 +214,8 @@ class SolveRun:
         self.results: list[TrajectoryResult] = []
         self.candidates: dict[str, Candidate] = {}
         self.tests: list[GeneratedTest] = []
+        self.finished: dict[str, TrajectoryResult] = {}
+        """Trajectories that ended (not cancelled), by id: never run again in this run directory."""
         self.table: VerifierTable | None = None
         """The latest verifier table."""
         self.outcome = SolveOutcome(instance_id=task.instance_id)
@@ -220,6 +233,8 @@ class SolveRun:
         """Keep a finished trajectory (append-only files, so an interrupted run keeps what finished)."""
         with self._lock:
             self.results.append(result)
+            if result.exit_status != ExitStatus.cancelled:
+                self.finished[result.trajectory_id] = result
             with (self.run_dir / "trajectories.jsonl").open("a") as fh:
                 fh.write(result.model_dump_json() + "\n")
             if result.mode == "fix" and result.patch.strip():
@@ -291,25 +306,26 @@ class SolveRun:
         solve = self.config.solve
         stats = GenerationStats(generation=generation, trajectories=solve.trajectories)
         cancel = budget.new_cancel()
-        with_tests = generation == 0 and self.config.verifier.test_trajectories > 0
+        with_tests = (
+            generation == 0 and self.config.verifier.test_trajectories > 0 and not self._tests_file.exists()
+        )
         workers = solve.trajectories + (1 if with_tests else 0)
         self.progress.stage(f"generation {generation}: {solve.trajectories} trajectories")
-        before = set(self.candidates)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"gen{generation}") as pool:
+            ids = [f"g{generation}-t{i}" for i in range(solve.trajectories)]
             fixes: set[Future] = {
-                pool.submit(self._fix_trajectory, f"g{generation}-t{i}", generation, parents, budget, cancel)
-                for i in range(solve.trajectories)
+                pool.submit(self._fix_trajectory, tid, generation, parents, budget, cancel)
+                for tid in ids
+                if tid not in self.finished
             }
             test_future = pool.submit(self._test_trajectories, budget.new_cancel()) if with_tests else None
-            finished = 0
+            finished = sum(1 for tid in ids if tid in self.finished and _solved(self.finished[tid]))
             pending = set(fixes)
             try:
                 while pending:
                     done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
-                        result = future.result()
-                        if result.exit_status == ExitStatus.submitted and result.patch.strip():
-                            finished += 1
+                        finished += _solved(future.result())
                     if solve.first_finish and finished >= solve.first_finish and not cancel.is_set():
                         stats.stop_reasons.append(
                             f"first-finish: {finished} of {solve.trajectories} trajectories finished, "
@@ -322,7 +338,9 @@ class SolveRun:
                 )  # trajectories stop at their next step; threads are joined
                 raise
             if test_future is not None:
-                self.tests.extend(test_future.result())
+                written = test_future.result()
+                self._tests_file.write_text("".join(t.model_dump_json() + "\n" for t in written))
+                self.tests.extend(written)
         self.tests.extend(
             t
             for t in tests_from_trajectories(
@@ -330,7 +348,7 @@ class SolveRun:
             )
             if t.test_id not in {x.test_id for x in self.tests}
         )
-        stats.candidates = len(set(self.candidates) - before)
+        stats.candidates = sum(1 for c in self.candidates.values() if c.generation == generation)
         stats.tests = len(self.tests)
         return stats
 
@@ -351,8 +369,46 @@ class SolveRun:
 
     # -- the run -------------------------------------------------------------------------------------------
 
+    @property
+    def _tests_file(self) -> Path:
+        return self.run_dir / "tests.jsonl"
+
+    def resume(self) -> int:
+        """Keep what an earlier run in this run directory finished (it crashed or was interrupted):
+        trajectories that ended and the written tests. Cancelled trajectories run again. Returns how many
+        trajectories were kept."""
+        task_file, results_file = self.run_dir / "task.json", self.run_dir / "trajectories.jsonl"
+        if not results_file.exists():
+            return 0
+        earlier = Task.model_validate_json(task_file.read_text()) if task_file.exists() else None
+        if earlier is None or (earlier.instance_id, earlier.base_commit) != (
+            self.task.instance_id,
+            self.task.base_commit,
+        ):
+            raise RunDirError(f"{self.run_dir} holds a run of another task: give a new --run-dir")
+        for line in results_file.read_text().splitlines():
+            try:
+                result = TrajectoryResult.model_validate_json(line)
+            except ValueError:
+                continue  # a line cut short by the crash
+            if result.exit_status == ExitStatus.cancelled:
+                continue
+            self.results.append(result)
+            self.finished[result.trajectory_id] = result
+            generation = int(result.trajectory_id.split("-")[0].lstrip("g") or 0)
+            if result.mode == "fix" and result.patch.strip():
+                self.candidates[result.trajectory_id] = candidate_from(result, generation)
+        if self._tests_file.exists():
+            self.tests = [
+                GeneratedTest.model_validate_json(x) for x in self._tests_file.read_text().splitlines()
+            ]
+        return len(self.finished)
+
     def run(self) -> SolveOutcome:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.outcome.resumed = self.resume()
+        if self.outcome.resumed:
+            self.progress.stage(f"resuming: {self.outcome.resumed} finished trajectories kept")
         (self.run_dir / "config.yaml").write_text(
             yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
         )

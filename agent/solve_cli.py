@@ -44,7 +44,7 @@ def run_solve(
 ) -> int:
     """The whole solve pipeline for a local repository; returns the process exit code."""
     from agent.model import ModelClient
-    from agent.pipeline import SolveRun
+    from agent.pipeline import RunDirError, SolveRun
     from agent.preflight import PreflightError, check_docker, check_model_servers
     from agent.progress import LiveProgress
     from agent.report import write_report
@@ -74,9 +74,15 @@ def run_solve(
     model = ModelClient(config.model)
     judge = ModelClient(judge_config(config)) if config.verifier.judge else None
     solver = SolveRun(task, env, config, run_dir, model, judge)
-    with LiveProgress(console, solver.usage) as progress:
-        solver.progress = progress
-        outcome = solver.run()
+    try:
+        with LiveProgress(console, solver.usage) as progress:
+            solver.progress = progress
+            outcome = solver.run()
+    except RunDirError as exc:
+        console.print(f"[red]cannot start:[/red] {exc}")
+        return 2
+    if outcome.resumed:
+        console.print(f"resumed: {outcome.resumed} trajectories finished by an earlier run were kept")
     report = write_report(
         run_dir, outcome, solver.table, solver.candidates, solver.results, task.problem_statement
     )

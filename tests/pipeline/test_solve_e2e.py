@@ -223,3 +223,51 @@ def test_ctrl_c_stops_cleanly_leaves_no_container_and_keeps_what_finished(
     run_data = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run_data["interrupted"] and any("interrupted" in r for r in run_data["stop_reasons"])
     assert (tmp_path / "run" / "candidates.jsonl").read_text().strip()
+
+
+def test_crash_mid_run_resumes_where_it_stopped(demo_env, demo_repo, tmp_path, docker_client):
+    """SIGKILL mid-run; the same command again keeps the finished trajectory, runs only the rest, and the
+    killed run's containers are removed by the next start."""
+    run_dir = tmp_path / "run"
+    args = [
+        "--repo",
+        str(demo_repo),
+        "--issue",
+        ISSUE,
+        "--run-dir",
+        str(run_dir),
+        "solve.trajectories=2",
+        "verifier.test_trajectories=0",
+        "model.tool_format=native",
+        "verifier.judge=false",
+    ]
+    with ScriptedServer(ConversationPolicy([RIGHT_FIX, slow_script("a", delay=0.5, steps=200)])) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "solve", "--model", server.url, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        results = run_dir / "trajectories.jsonl"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (results.exists() and results.read_text().strip()):
+            time.sleep(0.5)
+        proc.kill()
+        proc.wait(timeout=60)
+    first = [json.loads(x) for x in results.read_text().splitlines()]
+    assert [r["exit_status"] for r in first] == ["submitted"]
+    with ScriptedServer(ConversationPolicy([[bash("ls", "Look."), *LOWER_MIDDLE]])) as server:
+        resumed = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "solve", "--model", server.url, *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        conversations = {json.dumps(r["messages"][:2]) for r in server.requests if r.get("tools")}
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed: 1 trajectories" in resumed.stderr
+    assert len(conversations) == 1  # only the unfinished trajectory ran again
+    run_data = json.loads((run_dir / "run.json").read_text())
+    assert run_data["resumed"] == 1
+    assert sorted(c for c in run_data["decision"]["ranking"]) == ["g0-t0", "g0-t1"]
+    owner = f"{socket.gethostname()}:{proc.pid}"
+    assert not docker_client.containers.list(all=True, filters={"label": f"swescale.owner={owner}"})
