@@ -13,28 +13,30 @@ from verifiers.table import Candidate, VerifierTable
 _env = Environment(loader=PackageLoader("agent", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
-def _polyline(values: list[float], top: float, width: int, height: int, pad: int) -> str:
-    """SVG polyline points of `values` scaled so that `top` reaches the top of the plot."""
-    top = top or 1.0
+def _polyline(values: list[float], low: float, high: float, width: int, height: int, pad: int) -> str:
+    """SVG polyline points of `values`, scaled so that `low` sits on the axis and `high` at the top."""
+    span = (high - low) or 1.0
     step = (width - 2 * pad) / max(1, len(values) - 1)
     return " ".join(
-        f"{pad + i * step:.1f},{height - pad - (v / top) * (height - 2 * pad):.1f}"
+        f"{pad + i * step:.1f},{height - pad - ((v - low) / span) * (height - 2 * pad):.1f}"
         for i, v in enumerate(values)
     )
 
 
 def generation_plot(generations: list[GenerationStats], width: int = 520, height: int = 200) -> dict:
-    """Two lines over generations: best hybrid score (scale 0..1) and cumulative tokens (scale 0..max)."""
+    """Two lines over generations: best hybrid score and cumulative tokens, each on its own scale."""
     pad = 28
     scores = [g.best_score for g in generations] or [0.0]
     tokens = [float(g.tokens) for g in generations] or [0.0]
+    low, high = min(0.0, *scores), max(1.0, *scores)  # hybrid scores may leave 0..1
     step = (width - 2 * pad) / max(1, len(generations) - 1)
     return {
         "width": width,
         "height": height,
         "pad": pad,
-        "scores": _polyline(scores, 1.0, width, height, pad),
-        "tokens": _polyline(tokens, max(tokens), width, height, pad),
+        "scores": _polyline(scores, low, high, width, height, pad),
+        "score_range": f"{low:g}..{high:.2f}",
+        "tokens": _polyline(tokens, 0.0, max(tokens), width, height, pad),
         "max_tokens": int(max(tokens)),
         "ticks": [(pad + i * step, g.generation) for i, g in enumerate(generations)],
     }
