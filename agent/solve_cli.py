@@ -116,7 +116,12 @@ def solve_command(
     trajectories: Annotated[int | None, typer.Option(help="Trajectories per generation.")] = None,
     generations: Annotated[int | None, typer.Option(help="Generations of refinement.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write the chosen patch here.")] = None,
-    run_dir: Annotated[Path | None, typer.Option(help="Run directory (default runs/<task>-<time>).")] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run directory (default runs/<task>-<time>); an interrupted run of the same task resumes."
+        ),
+    ] = None,
     config: Annotated[list[Path] | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
 ) -> None:

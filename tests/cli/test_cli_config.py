@@ -72,3 +72,10 @@ def test_every_config_field_is_documented():
                 walk(annotation, f"{prefix}{name}.")
 
     walk(SwescaleConfig)
+
+
+def test_example_configs_load():
+    examples = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        load_config([path])
