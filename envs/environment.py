@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VENV = "/opt/venv"
+RECIPE_VERSION = 2
+"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv)."""
 WORKDIR = "/testbed"
 LABEL = "swescale.env"
 _locks: dict[str, threading.Lock] = {}
@@ -139,7 +141,7 @@ def _base_image(python: str, config: SwescaleConfig) -> str:
 def image_key(task: Task, plan: BuildPlan, base_image_id: str) -> str:
     """Cache key of an environment image. The commit id names the code and its whole history, so where the
     repository was cloned from (a URL, a mirror, a temporary copy) does not enter the key."""
-    payload = [task.repo, task.base_commit, plan.model_dump(), base_image_id, 1]
+    payload = [task.repo, task.base_commit, plan.model_dump(), base_image_id, RECIPE_VERSION]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -258,7 +260,13 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
         mounts += [Mount(inside, host, type="bind", read_only=True) for host, inside in access.mounts.items()]
         with sandbox(base, True, mounts=mounts) as sb:
             sb.copy_to(tree, "/")
-            step(sb, "venv", f"python3 -m venv {VENV} && python --version", cwd="/")
+            # the distribution's pip can be too old for current build back-ends (Debian bullseye: pip 20)
+            step(
+                sb,
+                "venv",
+                f"python3 -m venv {VENV} && python -m pip install -q --upgrade pip && python --version",
+                cwd="/",
+            )
             for path, text in plan.files.items():
                 sb.write_file(path, text)
             for name, cmd in plan.steps:
