@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VENV = "/opt/venv"
-RECIPE_VERSION = 2
-"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv)."""
+RECIPE_VERSION = 3
+"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv; 3: past tags kept)."""
 WORKDIR = "/testbed"
 LABEL = "swescale.env"
 _locks: dict[str, threading.Lock] = {}
@@ -277,7 +277,8 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
                 "finalize",
                 "git config --global --add safe.directory '*' && "
                 "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
-                f'test "$(git rev-parse HEAD)" = {sha} && test -z "$(git for-each-ref)" && git status --short',
+                f'test "$(git rev-parse HEAD)" = {sha} && test -z "$(git for-each-ref --no-merged HEAD)"'
+                ' && test -z "$(git for-each-ref | grep -v refs/tags/)" && git status --short',
             )
             labels = {
                 LABEL: "1",

@@ -98,6 +98,7 @@ def sanitized_checkout(repo: git.Repo, commit: str, dest: Path) -> str:
     """Clone to `dest` at `commit` (detached) keeping no object, ref, remote or reflog after it; returns the SHA.
 
     The copy holds exactly the history reachable from `commit`, so the agent cannot read future commits.
+    Tags of earlier commits stay (version tools such as setuptools_scm read them); later tags go.
     """
     clone = git.Repo.clone_from(repo.git_dir, dest, no_local=True, no_checkout=True, no_hardlinks=True)
     g = clone.git
@@ -105,16 +106,19 @@ def sanitized_checkout(repo: git.Repo, commit: str, dest: Path) -> str:
     sha = clone.head.commit.hexsha
     for remote in list(clone.remotes):
         clone.delete_remote(remote)
+    past_tags = {f"refs/tags/{t}" for t in g.tag("--merged", sha).split()}
     for ref in g.for_each_ref("--format=%(refname)").split():
-        g.update_ref("-d", ref)
-    for name in ("FETCH_HEAD", "ORIG_HEAD", "packed-refs"):
+        if ref not in past_tags:
+            g.update_ref("-d", ref)
+    for name in ("FETCH_HEAD", "ORIG_HEAD"):
         (Path(clone.git_dir) / name).unlink(missing_ok=True)
     g.reflog("expire", "--expire=now", "--all")
     g.repack("-a", "-d", "-q")
     g.prune("--expire=now")
     g.config("user.email", "swescale@localhost")
     g.config("user.name", "swescale")
-    reachable = {line.split()[0] for line in g.rev_list("--objects", "HEAD").splitlines() if line}
+    reachable = {line.split()[0] for line in g.rev_list("--objects", "HEAD", "--tags").splitlines() if line}
+    reachable |= set(g.for_each_ref("--format=%(objectname)", "refs/tags").split())  # annotated tag objects
     stored = g.cat_file("--batch-all-objects", "--batch-check=%(objectname)").split()
     extra = [o for o in stored if o not in reachable]
     if extra:

@@ -75,3 +75,22 @@ def test_non_editable_installs_are_redone_after_the_patch(calc_task):
     flask = Task(instance_id="pallets__flask-4045", repo="pallets/flask", version="2.0")
     assert reinstall_command(harness_spec(flask)) == ""
     assert "pip install" not in eval_script(calc_task, EnvSpec(image="x"))
+
+
+def test_sanitized_checkout_keeps_past_tags_only(tmp_path, calc_repo):
+    """Version tools (setuptools_scm) need the tags before the base; tags after it would leak the future."""
+    repo, base, head = calc_repo
+    from git import Repo
+
+    source = tmp_path / "tagged"
+    subprocess.run(["git", "clone", "-q", str(repo), str(source)], check=True)
+    tag = lambda *a: subprocess.run(["git", "-C", str(source), "tag", *a], check=True)  # noqa: E731
+    tag("-a", "v0.1", "-m", "release 0.1", base)
+    tag("v0.1-light", base)
+    tag("-a", "v0.2", "-m", "release 0.2 (holds the fix)", head)
+    dest = tmp_path / "tb"
+    sanitized_checkout(Repo(source), base, dest)
+    run = lambda *a: subprocess.run(["git", *a], cwd=dest, capture_output=True, text=True)  # noqa: E731
+    assert run("tag").stdout.split() == ["v0.1", "v0.1-light"]
+    assert run("describe", "--tags").stdout.strip() == "v0.1"
+    assert run("cat-file", "-e", head).returncode != 0
