@@ -25,6 +25,7 @@ from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
+from sandbox.images import ensure_base_image, image_exists
 
 if TYPE_CHECKING:
     from agent.config import SwescaleConfig
@@ -77,21 +78,13 @@ def _lock(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def _image_exists(dc: docker.DockerClient, image: str) -> bool:
-    try:
-        dc.images.get(image)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-
-
 def _task_image(task: Task, config: SwescaleConfig, dc: docker.DockerClient) -> EnvSpec | None:
     """The task's own image if it is here or can be pulled."""
     candidates = [task.image] if task.image else []
     if task.repo in harness_data()["specs"]:
         candidates.append(task.swebench_image)
     for image in dict.fromkeys(candidates):
-        found = _image_exists(dc, image)
+        found = image_exists(dc, image)
         if not found and config.env.pull:
             try:
                 name, _, tag = (
@@ -127,8 +120,6 @@ def _base_image(python: str, config: SwescaleConfig) -> str:
     """The sandbox base image for `python`, falling back to the configured default (offline machines)."""
     if config.sandbox.base_image:
         return config.sandbox.base_image
-    from sandbox.images import ensure_base_image
-
     try:
         return ensure_base_image(python=python)
     except Exception as exc:  # noqa: BLE001 - no such image offline: use the default Python
@@ -147,7 +138,7 @@ def image_key(task: Task, plan: BuildPlan, base_image_id: str) -> str:
 
 def _cached_image(dc: docker.DockerClient, tag: str, key: str) -> str | None:
     """The image built for `key`: under `tag`, or under another tag (then also tagged `tag`)."""
-    if _image_exists(dc, tag):
+    if image_exists(dc, tag):
         return tag
     for image in dc.images.list(filters={"label": f"{LABEL}.key={key}"}):
         repository, _, name = tag.rpartition(":")

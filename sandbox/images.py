@@ -33,7 +33,8 @@ def registry_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _exists(client: docker.DockerClient, name: str) -> bool:
+def image_exists(client: docker.DockerClient, name: str) -> bool:
+    """Is `name` an image on this engine?"""
     try:
         client.images.get(name)
         return True
@@ -120,7 +121,7 @@ def ensure_base_image(
     say = say or (lambda _msg: None)
     client = client or docker.from_env(timeout=900)
     name = base_image_name(python)
-    if _exists(client, name):
+    if image_exists(client, name):
         say(f"{name} already exists: nothing to do")
         return name
     if registry_reachable():
