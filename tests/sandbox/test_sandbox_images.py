@@ -27,7 +27,7 @@ def test_base_image_has_the_tools(base_image, run_tag):
 
 
 def test_offline_build_errors(docker_client, monkeypatch):
-    monkeypatch.setattr(images, "_exists", lambda client, name: False)
+    monkeypatch.setattr(images, "image_exists", lambda client, name: False)
     monkeypatch.setattr(images, "registry_reachable", lambda timeout=3.0: False)
     with pytest.raises(images.ImageError, match="supported: 3.9, 3.11, 3.13"):
         images.ensure_base_image("2.7", client=docker_client)
