@@ -423,12 +423,15 @@ class SolveRun:
                     outcome.generations.append(stats)
                     if self.candidates:
                         self.table, decision = self.verify_and_select(generation)
-                        table = self.table
                         stats.best_candidate = decision.best
                         if decision.best:
-                            stats.best_score = table.row(decision.best).hybrid_score
+                            stats.best_score = self.table.row(decision.best).hybrid_score
                         parents = render_parents(
-                            table, self.candidates, decision.ranking, self.config.solve.parents, generation
+                            self.table,
+                            self.candidates,
+                            decision.ranking,
+                            self.config.solve.parents,
+                            generation,
                         )
                     stats.tokens = self.usage().total_tokens
                     self.progress.generation_scored(stats)
@@ -437,7 +440,7 @@ class SolveRun:
                         break
                     if decision is not None:
                         reason = converged(
-                            table,
+                            self.table,
                             decision,
                             self.config.solve.early_stop_judge,
                             self.judge is not None and self.config.verifier.judge,
