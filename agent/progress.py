@@ -35,6 +35,8 @@ class LiveProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._live.__exit__(*exc)
+        if not self.console.is_terminal:
+            self.console.line()  # a non-terminal gets the last frame without its line end
 
     # -- Progress protocol -----------------------------------------------------------------------------------
 
