@@ -70,6 +70,9 @@ def run_solve(
         except EnvBuildError as exc:
             console.print(f"[red]environment build failed:[/red] {exc}")
             return 1
+        except KeyboardInterrupt:  # the build container is already removed by the sandbox's handler
+            console.print("[yellow]interrupted while preparing the environment[/yellow]")
+            return EXIT_INTERRUPTED
     console.print(f"environment image {env.image}")
     model = ModelClient(config.model)
     judge = ModelClient(judge_config(config)) if config.verifier.judge else None
