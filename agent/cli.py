@@ -46,6 +46,7 @@ def config_show(config: ConfigFiles = None, overrides: Overrides = None) -> None
 
 
 def _register_subcommands() -> None:
+    from agent.bench_run import bench_run_command
     from agent.solve_cli import demo_command, solve_command
     from envs.cli import bench_app, env_app
     from sandbox.cli import sandbox_app
@@ -56,6 +57,7 @@ def _register_subcommands() -> None:
     app.command("select")(select_command)
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(env_app, name="env")
+    bench_app.command("run")(bench_run_command)
     app.add_typer(bench_app, name="bench")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,10 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 
 from agent.config import ModelConfig, SwescaleConfig
+
+if TYPE_CHECKING:
+    from agent.pipeline import SolveOutcome
+    from envs.task import Task
 
 console = Console(stderr=True)
 
@@ -33,57 +37,45 @@ def judge_config(config: SwescaleConfig) -> ModelConfig:
     )
 
 
-def run_solve(
-    config: SwescaleConfig,
-    repo: Path,
-    issue: str,
-    base_commit: str | None,
-    run_dir: Path | None,
-    output: Path | None,
-    banner: str = "",
-) -> int:
-    """The whole solve pipeline for a local repository; returns the process exit code."""
+def check_services(config: SwescaleConfig) -> None:
+    """Docker and every configured model server must answer; raises PreflightError saying what to start."""
+    from agent.preflight import check_docker, check_model_servers
+
+    check_docker()
+    check_model_servers(config.model.urls, "model", config.model.api_key)
+    if config.verifier.judge and config.verifier_model.urls:
+        check_model_servers(config.verifier_model.urls, "verifier model", config.verifier_model.api_key)
+
+
+def solve_task(config: SwescaleConfig, task: Task, run_dir: Path) -> tuple[int, SolveOutcome | None]:
+    """Environment, pipeline and report for one task; returns (exit code, outcome)."""
     from agent.model import ModelClient
     from agent.pipeline import RunDirError, SolveRun
-    from agent.preflight import PreflightError, check_docker, check_model_servers
     from agent.progress import LiveProgress
     from agent.report import write_report
-    from envs.datasets import DatasetError, local_task
     from envs.environment import EnvBuildError, prepare_environment
 
-    try:
-        check_docker()
-        check_model_servers(config.model.urls, "model", config.model.api_key)
-        if config.verifier.judge and config.verifier_model.urls:
-            check_model_servers(config.verifier_model.urls, "verifier model", config.verifier_model.api_key)
-        task = local_task(repo, issue, base_commit)
-    except (PreflightError, DatasetError) as exc:
-        console.print(f"[red]cannot start:[/red] {exc}")
-        return 2
-    run_dir = run_dir or Path("runs") / f"{task.instance_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if banner:
-        console.print(Panel(banner, style="bold magenta"))
     console.print(f"task [bold]{task.instance_id}[/bold] -> run directory {run_dir}")
     with console.status("preparing the environment image (cached after the first build)"):
         try:
             env = prepare_environment(task, config)
         except EnvBuildError as exc:
             console.print(f"[red]environment build failed:[/red] {exc}")
-            return 1
+            return 1, None
         except KeyboardInterrupt:  # the build container is already removed by the sandbox's handler
             console.print("[yellow]interrupted while preparing the environment[/yellow]")
-            return EXIT_INTERRUPTED
+            return EXIT_INTERRUPTED, None
     console.print(f"environment image {env.image}")
     model = ModelClient(config.model)
     judge = ModelClient(judge_config(config)) if config.verifier.judge else None
     solver = SolveRun(task, env, config, run_dir, model, judge)
     try:
-        with LiveProgress(console, solver.usage) as progress:
+        with LiveProgress(console, solver.usage, title=task.instance_id) as progress:
             solver.progress = progress
             outcome = solver.run()
     except RunDirError as exc:
         console.print(f"[red]cannot start:[/red] {exc}")
-        return 2
+        return 2, None
     if outcome.resumed:
         console.print(f"resumed: {outcome.resumed} trajectories finished by an earlier run were kept")
     report = write_report(
@@ -94,16 +86,42 @@ def run_solve(
     console.print(f"report: {report}")
     if outcome.interrupted:
         console.print(f"[yellow]{outcome.reason}[/yellow]")
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, outcome
     if outcome.abstained:
         console.print(f"[yellow]abstained:[/yellow] {outcome.reason}")
-        return EXIT_ABSTAINED
+        return EXIT_ABSTAINED, outcome
     console.print(Syntax(outcome.patch, "diff", theme="ansi_dark"))
     console.print(f"[green]chosen {outcome.decision.chosen}:[/green] {outcome.reason}")
-    if output is not None:
+    return 0, outcome
+
+
+def run_solve(
+    config: SwescaleConfig,
+    repo: Path,
+    issue: str,
+    base_commit: str | None,
+    run_dir: Path | None,
+    output: Path | None,
+    banner: str = "",
+) -> int:
+    """The whole solve pipeline for a local repository; returns the process exit code."""
+    from agent.preflight import PreflightError
+    from envs.datasets import DatasetError, local_task
+
+    try:
+        check_services(config)
+        task = local_task(repo, issue, base_commit)
+    except (PreflightError, DatasetError) as exc:
+        console.print(f"[red]cannot start:[/red] {exc}")
+        return 2
+    run_dir = run_dir or Path("runs") / f"{task.instance_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if banner:
+        console.print(Panel(banner, style="bold magenta"))
+    code, outcome = solve_task(config, task, run_dir)
+    if code == 0 and output is not None:
         output.write_text(outcome.patch)
         console.print(f"patch written to {output}")
-    return 0
+    return code
 
 
 def solve_command(

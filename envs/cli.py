@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 env_app = typer.Typer(help="Environment images of tasks.", no_args_is_help=True)
-bench_app = typer.Typer(help="SWE-bench: evaluate predictions.", no_args_is_help=True)
+bench_app = typer.Typer(help="SWE-bench: solve a dataset, evaluate predictions.", no_args_is_help=True)
 
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="Dataset: .json/.jsonl/.parquet or a HF name.")]
 Instances = Annotated[

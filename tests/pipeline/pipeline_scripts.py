@@ -36,6 +36,31 @@ def slow_script(tag: str, delay: float = 1.0, steps: int = 40) -> list[dict]:
     ]
 
 
+LOWER_MIDDLE = [
+    edit("Reproduce.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_WEAK),
+    bash(
+        "sed -i 's|return ordered\\[len(ordered) // 2\\]|return ordered[(len(ordered) - 1) // 2]|' "
+        "minimath/stats.py",
+        "Lower middle.",
+    ),
+    submit("Done."),
+]
+RIGHT_FIX = [
+    edit("Reproduce the bug.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_STRICT),
+    bash("python reproduce_issue.py; echo exit=$?", "Fails before the fix."),
+    edit(
+        "Average the middle pair for even lengths.",
+        command="str_replace",
+        path="/testbed/minimath/stats.py",
+        old_str=OLD,
+        new_str="    ordered = sorted(values)\n    middle = len(ordered) // 2\n"
+        "    if len(ordered) % 2 == 0:\n        return (ordered[middle - 1] + ordered[middle]) / 2\n"
+        "    return ordered[middle]",
+    ),
+    submit("Fixed."),
+]
+
+
 def solve_config(url: str, *overrides: str):
     return load_config(
         overrides=[

@@ -15,16 +15,13 @@ from pathlib import Path
 import pytest
 from pipeline_scripts import (
     ISSUE,
-    OLD,
-    REPRO_STRICT,
-    REPRO_WEAK,
+    LOWER_MIDDLE,
+    RIGHT_FIX,
     SESSION,
     bash,
-    edit,
     hidden_check,
     slow_script,
     solve_config,
-    submit,
 )
 
 from agent.demo import JudgeReplay, make_demo_repo
@@ -32,30 +29,6 @@ from agent.scripted_server import ConversationPolicy, Router, ScriptedServer, sy
 from agent.solve_cli import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
 
 pytestmark = pytest.mark.timeout(600)
-
-LOWER_MIDDLE = [
-    edit("Reproduce.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_WEAK),
-    bash(
-        "sed -i 's|return ordered\\[len(ordered) // 2\\]|return ordered[(len(ordered) - 1) // 2]|' "
-        "minimath/stats.py",
-        "Lower middle.",
-    ),
-    submit("Done."),
-]
-RIGHT_FIX = [
-    edit("Reproduce the bug.", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO_STRICT),
-    bash("python reproduce_issue.py; echo exit=$?", "Fails before the fix."),
-    edit(
-        "Average the middle pair for even lengths.",
-        command="str_replace",
-        path="/testbed/minimath/stats.py",
-        old_str=OLD,
-        new_str="    ordered = sorted(values)\n    middle = len(ordered) // 2\n"
-        "    if len(ordered) % 2 == 0:\n        return (ordered[middle - 1] + ordered[middle]) / 2\n"
-        "    return ordered[middle]",
-    ),
-    submit("Fixed."),
-]
 
 
 def judge_says(yes: bool):
