@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from agent.result import ExitStatus, TrajectoryResult
+from envs.environment import EnvSpec
 from verifiers import collect
 from verifiers.config import VerifierConfig
 from verifiers.execute import FIND_TESTS
 from verifiers.hybrid import score_rows
 from verifiers.judge import p_yes_from_logprobs, verdict
-from verifiers.logparse import parse_generic
+from verifiers.logparse import parse_log
 from verifiers.outcome import is_test_bug, make_outcome, normalize_output
 from verifiers.table import CandidateRow, GeneratedTest, Outcome, RegressionResult, TestColumn, VerifierTable
 from verifiers.weights import generated_scores, weigh_columns
@@ -163,17 +164,19 @@ def test_table_lookup_and_ranking():
         table.row("zz")
 
 
-def test_unittest_and_pytest_log_parsing():
-    log = (
+def test_logs_parsed_by_swebench_parsers_chosen_by_the_environment():
+    unittest_log = (
         "test_add (tests.test_ops.TestOps.test_add) ... ok\n"
-        "test_mean (tests.test_ops.TestOps.test_mean)\nMean of a list. ... FAIL\n"
-        "test_x (tests.test_ops.TestOps.test_x) ... skipped 'no'\n"
-        "PASSED tests/test_a.py::test_one\nFAILED tests/test_a.py::test_two - assert 1 == 2\n"
+        "test_sub (tests.test_ops.TestOps.test_sub) ... FAIL\n"
     )
-    assert parse_generic(log) == {
-        "tests.test_ops.TestOps.test_add": "PASSED",
-        "tests.test_ops.TestOps.test_mean": "FAILED",
-        "tests.test_ops.TestOps.test_x": "SKIPPED",
+    pytest_log = "PASSED tests/test_a.py::test_one\nFAILED tests/test_a.py::test_two - assert 1 == 2\n"
+    unittest_env = EnvSpec(image="x", test_cmd="python3 -m unittest -v", log_parser="")
+    pytest_env = EnvSpec(image="x", test_cmd="python -m pytest -rA", log_parser="")
+    assert parse_log(unittest_log, unittest_env) == {
+        "test_add (tests.test_ops.TestOps.test_add)": "PASSED",
+        "test_sub (tests.test_ops.TestOps.test_sub)": "FAILED",
+    }
+    assert parse_log(pytest_log, pytest_env) == {
         "tests/test_a.py::test_one": "PASSED",
         "tests/test_a.py::test_two": "FAILED",
     }

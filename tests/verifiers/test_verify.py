@@ -114,9 +114,12 @@ def test_regression_tests_selected_and_breaking_candidate_penalised(first):
     table, _, _ = first
     assert table.meta["regression_files"] == ["tests/test_ops.py"]  # not tests/test_strings.py
     regression = [c.test_id for c in table.tests if c.kind == "regression"]
-    assert regression == ["tests.test_ops.TestOps.test_add", "tests.test_ops.TestOps.test_mean"]
+    assert regression == [
+        "test_add (tests.test_ops.TestOps.test_add)",
+        "test_mean (tests.test_ops.TestOps.test_mean)",
+    ]
     b, a = table.row("B"), table.row("A")
-    assert b.regression.new_failures == ["tests.test_ops.TestOps.test_mean"]
+    assert b.regression.new_failures == ["test_mean (tests.test_ops.TestOps.test_mean)"]
     assert a.regression.new_failures == [] and a.regression.passed == 2
     assert b.generated_score == a.generated_score == 1.0
     assert b.hybrid_score < a.hybrid_score
