@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from agent.cli_options import instance_ids
 from agent.solve_cli import EXIT_INTERRUPTED, check_services, console, solve_task
 
 MODEL_NAME = "swescale"
@@ -50,7 +51,7 @@ def bench_run_command(
     cfg = config_from_cli(config, extra)
     try:
         check_services(cfg)
-        tasks = load_tasks(dataset, [i for item in instances or [] for i in item.split(",") if i] or None)
+        tasks = load_tasks(dataset, instance_ids(instances))
     except (PreflightError, DatasetError) as exc:
         console.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 import yaml
 from rich.console import Console
 
+from agent.cli_options import ConfigFiles, Overrides
 from agent.config import SwescaleConfig, load_config
 
 console = Console(stderr=True)
-
-ConfigFiles = Annotated[
-    list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")
-]
-Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. solve.trajectories=8")]
 
 
 def config_from_cli(files: list[Path] | None, overrides: list[str] | None) -> SwescaleConfig:

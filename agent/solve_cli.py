@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
+from agent.cli_options import ConfigFiles, Overrides
 from agent.config import ModelConfig, SwescaleConfig
 
 if TYPE_CHECKING:
@@ -143,8 +144,8 @@ def solve_command(
             help="Run directory (default runs/<task>-<time>); an interrupted run of the same task resumes."
         ),
     ] = None,
-    config: Annotated[list[Path] | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
-    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
+    config: ConfigFiles = None,
+    overrides: Overrides = None,
 ) -> None:
     """Solve an issue in a local repository: parallel trajectories, verification, selection.
 
@@ -168,7 +169,7 @@ def solve_command(
 def demo_command(
     run_dir: Annotated[Path | None, typer.Option(help="Run directory (default runs/demo-<time>).")] = None,
     output: Annotated[Path | None, typer.Option(help="Write the chosen patch here.")] = None,
-    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
+    overrides: Overrides = None,
 ) -> None:
     """Replay a recorded model session through the whole pipeline on a bundled example (no GPU needed)."""
     from agent.demo import run_demo

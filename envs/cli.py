@@ -9,16 +9,12 @@ from typing import Annotated
 
 import typer
 
+from agent.cli_options import ConfigFiles as Config
+from agent.cli_options import Dataset, Instances, Overrides, ReposDir, instance_ids
+
 env_app = typer.Typer(help="Environment images of tasks.", no_args_is_help=True)
 bench_app = typer.Typer(help="SWE-bench: solve a dataset, evaluate predictions.", no_args_is_help=True)
 
-Dataset = Annotated[str, typer.Option("--dataset", "-d", help="Dataset: .json/.jsonl/.parquet or a HF name.")]
-Instances = Annotated[
-    list[str] | None, typer.Option("--instances", "-i", help="Instance ids (repeatable, or comma-separated).")
-]
-ReposDir = Annotated[str | None, typer.Option("--repos-dir", help="Folder of owner__name git mirrors.")]
-Config = Annotated[list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")]
-Overrides = Annotated[list[str] | None, typer.Argument(help="key=value config overrides")]
 Rebuild = Annotated[
     bool,
     typer.Option(
@@ -39,15 +35,11 @@ def _setup(config: list[Path] | None, overrides: list[str] | None, repos_dir: st
     return config_from_cli(config, [*(overrides or []), *extra])
 
 
-def _ids(instances: list[str] | None) -> list[str] | None:
-    return [i for item in instances or [] for i in item.split(",") if i] or None
-
-
 def _tasks(dataset: str, instances: list[str] | None):
     from envs.datasets import DatasetError, load_tasks
 
     try:
-        return load_tasks(dataset, _ids(instances))
+        return load_tasks(dataset, instance_ids(instances))
     except DatasetError as exc:
         typer.echo(f"dataset error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -13,13 +13,13 @@ from typing import Annotated
 
 import typer
 
+from agent.cli_options import ConfigFiles, Dataset, Instances, Overrides, instance_ids
+
 MODEL_NAME = "swescale-select"
 
 
 def select_command(
-    dataset: Annotated[
-        str, typer.Option("--dataset", help="Tasks: JSONL/JSON/parquet file or dataset name.")
-    ],
+    dataset: Dataset,
     candidates: Annotated[
         list[Path], typer.Option("--candidates", help="Prediction or pool file (repeatable).")
     ],
@@ -33,15 +33,9 @@ def select_command(
             "trajectories, the judge and the selection trajectory.",
         ),
     ] = None,
-    instances: Annotated[
-        list[str] | None, typer.Option("--instance", help="Only these instance ids.")
-    ] = None,
-    config: Annotated[
-        list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Argument(help="key=value overrides, e.g. selection.abstain_threshold=0.6")
-    ] = None,
+    instances: Instances = None,
+    config: ConfigFiles = None,
+    overrides: Overrides = None,
 ) -> None:
     """Select among candidate patches (SWE-bench prediction files of any systems), or abstain."""
     from agent.cli import config_from_cli, console
@@ -62,8 +56,13 @@ def select_command(
     except (OSError, ValueError) as exc:
         console.print(f"[red]candidates:[/red] {exc}")
         raise typer.Exit(2) from exc
-    wanted = [i for i in pools if not instances or i in instances]
-    tasks = {t.instance_id: t for t in load_tasks(dataset, wanted)}
+    only = instance_ids(instances)
+    wanted = [i for i in pools if not only or i in only]
+    try:
+        tasks = {t.instance_id: t for t in load_tasks(dataset)}
+    except ValueError as exc:
+        console.print(f"[red]dataset:[/red] {exc}")
+        raise typer.Exit(2) from exc
     missing = [i for i in wanted if i not in tasks]
     if missing:
         console.print(f"[yellow]no task for {len(missing)} instance(s): {', '.join(missing[:5])}[/yellow]")
@@ -71,14 +70,10 @@ def select_command(
     chat = judge = None
     if cfg.model.urls:
         from agent.model import ModelClient
+        from agent.solve_cli import judge_config
 
         chat = ModelClient(cfg.model)
-        judge_cfg = (
-            cfg.verifier_model
-            if cfg.verifier_model.urls
-            else cfg.model.model_copy(update={"temperature": 0.0, "max_tokens": 1})
-        )
-        judge = ModelClient(judge_cfg) if cfg.verifier.judge else None
+        judge = ModelClient(judge_config(cfg)) if cfg.verifier.judge else None
 
     predictions, chosen, abstained, failed = [], 0, 0, 0
     for instance_id in wanted:
