@@ -132,13 +132,17 @@ def touched_files(patches: Iterable[str]) -> list[str]:
 
 
 def regression_command(test_cmd: str, files: list[str]) -> str:
-    """`test_cmd` followed by the test files, as modules for Django's runtests.py."""
+    """`test_cmd` on each test file in turn (modules for Django's runtests.py).
+
+    One process per file: tests that pass alone but fail next to another file (shared imports, global
+    state) must not count as regressions of a candidate.
+    """
     if "runtests.py" in test_cmd:
         args = [f[len("tests/") :] if f.startswith("tests/") else f for f in files]
         args = [a[: -len(".py")].replace("/", ".") for a in args]
     else:
         args = files
-    return f"{test_cmd} {' '.join(shlex.quote(a) for a in args)}"
+    return "; ".join(f"{test_cmd} {shlex.quote(a)}" for a in args)
 
 
 def regression_key(test_cmd: str, files: list[str]) -> str:

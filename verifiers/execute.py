@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 WORKDIR = "/testbed"
 FIND_TESTS = Path(__file__).with_name("find_tests_script.py")
 FIND_TESTS_IN_BOX = "/tmp/swescale_find_tests.py"
+REGRESSION_LOG = "/tmp/swescale_regression.log"
 
 
 class EnvLike(Protocol):
@@ -115,9 +116,17 @@ def run_generated(box: Any, env: EnvLike, test: GeneratedTest, config: VerifierC
 def run_regression(
     box: Any, env: EnvLike, command: str, config: VerifierConfig, task: Any = None
 ) -> RegressionRun:
-    res = box.exec(shell(env, f"cd {WORKDIR} && {command}"), timeout=config.regression_timeout, cwd=WORKDIR)
-    outcome = make_outcome(res.exit_code, res.output, res.timed_out, res.duration, config.excerpt_chars)
-    return RegressionRun(statuses=parse_log(res.output, env, task), outcome=outcome)
+    # The log goes to a file and is read back whole: command output is capped (head and tail), and a cut
+    # in the middle would lose test statuses.
+    res = box.exec(
+        shell(env, f"cd {WORKDIR} && ({command}) > {REGRESSION_LOG} 2>&1"),
+        timeout=config.regression_timeout,
+        cwd=WORKDIR,
+    )
+    log_text = box.read_file(REGRESSION_LOG) + res.output
+    box.exec(f"rm -f {REGRESSION_LOG}")
+    outcome = make_outcome(res.exit_code, log_text, res.timed_out, res.duration, config.excerpt_chars)
+    return RegressionRun(statuses=parse_log(log_text, env, task), outcome=outcome)
 
 
 def _regression_to_json(run: RegressionRun) -> dict:

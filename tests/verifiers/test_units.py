@@ -204,8 +204,8 @@ def test_collection_helpers():
     )
     assert collect.touched_files([patch]) == ["new.py", "pkg/m.py"]
     assert (
-        collect.regression_command("python -m pytest -rA", ["tests/a b.py"])
-        == "python -m pytest -rA 'tests/a b.py'"
+        collect.regression_command("python -m pytest -rA", ["tests/a b.py", "tests/c.py"])
+        == "python -m pytest -rA 'tests/a b.py'; python -m pytest -rA tests/c.py"  # one process per file
     )
     django = collect.regression_command(
         "./tests/runtests.py --verbosity 2", ["tests/forms_tests/tests/test_forms.py"]
