@@ -341,13 +341,11 @@ class SolveRun:
                 written = test_future.result()
                 self._tests_file.write_text("".join(t.model_dump_json() + "\n" for t in written))
                 self.tests.extend(written)
-        self.tests.extend(
-            t
-            for t in tests_from_trajectories(
-                [r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")]
-            )
-            if t.test_id not in {x.test_id for x in self.tests}
-        )
+        known = {t.test_id for t in self.tests}
+        this_generation = [
+            r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")
+        ]
+        self.tests.extend(t for t in tests_from_trajectories(this_generation) if t.test_id not in known)
         stats.candidates = sum(1 for c in self.candidates.values() if c.generation == generation)
         stats.tests = len(self.tests)
         return stats

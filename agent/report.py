@@ -86,7 +86,6 @@ def write_report(
         chosen=chosen,
         chosen_patch=candidates[chosen].patch if chosen in candidates else "",
         plot=generation_plot(outcome.generations),
-        trajectories=results,
     )
     path = run_dir / "report.html"
     path.write_text(html)
