@@ -1,17 +1,11 @@
-"""The one typed swescale config: YAML files plus `key=value` overrides."""
+"""The agent's own config sections: its model servers and one trajectory."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-import yaml
-
-from agent.configbase import Section
-from envs.config import EnvConfig
 from sandbox.config import SandboxConfig
-from selection.config import SelectionConfig
-from verifiers.config import VerifierConfig
+from sandbox.configbase import Section
 
 
 class ModelConfig(Section):
@@ -60,78 +54,8 @@ class AgentConfig(Section):
     """Folder whose `system.j2` / `instance.j2` / `instance_test.j2` override the built-in prompt templates."""
 
 
-class SolveConfig(Section):
-    trajectories: int = 4
-    """Agent trajectories per generation."""
-    generations: int = 1
-    """Generations of evolutionary refinement."""
-    parents: int = 2
-    """Top candidates that become parents of the next generation."""
-    first_finish: int = 0
-    """Short-m@k: stop the rest of a generation once this many trajectories finished (0 = off)."""
-    max_total_tokens: int = 0
-    """Token budget of the whole run (0 = unlimited)."""
-    max_model_calls: int = 0
-    """Model-call budget of the whole run (0 = unlimited)."""
-    max_seconds: float = 0.0
-    """Wall-time budget of the whole run, in seconds (0 = unlimited)."""
-    early_stop_judge: float = 0.9
-    """Stop refining when the best candidate passes every distinguishing test with at least this judge score."""
+class AgentSettings(Protocol):
+    """What a trajectory reads of the root config (`swescale.config.SwescaleConfig`)."""
 
-
-class SwescaleConfig(Section):
-    """Everything swescale can be told. Load with `load_config`."""
-
-    model: ModelConfig = ModelConfig()
-    """The agent's model servers."""
-    verifier_model: ModelConfig = ModelConfig(temperature=0.0, max_tokens=1)
-    """The judge model's servers (empty urls: reuse `model`)."""
-    agent: AgentConfig = AgentConfig()
-    """One trajectory."""
-    sandbox: SandboxConfig = SandboxConfig()
-    """Docker sandboxes."""
-    env: EnvConfig = EnvConfig()
-    """Environment images and repositories."""
-    verifier: VerifierConfig = VerifierConfig()
-    """Execution-based and model-based verifiers."""
-    selection: SelectionConfig = SelectionConfig()
-    """Selection and abstention."""
-    solve: SolveConfig = SolveConfig()
-    """The solve pipeline: generations, budgets, early stopping."""
-
-
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """`a.b.c=value` -> (["a", "b", "c"], value parsed as YAML, so 3, true, [x, y] get their types)."""
-    if "=" not in item:
-        raise ValueError(f"override {item!r} is not of the form key=value")
-    key, raw = item.split("=", 1)
-    path = [part for part in key.strip().split(".") if part]
-    if not path:
-        raise ValueError(f"override {item!r} has an empty key")
-    return path, yaml.safe_load(raw) if raw.strip() else ""
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
-
-
-def load_config(files: list[str | Path] = (), overrides: list[str] = ()) -> SwescaleConfig:
-    """Defaults, then each YAML file in order, then each `key=value` override."""
-    data: dict = {}
-    for file in files:
-        loaded = yaml.safe_load(Path(file).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {file} must hold a mapping at the top level")
-        data = _merge(data, loaded)
-    for item in overrides:
-        path, value = parse_override(item)
-        nested: Any = value
-        for part in reversed(path):
-            nested = {part: nested}
-        data = _merge(data, nested)
-    return SwescaleConfig.model_validate(data)
+    agent: AgentConfig
+    sandbox: SandboxConfig

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-from agent.config import AgentConfig, SwescaleConfig
+from agent.config import AgentConfig, AgentSettings
 from agent.context import files_from_sandbox, repo_context
 from agent.model import ModelClient, ModelError
 from agent.parsing import TEXT_FORMAT_EXAMPLE, describe_tools
@@ -127,7 +127,7 @@ def run_trajectory(
     task: Task,
     sandbox: SandboxLike,
     model: ModelClient,
-    config: SwescaleConfig,
+    config: AgentSettings,
     out_dir: str | Path,
     trajectory_id: str,
     mode: str = "fix",

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.config import load_config
 from envs.datasets import load_tasks
 from envs.environment import prepare_environment
 from envs.evaluate import evaluate_predictions, load_predictions
 from envs.grading import harness_instance
+from swescale.config import load_config
 
 
 def main() -> None:

@@ -40,11 +40,11 @@ from unidiff.patch import Line
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.config import SwescaleConfig, load_config  # noqa: E402
 from envs.task import Task  # noqa: E402
+from selection.groups import expand_table, original_files_for  # noqa: E402
 from selection.normalize import dedupe  # noqa: E402
-from selection.pipeline import expand_table, original_files_for  # noqa: E402
 from selection.select import select  # noqa: E402
+from swescale.config import SwescaleConfig, load_config  # noqa: E402
 from verifiers.table import Candidate  # noqa: E402
 
 MUTATIONS = [

@@ -1,6 +1,9 @@
 """Configuration of environments: where repositories come from and how images are built."""
 
-from agent.configbase import Section
+from typing import Protocol
+
+from sandbox.config import SandboxConfig
+from sandbox.configbase import Section
 
 
 class EnvConfig(Section):
@@ -14,3 +17,10 @@ class EnvConfig(Section):
     """Timeout of one image build step, in seconds."""
     eval_timeout: float = 1800.0
     """Timeout of one evaluation test run, in seconds."""
+
+
+class EnvSettings(Protocol):
+    """What environment builds and evaluation read of the root config (`swescale.config.SwescaleConfig`)."""
+
+    env: EnvConfig
+    sandbox: SandboxConfig

@@ -28,7 +28,7 @@ from sandbox import DockerSandbox
 from sandbox.images import ensure_base_image, image_exists
 
 if TYPE_CHECKING:
-    from agent.config import SwescaleConfig
+    from envs.config import EnvSettings
 
 log = logging.getLogger(__name__)
 VENV = "/opt/venv"
@@ -78,7 +78,7 @@ def _lock(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def _task_image(task: Task, config: SwescaleConfig, dc: docker.DockerClient) -> EnvSpec | None:
+def _task_image(task: Task, config: EnvSettings, dc: docker.DockerClient) -> EnvSpec | None:
     """The task's own image if it is here or can be pulled."""
     candidates = [task.image] if task.image else []
     if task.repo in harness_data()["specs"]:
@@ -116,7 +116,7 @@ def _task_image(task: Task, config: SwescaleConfig, dc: docker.DockerClient) -> 
     return None
 
 
-def _base_image(python: str, config: SwescaleConfig) -> str:
+def _base_image(python: str, config: EnvSettings) -> str:
     """The sandbox base image for `python`, falling back to the configured default (offline machines)."""
     if config.sandbox.base_image:
         return config.sandbox.base_image
@@ -147,7 +147,7 @@ def _cached_image(dc: docker.DockerClient, tag: str, key: str) -> str | None:
     return None
 
 
-def _image_tag(task: Task, config: SwescaleConfig, key: str) -> str:
+def _image_tag(task: Task, config: EnvSettings, key: str) -> str:
     slug = (task.repo.replace("/", "__") if task.repo else task.instance_id).lower()
     slug = re.sub(r"[^a-z0-9_.-]+", "-", slug)[:80].strip("-.") or "repo"
     return f"{config.env.image_prefix}:{slug}-{task.base_commit[:10]}-{key[:12]}"
@@ -158,7 +158,7 @@ def _spec_from_image(dc: docker.DockerClient, tag: str) -> EnvSpec:
     return EnvSpec.model_validate({**json.loads(labels[f"{LABEL}.spec"]), "image": tag, "source": "cached"})
 
 
-def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = False) -> EnvSpec:
+def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) -> EnvSpec:
     """An image for `task` (see module doc); raises EnvBuildError naming the failing step.
 
     `rebuild`: build now on the base image, skipping the task's own image and any cached build (the new
@@ -199,7 +199,7 @@ def prepare_environment(task: Task, config: SwescaleConfig, rebuild: bool = Fals
 def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
     """Run the plan in a networked sandbox from `base`, then commit it as `tag`.
 
-    Build sandboxes get the configured limits (SwescaleConfig.sandbox) but network, and the host's pip
+    Build sandboxes get the configured limits (EnvSettings.sandbox) but network, and the host's pip
     access only per step (never baked into the image)."""
     access = host_pip_access()
     env = {

@@ -21,10 +21,10 @@ from envs.grading import grade, test_spec
 from envs.records import DatasetError, read_records
 from envs.task import Task
 from sandbox import DockerSandbox
-from sandbox.cleanup import install_handlers
+from sandbox.cleanup import ensure_atexit
 
 if TYPE_CHECKING:
-    from agent.config import SwescaleConfig
+    from envs.config import EnvSettings
 
 log = logging.getLogger(__name__)
 PATCH_FILE = "/tmp/patch.diff"
@@ -80,7 +80,7 @@ def _apply(sb: DockerSandbox, say: Callable[[str], None]) -> tuple[bool, str]:
 
 
 def evaluate_instance(
-    task: Task, pred: dict, run_dir: Path, config: SwescaleConfig, rebuild: bool = False
+    task: Task, pred: dict, run_dir: Path, config: EnvSettings, rebuild: bool = False
 ) -> dict[str, Any] | None:
     """One prediction: its report dict, or None on an error (logged to run_instance.log, no report).
     Runs in a sandbox with the configured limits and no network; `rebuild` as in prepare_environment."""
@@ -209,7 +209,7 @@ def evaluate_predictions(
     tasks: list[Task],
     predictions: dict[str, dict],
     run_dir: str | Path,
-    config: SwescaleConfig,
+    config: EnvSettings,
     workers: int = 2,
     say: Callable[[str], None] = print,
     rebuild: bool = False,
@@ -226,7 +226,7 @@ def evaluate_predictions(
         (by_id[i], p) for i, p in predictions.items() if i in by_id and p.get("model_patch") not in ("", None)
     ]
     done = sum(1 for t, p in todo if (instance_dir(run_dir, p) / "report.json").exists())
-    install_handlers()  # workers' sandboxes are removed on SIGINT/SIGTERM too
+    ensure_atexit()  # workers' sandboxes are removed at exit (the CLI adds SIGINT/SIGTERM)
     say(f"{len(todo)} predictions to evaluate ({done} already done), {workers} workers")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {

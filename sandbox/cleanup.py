@@ -49,7 +49,7 @@ def owner_labels() -> dict[str, str]:
 def register(sandbox: _Closable) -> None:
     with _lock:
         _live[id(sandbox)] = sandbox
-    install_handlers()
+    ensure_atexit()
 
 
 def unregister(sandbox: _Closable) -> None:
@@ -80,15 +80,23 @@ def _chain(signum: int, previous: Any):
     return handler
 
 
-def install_handlers() -> None:
-    """Once per process: atexit hook plus SIGINT/SIGTERM handlers (only possible in the main thread)."""
-    global _atexit_installed, _signals_installed
+def ensure_atexit() -> None:
+    """Once per process: remove every live sandbox at interpreter exit."""
+    global _atexit_installed
     with _lock:
         if not _atexit_installed:
             atexit.register(close_all)
             _atexit_installed = True
+
+
+def install_signal_handlers() -> None:
+    """SIGINT/SIGTERM remove every live sandbox, then act as before. Called by entry points (the CLI),
+    never by library code; only possible in the main thread."""
+    global _signals_installed
+    ensure_atexit()
+    with _lock:
         if _signals_installed or threading.current_thread() is not threading.main_thread():
-            return  # retried at the next sandbox start from the main thread
+            return
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous = signal.getsignal(signum)
             if previous is None:  # installed outside Python: leave it alone

@@ -1,6 +1,6 @@
 """Configuration of Docker sandboxes."""
 
-from agent.configbase import Section
+from sandbox.configbase import Section
 
 
 class SandboxConfig(Section):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sandbox.cleanup import install_handlers
+from sandbox.cleanup import ensure_atexit
 from sandbox.config import SandboxConfig
 from sandbox.docker_sandbox import DockerSandbox
 
@@ -22,7 +22,7 @@ class SandboxPool:
         self._lock = threading.Lock()
         self.active = 0
         # Sandboxes of a pool usually start in worker threads, where signal handlers cannot be installed.
-        install_handlers()
+        ensure_atexit()
 
     @contextmanager
     def sandbox(self, image: str, **kwargs: Any) -> Iterator[DockerSandbox]:

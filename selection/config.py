@@ -1,10 +1,11 @@
 """Configuration of selection."""
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import field_validator
 
-from agent.configbase import Section
+from sandbox.configbase import Section
+from verifiers.config import VerifierSettings
 
 RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated")
 
@@ -42,3 +43,9 @@ class SelectionConfig(Section):
         if unknown:
             raise ValueError(f"unknown ranking keys {unknown}; choose from {list(RANKING_KEYS)}")
         return value
+
+
+class SelectionSettings(VerifierSettings, Protocol):
+    """What selection reads of the root config: its own section and everything verification reads."""
+
+    selection: SelectionConfig

@@ -16,8 +16,8 @@ from typing import Any
 
 import jinja2
 
-from agent.config import SwescaleConfig
 from envs.task import Task
+from selection.config import SelectionSettings
 from selection.select import Decision
 from verifiers.table import Candidate
 
@@ -115,7 +115,7 @@ def run_selection_trajectory(
     env: Any,
     decision: Decision,
     candidates: list[Candidate],
-    config: SwescaleConfig,
+    config: SelectionSettings,
     model: Any,
     pool: Any,
     out_dir: Path,

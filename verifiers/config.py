@@ -1,8 +1,10 @@
 """Configuration of the verifiers (see docs/verifiers.md for the scores)."""
 
-from typing import Literal
+from typing import Literal, Protocol
 
-from agent.configbase import Section
+from agent.config import AgentSettings
+from envs.config import EnvSettings
+from sandbox.configbase import Section
 
 
 class VerifierConfig(Section):
@@ -63,3 +65,10 @@ class VerifierConfig(Section):
     """Instead of the penalty, rank every candidate that breaks a regression test after all others."""
     r2egym_top_n: int = 5
     """`r2egym` hybrid: candidates outside the judge's top n rank after those inside."""
+
+
+class VerifierSettings(AgentSettings, EnvSettings, Protocol):
+    """What verification reads of the root config: its own section, the agent's (test-writing
+    trajectories), environments and sandboxes."""
+
+    verifier: VerifierConfig

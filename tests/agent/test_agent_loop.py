@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from agent.config import AgentConfig, ModelConfig, SwescaleConfig
 from agent.loop import run_trajectory
 from agent.model import ModelClient
 from agent.result import ExitStatus
-from agent.scripted_server import ConversationPolicy, ScriptedServer
 from agent.trajectory import load_trajectory
+from swescale.config import AgentConfig, ModelConfig, SwescaleConfig
+from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from tests.agent.conftest import GIT, REPRO
 
 pytestmark = pytest.mark.docker

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from agent.config import ModelConfig
 from agent.model import ModelClient, ModelError
-from agent.scripted_server import ScriptedServer
+from swescale.config import ModelConfig
+from swescale.demo.scripted_server import ScriptedServer
 
 TOOLS = [
     {

@@ -8,7 +8,7 @@ import threading
 import openai
 import pytest
 
-from agent.scripted_server import ConversationPolicy, Reply, Router, ScriptedServer, system_contains
+from swescale.demo.scripted_server import ConversationPolicy, Reply, Router, ScriptedServer, system_contains
 
 
 def _client(server: ScriptedServer) -> openai.OpenAI:

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.config import SwescaleConfig, load_config
+from swescale.cli.main import app
+from swescale.config import SwescaleConfig, load_config
 
 runner = CliRunner()
 
@@ -23,7 +23,9 @@ def test_help_lists_every_command():
 
 
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "agent.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "swescale.cli.main", "--help"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "solve" in out.stdout
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.demo import make_demo_repo
+from swescale.demo.replay import make_demo_repo
 
 
 def _free_port() -> int:
@@ -19,7 +19,7 @@ def _free_port() -> int:
 
 def _solve(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", "solve", "--repo", str(repo), "--issue", "bug", *args],
+        [sys.executable, "-m", "swescale.cli.main", "solve", "--repo", str(repo), "--issue", "bug", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import SwescaleConfig, load_config
 from envs.task import Task
+from swescale.config import SwescaleConfig, load_config
 
 # fixed dates make commit SHAs, hence image keys, the same in every session: the image is built once per machine
 GIT_ENV = {

@@ -43,7 +43,7 @@ def test_image_has_base_only(calc_env, calc_repo, calc_task, docker_client):
 
 
 def _config():
-    from agent.config import load_config
+    from swescale.config import load_config
 
     return load_config([], ["env.image_prefix=swescale-test/env", "env.pull=false"])
 

@@ -63,7 +63,7 @@ def test_same_verdict_as_swebench_grading(evaluated, calc_task, calc_env):
 
 
 def test_cli_env_build_and_bench_eval_resume(calc_env, dataset_file, calc_task, tmp_path):
-    from agent.cli import app
+    from swescale.cli.main import app
 
     overrides = ["env.image_prefix=swescale-test/env", "env.pull=false"]
     runner = CliRunner()

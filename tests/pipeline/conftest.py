@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pipeline_scripts import ISSUE
 
-from agent.config import load_config
-from agent.demo import make_demo_repo
+from swescale.config import load_config
+from swescale.demo.replay import make_demo_repo
 
 
 @pytest.fixture

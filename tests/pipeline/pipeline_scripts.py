@@ -6,8 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from agent.config import load_config
-from agent.demo import DATA
+from swescale.config import load_config
+from swescale.demo.replay import DATA
 
 SESSION = json.loads((DATA / "session.json").read_text())
 ISSUE = (DATA / "issue.md").read_text()

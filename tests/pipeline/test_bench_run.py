@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pipeline_scripts import RIGHT_FIX, SESSION
 
-from agent.demo import JudgeReplay, make_demo_repo
-from agent.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
+from swescale.demo.replay import JudgeReplay, make_demo_repo
+from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -52,7 +52,7 @@ def _dataset(tmp_path: Path) -> Path:
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "swescale.cli.main", *args], capture_output=True, text=True, timeout=600
     )
 
 

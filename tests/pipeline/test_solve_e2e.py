@@ -24,9 +24,9 @@ from pipeline_scripts import (
     solve_config,
 )
 
-from agent.demo import JudgeReplay, make_demo_repo
-from agent.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
-from agent.solve_cli import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
+from swescale.cli.solve import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
+from swescale.demo.replay import JudgeReplay, make_demo_repo
+from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -53,7 +53,16 @@ def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_
     """The README's main job: `swescale demo` (a labelled replay) refines, converges and writes a real fix."""
     out = tmp_path / "fix.diff"
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "demo", "--run-dir", str(tmp_path / "run"), "--output", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "swescale.cli.main",
+            "demo",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--output",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -162,7 +171,7 @@ def test_ctrl_c_stops_cleanly_leaves_no_container_and_keeps_what_finished(
             [
                 sys.executable,
                 "-m",
-                "agent.cli",
+                "swescale.cli.main",
                 "solve",
                 "--repo",
                 str(demo_repo),
@@ -216,7 +225,7 @@ def test_crash_mid_run_resumes_where_it_stopped(demo_env, demo_repo, tmp_path, d
     ]
     with ScriptedServer(ConversationPolicy([RIGHT_FIX, slow_script("a", delay=0.5, steps=200)])) as server:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "solve", "--model", server.url, *args],
+            [sys.executable, "-m", "swescale.cli.main", "solve", "--model", server.url, *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -230,7 +239,7 @@ def test_crash_mid_run_resumes_where_it_stopped(demo_env, demo_repo, tmp_path, d
     assert [r["exit_status"] for r in first] == ["submitted"]
     with ScriptedServer(ConversationPolicy([[bash("ls", "Look."), *LOWER_MIDDLE]])) as server:
         resumed = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "solve", "--model", server.url, *args],
+            [sys.executable, "-m", "swescale.cli.main", "solve", "--model", server.url, *args],
             capture_output=True,
             text=True,
             timeout=600,

@@ -21,6 +21,8 @@ CHILD = textwrap.dedent(
     f"""
     import sys, time
     from sandbox import DockerSandbox
+    from sandbox.cleanup import install_signal_handlers
+    install_signal_handlers()  # what an entry point (the CLI) does; library code never does
     image, tag, mode = sys.argv[1:4]
     sb = DockerSandbox(image, workdir="/", labels={{"{TEST_LABEL}": tag}})
     if mode == "raise":

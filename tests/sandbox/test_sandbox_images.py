@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sandbox import DockerSandbox, images
-from sandbox.cli import sandbox_app
+from swescale.cli.sandbox import sandbox_app
 from tests.sandbox.conftest import TEST_LABEL
 
 pytestmark = pytest.mark.docker

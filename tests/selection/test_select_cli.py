@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from swescale.cli.main import app
 
 pytestmark = pytest.mark.docker
 

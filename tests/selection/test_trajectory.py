@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent.config import ModelConfig, SwescaleConfig
 from agent.model import ModelClient
-from agent.scripted_server import ConversationPolicy, ScriptedServer
 from envs.task import Task
 from sandbox import SandboxPool
 from selection.select import select
 from selection.trajectory import run_selection_trajectory
+from swescale.config import ModelConfig, SwescaleConfig
+from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from verifiers.table import Candidate, CandidateRow, Outcome, TestColumn, VerifierTable
 
 pytestmark = pytest.mark.docker

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.config import ModelConfig, SwescaleConfig
 from agent.model import ModelClient
-from agent.scripted_server import ConversationPolicy, ScriptedServer
+from swescale.config import ModelConfig, SwescaleConfig
+from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from verifiers.collect import run_test_trajectories
 from verifiers.run import verify
 

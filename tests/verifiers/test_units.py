@@ -231,9 +231,9 @@ def test_find_tests_script(calc_repo: Path):
 
 
 def test_judge_samples_when_the_server_rejects_logprobs():
-    from agent.config import ModelConfig
     from agent.model import ModelClient
-    from agent.scripted_server import ScriptedServer
+    from swescale.config import ModelConfig
+    from swescale.demo.scripted_server import ScriptedServer
     from verifiers.judge import Judge
     from verifiers.table import Candidate
 

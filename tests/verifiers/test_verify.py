@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from agent.config import ModelConfig, SwescaleConfig
 from agent.model import ModelClient
-from agent.scripted_server import ScriptedServer
+from swescale.config import ModelConfig, SwescaleConfig
+from swescale.demo.scripted_server import ScriptedServer
 from verifiers.run import TABLE_FILE, verify
 from verifiers.table import VerifierTable
 

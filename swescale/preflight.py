@@ -6,9 +6,19 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlparse
 
+from swescale.config import SwescaleConfig
+
 
 class PreflightError(RuntimeError):
     """Something the run needs is not there; the message says how to get it."""
+
+
+def check_services(config: SwescaleConfig) -> None:
+    """Docker and every configured model server must answer; raises PreflightError saying what to start."""
+    check_docker()
+    check_model_servers(config.model.urls, "model", config.model.api_key)
+    if config.verifier.judge and config.verifier_model.urls:
+        check_model_servers(config.verifier_model.urls, "verifier model", config.verifier_model.api_key)
 
 
 def check_docker() -> None:

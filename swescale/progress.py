@@ -10,8 +10,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.pipeline import GenerationStats
 from agent.result import TrajectoryResult, Usage
+from swescale.pipeline import GenerationStats
 
 
 class LiveProgress:
@@ -28,6 +28,9 @@ class LiveProgress:
         self._tests = 0
         self._started = time.monotonic()
         self._live = Live(console=console, refresh_per_second=4, transient=False, get_renderable=self._render)
+
+    def run_started(self, usage) -> None:
+        self._usage = usage
 
     def __enter__(self) -> LiveProgress:
         self._live.__enter__()

@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from agent.config import SolveConfig
 from agent.result import Usage
+from swescale.config import SolveConfig
 
 
 class Budget:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
@@ -22,22 +23,22 @@ import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, Field
 
-from agent.budget import Budget
-from agent.config import SwescaleConfig
 from agent.loop import run_trajectory
 from agent.model import ModelClient
 from agent.result import ExitStatus, TrajectoryResult, Usage
 from envs.environment import EnvSpec
 from envs.task import Task
 from sandbox import SandboxPool
-from selection.pipeline import select_task
 from selection.select import Decision
+from swescale.budget import Budget
+from swescale.config import SwescaleConfig
+from swescale.select import select_task
 from verifiers.collect import run_test_trajectories, tests_from_trajectories
 from verifiers.table import Candidate, GeneratedTest, VerifierTable
 
 log = logging.getLogger(__name__)
 _templates = Environment(
-    loader=PackageLoader("agent", "templates"),
+    loader=PackageLoader("swescale", "templates"),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,
@@ -47,6 +48,7 @@ _templates = Environment(
 class Progress(Protocol):
     """What the pipeline reports while it runs (the live display implements it)."""
 
+    def run_started(self, usage: Callable[[], Usage]) -> None: ...
     def stage(self, text: str) -> None: ...
     def trajectory_started(self, trajectory_id: str, generation: int) -> None: ...
     def trajectory_step(self, trajectory_id: str, steps: int, usage: Usage) -> None: ...
@@ -55,6 +57,9 @@ class Progress(Protocol):
 
 
 class NullProgress:
+    def run_started(self, usage: Callable[[], Usage]) -> None:
+        pass
+
     def stage(self, text: str) -> None:
         log.info(text)
 
@@ -106,6 +111,11 @@ class SolveOutcome(BaseModel):
     interrupted: bool = False
     resumed: int = 0
     """Finished trajectories kept from an earlier, interrupted run in the same run directory."""
+    run_dir: str = ""
+    table: VerifierTable | None = Field(default=None, exclude=True)
+    """The latest verifier table (saved per generation in the run directory, not in run.json)."""
+    candidates: dict[str, Candidate] = Field(default_factory=dict, exclude=True)
+    """Every candidate of the run, by id (also in candidates.jsonl)."""
 
 
 def _solved(result: TrajectoryResult) -> bool:
@@ -206,11 +216,12 @@ class SolveRun:
         model: ModelClient,
         judge: ModelClient | None = None,
         progress: Progress | None = None,
+        pool: SandboxPool | None = None,
     ):
         self.task, self.env, self.config, self.model, self.judge = task, env, config, model, judge
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
-        self.pool = SandboxPool(max_concurrent=config.sandbox.max_concurrent, config=config.sandbox)
+        self.pool = pool or SandboxPool(max_concurrent=config.sandbox.max_concurrent, config=config.sandbox)
         self.results: list[TrajectoryResult] = []
         self.candidates: dict[str, Candidate] = {}
         self.tests: list[GeneratedTest] = []
@@ -404,6 +415,7 @@ class SolveRun:
 
     def run(self) -> SolveOutcome:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.progress.run_started(self.usage)
         self.outcome.resumed = self.resume()
         if self.outcome.resumed:
             self.progress.stage(f"resuming: {self.outcome.resumed} finished trajectories kept")
@@ -463,5 +475,10 @@ class SolveRun:
             outcome.abstained, outcome.reason = decision.abstained, decision.reason
             if not decision.abstained and decision.chosen:
                 outcome.patch = self.candidates[decision.chosen].patch
+        outcome.run_dir, outcome.table, outcome.candidates = (
+            str(self.run_dir),
+            self.table,
+            dict(self.candidates),
+        )
         (self.run_dir / "run.json").write_text(outcome.model_dump_json(indent=2))
         return outcome

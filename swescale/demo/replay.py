@@ -1,9 +1,10 @@
-"""`swescale demo`: the whole pipeline on a bundled repository, with a recorded model session replayed.
+"""`swescale demo`: the whole pipeline on a bundled repository, with a scripted model session replayed.
 
-The model answers come from `demo_data/session.json` through a local OpenAI-compatible server
-(`agent.scripted_server`), so the demo runs on a machine without a GPU. Everything else is real: the
-environment image, Docker sandboxes, the agent's tools, the generated and regression tests, the judge's
-P(YES) from logprobs, selection and the report. It is a replay, and it says so.
+The model's answers are scripted by hand (`data/session.json`, written for this demo, not recorded from a
+model) and served by a local OpenAI-compatible server (`swescale.demo.scripted_server`), so the demo runs
+on a machine without a GPU. The judge's log-probabilities are hand-set too, chosen by a substring of the
+candidate under judgement. Everything else is real: the environment image, Docker sandboxes, the agent's
+tools, the generated and regression tests, selection and the report. It says so in its banner.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from agent.scripted_server import (
+from swescale.demo.scripted_server import (
     ConversationPolicy,
     Reply,
     Router,
@@ -24,11 +28,12 @@ from agent.scripted_server import (
     system_contains,
 )
 
-DATA = Path(__file__).parent / "demo_data"
+DATA = Path(__file__).parent / "data"
 BANNER = (
-    "REPLAY: the model's answers come from a recorded session (agent/demo_data/session.json) served by a\n"
-    "local OpenAI-compatible server; no live model is involved. Sandboxes, tests, judge scoring and\n"
-    "selection run for real. A real run: swescale solve --repo PATH --issue FILE --model http://HOST:8000/v1"
+    "SCRIPTED REPLAY: no model is involved. The agent's answers and the judge's log-probabilities are\n"
+    "scripted by hand (swescale/demo/data/session.json) and served by a local OpenAI-compatible server.\n"
+    "Sandboxes, tests and selection run for real.\n"
+    "A real run: swescale solve --repo PATH --issue FILE --model http://HOST:8000/v1"
 )
 # Fixed identity and dates: the demo repository's commit (and so its cached image) is the same every run.
 _GIT_ENV = {
@@ -77,25 +82,34 @@ def replay_policy(session: dict) -> Router:
     )
 
 
-def run_demo(run_dir: Path | None, output: Path | None, overrides: list[str]) -> int:
-    from agent.cli import config_from_cli
-    from agent.solve_cli import run_solve
-
+@contextmanager
+def demo_session(run_dir: Path | None) -> Iterator[DemoSession]:
+    """The demo's repository (committed in the run directory) and its replay server, running while the
+    context is open."""
     session = json.loads((DATA / "session.json").read_text())
     run_dir = run_dir or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
     repo = make_demo_repo(run_dir / "minimath")
     with ScriptedServer(replay_policy(session), model="swescale-demo-replay") as server:
-        config = config_from_cli(
-            None,
-            [
+        yield DemoSession(
+            run_dir=run_dir,
+            repo=repo,
+            issue=str(DATA / "issue.md"),
+            overrides=[
                 f"model.urls=[{server.url}]",
                 "model.tool_format=native",
                 "solve.trajectories=2",
                 "solve.generations=3",
                 "solve.parents=2",
                 f"verifier.test_trajectories={len(session['test_trajectories'])}",
-                *overrides,
             ],
         )
-        return run_solve(config, repo, str(DATA / "issue.md"), None, run_dir, output, banner=BANNER)
+
+
+@dataclass
+class DemoSession:
+    run_dir: Path
+    repo: Path
+    issue: str
+    overrides: list[str]
+    """Config overrides pointing the agent at the replay server (user overrides go after them)."""

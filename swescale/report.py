@@ -6,11 +6,13 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from agent.pipeline import GenerationStats, SolveOutcome
 from agent.result import TrajectoryResult
+from swescale.pipeline import GenerationStats, SolveOutcome
 from verifiers.table import Candidate, VerifierTable
 
-_env = Environment(loader=PackageLoader("agent", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_env = Environment(
+    loader=PackageLoader("swescale", "templates"), autoescape=select_autoescape(["html", "j2"])
+)
 
 
 def _polyline(values: list[float], low: float, high: float, width: int, height: int, pad: int) -> str:

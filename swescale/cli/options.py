@@ -1,0 +1,64 @@
+"""Command-line options shared by every `swescale` command, so they read the same everywhere, and the
+config loading every command does."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from swescale.config import SwescaleConfig, load_config
+
+console = Console(stderr=True)
+
+ConfigFiles = Annotated[
+    list[Path] | None, typer.Option("--config", "-c", help="YAML config file (repeatable).")
+]
+Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. solve.trajectories=8")]
+Dataset = Annotated[
+    str, typer.Option("--dataset", "-d", help="Tasks: .json/.jsonl/.parquet or a HF dataset name.")
+]
+Instances = Annotated[
+    list[str] | None, typer.Option("--instances", "-i", help="Instance ids (repeatable, or comma-separated).")
+]
+ReposDir = Annotated[str | None, typer.Option("--repos-dir", help="Folder of owner__name git mirrors.")]
+ModelUrls = Annotated[
+    list[str] | None, typer.Option("--model", help="OpenAI-compatible server URL (repeatable).")
+]
+
+
+def instance_ids(instances: list[str] | None) -> list[str] | None:
+    """`-i a -i b,c` -> [a, b, c]; None when no instance was named."""
+    return [i for item in instances or [] for i in item.split(",") if i] or None
+
+
+def config_from_cli(
+    files: list[Path] | None,
+    overrides: list[str] | None,
+    *,
+    model: list[str] | None = None,
+    repos_dir: str | None = None,
+) -> SwescaleConfig:
+    """The effective config: files, overrides, then the shared options; a bad file or override is a clear
+    CLI error (exit 2)."""
+    extra = list(overrides or [])
+    if model:
+        extra.append(f"model.urls=[{', '.join(model)}]")
+    if repos_dir:
+        extra.append(f"env.repos_dir={repos_dir}")
+    try:
+        return load_config(files or [], extra)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        console.print(f"[red]config error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def quiet_logging(fmt: str = "%(message)s") -> None:
+    """INFO logs on stderr, without the chatter of docker, urllib3 and git."""
+    logging.basicConfig(level=logging.INFO, format=fmt)
+    for noisy in ("docker", "urllib3", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
