@@ -21,6 +21,7 @@ from typing import Any
 
 import openai
 from pydantic import BaseModel, Field
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from agent.config import ModelConfig
 from agent.parsing import ToolCall, make_call, parse_text_calls
@@ -114,19 +115,27 @@ class ModelClient:
     def model_name(self) -> str:
         """`config.name`, or the first model the first reachable server lists under /v1/models."""
         if not self._name:
-            errors = []
-            for attempt in range(self.config.retries + 1):
-                for ep in self._endpoints:
-                    try:
-                        models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
-                        if models:
-                            self._name = models[0].id
-                            return self._name
-                    except openai.OpenAIError as exc:
-                        errors.append(f"{ep.url}: {exc}")
-                self._sleep(attempt)
-            raise ModelError("could not discover the model name: " + "; ".join(errors[-3:]))
+            try:
+                for attempt in self._retrying():
+                    with attempt:
+                        self._name = self._discover_name()
+            except (openai.OpenAIError, LookupError) as exc:
+                raise ModelError(f"could not discover the model name: {exc}") from exc
         return self._name
+
+    def _discover_name(self) -> str:
+        errors = []
+        for ep in self._endpoints:
+            try:
+                models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
+            except openai.OpenAIError as exc:
+                errors.append(exc)
+                continue
+            if models:
+                return models[0].id
+        if errors:
+            raise errors[-1]
+        raise LookupError("no server lists a model under /v1/models")
 
     @property
     def tool_format(self) -> str:
@@ -215,38 +224,36 @@ class ModelClient:
             with self._lock:
                 ep.in_flight -= 1
 
-    def _sleep(self, attempt: int) -> None:
-        time.sleep(min(self.config.backoff * (2**attempt), 30.0))
+    def _retrying(self, retries: int | None = None) -> Retrying:
+        """Retries with exponential backoff on connection errors, timeouts, 429 and 5xx; others at once."""
+        retries = self.config.retries if retries is None else retries
+        return Retrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential(multiplier=self.config.backoff, max=30.0),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
 
     def _call(self, params: dict, retries: int | None = None) -> ChatResult:
-        retries = self.config.retries if retries is None else retries
         model = self.model_name
-        last: Exception | None = None
-        for attempt in range(retries + 1):
-            started = time.monotonic()
-            with self._endpoint() as ep:
-                try:
+        retrying = self._retrying(retries)
+        try:
+            for attempt in retrying:
+                with attempt, self._endpoint() as ep:  # each attempt takes the least busy server
+                    started = time.monotonic()
                     response = ep.client.chat.completions.create(
                         model=model, timeout=self.config.timeout, **params
                     )
-                except openai.APIStatusError as exc:
-                    last = exc
-                    if not _retryable(exc):
-                        raise ModelError(f"{ep.url}: status {exc.status_code}: {exc.message}") from exc
-                except openai.OpenAIError as exc:
-                    last = exc
-                    if not _retryable(exc):
-                        raise ModelError(f"{ep.url}: {exc}") from exc
-                else:
                     return self._result(response, ep.url, time.monotonic() - started)
-            if attempt < retries:
-                self._sleep(attempt)
-        status = getattr(last, "status_code", None)
-        raise ModelError(
-            f"model call failed after {retries + 1} attempts"
-            + (f" (status {status})" if status else "")
-            + f": {last}"
-        )
+        except openai.OpenAIError as exc:
+            n = retrying.statistics.get("attempt_number", 1)
+            status = getattr(exc, "status_code", None)
+            raise ModelError(
+                f"model call failed after {n} attempt{'s' if n > 1 else ''}"
+                + (f" (status {status})" if status else "")
+                + f": {getattr(exc, 'message', exc)}"
+            ) from exc
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     def _result(self, response: Any, url: str, seconds: float) -> ChatResult:
         raw = response.model_dump(mode="json", exclude_none=True)

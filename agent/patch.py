@@ -43,6 +43,19 @@ def _file_info(chunk: str) -> tuple[str, bool]:
     return path, bool(re.search(r"^new file mode", chunk, re.MULTILINE))
 
 
+def changed_paths(diff: str) -> list[str]:
+    """Paths a diff changes (the new side; the old one for deletions), in order, binary files included."""
+    return [path for path in (_file_info(chunk)[0] for chunk in split_diff(diff)) if path]
+
+
+def changed_lines(diff: str) -> int:
+    """Added plus removed lines of a unified diff (0 for one unidiff cannot parse)."""
+    try:
+        return sum(f.added + f.removed for f in PatchSet(diff))
+    except (UnidiffParseError, ValueError):
+        return 0
+
+
 def is_scratch(path: str, is_new: bool, repro_script: str) -> bool:
     if path == repro_script.lstrip("/") or _ANYWHERE.search(path):
         return True

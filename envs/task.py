@@ -82,10 +82,6 @@ class Task(BaseModel):
         """SWE-bench's published instance image name for this task."""
         return f"swebench/sweb.eval.x86_64.{self.instance_id.lower()}:latest".replace("__", "_1776_")
 
-    def harness_instance(self) -> dict[str, Any]:
-        """The row as swebench's harness reads it (test lists as lists)."""
-        return self.model_dump()
-
     @field_validator("version", mode="before")
     @classmethod
     def _version_as_str(cls, value: Any) -> Any:

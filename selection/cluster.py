@@ -6,6 +6,7 @@ from statistics import mean
 
 from pydantic import BaseModel, Field
 
+from agent.patch import changed_lines
 from selection.normalize import PatchGroup
 from verifiers.table import CandidateRow, VerifierTable
 
@@ -49,11 +50,6 @@ def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
         o = row.outcomes.get(test_id)
         cells.append((None, "", False) if o is None else (o.exit_code, o.output_digest, o.timed_out))
     return tuple(cells)
-
-
-def changed_lines(patch: str) -> int:
-    """Added plus removed lines of a unified diff (headers excluded)."""
-    return sum(1 for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++ ", "--- ")))
 
 
 def build_clusters(

@@ -21,7 +21,8 @@ from envs.task import Task
 from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.config import SwescaleConfig, judge_config
-from swescale.pipeline import Progress, SolveOutcome, SolveRun
+from swescale.outcome import Progress, SolveOutcome
+from swescale.pipeline import SolveRun
 from swescale.preflight import check_services
 from swescale.report import write_report
 from swescale.select import select_task

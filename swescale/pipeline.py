@@ -14,16 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Protocol
 
 import yaml
-from jinja2 import Environment, PackageLoader, StrictUndefined
-from pydantic import BaseModel, Field
 
-from agent.loop import run_trajectory
+from agent.agent import run_trajectory
 from agent.model import ModelClient
 from agent.result import ExitStatus, TrajectoryResult, Usage
 from envs.environment import EnvSpec
@@ -32,90 +28,13 @@ from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
 from swescale.config import SwescaleConfig
+from swescale.outcome import GenerationStats, NullProgress, Progress, RunDirError, SolveOutcome
+from swescale.refine import converged, render_parents
 from swescale.select import select_task
 from verifiers.collect import run_test_trajectories, tests_from_trajectories
 from verifiers.table import Candidate, GeneratedTest, VerifierTable
 
 log = logging.getLogger(__name__)
-_templates = Environment(
-    loader=PackageLoader("swescale", "templates"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
-
-
-class Progress(Protocol):
-    """What the pipeline reports while it runs (the live display implements it)."""
-
-    def run_started(self, usage: Callable[[], Usage]) -> None: ...
-    def stage(self, text: str) -> None: ...
-    def trajectory_started(self, trajectory_id: str, generation: int) -> None: ...
-    def trajectory_step(self, trajectory_id: str, steps: int, usage: Usage) -> None: ...
-    def trajectory_finished(self, result: TrajectoryResult) -> None: ...
-    def generation_scored(self, stats: GenerationStats) -> None: ...
-
-
-class NullProgress:
-    def run_started(self, usage: Callable[[], Usage]) -> None:
-        pass
-
-    def stage(self, text: str) -> None:
-        log.info(text)
-
-    def trajectory_started(self, trajectory_id: str, generation: int) -> None:
-        pass
-
-    def trajectory_step(self, trajectory_id: str, steps: int, usage: Usage) -> None:
-        pass
-
-    def trajectory_finished(self, result: TrajectoryResult) -> None:
-        pass
-
-    def generation_scored(self, stats: GenerationStats) -> None:
-        pass
-
-
-class RunDirError(ValueError):
-    """The run directory cannot be used (it holds a run of another task)."""
-
-
-class GenerationStats(BaseModel):
-    generation: int
-    trajectories: int = 0
-    """Fix trajectories that ran in this generation."""
-    candidates: int = 0
-    """Non-empty candidate patches this generation added."""
-    tests: int = 0
-    """Generated tests known after this generation."""
-    best_candidate: str | None = None
-    best_score: float = 0.0
-    """Hybrid score of the best candidate after this generation."""
-    tokens: int = 0
-    """Tokens spent by the run up to the end of this generation."""
-    stop_reasons: list[str] = Field(default_factory=list)
-
-
-class SolveOutcome(BaseModel):
-    """What `solve` leaves: the decision, the chosen patch, and why the run stopped."""
-
-    instance_id: str
-    decision: Decision | None = None
-    patch: str = ""
-    """The chosen patch; empty when abstaining or interrupted."""
-    abstained: bool = True
-    reason: str = ""
-    stop_reasons: list[str] = Field(default_factory=list)
-    generations: list[GenerationStats] = Field(default_factory=list)
-    usage: Usage = Field(default_factory=Usage)
-    interrupted: bool = False
-    resumed: int = 0
-    """Finished trajectories kept from an earlier, interrupted run in the same run directory."""
-    run_dir: str = ""
-    table: VerifierTable | None = Field(default=None, exclude=True)
-    """The latest verifier table (saved per generation in the run directory, not in run.json)."""
-    candidates: dict[str, Candidate] = Field(default_factory=dict, exclude=True)
-    """Every candidate of the run, by id (also in candidates.jsonl)."""
 
 
 def _solved(result: TrajectoryResult) -> bool:
@@ -136,71 +55,6 @@ def candidate_from(result: TrajectoryResult, generation: int) -> Candidate:
             "steps": result.steps,
             "tokens": result.usage.total_tokens,
         },
-    )
-
-
-def render_parents(
-    table: VerifierTable, candidates: dict[str, Candidate], ranking: list[str], k: int, generation: int
-) -> str:
-    """The prompt block showing the top-k candidates' diffs and test results to the next generation."""
-    parents = []
-    for cid in ranking:
-        if len(parents) >= k:
-            break
-        row = table.by_candidate.get(cid)
-        if row is None or not row.applies or not candidates[cid].patch.strip():
-            continue
-        tests = []
-        for column in table.tests:
-            outcome = row.outcomes.get(column.test_id)
-            if column.kind == "generated" and outcome is not None:
-                tests.append(
-                    {
-                        "test_id": column.test_id,
-                        "passed": outcome.passed,
-                        "excerpt": "" if outcome.passed else outcome.output_excerpt.strip()[-300:],
-                    }
-                )
-        parents.append(
-            {
-                "candidate_id": cid,
-                "score": row.hybrid_score,
-                "patch": candidates[cid].patch,
-                "tests": tests,
-                "new_failures": row.regression.new_failures[:10],
-            }
-        )
-    if not parents:
-        return ""
-    return _templates.get_template("parents.j2").render(parents=parents, generation=generation)
-
-
-def converged(table: VerifierTable, decision: Decision, judge_threshold: float, judged: bool) -> str | None:
-    """Why refinement can stop, or None: the best candidate passes every distinguishing test, has a high
-    judge score (when a judge ran) and every candidate that passes them all is in its cluster."""
-    if decision.best is None:
-        return None
-    distinguishing = [t.test_id for t in table.tests if t.distinguishing]
-    if not distinguishing:
-        return None
-    rows = table.by_candidate
-
-    def passes_all(cid: str) -> bool:
-        outcomes = rows[cid].outcomes
-        return all(t in outcomes and outcomes[t].passed for t in distinguishing)
-
-    best = rows[decision.best]
-    if not passes_all(decision.best):
-        return None
-    if judged and (best.judge is None or best.judge < judge_threshold):
-        return None
-    cluster = next((c for c in decision.clusters if decision.best in c.members), None)
-    if cluster is None or any(passes_all(cid) and cid not in cluster.members for cid in rows):
-        return None
-    judge = f", judge {best.judge:.2f}" if best.judge is not None else ""
-    return (
-        f"converged: {decision.best} passes all {len(distinguishing)} distinguishing tests{judge}, "
-        "and the clusters agree"
     )
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.result import TrajectoryResult, Usage
-from swescale.pipeline import GenerationStats
+from swescale.outcome import GenerationStats
 
 
 class LiveProgress:

@@ -7,7 +7,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agent.result import TrajectoryResult
-from swescale.pipeline import GenerationStats, SolveOutcome
+from swescale.outcome import GenerationStats, SolveOutcome
 from verifiers.table import Candidate, VerifierTable
 
 _env = Environment(

@@ -6,20 +6,17 @@ Never uses a dataset's test_patch, FAIL_TO_PASS or PASS_TO_PASS.
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from agent.patch import changed_paths
 from agent.result import TrajectoryResult
-from verifiers.table import Candidate, GeneratedTest, sha256
+from verifiers.table import Candidate, GeneratedTest
 
 log = logging.getLogger(__name__)
-
-_DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
-_PLUS_PATH = re.compile(r"^\+\+\+ b/(\S+)", re.M)
 
 
 def _unique(tests: Iterable[GeneratedTest]) -> list[GeneratedTest]:
@@ -98,7 +95,7 @@ def run_test_trajectories(
     Each runs in its own sandbox of `env.image`; the scripts they leave become GeneratedTests
     `testgen:<trajectory id>`. Failed trajectories are logged and skipped.
     """
-    from agent.loop import run_trajectory
+    from agent.agent import run_trajectory
 
     count = config.verifier.test_trajectories if count is None else count
     out_dir = Path(out_dir)
@@ -123,12 +120,7 @@ def run_test_trajectories(
 
 def touched_files(patches: Iterable[str]) -> list[str]:
     """Paths (new side) changed by any of the patches, sorted."""
-    paths: set[str] = set()
-    for patch in patches:
-        paths.update(b for _, b in _DIFF_PATH.findall(patch))
-        paths.update(_PLUS_PATH.findall(patch))
-    paths.discard("/dev/null")
-    return sorted(paths)
+    return sorted({path for patch in patches for path in changed_paths(patch)})
 
 
 def regression_command(test_cmd: str, files: list[str]) -> str:
@@ -143,7 +135,3 @@ def regression_command(test_cmd: str, files: list[str]) -> str:
     else:
         args = files
     return "; ".join(f"{test_cmd} {shlex.quote(a)}" for a in args)
-
-
-def regression_key(test_cmd: str, files: list[str]) -> str:
-    return sha256(test_cmd + "\0" + "\n".join(files))

@@ -1,4 +1,4 @@
-"""Tool interfaces: the sandbox a tool needs, a tool, and the error a tool reports to the model."""
+"""Interfaces: the sandbox a tool needs, the environment the agent needs, a tool, and the error a tool reports to the model."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ class SandboxLike(Protocol):
     def read_bytes(self, path: str) -> bytes: ...
 
     def write_file(self, path: str, data: str | bytes) -> None: ...
+
+
+class Environment(SandboxLike, Protocol):
+    """What the agent needs of its environment (`sandbox.DockerSandbox`): the tools' needs plus the diff."""
+
+    def read_file(self, path: str) -> str: ...
+
+    def diff(self) -> str: ...
 
 
 class ToolError(Exception):

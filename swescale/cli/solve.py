@@ -49,7 +49,7 @@ def run_solve(
     from envs.datasets import DatasetError, local_task
     from envs.environment import EnvBuildError, prepare_environment
     from swescale.api import default_run_dir, solve_task
-    from swescale.pipeline import RunDirError
+    from swescale.outcome import RunDirError
     from swescale.preflight import PreflightError, check_services
     from swescale.progress import LiveProgress
 

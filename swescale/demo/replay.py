@@ -56,7 +56,7 @@ def make_demo_repo(dest: Path) -> Path:
 
 
 class JudgeReplay:
-    """Replays recorded verdicts: the first entry whose `match` text occurs in the judge prompt."""
+    """Replays hand-scripted verdicts: the first entry whose `match` text occurs in the judge prompt."""
 
     def __init__(self, entries: list[dict]):
         self.entries = entries

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from agent.loop import run_trajectory
+from agent.agent import run_trajectory
 from agent.model import ModelClient
 from agent.result import ExitStatus
 from agent.trajectory import load_trajectory

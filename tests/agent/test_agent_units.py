@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agent.agent import truncate
 from agent.context import repo_context, skeleton
-from agent.loop import truncate
 from agent.parsing import describe_tools, make_call, parse_text_calls
 from agent.patch import filter_patch
 from agent.tools import Toolset

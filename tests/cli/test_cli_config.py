@@ -23,10 +23,12 @@ def test_help_lists_every_command():
 
 
 def test_console_script_is_installed():
-    out = subprocess.run(
-        [sys.executable, "-m", "swescale.cli.main", "--help"], capture_output=True, text=True
-    )
+    """The `swescale` script pip installed next to this interpreter runs the CLI."""
+    script = Path(sys.executable).parent / "swescale"
+    assert script.is_file(), f"no console script at {script}: pip install -e . first"
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "solve" in out.stdout
+    assert "swescale.cli.main" in script.read_text()  # the entry point pyproject.toml declares
 
 
 def test_files_then_overrides_in_order(tmp_path: Path):

@@ -1,0 +1,289 @@
+"""The agent: model -> tool calls -> environment -> observations, until submit or a limit.
+
+```python
+result = Agent(model, sandbox, config, trajectory_id="g0-t0", out_dir=run_dir / "trajectories").run(task)
+```
+
+Messages are append-only (earlier ones are never rewritten, so the server's prefix cache hits), the
+trajectory JSON is rewritten after every step, and on every exit the current diff becomes the candidate
+patch (reproduction script and scratch files removed; see `agent.candidate`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent.candidate import capture_candidate
+from agent.config import AgentSettings
+from agent.context import files_from_sandbox, repo_context
+from agent.model import ChatResult, ModelError
+from agent.parsing import TEXT_FORMAT_EXAMPLE, ToolCall, describe_tools
+from agent.result import ExitStatus, TrajectoryResult, Usage
+from agent.templating import render, task_view
+from agent.tools import make_toolset
+from agent.tools.base import Environment
+from agent.trajectory import Step, TrajectoryRecord, save_trajectory
+from envs.task import Task
+
+ROOT = "/testbed"
+
+
+class Model(Protocol):
+    """What the agent needs of a model (`agent.model.ModelClient`)."""
+
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def tool_format(self) -> str: ...
+    def chat(self, messages: list[dict], tools: list[dict] | None = None, **kwargs: Any) -> ChatResult: ...
+
+
+def truncate(text: str, limit: int) -> str:
+    """Head and tail of a long observation, the cut marked."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    cut = len(text) - head - tail
+    return (
+        f"{text[:head]}\n<... {cut} characters elided; view smaller parts, e.g. with grep, head, tail or "
+        f"view_range ...>\n{text[-tail:]}"
+    )
+
+
+class Agent:
+    """One trajectory of one task in one environment. `run(task)` returns its result, never raises for a
+    broken model or sandbox (those become exit statuses)."""
+
+    def __init__(
+        self,
+        model: Model,
+        env: Environment,
+        config: AgentSettings,
+        *,
+        trajectory_id: str,
+        out_dir: str | Path,
+        mode: str = "fix",
+        cancel: threading.Event | None = None,
+        on_step: Callable[[int, Usage], None] | None = None,
+    ):
+        if mode not in ("fix", "test"):
+            raise ValueError(f"mode must be fix or test, not {mode!r}")
+        self.model, self.env, self.config = model, env, config.agent
+        self.trajectory_id, self.mode, self.cancel, self.on_step = trajectory_id, mode, cancel, on_step
+        self.path = Path(out_dir) / f"{trajectory_id}.json"
+        self.toolset = make_toolset(self.config.tools, env, ROOT, config.sandbox.command_timeout)
+        self.schemas = self.toolset.schemas()
+        self.usage = Usage()
+        self.steps = 0
+        self.error = ""
+        self.format_errors = 0
+        self.started = time.monotonic()
+        self.record: TrajectoryRecord | None = None
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.record.messages  # appended in place, never rewritten
+
+    @property
+    def text_format(self) -> bool:
+        return self.model.tool_format == "text"
+
+    # -- the run -----------------------------------------------------------------------------------------------
+
+    def run(self, task: Task, parents: str = "") -> TrajectoryResult:
+        self.record = TrajectoryRecord(
+            trajectory_id=self.trajectory_id, instance_id=task.instance_id, mode=self.mode, tools=self.schemas
+        )
+        status: ExitStatus | None = None
+        try:
+            self.start(task, parents)
+            while status is None:
+                status = self.limit_reached() or self.step()
+        except ModelError as exc:  # the start-up probe or model discovery failed
+            status, self.error = ExitStatus.model_error, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken sandbox ends the trajectory, never the caller
+            status = ExitStatus.sandbox_error
+            self.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        return self.finish(status)
+
+    def start(self, task: Task, parents: str) -> None:
+        """The system and instance prompts (templates see the task without its hidden fields)."""
+        self.record.model, self.record.tool_format = self.model.model_name, self.model.tool_format
+        values = dict(
+            root=ROOT,
+            text_format=self.text_format,
+            tools_text=describe_tools(self.schemas) if self.text_format else "",
+            format_example=TEXT_FORMAT_EXAMPLE,
+            submit_name=self.toolset.submit_name,
+            repro_script=self.config.repro_script,
+            problem_statement=task.problem_statement,
+            context=self.context(task),
+            parents=parents,
+            mode=self.mode,
+            task=task_view(task),
+        )
+        instance = f"instance{'_test' if self.mode == 'test' else ''}.j2"
+        self.messages.append({"role": "system", "content": render("system.j2", self.config, **values)})
+        self.messages.append({"role": "user", "content": render(instance, self.config, **values)})
+        save_trajectory(self.record, self.path)
+
+    def context(self, task: Task) -> str:
+        """The repository skeleton most relevant to the issue (optional: a failure only leaves a note)."""
+        if self.config.context_tokens <= 0:
+            return ""
+        try:
+            files = files_from_sandbox(self.env, ROOT)
+            return repo_context(files, task.problem_statement, self.config.context_tokens)
+        except Exception as exc:  # noqa: BLE001
+            self.record.extra["context_error"] = repr(exc)
+            return ""
+
+    def limit_reached(self) -> ExitStatus | None:
+        if self.cancel is not None and self.cancel.is_set():
+            return ExitStatus.cancelled
+        if self.steps >= self.config.max_steps:
+            return ExitStatus.step_limit
+        if self.usage.total_tokens >= self.config.max_tokens:
+            return ExitStatus.token_limit
+        if time.monotonic() - self.started >= self.config.max_seconds:
+            return ExitStatus.time_limit
+        return None
+
+    # -- one step ----------------------------------------------------------------------------------------------
+
+    def step(self) -> ExitStatus | None:
+        """Query the model once and act on its answer; returns the exit status when the trajectory ends."""
+        self.steps += 1
+        step = Step(step=self.steps, n_messages=len(self.messages))
+        self.record.steps.append(step)
+        t0 = time.monotonic()
+        try:
+            result = self.model.chat(self.messages, tools=self.schemas)
+        except ModelError as exc:
+            step.error = self.error = str(exc)
+            return ExitStatus.model_error
+        finally:
+            step.model_seconds = time.monotonic() - t0
+        step.response, step.usage = result.raw, result.usage
+        self.usage.add(result.usage)
+        choice = result.choices[0]
+        calls = choice.calls()
+        step.tool_calls = choice.tool_calls
+        if self.text_format:
+            calls = calls[:1]  # one action per turn; later blocks are often imagined outputs
+        self.messages.append(self.assistant_message(choice.content or "", calls))
+        status = self.act(step, calls) if calls else self.format_error(step)
+        save_trajectory(self.record, self.path)
+        if self.on_step is not None:
+            self.on_step(self.steps, self.usage)
+        return status
+
+    def assistant_message(self, content: str, calls: list[ToolCall]) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls and not self.text_format:
+            message["tool_calls"] = [c.to_message() for c in calls]
+        return message
+
+    def format_error(self, step: Step) -> ExitStatus | None:
+        """An answer without a tool call: say how to answer; too many in a row end the trajectory."""
+        self.format_errors += 1
+        tools = ", ".join(f"`{t}`" for t in self.toolset.tools)
+        obs = (
+            f"Your answer did not contain a tool call. Every answer must call exactly one tool ({tools}); "
+            f"call `{self.toolset.submit_name}` when you are done."
+        )
+        if self.text_format:
+            obs += f"\nUse this format:\n{TEXT_FORMAT_EXAMPLE}"
+        self.messages.append({"role": "user", "content": obs})
+        step.observations.append(obs)
+        if self.format_errors >= self.config.max_format_errors:
+            self.error = f"{self.format_errors} consecutive answers without a tool call"
+            return ExitStatus.format_errors
+        return None
+
+    def act(self, step: Step, calls: list[ToolCall]) -> ExitStatus | None:
+        """Run the calls in order; a submit ends the trajectory (later calls are not run)."""
+        self.format_errors = 0
+        t1 = time.monotonic()
+        status = None
+        for call in calls:
+            if call.name == self.toolset.submit_name:
+                status, obs = ExitStatus.submitted, "Submitted."
+            else:
+                obs = truncate(self.toolset.execute(call), self.config.observation_limit)
+            step.observations.append(obs)
+            if self.text_format:
+                self.messages.append(
+                    {"role": "user", "content": f"EXECUTION RESULT of [{call.name}]:\n{obs}"}
+                )
+            else:
+                self.messages.append({"role": "tool", "tool_call_id": call.id, "content": obs})
+            if status is not None:
+                break
+        step.tool_seconds = time.monotonic() - t1
+        return status
+
+    # -- the end -----------------------------------------------------------------------------------------------
+
+    def finish(self, status: ExitStatus | None) -> TrajectoryResult:
+        """Capture the candidate from the environment and save the trajectory's last state."""
+        self.usage.seconds = time.monotonic() - self.started
+        result = TrajectoryResult(
+            trajectory_id=self.trajectory_id,
+            mode=self.mode,
+            exit_status=status or ExitStatus.sandbox_error,
+            steps=self.steps,
+            usage=self.usage,
+            error=self.error,
+            trajectory_file=str(self.path),
+        )
+        try:
+            captured = capture_candidate(self.env, self.config, self.mode)
+            self.record.extra["dropped_files"] = captured.pop("dropped", [])
+            if "repro_error" in captured:
+                self.record.extra["repro_error"] = captured.pop("repro_error")
+            for key, value in captured.items():
+                setattr(result, key, value)
+        except Exception as exc:  # noqa: BLE001
+            result.error = (
+                result.error + "\n" if result.error else ""
+            ) + f"could not capture the patch: {exc!r}"
+            if result.exit_status == ExitStatus.submitted:
+                result.exit_status = ExitStatus.sandbox_error
+        self.record.result = result
+        self.record.finished = time.time()
+        save_trajectory(self.record, self.path)
+        return result
+
+
+def run_trajectory(
+    task: Task,
+    sandbox: Environment,
+    model: Model,
+    config: AgentSettings,
+    out_dir: str | Path,
+    trajectory_id: str,
+    mode: str = "fix",
+    parents: str = "",
+    cancel: threading.Event | None = None,
+    on_step: Callable[[int, Usage], None] | None = None,
+) -> TrajectoryResult:
+    """One agent trajectory on `task` in `sandbox` (repository at /testbed); `on_step(steps, usage)` is
+    called after every step (e.g. to update a live display)."""
+    agent = Agent(
+        model,
+        sandbox,
+        config,
+        trajectory_id=trajectory_id,
+        out_dir=out_dir,
+        mode=mode,
+        cancel=cancel,
+        on_step=on_step,
+    )
+    return agent.run(task, parents)
