@@ -3,8 +3,11 @@
     python benchmarks/eval_throughput.py --dataset D --predictions P [--instances ...] [--workers N]
         [--repos-dir R] [--no-harness]
 
-Images are prepared first (not timed). Both runs use the same images and evaluation scripts (the harness
-gets them as a swebench 5.x dataset), so their verdicts must agree; both times and their ratio are printed.
+Images are prepared first (not timed). Both sides are timed the same way: as a child process from its start
+to its exit (interpreter start, imports and report writing included) - `swescale bench eval` and
+`python -m swebench.harness.run_evaluation` - with the same worker count, images and evaluation scripts
+(the harness gets them as a swebench 5.x dataset), so their verdicts must agree; both wall times and their
+ratio are printed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from envs.datasets import load_tasks
 from envs.environment import prepare_environment
-from envs.evaluate import evaluate_predictions, load_predictions
+from envs.evaluate import load_predictions
 from envs.grading import harness_instance
 from swescale.config import load_config
 
@@ -41,9 +44,18 @@ def main() -> None:
     print(f"{len(tasks)} instances, images ready")
 
     work = Path(tempfile.mkdtemp(prefix="swescale-bench-"))
+    ids = [t.instance_id for t in tasks]
+    ours_cmd = [sys.executable, "-m", "swescale.cli.main", "bench", "eval", "--dataset", args.dataset]
+    ours_cmd += ["--predictions", str(Path(args.predictions).resolve()), "--run-dir", str(work / "ours")]
+    ours_cmd += ["--workers", str(args.workers), *[f"-i={i}" for i in ids]]
+    ours_cmd += [f"--repos-dir={args.repos_dir}"] if args.repos_dir else []
     start = time.monotonic()
-    ours = evaluate_predictions(tasks, preds, work / "ours", config, workers=args.workers, say=lambda m: None)
+    mine = subprocess.run(ours_cmd, capture_output=True, text=True)
     ours_s = time.monotonic() - start
+    if mine.returncode != 0:
+        print(f"swescale bench eval failed (exit {mine.returncode}):\n{mine.stderr[-2000:]}")
+        return
+    ours = json.loads(next((work / "ours").glob("*.report.json")).read_text())  # the harness's summary keys
     print(
         f"swescale: {ours_s:.1f}s  resolved {ours['resolved_ids']}  unresolved {ours['unresolved_ids']}  "
         f"errors {ours['error_ids']}"

@@ -2,7 +2,7 @@
 
 One generation runs `solve.trajectories` fix trajectories in parallel sandboxes (plus, in the first
 generation, the verifier's test-writing trajectories). Every candidate found so far is verified
-against every test found so far (results are cached, so earlier cells are not re-run), selection
+against every test found so far (cells are cached in `verifier.cache`; see verifiers.run), selection
 ranks them, and the top `solve.parents` candidates with their test results condition the next
 generation (EvoScale, made agentic). The run stops early when the best candidate passes every
 distinguishing test with a high judge score and the behavioural clusters agree, when a budget is
@@ -54,6 +54,7 @@ def candidate_from(result: TrajectoryResult, generation: int) -> Candidate:
             "exit_status": str(result.exit_status),
             "steps": result.steps,
             "tokens": result.usage.total_tokens,
+            "trajectory_file": result.trajectory_file,
         },
     )
 

@@ -68,7 +68,7 @@ def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "REPLAY" in proc.stderr
+    assert "SCRIPTED REPLAY" in proc.stderr and "no model is involved" in proc.stderr
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     gens = run["generations"]
     assert len(gens) == 2, run["stop_reasons"]  # converged after the second of three generations
@@ -100,6 +100,26 @@ def test_abstains_with_exit_code_3_on_contradicting_evidence(demo_env, demo_repo
     assert run["abstained"] and run["reason"]
     assert run["decision"]["best"] is not None  # the best candidate is still recorded
     assert not (tmp_path / "fix.diff").exists()
+
+
+def test_judge_trajectory_shows_the_judge_the_candidates_own_trajectory(demo_env, demo_repo, tmp_path):
+    """`verifier.judge_trajectory=true`: each judge prompt carries the condensed trajectory of its candidate."""
+    policy = Router(
+        [(system_contains("You are a patch verifier"), judge_says(True))],
+        default=ConversationPolicy([RIGHT_FIX]),
+    )
+    code, run, server = solve_with(
+        policy, tmp_path, demo_repo, "solve.trajectories=1", "verifier.judge_trajectory=true"
+    )
+    assert code == 0
+    judge_prompts = [
+        "\n".join(str(m.get("content")) for m in r["messages"])
+        for r in server.requests
+        if "You are a patch verifier" in str(r["messages"][0].get("content"))
+    ]
+    assert judge_prompts
+    first_thought = RIGHT_FIX[0]["content"]
+    assert all("<agent_trajectory_summary>" in p and first_thought in p for p in judge_prompts)
 
 
 def test_first_finish_stops_the_rest_of_the_generation(demo_env, demo_repo, tmp_path):

@@ -116,7 +116,7 @@ def calc_image(docker_client, base_image, calc_repo) -> str:
 
 @pytest.fixture(scope="session")
 def env(calc_image) -> EnvSpec:
-    # no swebench log parser: the verifiers' built-in unittest parser reads the log
+    # no log parser named: verifiers.logparse picks swebench's Django parser, which reads unittest -v logs
     return EnvSpec(image=calc_image, test_cmd="python3 -m unittest -v", log_parser="", python="python3")
 
 
