@@ -47,7 +47,7 @@ def main() -> None:
     ids = [t.instance_id for t in tasks]
     ours_cmd = [sys.executable, "-m", "swescale.cli.main", "bench", "eval", "--dataset", args.dataset]
     ours_cmd += ["--predictions", str(Path(args.predictions).resolve()), "--run-dir", str(work / "ours")]
-    ours_cmd += ["--workers", str(args.workers), *[f"-i={i}" for i in ids]]
+    ours_cmd += ["--workers", str(args.workers), *[f"--instances={i}" for i in ids]]
     ours_cmd += [f"--repos-dir={args.repos_dir}"] if args.repos_dir else []
     start = time.monotonic()
     mine = subprocess.run(ours_cmd, capture_output=True, text=True)
