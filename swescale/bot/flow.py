@@ -1,0 +1,105 @@
+"""One bot job from an accepted trigger to what GitHub shows: acknowledge, solve or review, answer.
+
+Whatever happens, the issue hears about it: a draft PR, an abstention comment, a review comment, or a
+comment saying what failed. Secrets are scrubbed from the run directory when the job ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from swescale.bot.client import GitHubClient
+from swescale.bot.events import Trigger
+from swescale.bot.evidence import failure_comment
+from swescale.bot.redact import redactor
+from swescale.config import SwescaleConfig
+
+log = logging.getLogger(__name__)
+
+
+class JobResult(BaseModel):
+    """What a job ended with."""
+
+    state: Literal["pr", "abstained", "reviewed", "failed", "refused"]
+    url: str = ""
+    """The draft PR or the comment that answered."""
+    tokens: int = 0
+    message: str = ""
+
+
+@dataclass
+class JobContext:
+    """Everything one job needs besides its trigger."""
+
+    config: SwescaleConfig
+    client: GitHubClient
+    workspace: Path
+    """A git checkout of the repository whose `origin` is the repository on GitHub."""
+    run_dir: Path
+    run_name: str
+    """Names the run in comments (the Actions run, or the server's job)."""
+    run_url: str = ""
+    """Where the run can be watched (the Actions run page), if anywhere."""
+
+    @property
+    def token(self) -> str:
+        return self.client.token
+
+
+def capped(config: SwescaleConfig, token_cap: int) -> SwescaleConfig:
+    """The config of one job: its token budget lowered to `token_cap` (0 = no cap)."""
+    if token_cap <= 0:
+        return config
+    current = config.solve.max_total_tokens
+    limit = min(current, token_cap) if current else token_cap
+    return config.model_copy(update={"solve": config.solve.model_copy(update={"max_total_tokens": limit})})
+
+
+def retry_command(trigger: Trigger, config: SwescaleConfig) -> str:
+    return f"{config.bot.command} {trigger.kind}"
+
+
+def ack_text(trigger: Trigger, ctx: JobContext) -> str:
+    solve = ctx.config.solve
+    where = f" ([progress]({ctx.run_url}))" if ctx.run_url else ""
+    what = (
+        f"solving #{trigger.number}: {solve.trajectories} trajectories x {solve.generations} generation(s), "
+        "verified by tests and a judge; a draft PR follows only if the evidence supports a patch"
+        if trigger.kind == "solve"
+        else f"reviewing #{trigger.number}: regression tests, tests written for the issue, and a judge"
+    )
+    return f"👀 swescale run `{ctx.run_name}`{where} is {what}. Asked by @{trigger.actor}."
+
+
+def run_trigger(trigger: Trigger, ctx: JobContext, acknowledge: bool = True) -> JobResult:
+    """Run one job; never raises for a failure that can be reported on the issue."""
+    from swescale.bot.review import review_pull
+    from swescale.bot.solve import solve_issue
+
+    redactor.add(ctx.token)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if acknowledge:
+            ctx.client.acknowledge(trigger, ack_text(trigger, ctx))
+        return solve_issue(trigger, ctx) if trigger.kind == "solve" else review_pull(trigger, ctx)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a comment, never silence
+        log.exception("%s: job for %s#%s failed", ctx.run_name, trigger.repo, trigger.number)
+        error = redactor.scrub(f"{type(exc).__name__}: {exc}")
+        return report_failure(trigger, ctx, error)
+    finally:
+        redactor.scrub_tree(ctx.run_dir)
+
+
+def report_failure(trigger: Trigger, ctx: JobContext, error: str) -> JobResult:
+    body = failure_comment(ctx.run_name, error, retry_command(trigger, ctx.config))
+    try:
+        url = ctx.client.comment(trigger.repo, trigger.number, body)
+    except Exception as exc:  # noqa: BLE001 - GitHub itself is down: the log is all that is left
+        log.error("%s: could not report the failure on GitHub either: %s", ctx.run_name, exc)
+        url = ""
+    return JobResult(state="failed", url=url, message=error)
