@@ -52,8 +52,14 @@ def read_env(event_path: Path | None = None, event_name: str | None = None) -> A
     path = event_path or (Path(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None)
     name = event_name or env.get("GITHUB_EVENT_NAME")
     if path is None or not name:
-        raise ActionsError("GITHUB_EVENT_PATH and GITHUB_EVENT_NAME are not set (or give --event-path/--event-name)")
-    run_id, server, repo = env.get("GITHUB_RUN_ID", ""), env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", "")
+        raise ActionsError(
+            "GITHUB_EVENT_PATH and GITHUB_EVENT_NAME are not set (or give --event-path/--event-name)"
+        )
+    run_id, server, repo = (
+        env.get("GITHUB_RUN_ID", ""),
+        env.get("GITHUB_SERVER_URL", ""),
+        env.get("GITHUB_REPOSITORY", ""),
+    )
     return ActionsEnv(
         event_name=name,
         event_path=path,

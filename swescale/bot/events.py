@@ -107,7 +107,9 @@ def _labeled(payload: dict[str, Any], config: BotConfig, base: dict[str, Any]) -
     )
 
 
-def _comment(name: str, payload: dict[str, Any], config: BotConfig, base: dict[str, Any]) -> Trigger | Ignored:
+def _comment(
+    name: str, payload: dict[str, Any], config: BotConfig, base: dict[str, Any]
+) -> Trigger | Ignored:
     comment = payload.get("comment") or {}
     command = _command(comment.get("body"), config.command)
     if command is None:

@@ -83,7 +83,9 @@ class JobQueue:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                seen = self._db.execute("SELECT job FROM deliveries WHERE delivery = ?", (delivery,)).fetchone()
+                seen = self._db.execute(
+                    "SELECT job FROM deliveries WHERE delivery = ?", (delivery,)
+                ).fetchone()
                 if seen is not None:
                     self._db.execute("COMMIT")
                     return seen["job"], False

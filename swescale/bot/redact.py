@@ -75,7 +75,9 @@ class Redactor:
         secrets = [s.encode() for s in self.secrets]
         if not secrets or not root.exists():
             return []
-        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+        files = (
+            [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+        )
         changed = []
         for path in files:
             try:

@@ -42,7 +42,9 @@ def review_pull(trigger: Trigger, ctx: JobContext) -> JobResult:
     )
     start, patch = gitops.pr_diff(ctx.workspace, base_ref, head_ref)
     if not patch.strip():
-        url = ctx.client.comment(trigger.repo, pr.number, f"swescale run `{ctx.run_name}`: the PR changes nothing.")
+        url = ctx.client.comment(
+            trigger.repo, pr.number, f"swescale run `{ctx.run_name}`: the PR changes nothing."
+        )
         return JobResult(state="reviewed", url=url, message="empty diff")
     number = linked_issue(pr.body)
     title, body = ctx.client.issue_text(trigger.repo, number) if number else (pr.title, pr.body)

@@ -53,7 +53,9 @@ class BotServer:
         """Recover jobs a crash cut short, then start the workers."""
         again, given_up = self.queue.recover(self.config.bot.max_attempts)
         for job in again:
-            log.info("job-%d was cut short by a crash: queued again (attempt %d next)", job.id, job.attempts + 1)
+            log.info(
+                "job-%d was cut short by a crash: queued again (attempt %d next)", job.id, job.attempts + 1
+            )
         for job in given_up:
             self.runner.report_given_up(job)
         self.pool.start()

@@ -47,5 +47,7 @@ def solve_issue(trigger: Trigger, ctx: JobContext) -> JobResult:
         title=f"Fixes #{trigger.number}: {trigger.title.strip()}",
         body=pr_body(trigger.number, ctx.run_name, outcome, bot.comment_limit),
     )
-    ctx.client.comment(trigger.repo, trigger.number, f"swescale run `{ctx.run_name}` opened a draft PR: {url}")
+    ctx.client.comment(
+        trigger.repo, trigger.number, f"swescale run `{ctx.run_name}` opened a draft PR: {url}"
+    )
     return JobResult(state="pr", url=url, tokens=tokens, message=outcome.reason)

@@ -43,7 +43,9 @@ def _logging() -> None:
 
 @bot_app.command("github")
 def github_command(
-    event_path: Annotated[Path | None, typer.Option(help="Event payload (default $GITHUB_EVENT_PATH).")] = None,
+    event_path: Annotated[
+        Path | None, typer.Option(help="Event payload (default $GITHUB_EVENT_PATH).")
+    ] = None,
     event_name: Annotated[str | None, typer.Option(help="Event name (default $GITHUB_EVENT_NAME).")] = None,
     model: ModelUrls = None,
     trajectories: Trajectories = None,
