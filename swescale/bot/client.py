@@ -71,7 +71,13 @@ class GitHubClient:
         redactor.add(token)
         self.token = token
         self.config = config
-        self.gh = Github(auth=Auth.Token(token), base_url=api_url(config), lazy=True, timeout=30)
+        self.gh = Github(
+            auth=Auth.Token(token),
+            base_url=api_url(config),
+            lazy=True,
+            timeout=30,
+            seconds_between_writes=config.write_interval or None,
+        )
 
     @classmethod
     def for_trigger(cls, trigger: Trigger, config: BotConfig, token: str | None) -> GitHubClient:

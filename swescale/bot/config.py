@@ -50,5 +50,7 @@ class BotConfig(Section):
     (0: token auth with GITHUB_TOKEN)."""
     app_private_key_file: str = ""
     """PEM file of the GitHub App's private key (the key itself never goes into the config)."""
+    write_interval: float = 1.0
+    """Seconds between two write requests to the GitHub API (GitHub's guidance against secondary rate limits)."""
     comment_limit: int = 60_000
     """Longest comment or PR body posted, in characters (GitHub refuses more than 65536); diffs are cut."""

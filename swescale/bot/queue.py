@@ -117,9 +117,12 @@ class JobQueue:
         )
         return Job(**dict(rows[0])) if rows else None
 
-    def mark_acked(self, job_id: int) -> bool:
-        """Set the job's acknowledged flag; False when it was set already (acknowledge once)."""
-        return bool(self._tx("UPDATE jobs SET acked = 1 WHERE id = ? AND acked = 0 RETURNING id", (job_id,)))
+    def mark_acked(self, job_id: int) -> None:
+        self._tx("UPDATE jobs SET acked = 1 WHERE id = ?", (job_id,))
+
+    def unacknowledged(self) -> list[Job]:
+        """Queued jobs whose acknowledgement was not posted (the server stopped first)."""
+        return [Job(**dict(r)) for r in self._tx("SELECT * FROM jobs WHERE state = 'queued' AND acked = 0")]
 
     def finish(self, job_id: int, state: str, tokens: int = 0, result: str = "") -> None:
         self._tx(

@@ -58,6 +58,8 @@ class BotServer:
             )
         for job in given_up:
             self.runner.report_given_up(job)
+        for job in self.queue.unacknowledged():
+            self._acks.submit(self._acknowledge, job.id)
         self.pool.start()
 
     def stop(self) -> None:

@@ -29,6 +29,8 @@ class JobRunner:
         self.config, self.queue, self.token = config, queue, token
         self.state_dir = Path(state_dir)
         self.run_root = Path(config.bot.run_root) if config.bot.run_root else self.state_dir / "runs"
+        self._acking: set[int] = set()
+        self._ack_lock = threading.Lock()
 
     def context(self, job: Job, trigger: Trigger, config: SwescaleConfig | None = None) -> JobContext:
         client = GitHubClient.for_trigger(trigger, self.config.bot, self.token)
@@ -41,12 +43,24 @@ class JobRunner:
         )
 
     def acknowledge(self, job: Job) -> None:
-        """Eyes and a comment, once per job (at receipt, or by the worker if that did not happen)."""
-        if not self.queue.mark_acked(job.id):
-            return
-        trigger = Trigger.model_validate_json(job.trigger)
-        ctx = self.context(job, trigger)
-        ctx.client.acknowledge(trigger, ack_text(trigger, ctx))
+        """Eyes and a comment, once per job: at receipt, at start-up for queued jobs a restart left
+        unacknowledged, or by the worker. The flag is set after posting, so a crash in between re-posts
+        rather than losing the acknowledgement."""
+        with self._ack_lock:
+            if job.id in self._acking:
+                return
+            self._acking.add(job.id)
+        try:
+            current = self.queue.get(job.id)
+            if current is None or current.acked:
+                return
+            trigger = Trigger.model_validate_json(job.trigger)
+            ctx = self.context(job, trigger)
+            ctx.client.acknowledge(trigger, ack_text(trigger, ctx))
+            self.queue.mark_acked(job.id)
+        finally:
+            with self._ack_lock:
+                self._acking.discard(job.id)
 
     def budget_left(self) -> tuple[int | None, str]:
         """(tokens this job may spend, None = no daily limit; why it may not run, or "")."""
@@ -85,7 +99,11 @@ class JobRunner:
             return report_failure(trigger, ctx, f"cannot clone {trigger.repo}: {exc}")
         if job.attempts > 1:
             log.info("%s: attempt %d, resuming %s", ctx.run_name, job.attempts, ctx.run_dir)
-        return run_trigger(trigger, ctx, acknowledge=self.queue.mark_acked(job.id))
+        try:
+            self.acknowledge(job)
+        except Exception as exc:  # noqa: BLE001 - the job's answer still comes
+            log.warning("%s: acknowledgement failed: %s", ctx.run_name, exc)
+        return run_trigger(trigger, ctx, acknowledge=False)
 
     def report_given_up(self, job: Job) -> None:
         """A job cut short by crashes `max_attempts` times: tell the issue, mark it failed."""

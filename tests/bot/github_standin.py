@@ -128,7 +128,7 @@ def _app(state: StandIn) -> FastAPI:
         except ValueError:
             parsed = body.decode(errors="replace")
         state.requests.append(Recorded(request.method, request.url.path, auth, parsed))
-        if request.url.path.startswith("/app/"):
+        if request.url.path.startswith("/app/") or request.url.path.endswith("/installation"):
             return await call_next(request)  # App endpoints check the JWT themselves
         tokens = {state.token, *state.installation_tokens} - {""}
         if not any(auth == f"token {t}" or auth == f"Bearer {t}" for t in tokens):
