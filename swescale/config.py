@@ -12,6 +12,7 @@ from envs.config import EnvConfig
 from sandbox.config import SandboxConfig
 from sandbox.configbase import Section
 from selection.config import SelectionConfig
+from swescale.bot.config import BotConfig
 from verifiers.config import VerifierConfig
 
 
@@ -53,6 +54,8 @@ class SwescaleConfig(Section):
     """Selection and abstention."""
     solve: SolveConfig = SolveConfig()
     """The solve pipeline: generations, budgets, early stopping."""
+    bot: BotConfig = BotConfig()
+    """The CI bot: `swescale bot github` (GitHub Actions) and `swescale bot serve` (webhooks)."""
 
 
 def judge_config(config: SwescaleConfig) -> ModelConfig:

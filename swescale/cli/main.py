@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from swescale.cli.bench import bench_app
+from swescale.cli.bot import bot_app
 from swescale.cli.config import config_app
 from swescale.cli.env import env_app
 from swescale.cli.sandbox import sandbox_app
@@ -24,6 +25,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(env_app, name="env")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(config_app, name="config")
+app.add_typer(bot_app, name="bot")
 
 
 def main() -> None:

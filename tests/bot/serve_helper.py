@@ -40,7 +40,10 @@ class Serve:
         )  # fmt: skip
         out = self.log.open("a")
         self.proc = subprocess.Popen(
-            cmd, env=bot_env(self.github, SWESCALE_WEBHOOK_SECRET=SECRET), stdout=out, stderr=subprocess.STDOUT
+            cmd,
+            env=bot_env(self.github, SWESCALE_WEBHOOK_SECRET=SECRET),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -55,7 +58,9 @@ class Serve:
     def health(self) -> dict:
         return requests.get(f"{self.url}/healthz", timeout=5).json()
 
-    def deliver(self, event: str, payload: dict, delivery: str, secret: str = SECRET, signature: str | None = None):
+    def deliver(
+        self, event: str, payload: dict, delivery: str, secret: str = SECRET, signature: str | None = None
+    ):
         body = json.dumps(payload).encode()
         headers = {
             "X-GitHub-Event": event,

@@ -27,7 +27,10 @@ def test_token_client_acknowledges_comments_and_opens_a_draft_pr(github):
     client = GitHubClient(TOKEN, BotConfig(write_interval=0, api_url=github.url))
     client.acknowledge(trigger(), "on it")
     client.acknowledge(trigger(comment_id=55, comment_kind="issue"), "again")
-    assert [(r["kind"], r["content"]) for r in github.reactions] == [("issue", "eyes"), ("issue_comment", "eyes")]
+    assert [(r["kind"], r["content"]) for r in github.reactions] == [
+        ("issue", "eyes"),
+        ("issue_comment", "eyes"),
+    ]
     assert github.comments_on(REPO, 1) == ["on it", "again"]
     assert client.default_branch(REPO) == "main"
     assert client.issue_text(REPO, 1)[0] == ISSUE_TITLE
@@ -57,9 +60,13 @@ def test_github_app_auth_turns_app_id_and_key_into_an_installation_token(tmp_pat
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "app.pem"
     pem.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     with GitHubStandIn("", app_id=4242, app_public_key=public.decode()) as github:
         github.add_repo(REPO)
         github.add_issue(REPO, 1, "t", "b")
@@ -98,4 +105,9 @@ def test_push_over_http_uses_the_token_only_through_the_credential_helper(origin
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
     assert not list(workspace.parent.glob("swescale-commit-*"))
-    assert subprocess.run(["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True).stdout.count("\n") == 1
+    assert (
+        subprocess.run(
+            ["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True
+        ).stdout.count("\n")
+        == 1
+    )

@@ -52,16 +52,30 @@ def test_allowed_associations_are_configurable():
 
 
 def test_review_on_pull_requests_and_solve_on_issues_only():
-    on_pr = issue_comment(URL, 4, "PR", "Fixes #3", "/swescale review", commenter="o", association="OWNER", on_pull=True)
+    on_pr = issue_comment(
+        URL, 4, "PR", "Fixes #3", "/swescale review", commenter="o", association="OWNER", on_pull=True
+    )
     found = parse_event("issue_comment", on_pr, CONFIG)
-    assert isinstance(found, Trigger) and (found.kind, found.number, found.comment_kind) == ("review", 4, "issue")
-    solve_on_pr = issue_comment(URL, 4, "PR", "", "/swescale solve", commenter="o", association="OWNER", on_pull=True)
+    assert isinstance(found, Trigger) and (found.kind, found.number, found.comment_kind) == (
+        "review",
+        4,
+        "issue",
+    )
+    solve_on_pr = issue_comment(
+        URL, 4, "PR", "", "/swescale solve", commenter="o", association="OWNER", on_pull=True
+    )
     assert isinstance(parse_event("issue_comment", solve_on_pr, CONFIG), Ignored)
     review_on_issue = issue_comment(URL, 3, "T", "", "/swescale review", commenter="o", association="OWNER")
     assert isinstance(parse_event("issue_comment", review_on_issue, CONFIG), Ignored)
-    diff_comment = review_comment(URL, 4, "PR", "Fixes #3", "/swescale review\nplease", commenter="o", association="MEMBER")
+    diff_comment = review_comment(
+        URL, 4, "PR", "Fixes #3", "/swescale review\nplease", commenter="o", association="MEMBER"
+    )
     found = parse_event("pull_request_review_comment", diff_comment, CONFIG)
-    assert isinstance(found, Trigger) and (found.kind, found.comment_kind, found.comment_id) == ("review", "review", 284312630)
+    assert isinstance(found, Trigger) and (found.kind, found.comment_kind, found.comment_id) == (
+        "review",
+        "review",
+        284312630,
+    )
 
 
 def test_only_a_command_on_the_first_line_counts_and_bots_are_never_obeyed():
@@ -75,7 +89,10 @@ def test_only_a_command_on_the_first_line_counts_and_bots_are_never_obeyed():
 
 
 def test_malformed_payloads_are_ignored_not_raised():
-    assert isinstance(parse_event("issue_comment", {"action": "created", "repository": {"full_name": "a/b"}}, CONFIG), Ignored)
+    assert isinstance(
+        parse_event("issue_comment", {"action": "created", "repository": {"full_name": "a/b"}}, CONFIG),
+        Ignored,
+    )
     assert isinstance(parse_event("issues", {"action": "labeled"}, CONFIG), Ignored)
     broken = labeled(URL, 7, "Bug", "")
     del broken["issue"]["number"]

@@ -69,7 +69,10 @@ def test_bad_or_missing_signature_is_401_and_queues_nothing(serve, github, origi
     server = serve("bot.workers=0").start()
     assert server.deliver("issues", solve_event(origin), "d-1", secret="not-the-secret").status_code == 401
     assert server.deliver("issues", solve_event(origin), "d-2", signature="").status_code == 401
-    assert server.deliver("issues", solve_event(origin), "d-3", signature="sha256=" + "0" * 64).status_code == 401
+    assert (
+        server.deliver("issues", solve_event(origin), "d-3", signature="sha256=" + "0" * 64).status_code
+        == 401
+    )
     health = server.health()
     assert health["status"] == "ok" and health["jobs"] == {} and health["workers"] == 0
     assert github.requests == []
@@ -82,17 +85,23 @@ def test_redelivered_delivery_makes_one_job(serve, github, origin):
     assert (first.status_code, again.status_code) == (202, 202)
     assert first.json() == {"job": 1, "duplicate": False}
     assert again.json() == {"job": 1, "duplicate": True}
-    server.wait_for(lambda: server.health()["jobs"] == {"queued": 1} and github.comments_on(REPO, 1), what="the ack")
+    server.wait_for(
+        lambda: server.health()["jobs"] == {"queued": 1} and github.comments_on(REPO, 1), what="the ack"
+    )
     server.stop()
     server.start("bot.workers=0")  # durable: a redelivery after a restart is still a duplicate
-    assert server.deliver("issues", solve_event(origin), "72d3162e-cc78-11e3-81ab-4c9367dc0958").json()["duplicate"]
+    assert server.deliver("issues", solve_event(origin), "72d3162e-cc78-11e3-81ab-4c9367dc0958").json()[
+        "duplicate"
+    ]
     assert server.health()["jobs"] == {"queued": 1}
     assert len(github.comments_on(REPO, 1)) == 1 and [r["content"] for r in github.reactions] == ["eyes"]
 
 
 def test_an_outsiders_command_is_ignored_before_any_work(serve, github, origin):
     server = serve("bot.workers=1").start()
-    payload = issue_comment(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="stranger", association="NONE")
+    payload = issue_comment(
+        str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="stranger", association="NONE"
+    )
     answer = server.deliver("issue_comment", payload, "d-outsider")
     assert answer.status_code == 202 and "association NONE" in answer.json()["ignored"]
     assert server.deliver("ping", {"zen": "Keep it logically awesome."}, "d-ping").json() == {"pong": True}
@@ -109,7 +118,12 @@ def test_a_queued_job_survives_a_restart_and_runs(serve, github, origin):
     server.start("bot.workers=1")
     server.wait_for(lambda: len(github.comments_on(REPO, 1)) == 2, what="the job's answer")
     ack, answer = github.comments_on(REPO, 1)
-    assert "job-1" in ack and "job-1" in answer and "failed" in answer and "does not answer GET /models" in answer
+    assert (
+        "job-1" in ack
+        and "job-1" in answer
+        and "failed" in answer
+        and "does not answer GET /models" in answer
+    )
     assert "/swescale solve" in answer  # how to try again
     server.wait_for(lambda: server.health()["jobs"] == {"failed": 1}, what="the job to finish")
     assert (server.state_dir / "workspaces" / "octo__minimath" / ".git").is_dir()  # the job cloned origin
@@ -119,7 +133,8 @@ def test_a_job_cut_by_a_crash_is_reported_when_out_of_attempts(serve, github, or
     server = serve("--model", silent_model, "bot.max_attempts=1").start("bot.workers=1")
     server.deliver("issues", solve_event(origin), "d-crash")
     server.wait_for(
-        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1), what="the job to run, acknowledged"
+        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1),
+        what="the job to run, acknowledged",
     )
     server.stop(signal.SIGKILL)
     server.start("bot.workers=1")
@@ -133,13 +148,18 @@ def test_a_job_cut_by_a_crash_runs_again_while_attempts_are_left(serve, github, 
     server = serve("--model", silent_model, "bot.max_attempts=2").start("bot.workers=1")
     server.deliver("issues", solve_event(origin), "d-crash")
     server.wait_for(
-        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1), what="the job to run, acknowledged"
+        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1),
+        what="the job to run, acknowledged",
     )
     server.stop(signal.SIGKILL)
     server.start("bot.workers=1")
-    server.wait_for(lambda: len(github.comments_on(REPO, 1)) == 2, timeout=60, what="the second attempt's answer")
+    server.wait_for(
+        lambda: len(github.comments_on(REPO, 1)) == 2, timeout=60, what="the second attempt's answer"
+    )
     answer = github.comments_on(REPO, 1)[-1]
-    assert "job-1" in answer and "does not answer GET /models" in answer  # it ran again (and says why it failed)
+    assert (
+        "job-1" in answer and "does not answer GET /models" in answer
+    )  # it ran again (and says why it failed)
     assert len(github.comments_on(REPO, 1)) == 2  # acknowledged once, across both attempts
 
 
