@@ -67,8 +67,10 @@ def retry_command(trigger: Trigger, config: SwescaleConfig) -> str:
 def ack_text(trigger: Trigger, ctx: JobContext) -> str:
     solve = ctx.config.solve
     where = f" ([progress]({ctx.run_url}))" if ctx.run_url else ""
+    cap = ctx.config.bot.max_tokens
+    budget = f" within {cap:,} tokens" if cap else ""
     what = (
-        f"solving #{trigger.number}: {solve.trajectories} trajectories x {solve.generations} generation(s), "
+        f"solving #{trigger.number}: {solve.trajectories} trajectories x {solve.generations} generation(s){budget}, "
         "verified by tests and a judge; a draft PR follows only if the evidence supports a patch"
         if trigger.kind == "solve"
         else f"reviewing #{trigger.number}: regression tests, tests written for the issue, and a judge"

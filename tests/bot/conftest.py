@@ -3,24 +3,14 @@ workspace checkout of it (the demo repository, so its environment image is share
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from github_standin import GitHubStandIn
-from payloads import REPO
+from bot_payloads import REPO
+from bot_standin import GitHubStandIn
+from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN, git
 
-from swescale.demo.replay import DATA, make_demo_repo
-
-TOKEN = "ghs_StandInToken0123456789abcdefSECRET"
-ISSUE_TITLE = "median() is wrong for even-length lists"
-ISSUE_BODY = (DATA / "issue.md").read_text()
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+from swescale.demo.replay import make_demo_repo
 
 
 @pytest.fixture
@@ -43,19 +33,18 @@ def workspace(origin: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def github():
     """The stand-in with the repository and issue #1 (the demo's bug report)."""
-    standin = GitHubStandIn(TOKEN)
-    with standin as state:
+    with GitHubStandIn(TOKEN) as state:
         state.add_repo(REPO)
         state.add_issue(REPO, 1, ISSUE_TITLE, ISSUE_BODY)
         yield state
 
 
-def swescale_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "swescale.cli.main", *args]
+@pytest.fixture(scope="session")
+def demo_image(docker_client, base_image, tmp_path_factory) -> str:
+    """The demo repository's environment image (built once; the engine caches it across sessions)."""
+    from envs.datasets import local_task
+    from envs.environment import prepare_environment
+    from swescale.config import load_config
 
-
-def bot_env(github, **extra: str) -> dict[str, str]:
-    """A child process environment with the token and the stand-in's API URL (nothing else of GitHub's)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env.update(GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.url, GITHUB_REPOSITORY=REPO, **extra)
-    return env
+    repo = make_demo_repo(tmp_path_factory.mktemp("demo") / "repo")
+    return prepare_environment(local_task(repo, ISSUE_BODY), load_config()).image

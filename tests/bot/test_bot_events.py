@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payloads import issue_comment, labeled, review_comment
+from bot_payloads import issue_comment, labeled, review_comment
 
 from swescale.bot.config import BotConfig
 from swescale.bot.events import Ignored, Trigger, parse_event

@@ -9,9 +9,9 @@ import socket
 import threading
 
 import pytest
-from conftest import ISSUE_BODY, ISSUE_TITLE, TOKEN
-from payloads import REPO, issue_comment, labeled
-from serve_helper import Serve, free_port
+from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN
+from bot_payloads import REPO, issue_comment, labeled
+from bot_serve import Serve, free_port
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -85,6 +85,7 @@ class StandIn:
     ) -> dict:
         pull = self._pull_json(repo, number, title, body, head, base, draft=False)
         pull["head"]["sha"], pull["base"]["sha"] = shas
+        pull["user"] = {"login": "contributor", "type": "User"}
         self.pulls[(repo, number)] = pull
         self.issues[(repo, number)] = {**self.add_issue(repo, number, title, body), "pull_request": {}}
         return pull

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import requests
-from conftest import bot_env, swescale_cmd
+from bot_support import bot_env, swescale_cmd
 
 from swescale.bot.signature import sign
 

@@ -1,0 +1,39 @@
+"""Constants and helpers of the bot tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot_payloads import REPO
+
+from swescale.demo.replay import DATA
+
+TOKEN = "ghs_StandInToken0123456789abcdefSECRET"
+ISSUE_TITLE = "median() is wrong for even-length lists"
+ISSUE_BODY = (DATA / "issue.md").read_text()
+PIPELINE_TESTS = Path(__file__).resolve().parent.parent / "pipeline"
+if str(PIPELINE_TESTS) not in sys.path:
+    sys.path.append(str(PIPELINE_TESTS))  # the scripted trajectories of the solve tests (pipeline_scripts)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def swescale_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "swescale.cli.main", *args]
+
+
+def bot_env(github, **extra: str) -> dict[str, str]:
+    """A child process environment with the token and the stand-in's API URL (nothing else of GitHub's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_"))}
+    env.update(GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.url, GITHUB_REPOSITORY=REPO, **extra)
+    return env
+
+
+def files_holding(root: Path, secret: str) -> list[Path]:
+    """Every file under `root` whose bytes contain `secret`."""
+    return [p for p in Path(root).rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
