@@ -26,7 +26,16 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def tests_section(table: VerifierTable, candidate_id: str) -> str:
+def _written_by(source: str) -> str:
+    kind, _, trajectory = source.partition(":")
+    if kind == "repro":
+        return f"reproduction script of trajectory `{trajectory}`"
+    if kind == "testgen":
+        return f"test-writing trajectory `{trajectory}`"
+    return source or "–"
+
+
+def tests_section(table: VerifierTable, candidate_id: str, subject: str = "this patch") -> str:
     """The generated tests (reproduction scripts, test-writing trajectories) on the original and the patch."""
     columns = [t for t in table.tests if t.kind == "generated"]
     if not columns:
@@ -35,13 +44,13 @@ def tests_section(table: VerifierTable, candidate_id: str) -> str:
     lines = [
         f"**Tests written:** {len(columns)} ({sum(t.distinguishing for t in columns)} tell the original "
         "and a fix apart)\n",
-        "| test | written by | original code | this patch | weight |",
+        f"| test | written by | original code | {subject} | weight |",
         "| --- | --- | --- | --- | --- |",
     ]
     for column in columns[:MAX_TEST_ROWS]:
         mark = " (distinguishing)" if column.distinguishing else ""
         lines.append(
-            f"| `{column.test_id}`{mark} | {column.source or '–'} | {_cell(column.reference)} | "
+            f"| `{column.test_id}`{mark} | {_written_by(column.source)} | {_cell(column.reference)} | "
             f"{_cell(row.outcomes.get(column.test_id))} | {column.weight:.2f} |"
         )
     if len(columns) > MAX_TEST_ROWS:
@@ -49,7 +58,7 @@ def tests_section(table: VerifierTable, candidate_id: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def regression_section(table: VerifierTable, candidate_id: str) -> str:
+def regression_section(table: VerifierTable, candidate_id: str, subject: str = "this patch") -> str:
     selected = [t for t in table.tests if t.kind == "regression"]
     if not selected:
         return "**Regression tests:** none ran (none selected, or none passed on the original code).\n"
@@ -58,7 +67,7 @@ def regression_section(table: VerifierTable, candidate_id: str) -> str:
     where = f" from {', '.join(f'`{f}`' for f in files[:5])}" if files else ""
     text = (
         f"**Regression tests:** {len(selected)} that pass on the original code{where}: "
-        f"{row.regression.passed} pass on this patch, {row.regression.failed} do not.\n"
+        f"{row.regression.passed} pass on {subject}, {row.regression.failed} do not.\n"
     )
     if row.regression.new_failures:
         text += "New failures: " + ", ".join(f"`{t}`" for t in row.regression.new_failures[:10]) + "\n"
@@ -96,13 +105,20 @@ def usage_line(usage: Usage) -> str:
     )
 
 
-def evidence(table: VerifierTable, decision: Decision | None, candidate_id: str, usage: Usage) -> str:
+def evidence(
+    table: VerifierTable,
+    decision: Decision | None,
+    candidate_id: str,
+    usage: Usage,
+    subject: str = "this patch",
+    runner_ups: bool = True,
+) -> str:
     sections = [
         scores_section(table, decision, candidate_id),
-        tests_section(table, candidate_id),
-        regression_section(table, candidate_id),
+        tests_section(table, candidate_id, subject),
+        regression_section(table, candidate_id, subject),
     ]
-    if decision is not None:
+    if decision is not None and runner_ups:
         sections.append(runner_ups_section(decision, candidate_id))
     sections.append(usage_line(usage))
     return "\n".join(sections)
@@ -126,7 +142,7 @@ def pr_body(number: int, run: str, outcome, limit: int) -> str:
         + evidence(outcome.table, decision, chosen, outcome.usage)
         + "\nStopped: "
         + "; ".join(outcome.stop_reasons)
-        + "\n\nThis is a draft: review it like any contribution before marking it ready.\n"
+        + "\n\nThis is a draft: review it like any contribution before marking it ready.\n\n"
         + folded_diff("the diff", outcome.patch, limit // 2)
     )
 
@@ -162,9 +178,8 @@ def review_comment(number: int, run: str, table: VerifierTable, decision: Decisi
         verdict = f"the evidence supports this change: {decision.reason}"
     return (
         f"swescale review (run `{run}`) of #{number} against its base: {verdict}\n\n"
-        + evidence(table, None, candidate, usage)
-        + f"\n**confidence:** {decision.confidence:.2f}\n\n"
-        "This comment is evidence for a human reviewer; swescale does not approve or request changes.\n"
+        + evidence(table, decision, candidate, usage, subject="this PR", runner_ups=False)
+        + "\nThis comment is evidence for a human reviewer; swescale does not approve or request changes.\n"
     )
 
 

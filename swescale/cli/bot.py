@@ -10,25 +10,25 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from swescale.cli.options import ConfigFiles, ModelUrls, Overrides, config_from_cli, quiet_logging
+from swescale.cli.options import (
+    ConfigFiles,
+    Generations,
+    ModelUrls,
+    Overrides,
+    Trajectories,
+    config_from_cli,
+    quiet_logging,
+)
 
 console = Console(stderr=True)
 bot_app = typer.Typer(help="The CI bot: solve labelled issues, review pull requests.", no_args_is_help=True)
 SECRET_VARIABLE = "SWESCALE_WEBHOOK_SECRET"
 
-Trajectories = Annotated[int | None, typer.Option(help="Trajectories per generation.")]
-Generations = Annotated[int | None, typer.Option(help="Generations of refinement.")]
-
 
 def _config(config, overrides, model, trajectories, generations):
     from swescale.bot.redact import redactor
 
-    extra = list(overrides or [])
-    if trajectories is not None:
-        extra.append(f"solve.trajectories={trajectories}")
-    if generations is not None:
-        extra.append(f"solve.generations={generations}")
-    cfg = config_from_cli(config, extra, model=model)
+    cfg = config_from_cli(config, overrides, model=model, trajectories=trajectories, generations=generations)
     redactor.add(*(key for key in (cfg.model.api_key, cfg.verifier_model.api_key) if key != "EMPTY"))
     return cfg
 

@@ -29,6 +29,8 @@ ReposDir = Annotated[str | None, typer.Option("--repos-dir", help="Folder of own
 ModelUrls = Annotated[
     list[str] | None, typer.Option("--model", help="OpenAI-compatible server URL (repeatable).")
 ]
+Trajectories = Annotated[int | None, typer.Option(help="Trajectories per generation.")]
+Generations = Annotated[int | None, typer.Option(help="Generations of refinement.")]
 
 
 def instance_ids(instances: list[str] | None) -> list[str] | None:
@@ -42,6 +44,8 @@ def config_from_cli(
     *,
     model: list[str] | None = None,
     repos_dir: str | None = None,
+    trajectories: int | None = None,
+    generations: int | None = None,
 ) -> SwescaleConfig:
     """The effective config: files, overrides, then the shared options; a bad file or override is a clear
     CLI error (exit 2)."""
@@ -50,6 +54,10 @@ def config_from_cli(
         extra.append(f"model.urls=[{', '.join(model)}]")
     if repos_dir:
         extra.append(f"env.repos_dir={repos_dir}")
+    if trajectories is not None:
+        extra.append(f"solve.trajectories={trajectories}")
+    if generations is not None:
+        extra.append(f"solve.generations={generations}")
     try:
         return load_config(files or [], extra)
     except (OSError, ValueError, yaml.YAMLError) as exc:

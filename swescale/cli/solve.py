@@ -9,7 +9,15 @@ import typer
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from swescale.cli.options import ConfigFiles, ModelUrls, Overrides, config_from_cli, console
+from swescale.cli.options import (
+    ConfigFiles,
+    Generations,
+    ModelUrls,
+    Overrides,
+    Trajectories,
+    config_from_cli,
+    console,
+)
 from swescale.config import SwescaleConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_START, EXIT_ABSTAINED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -89,8 +97,8 @@ def solve_command(
     verifier_model: Annotated[
         str | None, typer.Option(help="Judge model server URL (default: --model).")
     ] = None,
-    trajectories: Annotated[int | None, typer.Option(help="Trajectories per generation.")] = None,
-    generations: Annotated[int | None, typer.Option(help="Generations of refinement.")] = None,
+    trajectories: Trajectories = None,
+    generations: Generations = None,
     output: Annotated[Path | None, typer.Option(help="Write the chosen patch here.")] = None,
     run_dir: Annotated[
         Path | None,
@@ -108,11 +116,7 @@ def solve_command(
     extra = list(overrides or [])
     if verifier_model:
         extra.append(f"verifier_model.urls=[{verifier_model}]")
-    if trajectories is not None:
-        extra.append(f"solve.trajectories={trajectories}")
-    if generations is not None:
-        extra.append(f"solve.generations={generations}")
-    cfg = config_from_cli(config, extra, model=model)
+    cfg = config_from_cli(config, extra, model=model, trajectories=trajectories, generations=generations)
     raise typer.Exit(run_solve(cfg, repo, issue, base_commit, run_dir, output))
 
 

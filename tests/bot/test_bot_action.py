@@ -18,7 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_action_inputs_and_steps_are_declared():
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     assert action["runs"]["using"] == "composite"
-    for name in ("model", "config", "trajectories", "generations", "trigger-label", "allowed-associations", "cost-cap"):
+    for name in (
+        "model",
+        "config",
+        "trajectories",
+        "generations",
+        "trigger-label",
+        "allowed-associations",
+        "cost-cap",
+    ):
         assert action["inputs"][name]["description"], name
     assert action["inputs"]["trigger-label"]["default"] == "swescale"
     assert action["inputs"]["allowed-associations"]["default"] == "OWNER,MEMBER,COLLABORATOR"
@@ -35,13 +43,17 @@ def test_example_workflow_listens_to_the_three_events_with_write_permissions():
     job = workflow["jobs"]["swescale"]
     assert "self-hosted" in job["runs-on"] and "docker" in job["runs-on"]
     checkout = job["steps"][0]
-    assert checkout["uses"].startswith("actions/checkout") and checkout["with"]["persist-credentials"] is False
+    assert (
+        checkout["uses"].startswith("actions/checkout") and checkout["with"]["persist-credentials"] is False
+    )
 
 
 def test_action_script_passes_label_associations_budgets_and_servers(github, origin, workspace, tmp_path):
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     script = next(s for s in action["runs"]["steps"] if s.get("id") == "bot")["run"]
-    event = write(labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, label="fix-me", sender="m"), tmp_path / "e.json")
+    event = write(
+        labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, label="fix-me", sender="m"), tmp_path / "e.json"
+    )
     closed = f"http://127.0.0.1:{free_port()}/v1"
     env = bot_env(
         github,
@@ -59,13 +71,19 @@ def test_action_script_passes_label_associations_budgets_and_servers(github, ori
         INPUT_ALLOWED_ASSOCIATIONS="OWNER,MEMBER",
         INPUT_COST_CAP="5000",
     )
-    proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 1, proc.stderr[-3000:]  # the label was honoured; the closed servers fail the job
+    proc = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 1, proc.stderr[
+        -3000:
+    ]  # the label was honoured; the closed servers fail the job
     ack, failure = github.comments_on(REPO, 1)
     assert "3 trajectories x 2 generation(s) within 5,000 tokens" in ack
     assert "does not answer GET /models" in failure and closed in failure
     assert (tmp_path / "out").read_text().startswith("state=failed\n")
     outsider = labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, label="swescale", sender="m")
     write(outsider, event)  # the default label is not the configured one any more
-    proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert proc.returncode == 0 and "is not the trigger label 'fix-me'" in proc.stderr

@@ -6,12 +6,12 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from bot_git_http import GitHttpServer
+from bot_payloads import REPO
+from bot_standin import GitHubStandIn
 from bot_support import ISSUE_TITLE, TOKEN, git
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from bot_git_http import GitHttpServer
-from bot_standin import GitHubStandIn
-from bot_payloads import REPO
 
 from swescale.bot import gitops
 from swescale.bot.client import BotAuthError, GitHubClient, app_token

@@ -18,17 +18,30 @@ from pipeline_scripts import LOWER_MIDDLE, OLD, RIGHT_FIX, SESSION, bash, hidden
 
 from swescale.bot.redact import MASK
 from swescale.demo.replay import JudgeReplay
-from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, prompt_contains, system_contains
+from swescale.demo.scripted_server import (
+    ConversationPolicy,
+    Router,
+    ScriptedServer,
+    prompt_contains,
+    system_contains,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 ENV_PROBE = bash("env | sort", "Which variables does the sandbox have?")
-FIX_SETTINGS = ("model.tool_format=native", "model.retries=1", "verifier.test_trajectories=0", "sandbox.max_concurrent=4")
+FIX_SETTINGS = (
+    "model.tool_format=native",
+    "model.retries=1",
+    "verifier.test_trajectories=0",
+    "sandbox.max_concurrent=4",
+)
 
 
 def policy(*scripts: list[dict], test_writers: list | None = None) -> Router:
     routes = [(system_contains("You are a patch verifier"), JudgeReplay(SESSION["judge"]))]
     if test_writers:
-        routes.append((prompt_contains("Your task is NOT to fix the issue"), ConversationPolicy(test_writers)))
+        routes.append(
+            (prompt_contains("Your task is NOT to fix the issue"), ConversationPolicy(test_writers))
+        )
     return Router(routes, default=ConversationPolicy(list(scripts)))
 
 
@@ -74,9 +87,18 @@ def test_labelled_issue_becomes_a_pushed_branch_and_a_draft_pr_with_evidence(
     assert pull["title"] == f"Fixes #1: {ISSUE_TITLE}"
     body = pull["body"]
     assert body.startswith("Fixes #1\n") and "actions-4242" in body
-    tests = re.findall(r"^\| `(repro:[^`]+)`.*\| (❌ fail \(exit \d+\)|✅ pass) \| (❌ fail \(exit \d+\)|✅ pass) \|", body, re.M)
-    assert tests and any(original.startswith("❌") and patched.startswith("✅") for _, original, patched in tests)
-    assert re.search(r"\*\*Regression tests:\*\* \d+ that pass on the original code.*: \d+ pass on this patch, 0 do not", body)
+    tests = re.findall(
+        r"^\| `(repro:[^`]+)`.*\| (❌ fail \(exit \d+\)|✅ pass) \| (❌ fail \(exit \d+\)|✅ pass) \|",
+        body,
+        re.M,
+    )
+    assert tests and any(
+        original.startswith("❌") and patched.startswith("✅") for _, original, patched in tests
+    )
+    assert re.search(
+        r"\*\*Regression tests:\*\* \d+ that pass on the original code.*: \d+ pass on this patch, 0 do not",
+        body,
+    )
     judge = float(re.search(r"\*\*Judge P\(YES\):\*\* ([0-9.]+)", body).group(1))
     confidence = float(re.search(r"\*\*confidence:\*\* ([0-9.]+)", body).group(1))
     assert judge > 0.9 and confidence >= 0.5
@@ -97,17 +119,29 @@ def test_labelled_issue_becomes_a_pushed_branch_and_a_draft_pr_with_evidence(
     assert not files_holding(run_dir, TOKEN) and not files_holding(workspace / ".git", TOKEN)
     assert not files_holding(origin, TOKEN)
     probe = next(
-        json.loads(p.read_text()) for p in (run_dir / "trajectories").glob("g0-t*.json") if "env | sort" in p.read_text()
+        json.loads(p.read_text())
+        for p in (run_dir / "trajectories").glob("g0-t*.json")
+        if "env | sort" in p.read_text()
     )
-    sandbox_env = next(m["content"] for m in probe["messages"] if m["role"] in ("tool", "user") and "PATH=" in str(m["content"]))
-    assert "GITHUB" not in str(sandbox_env) and MASK not in str(sandbox_env)  # never there, so nothing was masked
+    sandbox_env = next(
+        m["content"]
+        for m in probe["messages"]
+        if m["role"] in ("tool", "user") and "PATH=" in str(m["content"])
+    )
+    assert "GITHUB" not in str(sandbox_env) and MASK not in str(
+        sandbox_env
+    )  # never there, so nothing was masked
     assert json.loads((run_dir / "run.json").read_text())["decision"]["chosen"]
 
 
 def test_unconvincing_run_abstains_with_a_comment_and_no_pr(demo_image, github, origin, workspace, tmp_path):
-    payload = issue_comment(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="bob", association="MEMBER")
+    payload = issue_comment(
+        str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="bob", association="MEMBER"
+    )
     with ScriptedServer(policy(LOWER_MIDDLE, [bash("true", "Look first."), *LOWER_MIDDLE])) as model:
-        proc = bot_github(github, "issue_comment", payload, workspace, tmp_path, model.url, "solve.trajectories=2")
+        proc = bot_github(
+            github, "issue_comment", payload, workspace, tmp_path, model.url, "solve.trajectories=2"
+        )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert github.opened_pulls(REPO) == [] and git(origin, "branch", "--list", "swescale/*") == ""
     assert [(r["kind"], r["content"]) for r in github.reactions] == [("issue_comment", "eyes")]
@@ -119,26 +153,56 @@ def test_unconvincing_run_abstains_with_a_comment_and_no_pr(demo_image, github, 
     assert (tmp_path / "outputs").read_text().startswith("state=abstained\n")
 
 
-def test_review_command_posts_one_evidence_comment_and_never_approves(demo_image, github, origin, workspace, tmp_path):
+def test_review_command_posts_one_evidence_comment_and_never_approves(
+    demo_image, github, origin, workspace, tmp_path
+):
     # a contributor's branch with the right fix, and GitHub's pull ref for it
     contrib = tmp_path / "contrib"
     git(tmp_path, "clone", "--quiet", str(origin), str(contrib))
     stats = contrib / "minimath" / "stats.py"
     new = "    ordered = sorted(values)\n    middle = len(ordered) // 2\n    if len(ordered) % 2 == 0:\n        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]"
     stats.write_text(stats.read_text().replace(OLD, new))
-    git(contrib, "-c", "user.name=c", "-c", "user.email=c@example.invalid", "commit", "-qam", "Average the middle pair")
+    git(
+        contrib,
+        "-c",
+        "user.name=c",
+        "-c",
+        "user.email=c@example.invalid",
+        "commit",
+        "-qam",
+        "Average the middle pair",
+    )
     git(contrib, "push", "--quiet", "origin", "HEAD:refs/heads/fix", "HEAD:refs/pull/2/head")
     shas = (git(origin, "rev-parse", "fix").strip(), git(origin, "rev-parse", "main").strip())
     github.add_pull(REPO, 2, "Average the middle pair", "Fixes #1", head="fix", base="main", shas=shas)
-    payload = issue_comment(str(origin), 2, "Average the middle pair", "Fixes #1", "/swescale review", commenter="carol", association="COLLABORATOR", on_pull=True)
+    payload = issue_comment(
+        str(origin),
+        2,
+        "Average the middle pair",
+        "Fixes #1",
+        "/swescale review",
+        commenter="carol",
+        association="COLLABORATOR",
+        on_pull=True,
+    )
     with ScriptedServer(policy(test_writers=SESSION["test_trajectories"])) as model:
-        proc = bot_github(github, "issue_comment", payload, workspace, tmp_path, model.url, "verifier.test_trajectories=1")
-        writer_prompts = [json.dumps(r["messages"]) for r in model.requests if "NOT to fix the issue" in json.dumps(r["messages"])]
+        proc = bot_github(
+            github, "issue_comment", payload, workspace, tmp_path, model.url, "verifier.test_trajectories=1"
+        )
+        writer_prompts = [
+            json.dumps(r["messages"])
+            for r in model.requests
+            if "NOT to fix the issue" in json.dumps(r["messages"])
+        ]
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert writer_prompts and all("even-length" in p or "median" in p for p in writer_prompts)  # the linked issue's text
+    assert writer_prompts and all(
+        "even-length" in p or "median" in p for p in writer_prompts
+    )  # the linked issue's text
     ack, review = github.comments_on(REPO, 2)
     assert "reviewing #2" in ack
-    assert review.startswith("swescale review (run `actions-4242`) of #2 against its base: the evidence supports")
+    assert review.startswith(
+        "swescale review (run `actions-4242`) of #2 against its base: the evidence supports"
+    )
     assert re.search(r"\| `testgen:[^`]+`.*\| ❌ fail \(exit 1\) \| ✅ pass \|", review)
     assert "**Judge P(YES):** 0.9" in review and "does not approve" in review
     assert not [r for r in github.requests if "/reviews" in r.path or r.path.endswith("/merge")]
@@ -147,10 +211,23 @@ def test_review_command_posts_one_evidence_comment_and_never_approves(demo_image
 
 def test_webhook_job_queued_before_a_restart_opens_the_draft_pr(demo_image, github, origin, tmp_path):
     with ScriptedServer(policy(RIGHT_FIX)) as model:
-        server = Serve(github, tmp_path / "state", tmp_path / "serve.log", "--model", model.url, *FIX_SETTINGS, "solve.trajectories=1")
+        server = Serve(
+            github,
+            tmp_path / "state",
+            tmp_path / "serve.log",
+            "--model",
+            model.url,
+            *FIX_SETTINGS,
+            "solve.trajectories=1",
+        )
         try:
             server.start("bot.workers=0")
-            assert server.deliver("issues", labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, sender="m"), "d-1").status_code == 202
+            assert (
+                server.deliver(
+                    "issues", labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, sender="m"), "d-1"
+                ).status_code
+                == 202
+            )
             server.stop()
             server.start("bot.workers=1")
             server.wait_for(lambda: server.health()["jobs"] == {"done": 1}, timeout=600, what="the job")

@@ -10,17 +10,25 @@ from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN, bot_env, files_holding, 
 from swescale.demo.scripted_server import Reply, ScriptedServer
 
 
-def run_bot(github, event: str, payload: dict, workspace, tmp_path, *args: str) -> subprocess.CompletedProcess:
+def run_bot(
+    github, event: str, payload: dict, workspace, tmp_path, *args: str
+) -> subprocess.CompletedProcess:
     path = write(payload, tmp_path / "event.json")
     env = bot_env(
-        github, GITHUB_EVENT_PATH=str(path), GITHUB_EVENT_NAME=event, GITHUB_WORKSPACE=str(workspace), GITHUB_RUN_ID="99"
+        github,
+        GITHUB_EVENT_PATH=str(path),
+        GITHUB_EVENT_NAME=event,
+        GITHUB_WORKSPACE=str(workspace),
+        GITHUB_RUN_ID="99",
     )
     cmd = swescale_cmd("bot", "github", f"bot.run_root={tmp_path / 'runs'}", "bot.write_interval=0", *args)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_an_outsiders_solve_command_is_ignored_and_nothing_runs(github, origin, workspace, tmp_path):
-    payload = issue_comment(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="stranger", association="NONE")
+    payload = issue_comment(
+        str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="stranger", association="NONE"
+    )
     with ScriptedServer(lambda request: Reply(content="never asked")) as model:
         proc = run_bot(github, "issue_comment", payload, workspace, tmp_path, "--model", model.url)
         assert model.requests == []  # no model call

@@ -9,9 +9,9 @@ import socket
 import threading
 
 import pytest
-from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN
 from bot_payloads import REPO, issue_comment, labeled
 from bot_serve import Serve, free_port
+from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -129,15 +129,20 @@ def test_a_queued_job_survives_a_restart_and_runs(serve, github, origin):
     assert (server.state_dir / "workspaces" / "octo__minimath" / ".git").is_dir()  # the job cloned origin
 
 
-def test_a_job_cut_by_a_crash_is_reported_when_out_of_attempts(serve, github, origin, silent_model):
-    server = serve("--model", silent_model, "bot.max_attempts=1").start("bot.workers=1")
+def crash_mid_job(serve, github, origin, model: str, attempts: int) -> Serve:
+    """Kill -9 the server while its only job runs (acknowledged, waiting on the silent model); restart it."""
+    server = serve("--model", model, f"bot.max_attempts={attempts}").start("bot.workers=1")
     server.deliver("issues", solve_event(origin), "d-crash")
     server.wait_for(
         lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1),
         what="the job to run, acknowledged",
     )
     server.stop(signal.SIGKILL)
-    server.start("bot.workers=1")
+    return server.start("bot.workers=1")
+
+
+def test_a_job_cut_by_a_crash_is_reported_when_out_of_attempts(serve, github, origin, silent_model):
+    server = crash_mid_job(serve, github, origin, silent_model, attempts=1)
     server.wait_for(lambda: len(github.comments_on(REPO, 1)) == 2, what="the crash report")
     report = github.comments_on(REPO, 1)[-1]
     assert "job-1" in report and "cut short 1 time" in report and "/swescale solve" in report
@@ -145,14 +150,7 @@ def test_a_job_cut_by_a_crash_is_reported_when_out_of_attempts(serve, github, or
 
 
 def test_a_job_cut_by_a_crash_runs_again_while_attempts_are_left(serve, github, origin, silent_model):
-    server = serve("--model", silent_model, "bot.max_attempts=2").start("bot.workers=1")
-    server.deliver("issues", solve_event(origin), "d-crash")
-    server.wait_for(
-        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1),
-        what="the job to run, acknowledged",
-    )
-    server.stop(signal.SIGKILL)
-    server.start("bot.workers=1")
+    server = crash_mid_job(serve, github, origin, silent_model, attempts=2)
     server.wait_for(
         lambda: len(github.comments_on(REPO, 1)) == 2, timeout=60, what="the second attempt's answer"
     )
