@@ -3,7 +3,9 @@ comment. The pushed commit is made on a clean checkout from the chosen diff, nev
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 from swescale.bot import gitops
 from swescale.bot.events import Trigger
@@ -17,12 +19,21 @@ def issue_text(trigger: Trigger) -> str:
     return f"{trigger.title.strip()}\n\n{trigger.body.strip()}\n"
 
 
+def pinned_base(run_dir: Path) -> str | None:
+    """The commit an earlier attempt of this job solved against (its run directory resumes only for it)."""
+    try:
+        return json.loads((run_dir / "task.json").read_text())["base_commit"] or None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def solve_issue(trigger: Trigger, ctx: JobContext) -> JobResult:
     from swescale.api import solve
 
     bot = ctx.config.bot
     branch = trigger.default_branch or ctx.client.default_branch(trigger.repo)
     base = gitops.default_branch_commit(ctx.workspace, branch, ctx.token)
+    base = pinned_base(ctx.run_dir) or base  # a resumed job stays on the commit it started from
     log.info("%s: solving %s#%s at %s %s", ctx.run_name, trigger.repo, trigger.number, branch, base[:12])
     config = capped(ctx.config, bot.max_tokens)
     outcome = solve(ctx.workspace, issue_text(trigger), config, base_commit=base, run_dir=ctx.run_dir)
