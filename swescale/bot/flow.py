@@ -6,6 +6,7 @@ comment saying what failed. Secrets are scrubbed from the run directory when the
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,15 @@ def run_trigger(trigger: Trigger, ctx: JobContext, acknowledge: bool = True) -> 
         redactor.scrub_tree(ctx.run_dir)
 
 
+def spent_tokens(run_dir: Path) -> int:
+    """Tokens a run spent, from its run.json (0 when it did not get that far)."""
+    try:
+        usage = json.loads((run_dir / "run.json").read_text())["usage"]
+        return int(usage["prompt_tokens"]) + int(usage["completion_tokens"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def report_failure(trigger: Trigger, ctx: JobContext, error: str) -> JobResult:
     body = failure_comment(ctx.run_name, error, retry_command(trigger, ctx.config))
     try:
@@ -104,4 +114,4 @@ def report_failure(trigger: Trigger, ctx: JobContext, error: str) -> JobResult:
     except Exception as exc:  # noqa: BLE001 - GitHub itself is down: the log is all that is left
         log.error("%s: could not report the failure on GitHub either: %s", ctx.run_name, exc)
         url = ""
-    return JobResult(state="failed", url=url, message=error)
+    return JobResult(state="failed", url=url, tokens=spent_tokens(ctx.run_dir), message=error)
