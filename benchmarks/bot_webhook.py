@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import statistics
 import tempfile
 import threading
 import time
@@ -18,21 +17,13 @@ import urllib.request
 import uuid
 
 import uvicorn
+from sandbox_overhead import p50  # the same timing loop as the other benchmarks
 
 from swescale.bot.server import BotServer, create_app
 from swescale.bot.signature import sign
 from swescale.config import load_config
 
 SECRET = "benchmark-secret"
-
-
-def p50(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

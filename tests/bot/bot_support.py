@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot_payloads import REPO
+from bot_payloads import REPO, write
 
 from swescale.demo.replay import DATA
 
@@ -37,3 +37,19 @@ def bot_env(github, **extra: str) -> dict[str, str]:
 def files_holding(root: Path, secret: str) -> list[Path]:
     """Every file under `root` whose bytes contain `secret`."""
     return [p for p in Path(root).rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def run_bot_github(github, event: str, payload: dict, workspace: Path, tmp_path: Path, *args: str):
+    """`swescale bot github` as an Actions step would run it: the event in a file, run 4242, outputs file."""
+    path = write(payload, tmp_path / "event.json")
+    env = bot_env(
+        github,
+        GITHUB_EVENT_PATH=str(path),
+        GITHUB_EVENT_NAME=event,
+        GITHUB_WORKSPACE=str(workspace),
+        GITHUB_RUN_ID="4242",
+        GITHUB_SERVER_URL="https://github.invalid",
+        GITHUB_OUTPUT=str(tmp_path / "outputs"),
+    )
+    cmd = swescale_cmd("bot", "github", f"bot.run_root={tmp_path / 'runs'}", "bot.write_interval=0", *args)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=800)

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 
 import pytest
-from bot_payloads import REPO, issue_comment, labeled, write
+from bot_payloads import REPO, issue_comment, labeled
 from bot_serve import Serve
-from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN, bot_env, files_holding, git, swescale_cmd
+from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN, files_holding, git, run_bot_github
 from pipeline_scripts import LOWER_MIDDLE, OLD, RIGHT_FIX, SESSION, bash, hidden_check
 
 from swescale.bot.redact import MASK
@@ -46,21 +45,9 @@ def policy(*scripts: list[dict], test_writers: list | None = None) -> Router:
 
 
 def bot_github(github, event: str, payload: dict, workspace, tmp_path, model_url: str, *args: str):
-    path = write(payload, tmp_path / "event.json")
-    env = bot_env(
-        github,
-        GITHUB_EVENT_PATH=str(path),
-        GITHUB_EVENT_NAME=event,
-        GITHUB_WORKSPACE=str(workspace),
-        GITHUB_RUN_ID="4242",
-        GITHUB_SERVER_URL="https://github.invalid",
-        GITHUB_OUTPUT=str(tmp_path / "outputs"),
+    return run_bot_github(
+        github, event, payload, workspace, tmp_path, "--model", model_url, *FIX_SETTINGS, *args
     )
-    cmd = swescale_cmd(
-        "bot", "github", "--model", model_url, f"bot.run_root={tmp_path / 'runs'}", "bot.write_interval=0",
-        *FIX_SETTINGS, *args,
-    )  # fmt: skip
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=800)
 
 
 def test_labelled_issue_becomes_a_pushed_branch_and_a_draft_pr_with_evidence(

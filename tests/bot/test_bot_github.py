@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import subprocess
 
-from bot_payloads import REPO, issue_comment, labeled, write
-from bot_support import ISSUE_BODY, ISSUE_TITLE, TOKEN, bot_env, files_holding, git, swescale_cmd
+from bot_payloads import REPO, issue_comment, labeled
+from bot_support import (
+    ISSUE_BODY,
+    ISSUE_TITLE,
+    TOKEN,
+    bot_env,
+    files_holding,
+    git,
+    run_bot_github,
+    swescale_cmd,
+)
 
 from swescale.demo.scripted_server import Reply, ScriptedServer
-
-
-def run_bot(
-    github, event: str, payload: dict, workspace, tmp_path, *args: str
-) -> subprocess.CompletedProcess:
-    path = write(payload, tmp_path / "event.json")
-    env = bot_env(
-        github,
-        GITHUB_EVENT_PATH=str(path),
-        GITHUB_EVENT_NAME=event,
-        GITHUB_WORKSPACE=str(workspace),
-        GITHUB_RUN_ID="99",
-    )
-    cmd = swescale_cmd("bot", "github", f"bot.run_root={tmp_path / 'runs'}", "bot.write_interval=0", *args)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_an_outsiders_solve_command_is_ignored_and_nothing_runs(github, origin, workspace, tmp_path):
@@ -30,7 +24,7 @@ def test_an_outsiders_solve_command_is_ignored_and_nothing_runs(github, origin, 
         str(origin), 1, ISSUE_TITLE, ISSUE_BODY, "/swescale solve", commenter="stranger", association="NONE"
     )
     with ScriptedServer(lambda request: Reply(content="never asked")) as model:
-        proc = run_bot(github, "issue_comment", payload, workspace, tmp_path, "--model", model.url)
+        proc = run_bot_github(github, "issue_comment", payload, workspace, tmp_path, "--model", model.url)
         assert model.requests == []  # no model call
     assert proc.returncode == 0, proc.stderr
     assert "nothing to do" in proc.stderr and "association NONE" in proc.stderr
@@ -41,11 +35,11 @@ def test_an_outsiders_solve_command_is_ignored_and_nothing_runs(github, origin, 
 
 def test_a_failure_is_told_on_the_issue_and_exits_1(github, origin, workspace, tmp_path):
     payload = labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, sender="maintainer")
-    proc = run_bot(github, "issues", payload, workspace, tmp_path, "--model", "http://127.0.0.1:9/v1")
+    proc = run_bot_github(github, "issues", payload, workspace, tmp_path, "--model", "http://127.0.0.1:9/v1")
     assert proc.returncode == 1, proc.stderr
     ack, failure = github.comments_on(REPO, 1)
-    assert "actions-99" in ack and "👀" in ack and [r["content"] for r in github.reactions] == ["eyes"]
-    assert "actions-99" in failure and "failed" in failure and "does not answer GET /models" in failure
+    assert "actions-4242" in ack and "👀" in ack and [r["content"] for r in github.reactions] == ["eyes"]
+    assert "actions-4242" in failure and "failed" in failure and "does not answer GET /models" in failure
     assert "/swescale solve" in failure and github.opened_pulls(REPO) == []
     assert TOKEN not in proc.stdout + proc.stderr and not files_holding(tmp_path / "runs", TOKEN)
 
