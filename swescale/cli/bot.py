@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from swescale.cli.options import (
     ConfigFiles,
@@ -17,10 +16,10 @@ from swescale.cli.options import (
     Overrides,
     Trajectories,
     config_from_cli,
+    console,
     quiet_logging,
 )
 
-console = Console(stderr=True)
 bot_app = typer.Typer(help="The CI bot: solve labelled issues, review pull requests.", no_args_is_help=True)
 SECRET_VARIABLE = "SWESCALE_WEBHOOK_SECRET"
 
