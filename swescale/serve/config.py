@@ -1,0 +1,46 @@
+"""The `serve` config section: how `swescale serve` starts and watches vLLM."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from agent.configbase import Section
+
+
+class ServeConfig(Section):
+    vllm: str = "vllm"
+    """The vLLM executable (looked up on PATH); it is run as `<vllm> serve MODEL ...`."""
+    host: str = "127.0.0.1"
+    """Address the servers listen on."""
+    port_base: int = 8000
+    """Port of the first replica; the others take the next ports."""
+    tensor_parallel: int = 1
+    """GPUs per replica (`--tensor-parallel-size`)."""
+    data_parallel: bool = False
+    """One `vllm serve --data-parallel-size N` process per model (vLLM balances) instead of one process per replica."""
+    max_model_len: int = 0
+    """`--max-model-len` (0: the model's own context length)."""
+    gpu_memory_utilization: float = 0.9
+    """`--gpu-memory-utilization`: fraction of each GPU's memory vLLM may take."""
+    prefix_caching: bool = True
+    """`--enable-prefix-caching`: agent prompts share long prefixes, so this is on unless turned off here."""
+    speculative: Literal["", "ngram", "suffix"] = ""
+    """Speculative decoding without a draft model (`--speculative-config`): ngram, suffix (needs arctic-inference) or off."""
+    speculative_tokens: int = 0
+    """Speculated tokens per step (`num_speculative_tokens`; 0: 5 for ngram, 32 for suffix)."""
+    families_file: str = ""
+    """YAML file of model families that extends or overrides the built-in table (swescale/serve/families.yaml)."""
+    extra_args: list[str] = []
+    """Flags added to every `vllm serve` command line, after the family's."""
+    ready_timeout: float = 1800.0
+    """Seconds a replica may take to become ready (weights download and load) before serve gives up."""
+    restart_backoff: float = 5.0
+    """Seconds before restarting a replica that died; doubles on each consecutive failure (capped at 5 min)."""
+    max_restarts: int = 0
+    """Consecutive failed restarts after which a replica stays down (0: keep trying)."""
+    stop_timeout: float = 30.0
+    """Seconds a replica gets to exit after SIGTERM before its process group is killed."""
+    state_dir: str = ".swescale/serve"
+    """Folder of the state file (`state.json`, read by `serve status` / `serve stop`) and the replica logs."""
+    metrics_interval: float = 15.0
+    """Seconds between two samples of the servers' /metrics during a run (0: no sampling)."""
