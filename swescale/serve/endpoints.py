@@ -57,7 +57,7 @@ def endpoints_of(specs: list[ReplicaSpec], formats: dict[str, str]) -> Endpoints
         roles[role] = RoleEndpoints(
             urls=[s.url for s in mine],
             name=names[0] if len(names) == 1 else "",
-            tool_format=used.pop() if role == "agent" else "auto",
+            tool_format=used.pop() if len(used) == 1 else "auto",
             models=list(dict.fromkeys(s.model for s in mine)),
         )
     return Endpoints(**roles)

@@ -95,7 +95,7 @@ def smoke(replica: Replica, tool_format: str, timeout: float = 300.0) -> str:
     try:
         if spec.role == "judge":
             result = client.chat(
-                [{"role": "user", "content": "Answer YES or NO: is 2 + 2 = 4?"}],
+                [{"role": "user", "content": f"{PROBE_TOOL}: answer YES or NO. Is 2 + 2 = 4?"}],
                 logprobs=True,
                 top_logprobs=5,
                 temperature=0.0,

@@ -142,7 +142,8 @@ class Supervisor:
                 failed.set()
                 raise
             self.status[replica.spec.name] = "up"
-            self.on_event(f"{replica.spec.name}: ready on {replica.spec.url} ({fmt} tool calls)")
+            checked = "logprobs" if replica.spec.role == "judge" else f"{fmt} tool calls"
+            self.on_event(f"{replica.spec.name}: ready on {replica.spec.url} ({checked} checked)")
             return fmt
 
         with ThreadPoolExecutor(max_workers=len(self.replicas)) as pool:
