@@ -30,14 +30,25 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 def group_alive(pgid: int) -> bool:
-    """Does any process of process group `pgid` still exist?"""
+    """Does a live (not zombie) process of process group `pgid` exist?"""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+                return True
+    return False
 
 
 def kill_group(pgid: int, timeout: float, reap: Callable[[], object] = lambda: None) -> None:
