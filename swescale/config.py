@@ -13,6 +13,7 @@ from sandbox.config import SandboxConfig
 from sandbox.configbase import Section
 from selection.config import SelectionConfig
 from swescale.bot.config import BotConfig
+from swescale.serve.config import ServeConfig
 from verifiers.config import VerifierConfig
 
 
@@ -56,6 +57,8 @@ class SwescaleConfig(Section):
     """The solve pipeline: generations, budgets, early stopping."""
     bot: BotConfig = BotConfig()
     """The CI bot: `swescale bot github` (GitHub Actions) and `swescale bot serve` (webhooks)."""
+    serve: ServeConfig = ServeConfig()
+    """`swescale serve`: local vLLM servers, and the sampling of their metrics during a run."""
 
 
 def judge_config(config: SwescaleConfig) -> ModelConfig:

@@ -16,6 +16,7 @@ from swescale.cli.options import (
     ModelUrls,
     Overrides,
     ReposDir,
+    Servers,
     config_from_cli,
     console,
     instance_ids,
@@ -44,6 +45,7 @@ def bench_run_command(
     instances: Instances = None,
     model: ModelUrls = None,
     repos_dir: ReposDir = None,
+    servers: Servers = None,
     config: ConfigFiles = None,
     overrides: Overrides = None,
 ) -> None:
@@ -51,7 +53,7 @@ def bench_run_command(
     from swescale.api import BenchInstance, bench_run
     from swescale.preflight import PreflightError
 
-    cfg = config_from_cli(config, overrides, model=model, repos_dir=repos_dir)
+    cfg = config_from_cli(config, overrides, model=model, repos_dir=repos_dir, servers=servers)
     tasks = load_tasks_or_exit(dataset, instances)
     predictions: dict[str, str] = {}
 

@@ -10,6 +10,7 @@ from swescale.cli.config import config_app
 from swescale.cli.env import env_app
 from swescale.cli.sandbox import sandbox_app
 from swescale.cli.select import select_command
+from swescale.cli.serve import serve_app
 from swescale.cli.solve import demo_command, solve_command
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(env_app, name="env")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(config_app, name="config")
 app.add_typer(bot_app, name="bot")
+app.add_typer(serve_app, name="serve")
 
 
 def main() -> None:

@@ -31,6 +31,12 @@ ModelUrls = Annotated[
 ]
 Trajectories = Annotated[int | None, typer.Option(help="Trajectories per generation.")]
 Generations = Annotated[int | None, typer.Option(help="Generations of refinement.")]
+Servers = Annotated[
+    Path | None,
+    typer.Option(
+        "--servers", help="Endpoints file written by `swescale serve` (servers.yaml): the model and judge servers."
+    ),
+]
 
 
 def instance_ids(instances: list[str] | None) -> list[str] | None:
@@ -46,9 +52,12 @@ def config_from_cli(
     repos_dir: str | None = None,
     trajectories: int | None = None,
     generations: int | None = None,
+    servers: Path | None = None,
 ) -> SwescaleConfig:
-    """The effective config: files, overrides, then the shared options; a bad file or override is a clear
-    CLI error (exit 2)."""
+    """The effective config: files, the endpoints file, overrides, then the shared options; a bad file or
+    override is a clear CLI error (exit 2)."""
+    from swescale.serve.endpoints import servers_overrides
+
     extra = list(overrides or [])
     if model:
         extra.append(f"model.urls=[{', '.join(model)}]")
@@ -59,6 +68,7 @@ def config_from_cli(
     if generations is not None:
         extra.append(f"solve.generations={generations}")
     try:
+        extra = (servers_overrides(servers) if servers else []) + extra
         return load_config(files or [], extra)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         console.print(f"[red]config error:[/red] {exc}")

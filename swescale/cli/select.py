@@ -18,6 +18,7 @@ from swescale.cli.options import (
     Instances,
     Overrides,
     ReposDir,
+    Servers,
     config_from_cli,
     console,
     instance_ids,
@@ -44,6 +45,7 @@ def select_command(
     ] = None,
     instances: Instances = None,
     repos_dir: ReposDir = None,
+    servers: Servers = None,
     config: ConfigFiles = None,
     overrides: Overrides = None,
 ) -> None:
@@ -62,6 +64,7 @@ def select_command(
         [item for item in overrides or [] if "=" in item],
         model=[model] if model else None,
         repos_dir=repos_dir,
+        servers=servers,
     )
     try:
         pools = load_candidates(candidates)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_options import ConfigFiles
+from swescale.cli.options import ConfigFiles, config_from_cli, console
 from swescale.serve.config import ServeConfig
 from swescale.serve.families import load_families
 from swescale.serve.metrics import scrape
@@ -22,8 +22,6 @@ from swescale.serve.ready import Interrupted, http_get
 from swescale.serve.replica import log_tail
 from swescale.serve.state import live_state, read_state, stop_serve
 from swescale.serve.supervisor import ServeError, Supervisor
-
-console = Console(stderr=True)
 
 Sets = Annotated[
     list[str] | None, typer.Option("--set", help="Config override key=value, e.g. serve.max_model_len=32768.")
@@ -36,8 +34,6 @@ serve_app = typer.Typer(
 
 
 def _serve_config(files: list[Path] | None, sets: list[str] | None) -> ServeConfig:
-    from agent.cli import config_from_cli
-
     return config_from_cli(files, sets).serve
 
 

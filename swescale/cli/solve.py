@@ -14,6 +14,7 @@ from swescale.cli.options import (
     Generations,
     ModelUrls,
     Overrides,
+    Servers,
     Trajectories,
     config_from_cli,
     console,
@@ -94,6 +95,7 @@ def solve_command(
     issue: Annotated[str, typer.Option(help="Issue text, or a file holding it.")],
     base_commit: Annotated[str | None, typer.Option(help="Commit to solve against (default HEAD).")] = None,
     model: ModelUrls = None,
+    servers: Servers = None,
     verifier_model: Annotated[
         str | None, typer.Option(help="Judge model server URL (default: --model).")
     ] = None,
@@ -116,7 +118,9 @@ def solve_command(
     extra = list(overrides or [])
     if verifier_model:
         extra.append(f"verifier_model.urls=[{verifier_model}]")
-    cfg = config_from_cli(config, extra, model=model, trajectories=trajectories, generations=generations)
+    cfg = config_from_cli(
+        config, extra, model=model, trajectories=trajectories, generations=generations, servers=servers
+    )
     raise typer.Exit(run_solve(cfg, repo, issue, base_commit, run_dir, output))
 
 

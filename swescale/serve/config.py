@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from agent.configbase import Section
+from sandbox.configbase import Section
 
 
 class ServeConfig(Section):

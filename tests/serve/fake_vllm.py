@@ -27,8 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from agent.demo import DATA, JudgeReplay
-from agent.scripted_server import (
+from swescale.demo.replay import DATA, JudgeReplay
+from swescale.demo.scripted_server import (
     PROBE_TOOL,
     ConversationPolicy,
     Reply,

@@ -154,7 +154,7 @@ def test_plans_that_do_not_fit_are_clear_errors(gpus, tp, replicas, judge, messa
 
 
 def test_endpoints_file_round_trip_into_config_overrides(tmp_path):
-    from agent.config import load_config
+    from swescale.config import load_config
 
     table = load_families()
     specs = plan_replicas(
