@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from agent.result import TrajectoryResult, Usage
 from selection.select import Decision
+from swescale.serve.metrics import ServerMetrics
 from verifiers.table import Candidate, VerifierTable
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class SolveOutcome(BaseModel):
     resumed: int = 0
     """Finished trajectories kept from an earlier, interrupted run in the same run directory."""
     run_dir: str = ""
+    server_metrics: list[ServerMetrics] = Field(default_factory=list)
+    """Per model server that exposes Prometheus /metrics (vLLM): prefix-cache hit rate, load, throughput."""
     table: VerifierTable | None = Field(default=None, exclude=True)
     """The latest verifier table (saved per generation in the run directory, not in run.json)."""
     candidates: dict[str, Candidate] = Field(default_factory=dict, exclude=True)

@@ -31,6 +31,7 @@ from swescale.config import SwescaleConfig
 from swescale.outcome import GenerationStats, NullProgress, Progress, RunDirError, SolveOutcome
 from swescale.refine import converged, render_parents
 from swescale.select import select_task
+from swescale.serve.metrics import MetricsSampler
 from verifiers.collect import run_test_trajectories, tests_from_trajectories
 from verifiers.table import Candidate, GeneratedTest, VerifierTable
 
@@ -88,6 +89,12 @@ class SolveRun:
         self._lock = threading.Lock()
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
+
+    def _metrics(self) -> MetricsSampler:
+        """Samples the model servers' /metrics (vLLM's) during the run, into metrics.jsonl."""
+        clients = [c for c in (self.model, self.judge) if c is not None]
+        urls = [u for c in clients for u in c.config.urls]
+        return MetricsSampler(urls, self.config.serve.metrics_interval, self.run_dir / "metrics.jsonl")
 
     def usage(self) -> Usage:
         total = Usage()
@@ -281,7 +288,7 @@ class SolveRun:
         outcome = self.outcome
         parents = ""
         decision: Decision | None = None
-        with Budget(self.config.solve, self.usage) as budget:
+        with Budget(self.config.solve, self.usage) as budget, self._metrics() as metrics:
             try:
                 for generation in range(self.config.solve.generations):
                     stats = self.run_generation(budget, generation, parents)
@@ -321,6 +328,7 @@ class SolveRun:
             if budget.reason:
                 outcome.stop_reasons.append(budget.reason)
         outcome.usage = self.usage()
+        outcome.server_metrics = metrics.summary()
         outcome.decision = decision
         if outcome.interrupted:
             outcome.reason = "interrupted: finished trajectories are kept in the run directory"
