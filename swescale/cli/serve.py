@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from swescale.cli.options import ConfigFiles, config_from_cli, console
@@ -50,7 +51,7 @@ def _plan_table(specs: list[ReplicaSpec]) -> Table:
 
 def run_foreground(specs: list[ReplicaSpec], config: ServeConfig, endpoints: Path) -> int:
     """Serve until SIGINT/SIGTERM; every replica is stopped on the way out. Returns the exit code."""
-    sup = Supervisor(specs, config, endpoints, on_event=console.print)
+    sup = Supervisor(specs, config, endpoints, on_event=lambda m: console.print(escape(m), highlight=False))
 
     def request_stop(signum: int, frame: object) -> None:
         sup.stop_event.set()
@@ -62,7 +63,7 @@ def run_foreground(specs: list[ReplicaSpec], config: ServeConfig, endpoints: Pat
         sup.watch()
         return 0
     except ServeError as exc:
-        console.print(f"[red]serve failed:[/red] {exc}")
+        console.print(f"[red]serve failed:[/red] {escape(str(exc))}", highlight=False)  # log tails: no markup
         return 1
     except Interrupted:
         console.print("[yellow]interrupted before every replica was ready[/yellow]")
@@ -118,7 +119,9 @@ def serve(
     judge: Annotated[str | None, typer.Option(help="Judge model (served on its own GPU group).")] = None,
     gpus: Annotated[str | None, typer.Option(help="GPUs to use, e.g. 0,1,2,3 (default: not pinned).")] = None,
     tensor_parallel: Annotated[int | None, typer.Option(help="GPUs per replica.")] = None,
-    replicas: Annotated[str, typer.Option(help="Replicas per agent model, or auto (as GPUs allow).")] = "auto",
+    replicas: Annotated[
+        str, typer.Option(help="Replicas per agent model, or auto (as GPUs allow).")
+    ] = "auto",
     port_base: Annotated[int | None, typer.Option(help="Port of the first replica.")] = None,
     data_parallel: Annotated[
         bool, typer.Option("--data-parallel", help="One process per model with vLLM's --data-parallel-size.")
@@ -154,7 +157,7 @@ def serve(
         count = None if replicas == "auto" else int(replicas)
         specs = plan_replicas(model, judge, parse_gpus(gpus), count, cfg, load_families(cfg.families_file))
     except (PlanError, ValueError) as exc:
-        console.print(f"[red]cannot plan the replicas:[/red] {exc}")
+        console.print(f"[red]cannot plan the replicas:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     console.print(_plan_table(specs))
     if detach:
@@ -177,7 +180,17 @@ def status_command(config: ConfigFiles = None, sets: Sets = None) -> None:
         console.print(f"no swescale serve running from {cfg.state_dir}")
         raise typer.Exit(1)
     table = Table(title=f"swescale serve (pid {state['pid']}, {state['status']})", title_justify="left")
-    for column in ("replica", "model", "URL", "status", "health", "restarts", "running", "waiting", "hit rate"):
+    for column in (
+        "replica",
+        "model",
+        "URL",
+        "status",
+        "health",
+        "restarts",
+        "running",
+        "waiting",
+        "hit rate",
+    ):
         table.add_column(column)
     for r in state["replicas"]:
         health = http_get(r["url"].removesuffix("/v1") + "/health", timeout=3)
@@ -195,8 +208,7 @@ def status_command(config: ConfigFiles = None, sets: Sets = None) -> None:
             f"{reading['waiting']:g}" if "waiting" in reading else "",
             hits,
         )
-    typer.echo("")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
     endpoints = Path(state["endpoints"])
     if endpoints.exists():
         typer.echo(f"endpoints: {endpoints}")

@@ -67,7 +67,9 @@ def write_endpoints(endpoints: Endpoints, path: Path) -> None:
     """Atomic write (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = f"# written by `swescale serve` at {time.strftime('%Y-%m-%d %H:%M:%S')}; use with --servers {path}\n"
+    header = (
+        f"# written by `swescale serve` at {time.strftime('%Y-%m-%d %H:%M:%S')}; use with --servers {path}\n"
+    )
     body = yaml.safe_dump(endpoints.model_dump(mode="json", exclude_none=True), sort_keys=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as fh:

@@ -174,7 +174,9 @@ def main(argv: list[str]) -> int:
         print(f"ERROR {os.environ['FAKE_VLLM_FAIL']}", flush=True)
         engine.kill()
         return 1
-    server = FakeVllm(make_policy(), model=args.served_model_name or args.model, host=args.host, port=args.port)
+    server = FakeVllm(
+        make_policy(), model=args.served_model_name or args.model, host=args.host, port=args.port
+    )
     print(f"INFO serving on http://{args.host}:{args.port}", flush=True)
     threading.Thread(target=engine.wait, daemon=True).start()
     server._httpd.serve_forever()

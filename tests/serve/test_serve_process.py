@@ -22,8 +22,15 @@ from swescale.serve.supervisor import ServeError, Supervisor
 pytestmark = pytest.mark.timeout(120)
 
 
-def supervisor(tmp: Path, port_base: int, models=("Qwen/Qwen2.5-Coder-32B-Instruct",), gpus=(0, 1), replicas=2,
-               judge=None, **config) -> Supervisor:
+def supervisor(
+    tmp: Path,
+    port_base: int,
+    models=("Qwen/Qwen2.5-Coder-32B-Instruct",),
+    gpus=(0, 1),
+    replicas=2,
+    judge=None,
+    **config,
+) -> Supervisor:
     cfg = ServeConfig(port_base=port_base, state_dir=str(tmp / "state"), restart_backoff=0.2, **config)
     specs = plan_replicas(list(models), judge, list(gpus) if gpus else None, replicas, cfg, load_families())
     return Supervisor(specs, cfg, tmp / "servers.yaml")
@@ -39,8 +46,9 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_two_replicas_with_hermes_each_on_its_gpu_endpoints_written_once_ready(fake_vllm, tmp_path, port_base,
-                                                                                 monkeypatch):
+def test_two_replicas_with_hermes_each_on_its_gpu_endpoints_written_once_ready(
+    fake_vllm, tmp_path, port_base, monkeypatch
+):
     monkeypatch.setenv("FAKE_VLLM_LOAD_SECONDS", "1.5")
     sup = supervisor(tmp_path, port_base)
     started = time.monotonic()
@@ -121,8 +129,9 @@ def test_text_format_family_is_checked_in_the_text_format(fake_vllm, tmp_path, p
     assert fake_vllm.starts()[0]["cuda"] == os.environ.get("CUDA_VISIBLE_DEVICES")  # not pinned
 
 
-def test_killed_replica_is_marked_down_and_restarted_and_stop_leaves_no_process(fake_vllm, tmp_path,
-                                                                                  port_base):
+def test_killed_replica_is_marked_down_and_restarted_and_stop_leaves_no_process(
+    fake_vllm, tmp_path, port_base
+):
     sup = supervisor(tmp_path, port_base)
     watcher = threading.Thread(target=sup.watch)
     try:

@@ -22,7 +22,8 @@ def argv_of(model: str, **config) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "model", ["Qwen/Qwen2.5-Coder-32B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/QwQ-32B", "/models/qwq-32b"]
+    "model",
+    ["Qwen/Qwen2.5-Coder-32B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/QwQ-32B", "/models/qwq-32b"],
 )
 def test_qwen25_and_qwq_get_the_hermes_parser(model):
     argv = argv_of(model)
@@ -36,7 +37,9 @@ def test_qwen3_coder_gets_its_own_parser():
     assert "--enable-auto-tool-choice" in argv
 
 
-@pytest.mark.parametrize("model", ["mistralai/Devstral-Small-2505", "mistralai/Mistral-Small-3.1-24B-Instruct-2503"])
+@pytest.mark.parametrize(
+    "model", ["mistralai/Devstral-Small-2505", "mistralai/Mistral-Small-3.1-24B-Instruct-2503"]
+)
 def test_devstral_and_mistral_get_mistral_formats_and_parser(model):
     argv = " ".join(argv_of(model))
     assert " ".join(MISTRAL) in argv
@@ -147,7 +150,12 @@ def test_a_model_mix_splits_the_gpus_and_needs_one_tool_format():
 def test_plans_that_do_not_fit_are_clear_errors(gpus, tp, replicas, judge, message):
     with pytest.raises(PlanError, match=message):
         plan_replicas(
-            ["Qwen/QwQ-32B"], judge, parse_gpus(gpus), replicas, ServeConfig(tensor_parallel=tp), load_families()
+            ["Qwen/QwQ-32B"],
+            judge,
+            parse_gpus(gpus),
+            replicas,
+            ServeConfig(tensor_parallel=tp),
+            load_families(),
         )
     with pytest.raises(PlanError, match="comma-separated"):
         parse_gpus("0;1")
@@ -212,7 +220,10 @@ def test_vllm_metrics_are_parsed_and_summed_over_engines():
 def test_summary_rates_survive_a_replica_restart():
     samples = [
         (0.0, {"prefix_cache_queries": 100, "prefix_cache_hits": 50, "generation_tokens": 10, "running": 1}),
-        (10.0, {"prefix_cache_queries": 300, "prefix_cache_hits": 200, "generation_tokens": 110, "running": 3}),
+        (
+            10.0,
+            {"prefix_cache_queries": 300, "prefix_cache_hits": 200, "generation_tokens": 110, "running": 3},
+        ),
         (20.0, {"prefix_cache_queries": 100, "prefix_cache_hits": 0, "generation_tokens": 40, "running": 2}),
     ]  # the counters dropped: the server restarted between the last two samples
     summary = summarize("http://x/v1", samples)
