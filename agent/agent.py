@@ -164,13 +164,14 @@ class Agent:
         self.record.steps.append(step)
         t0 = time.monotonic()
         try:
-            result = self.model.chat(self.messages, tools=self.schemas)
+            session = f"{self.record.instance_id}/{self.trajectory_id}"  # one replica per trajectory
+            result = self.model.chat(self.messages, tools=self.schemas, session=session)
         except ModelError as exc:
             step.error = self.error = str(exc)
             return ExitStatus.model_error
         finally:
             step.model_seconds = time.monotonic() - t0
-        step.response, step.usage = result.raw, result.usage
+        step.response, step.usage, step.server = result.raw, result.usage, result.url
         self.usage.add(result.usage)
         choice = result.choices[0]
         calls = choice.calls()

@@ -9,10 +9,18 @@ result.choices[0].tool_calls, client.usage, client.tool_format  # "native" or "t
 With `tool_format` `text` (or `auto` resolved to text by the start-up probe) tools are not sent to the
 server: the caller describes them in the system prompt and `chat` parses `<function=...>` blocks from the
 content into `tool_calls`.
+
+Replicas: `chat(..., session=trajectory_id)` keeps a conversation on one server (its prefix cache), first
+chosen by rendezvous hashing of the session id, so the choice is stable and only a failed server's
+sessions move. A connection error, timeout or 5xx marks the server down for a while and the call moves
+to another server at once; the session stays there. Calls without a session go to the least busy server.
+`usage_by_server` records which server served what. With an empty `config.name` every server's own
+model is asked for (a mix of models behind one client).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 import time
@@ -21,7 +29,7 @@ from typing import Any
 
 import openai
 from pydantic import BaseModel, Field
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from agent.config import ModelConfig
 from agent.parsing import ToolCall, make_call, parse_text_calls
@@ -29,6 +37,14 @@ from agent.result import Usage
 
 PROBE_TOOL = "swescale_probe"
 """Name of the tool the start-up probe offers (ScriptedServer's ConversationPolicy answers it)."""
+PROBE_SCHEMA = {
+    "type": "function",
+    "function": {
+        "name": PROBE_TOOL,
+        "description": "Reply with a call to this tool.",
+        "parameters": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": []},
+    },
+}
 
 
 class ModelError(RuntimeError):
@@ -70,6 +86,18 @@ class _Endpoint:
         )
         self.slots = threading.Semaphore(max(1, config.max_in_flight))
         self.in_flight = 0
+        self.name = config.name
+        """The served model (asked from this server when config.name is empty)."""
+        self.down_until = 0.0
+        """monotonic() time before which the server counts as down (after a failure)."""
+        self.failures = 0
+        """Consecutive failures (the down time doubles with each)."""
+
+    def weight(self, session: str) -> int:
+        """Rendezvous-hashing weight of this server for a session (stable across runs and processes)."""
+        return int.from_bytes(
+            hashlib.blake2b(f"{session}|{self.url}".encode(), digest_size=8).digest(), "big"
+        )
 
 
 _RETRYABLE = (
@@ -86,6 +114,13 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
 
+def _server_failed(exc: Exception) -> bool:
+    """The server itself is gone or broken (not just busy): fail over to another one."""
+    if isinstance(exc, openai.APIConnectionError | openai.APITimeoutError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
 class ModelClient:
     """Chat completions over one or several OpenAI-compatible servers (least in flight, bounded per server)."""
 
@@ -98,6 +133,9 @@ class ModelClient:
         self._probe_lock = threading.Lock()
         self._rr = itertools.count()
         self._usage = Usage()
+        self._by_server: dict[str, Usage] = {}
+        self._sticky: dict[str, _Endpoint] = {}
+        """Session -> the server it stays on."""
         self._name = config.name
         self._format = config.tool_format if config.tool_format in ("native", "text") else ""
         if config.tool_format not in ("native", "text", "auto"):
@@ -110,6 +148,12 @@ class ModelClient:
         """Usage summed over every call of this client (a copy)."""
         with self._lock:
             return self._usage.model_copy()
+
+    @property
+    def usage_by_server(self) -> dict[str, Usage]:
+        """Usage per server URL (copies): which replica served how many calls and tokens."""
+        with self._lock:
+            return {url: u.model_copy() for url, u in self._by_server.items()}
 
     @property
     def model_name(self) -> str:
@@ -146,19 +190,11 @@ class ModelClient:
         return self._format
 
     def _probe(self) -> str:
-        tool = {
-            "type": "function",
-            "function": {
-                "name": PROBE_TOOL,
-                "description": "Reply with a call to this tool.",
-                "parameters": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": []},
-            },
-        }
         try:
             result = self._call(
                 dict(
                     messages=[{"role": "user", "content": f"Call the `{PROBE_TOOL}` tool."}],
-                    tools=[tool],
+                    tools=[PROBE_SCHEMA],
                     tool_choice="auto",
                     max_tokens=64,
                     temperature=0.0,
@@ -183,9 +219,12 @@ class ModelClient:
         temperature: float | None = None,
         max_tokens: int | None = None,
         stop: list[str] | None = None,
+        session: str | None = None,
         **extra: Any,
     ) -> ChatResult:
-        """One chat completion (n choices). Raises ModelError after `config.retries` retries."""
+        """One chat completion (n choices). Raises ModelError after `config.retries` retries.
+
+        `session` (e.g. a trajectory id) keeps the calls of one conversation on one server."""
         fmt = self.tool_format if tools else (self._format or "native")
         params: dict[str, Any] = dict(
             messages=messages,
@@ -202,7 +241,7 @@ class ModelClient:
             params["stop"] = stop
         if tools and fmt == "native":
             params["tools"] = tools
-        result = self._call(params)
+        result = self._call(params, session=session)
         result.tool_format = fmt
         if tools and fmt == "text":
             for k, choice in enumerate(result.choices):
@@ -210,12 +249,25 @@ class ModelClient:
                 choice.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
         return result
 
+    def _up(self) -> list[_Endpoint]:
+        now = time.monotonic()
+        return [e for e in self._endpoints if e.down_until <= now]
+
+    def _pick(self, session: str | None) -> _Endpoint:
+        """The session's server (kept while it is up), else the least busy; called with the lock held."""
+        up = self._up() or [min(self._endpoints, key=lambda e: e.down_until)]
+        if session is not None:
+            ep = self._sticky.get(session)
+            if ep not in up:
+                ep = self._sticky[session] = max(up, key=lambda e: e.weight(session))
+            return ep
+        start = next(self._rr)  # least in flight, ties broken round robin
+        return min((up[(start + i) % len(up)] for i in range(len(up))), key=lambda e: e.in_flight)
+
     @contextmanager
-    def _endpoint(self):
-        with self._lock:  # least in flight, ties broken round robin
-            start = next(self._rr)
-            order = [self._endpoints[(start + i) % len(self._endpoints)] for i in range(len(self._endpoints))]
-            ep = min(order, key=lambda e: e.in_flight)
+    def _endpoint(self, session: str | None = None):
+        with self._lock:
+            ep = self._pick(session)
             ep.in_flight += 1
         try:
             with ep.slots:
@@ -224,26 +276,55 @@ class ModelClient:
             with self._lock:
                 ep.in_flight -= 1
 
-    def _retrying(self, retries: int | None = None) -> Retrying:
-        """Retries with exponential backoff on connection errors, timeouts, 429 and 5xx; others at once."""
+    def _retrying(self, retries: int | None = None, failover: bool = False) -> Retrying:
+        """Retries on connection errors, timeouts, 429 and 5xx (others at once), with exponential backoff;
+        with `failover`, at once when the failed server can be left for another one that is up."""
         retries = self.config.retries if retries is None else retries
+        backoff = wait_exponential(multiplier=self.config.backoff, max=30.0)
         return Retrying(
             stop=stop_after_attempt(retries + 1),
-            wait=wait_exponential(multiplier=self.config.backoff, max=30.0),
+            wait=self._failover_wait if failover else backoff,
             retry=retry_if_exception(_retryable),
             reraise=True,
         )
 
-    def _call(self, params: dict, retries: int | None = None) -> ChatResult:
-        model = self.model_name
-        retrying = self._retrying(retries)
+    def _failover_wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None and _server_failed(exc) and self._up():
+            return 0.0  # fail over at once
+        return wait_exponential(multiplier=self.config.backoff, max=30.0)(state)
+
+    def _mark(self, ep: _Endpoint, failed: bool) -> None:
+        with self._lock:
+            if failed:
+                ep.down_until = time.monotonic() + min(self.config.backoff * 2**ep.failures, 30.0)
+                ep.failures += 1
+            else:
+                ep.down_until, ep.failures = 0.0, 0
+
+    def _served_name(self, ep: _Endpoint) -> str:
+        """The model to ask this server for: config.name, else the first it lists (asked once)."""
+        if not ep.name:
+            models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
+            if not models:
+                raise ModelError(f"{ep.url} lists no model under /v1/models")
+            ep.name = models[0].id
+        return ep.name
+
+    def _call(self, params: dict, retries: int | None = None, session: str | None = None) -> ChatResult:
+        retrying = self._retrying(retries, failover=True)
         try:
             for attempt in retrying:
-                with attempt, self._endpoint() as ep:  # each attempt takes the least busy server
+                with attempt, self._endpoint(session) as ep:  # a failed server is skipped by the next one
                     started = time.monotonic()
-                    response = ep.client.chat.completions.create(
-                        model=model, timeout=self.config.timeout, **params
-                    )
+                    try:
+                        response = ep.client.chat.completions.create(
+                            model=self._served_name(ep), timeout=self.config.timeout, **params
+                        )
+                    except openai.OpenAIError as exc:
+                        self._mark(ep, _server_failed(exc))
+                        raise
+                    self._mark(ep, False)
                     return self._result(response, ep.url, time.monotonic() - started)
         except openai.OpenAIError as exc:
             n = retrying.statistics.get("attempt_number", 1)
@@ -287,4 +368,5 @@ class ModelClient:
         )
         with self._lock:
             self._usage.add(usage)
+            self._by_server.setdefault(url, Usage()).add(usage)
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)

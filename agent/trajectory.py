@@ -29,6 +29,8 @@ class Step(BaseModel):
     observations: list[str] = Field(default_factory=list)
     """What the model was shown for each call (after truncation)."""
     usage: Usage = Field(default_factory=Usage)
+    server: str = ""
+    """URL of the server (replica) that answered this step."""
     model_seconds: float = 0.0
     tool_seconds: float = 0.0
     error: str = ""

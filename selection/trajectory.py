@@ -150,7 +150,8 @@ def run_selection_trajectory(
             review = _Review(sb, getattr(env, "python", "python"), shown, sel.trajectory_test_timeout)
             for step in range(sel.trajectory_max_steps):
                 info["steps"] = step + 1
-                choice = model.chat(messages, tools=TOOLS, temperature=0.0).choices[0]
+                session = f"{task.instance_id}/select"  # one replica for the whole conversation
+                choice = model.chat(messages, tools=TOOLS, temperature=0.0, session=session).choices[0]
                 calls = choice.calls()
                 if text_tools or not calls:
                     messages.append({"role": "assistant", "content": choice.content or ""})

@@ -34,7 +34,8 @@ Generations = Annotated[int | None, typer.Option(help="Generations of refinement
 Servers = Annotated[
     Path | None,
     typer.Option(
-        "--servers", help="Endpoints file written by `swescale serve` (servers.yaml): the model and judge servers."
+        "--servers",
+        help="Endpoints file written by `swescale serve` (servers.yaml): the model and judge servers.",
     ),
 ]
 

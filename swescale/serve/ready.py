@@ -11,19 +11,10 @@ import urllib.error
 import urllib.request
 
 from agent.config import ModelConfig
-from agent.model import PROBE_TOOL, ModelClient, ModelError
+from agent.model import PROBE_SCHEMA, PROBE_TOOL, ModelClient, ModelError
 from agent.parsing import TEXT_FORMAT_EXAMPLE, describe_tools
 from swescale.serve.plan import ReplicaSpec
 from swescale.serve.replica import Replica
-
-PROBE_SCHEMA = {
-    "type": "function",
-    "function": {
-        "name": PROBE_TOOL,
-        "description": "Reply with a call to this tool.",
-        "parameters": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": []},
-    },
-}
 
 
 class ReplicaFailed(RuntimeError):

@@ -27,15 +27,9 @@ import threading
 import time
 from pathlib import Path
 
+from swescale.demo.policies import PROBE_TOOL, ConversationPolicy, Reply, Router, system_contains
 from swescale.demo.replay import DATA, JudgeReplay
-from swescale.demo.scripted_server import (
-    PROBE_TOOL,
-    ConversationPolicy,
-    Reply,
-    Router,
-    ScriptedServer,
-    system_contains,
-)
+from swescale.demo.scripted_server import ScriptedServer
 
 JUDGE = "You are a patch verifier"
 
