@@ -83,6 +83,8 @@ class SolveOutcome(BaseModel):
     resumed: int = 0
     """Finished trajectories kept from an earlier, interrupted run in the same run directory."""
     run_dir: str = ""
+    usage_by_server: dict[str, Usage] = Field(default_factory=dict)
+    """Calls and tokens per model server URL (which replica served what)."""
     server_metrics: list[ServerMetrics] = Field(default_factory=list)
     """Per model server that exposes Prometheus /metrics (vLLM): prefix-cache hit rate, load, throughput."""
     table: VerifierTable | None = Field(default=None, exclude=True)

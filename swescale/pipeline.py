@@ -102,6 +102,14 @@ class SolveRun:
             total.add(client.usage)
         return total
 
+    def usage_by_server(self) -> dict[str, Usage]:
+        """Which server (replica) served how many calls and tokens."""
+        out: dict[str, Usage] = {}
+        for client in {id(c): c for c in (self.model, self.judge) if c is not None}.values():
+            for url, usage in client.usage_by_server.items():
+                out.setdefault(url, Usage()).add(usage)
+        return out
+
     def _record(self, result: TrajectoryResult, generation: int) -> None:
         """Keep a finished trajectory (append-only files, so an interrupted run keeps what finished)."""
         with self._lock:
@@ -329,6 +337,7 @@ class SolveRun:
                 outcome.stop_reasons.append(budget.reason)
         outcome.usage = self.usage()
         outcome.server_metrics = metrics.summary()
+        outcome.usage_by_server = self.usage_by_server()
         outcome.decision = decision
         if outcome.interrupted:
             outcome.reason = "interrupted: finished trajectories are kept in the run directory"

@@ -44,6 +44,13 @@ def generation_plot(generations: list[GenerationStats], width: int = 520, height
     }
 
 
+def server_rows(outcome: SolveOutcome) -> list[dict]:
+    """Per model server: the calls it served and, when sampled, its /metrics summary."""
+    metrics = {m.url: m for m in outcome.server_metrics}
+    urls = list(dict.fromkeys([*outcome.usage_by_server, *metrics]))
+    return [{"url": u, "usage": outcome.usage_by_server.get(u), "m": metrics.get(u)} for u in urls]
+
+
 def write_report(
     run_dir: Path,
     outcome: SolveOutcome,
@@ -88,6 +95,7 @@ def write_report(
         chosen=chosen,
         chosen_patch=candidates[chosen].patch if chosen in candidates else "",
         plot=generation_plot(outcome.generations),
+        servers=server_rows(outcome),
     )
     path = run_dir / "report.html"
     path.write_text(html)
