@@ -12,7 +12,7 @@ class ModelConfig(Section):
     urls: list[str] = []
     """Base URLs of OpenAI-compatible servers (e.g. http://localhost:8000/v1); requests are spread over them."""
     name: str = ""
-    """Model name; empty means the first model the server lists under /v1/models."""
+    """Model name; empty means each server's own (the first it lists under /v1/models), e.g. for a mix."""
     api_key: str = "EMPTY"
     """API key sent to the servers (vLLM accepts any unless started with --api-key)."""
     temperature: float = 0.8
@@ -27,6 +27,8 @@ class ModelConfig(Section):
     """First retry delay in seconds; doubles on each retry (capped at 30 s)."""
     max_in_flight: int = 8
     """Maximum concurrent requests per server."""
+    affinity: bool = True
+    """Keep each trajectory on one server (its prefix cache); false sends every call to the least busy one."""
     tool_format: str = "auto"
     """`native` (OpenAI tool calls), `text` (<function=...> blocks) or `auto` (probe the server at start-up)."""
 

@@ -241,7 +241,7 @@ class ModelClient:
             params["stop"] = stop
         if tools and fmt == "native":
             params["tools"] = tools
-        result = self._call(params, session=session)
+        result = self._call(params, session=session if self.config.affinity else None)
         result.tool_format = fmt
         if tools and fmt == "text":
             for k, choice in enumerate(result.choices):

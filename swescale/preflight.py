@@ -38,9 +38,10 @@ def check_model_servers(urls: list[str], what: str = "model", api_key: str = "EM
     """Every URL must answer GET /models like an OpenAI-compatible server."""
     if not urls:
         raise PreflightError(
-            f"no {what} server configured. Start one, e.g.\n"
-            "  vllm serve <model> --port 8000 --enable-auto-tool-choice --tool-call-parser hermes\n"
-            "and pass --model http://localhost:8000/v1 (or run `swescale demo` for a replay without a GPU)."
+            f"no {what} server configured. Start local ones with\n"
+            "  swescale serve --model <model>      (vllm serve with the model family's flags)\n"
+            "and pass --servers servers.yaml, or pass any OpenAI-compatible server with --model URL\n"
+            "(or run `swescale demo` for a replay without a GPU)."
         )
     for url in urls:
         request = urllib.request.Request(
@@ -53,7 +54,7 @@ def check_model_servers(urls: list[str], what: str = "model", api_key: str = "EM
             raise PreflightError(
                 f"the {what} server at {url} does not answer GET /models ({exc}).\n"
                 "Start an OpenAI-compatible server there, e.g.\n"
-                f"  vllm serve <model> --port {_port(url)} --enable-auto-tool-choice --tool-call-parser hermes"
+                f"  swescale serve --model <model> --port-base {_port(url)}   (vllm serve with the family's flags)"
             ) from exc
 
 

@@ -73,6 +73,8 @@ class ServerMetrics(BaseModel):
     seconds: float
     prefix_cache_hit_rate: float | None = None
     """Prefix-cache hits / queries (tokens) over the run."""
+    prefix_cache_queries: float | None = None
+    """Prompt tokens looked up in the prefix cache over the run (the hit rate's weight)."""
     generation_tokens_per_s: float | None = None
     generation_tokens: float | None = None
     prompt_tokens: float | None = None
@@ -101,6 +103,7 @@ def summarize(url: str, samples: list[tuple[float, dict[str, float]]]) -> Server
     increases = {name: _increase(series(name)) for name in COUNTERS if len(series(name)) > 1}
     queries = increases.get("prefix_cache_queries")
     if queries:
+        out.prefix_cache_queries = queries
         out.prefix_cache_hit_rate = increases.get("prefix_cache_hits", 0.0) / queries
     if "generation_tokens" in increases:
         out.generation_tokens = increases["generation_tokens"]
