@@ -154,6 +154,8 @@ def serve(
         extra.append("serve.data_parallel=true")
     cfg = _serve_config(config, extra)
     try:
+        if replicas != "auto" and not replicas.isdigit():
+            raise PlanError(f"--replicas must be a number or auto, not {replicas!r}")
         count = None if replicas == "auto" else int(replicas)
         specs = plan_replicas(model, judge, parse_gpus(gpus), count, cfg, load_families(cfg.families_file))
     except (PlanError, ValueError) as exc:

@@ -121,5 +121,21 @@ def test_bad_requests_are_clear_errors(fake_vllm, tmp_path, port_base):
         cwd=tmp_path,
     )
     assert missing.returncode == 1 and "install vLLM" in missing.stderr
+    replicas = swescale("serve", "--model", MODEL, "--replicas", "two", cwd=tmp_path)
+    assert replicas.returncode == 2 and "--replicas must be a number or auto" in replicas.stderr
     assert swescale("serve", cwd=tmp_path).returncode == 2
     assert not fake_vllm.processes()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["solve", "--repo", ".", "--issue", "x"],
+        ["bench", "run", "--dataset", "d.jsonl", "--run-dir", "r", "--output", "p.jsonl"],
+        ["select", "--dataset", "d.jsonl", "--candidates", "c.jsonl", "--output", "p.jsonl"],
+    ],
+)
+def test_every_command_reads_the_endpoints_file(tmp_path, command):
+    (tmp_path / "servers.yaml").write_text("agent: {urls: not-a-list}\n")
+    out = swescale(*command, "--servers", "servers.yaml", cwd=tmp_path)
+    assert out.returncode == 2 and "endpoints file servers.yaml" in out.stderr, out.stderr
