@@ -14,6 +14,7 @@ from swescale.cli.options import (
     Generations,
     ModelUrls,
     Overrides,
+    Servers,
     Trajectories,
     config_from_cli,
     console,
@@ -24,10 +25,12 @@ bot_app = typer.Typer(help="The CI bot: solve labelled issues, review pull reque
 SECRET_VARIABLE = "SWESCALE_WEBHOOK_SECRET"
 
 
-def _config(config, overrides, model, trajectories, generations):
+def _config(config, overrides, model, trajectories, generations, servers):
     from swescale.bot.redact import redactor
 
-    cfg = config_from_cli(config, overrides, model=model, trajectories=trajectories, generations=generations)
+    cfg = config_from_cli(
+        config, overrides, model=model, trajectories=trajectories, generations=generations, servers=servers
+    )
     redactor.add(*(key for key in (cfg.model.api_key, cfg.verifier_model.api_key) if key != "EMPTY"))
     return cfg
 
@@ -47,6 +50,7 @@ def github_command(
     ] = None,
     event_name: Annotated[str | None, typer.Option(help="Event name (default $GITHUB_EVENT_NAME).")] = None,
     model: ModelUrls = None,
+    servers: Servers = None,
     trajectories: Trajectories = None,
     generations: Generations = None,
     config: ConfigFiles = None,
@@ -63,7 +67,7 @@ def github_command(
 
     token = take_token()
     _logging()
-    cfg = _config(config, overrides, model, trajectories, generations)
+    cfg = _config(config, overrides, model, trajectories, generations, servers)
     try:
         result = run_event(read_env(event_path, event_name), cfg, token)
     except (ActionsError, BotAuthError) as exc:
@@ -85,6 +89,7 @@ def serve_command(
         Path | None, typer.Option(help=f"File holding the webhook secret (default ${SECRET_VARIABLE}).")
     ] = None,
     model: ModelUrls = None,
+    servers: Servers = None,
     trajectories: Trajectories = None,
     generations: Generations = None,
     config: ConfigFiles = None,
@@ -104,7 +109,7 @@ def serve_command(
     secret = secret_file.read_text().strip() if secret_file else os.environ.pop(SECRET_VARIABLE, "")
     redactor.add(secret)
     _logging()
-    cfg = _config(config, overrides, model, trajectories, generations)
+    cfg = _config(config, overrides, model, trajectories, generations, servers)
     if not secret:
         console.print(f"[red]cannot start:[/red] no webhook secret (${SECRET_VARIABLE} or --secret-file)")
         raise typer.Exit(2)

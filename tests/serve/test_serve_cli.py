@@ -133,6 +133,7 @@ def test_bad_requests_are_clear_errors(fake_vllm, tmp_path, port_base):
         ["solve", "--repo", ".", "--issue", "x"],
         ["bench", "run", "--dataset", "d.jsonl", "--run-dir", "r", "--output", "p.jsonl"],
         ["select", "--dataset", "d.jsonl", "--candidates", "c.jsonl", "--output", "p.jsonl"],
+        ["bot", "github"],
     ],
 )
 def test_every_command_reads_the_endpoints_file(tmp_path, command):
