@@ -145,9 +145,10 @@ def test_kill_9_of_the_replica_serving_a_trajectory_mid_run(fake_vllm, tmp_path,
         more, messages = converse(client, "task/g0-t0", 5, messages)
         assert urls[0] not in more and len(set(more)) == 1  # moved once, then stayed
         deadline = time.monotonic() + 30
-        while sup.restarts[victim.spec.name] == 0 and time.monotonic() < deadline:
+        back = lambda: sup.restarts[victim.spec.name] == 1 and sup.status[victim.spec.name] == "up"  # noqa: E731
+        while not back() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert sup.restarts[victim.spec.name] == 1 and sup.status[victim.spec.name] == "up"
+        assert back()
         assert client.chat(messages, session="task/g0-t0").url == more[-1]  # it stays where it moved
     finally:
         sup.stop()

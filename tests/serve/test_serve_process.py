@@ -141,10 +141,10 @@ def test_killed_replica_is_marked_down_and_restarted_and_stop_leaves_no_process(
         old_pid = victim.pid
         assert len(fake_vllm.processes()) == 4  # two replicas, each with its "engine" child
         os.kill(old_pid, signal.SIGKILL)
-        wait_for(lambda: sup.status["agent-0"] == "down", what="marked down")
-        assert read_state(tmp_path / "state")["replicas"][0]["status"] == "down"
-        wait_for(lambda: sup.status["agent-0"] == "up", what="back up")
-        state = read_state(tmp_path / "state")["replicas"][0]
+        replica_state = lambda: read_state(tmp_path / "state")["replicas"][0]  # noqa: E731
+        wait_for(lambda: replica_state()["status"] == "down", what="marked down in the state file")
+        wait_for(lambda: replica_state()["status"] == "up", what="back up")
+        state = replica_state()
         assert state["restarts"] == 1 and state["pid"] != old_pid and state["status"] == "up"
         assert serves(victim.spec)
         assert len(fake_vllm.processes()) == 4  # the killed replica's engine child did not survive
