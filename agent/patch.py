@@ -25,7 +25,7 @@ _HEADER = re.compile(r"^diff --git a/(.*) b/(.*)$", re.MULTILINE)
 def split_diff(diff: str) -> list[str]:
     """A git diff -> one chunk per file (each starting with `diff --git`)."""
     starts = [m.start() for m in _HEADER.finditer(diff)]
-    return [diff[a:b] for a, b in zip(starts, starts[1:] + [len(diff)], strict=True)]
+    return [diff[a:b] for a, b in zip(starts, [*starts[1:], len(diff)], strict=False)]
 
 
 def _file_info(chunk: str) -> tuple[str, bool]:

@@ -23,6 +23,11 @@ def _mod(path: str) -> str:
     )
 
 
+def test_empty_diff_is_an_empty_patch():
+    """A trajectory that changed nothing leaves an empty candidate, not a capture error."""
+    assert filter_patch("", "reproduce_issue.py") == ("", [])
+
+
 def test_filter_patch_rule():
     diff = "".join(
         [
