@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import shlex
 import tarfile
 import threading
@@ -17,18 +18,24 @@ import docker
 from sandbox import cleanup
 from sandbox.config import SandboxConfig
 from sandbox.exec_server import Capture
+from sandbox.gitbase import PIN_SCRIPT, PinnedBase, diff_script, parse_pin
 from sandbox.result import ExecResult, PatchError, SandboxError
 from sandbox.transport import ServerChannel
 
+log = logging.getLogger(__name__)
+
 SERVER_SOURCE = Path(__file__).with_name("exec_server.py")
 SERVER_PATH = "/opt/swescale/exec_server.py"
-# Main process: the exec server when the image has python3, else a JSON "not ready" line and an idle wait.
-BOOT = (
-    f"command -v python3 >/dev/null 2>&1 && exec python3 -I -u {SERVER_PATH}; "
-    'echo \'{"id": 0, "ready": false}\'; exec sleep infinity || while :; do sleep 3600; done'
+# Main process: an idle wait; it holds the container's stdio, which nothing reads (commands can reach it).
+IDLE = "command -v tail >/dev/null && exec tail -f /dev/null; exec sleep infinity"
+# The exec server, started by its own `docker exec` (its pipes are the channel): the first python3 >= 3.6,
+# the system's before any on PATH (an activated environment's may be older), else a "not ready" line.
+LAUNCH = (
+    'for py in /usr/bin/python3 /usr/local/bin/python3 "$(command -v python3)"; do '
+    '[ -x "$py" ] && "$py" -c "import sys; sys.exit(sys.version_info < (3, 6))" 2>/dev/null && '
+    f'exec "$py" -I -u {SERVER_PATH}; done; echo \'{{"id": 0, "ready": false}}\''
 )
 DEFAULT_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1"}
-GIT = "git -c safe.directory='*' -c core.excludesFile=/dev/null"
 PATCH_COMMANDS = [  # like the SWE-bench harness, but each step atomic: a failed step leaves no partial edit
     "git apply --verbose {p}",
     "patch --batch --fuzz=5 -p1 --dry-run -i {p} >/dev/null && patch --batch --fuzz=5 -p1 --no-backup-if-mismatch -i {p}",
@@ -92,7 +99,7 @@ class DockerSandbox:
         self._channel: ServerChannel | None = None
         self._fallback = False  # no python3 in the image: commands go through `docker exec`
         self._timeout_tool = False
-        self._base_commit: str | None = None
+        self._base: PinnedBase | None = None
         self._close_lock = threading.Lock()
         self._closed = False
 
@@ -119,7 +126,7 @@ class DockerSandbox:
         cfg = self.config
         self.container = self.client.containers.create(
             self.image,
-            entrypoint=["/bin/sh", "-c", BOOT],
+            entrypoint=["/bin/sh", "-c", IDLE],
             command=[],
             working_dir=self.workdir,
             environment=self.env,
@@ -142,18 +149,24 @@ class DockerSandbox:
         cleanup.register(self)
         try:
             self.container.put_archive("/", _tar({SERVER_PATH: SERVER_SOURCE.read_bytes()}))
-            sock = self.client.api.attach_socket(
-                self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-            )
-            self._channel = ServerChannel(sock)
             self.container.start()
-            hello = self._channel.wait_ready(cfg.start_timeout)
-            if not hello.get("ready"):
-                self._start_fallback()
+            self._start_server()
+            self._base = self._pin()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _start_server(self) -> None:
+        """Start the exec server in its own `docker exec` session; unsealed or absent: docker exec per command."""
+        api = self.client.api
+        exec_id = api.exec_create(self.container.id, ["/bin/sh", "-c", LAUNCH], stdin=True, workdir="/")
+        self._channel = ServerChannel(api.exec_start(exec_id["Id"], socket=True))
+        hello = self._channel.wait_ready(self.config.start_timeout)
+        if hello.get("ready") and not hello.get("sealed"):
+            log.warning("%s: exec server not sealed (%s); using docker exec", self.image, hello.get("seal_error"))
+        if not (hello.get("ready") and hello.get("sealed")):
+            self._start_fallback()
 
     def _start_fallback(self) -> None:
         self._fallback = True
@@ -313,23 +326,38 @@ class DockerSandbox:
             raise SandboxError(f"could not copy {host_path} to {container_dir}")
 
     # -- git --------------------------------------------------------------------------------------
-    def _git(self, args: str) -> str:
-        res = self.exec(f"{GIT} {args}")
-        if res.exit_code != 0:
-            raise SandboxError(f"git {args} failed in {self.workdir}: {res.output}")
-        return res.output.strip()
+    def _pin(self) -> PinnedBase | None:
+        """Snapshot the working tree (None: the workdir is no git work tree); SandboxError if that fails."""
+        res = self.exec(PIN_SCRIPT)
+        try:
+            if res.exit_code == 0:
+                return parse_pin(res.output)
+        except ValueError:
+            pass
+        raise SandboxError(f"pinning the base of {self.workdir} failed: {res.output[-2000:]}")
+
+    def pin_base(self) -> str:
+        """Pin the working tree as it is now as the base of `diff()` (done at start when the workdir is a git
+        work tree; call it for a repository made later). Returns HEAD's commit."""
+        base = self._pin()
+        if base is None:
+            raise SandboxError(f"cannot pin a base: {self.workdir} is not a git work tree")
+        self._base = base
+        return base.head
+
+    @property
+    def base(self) -> PinnedBase:
+        """The pinned base (sandbox/gitbase.py); SandboxError if there is none."""
+        if self._base is None:
+            raise SandboxError(
+                f"no pinned base: {self.workdir} was no git work tree when the sandbox started (pin_base())"
+            )
+        return self._base
 
     @property
     def base_commit(self) -> str:
-        """HEAD of the workdir when first needed; `diff()` compares against it."""
-        if self._base_commit is None:
-            self._base_commit = self._git("rev-parse HEAD")
-        return self._base_commit
-
-    def reset_base(self) -> str:
-        """Re-read HEAD as the new base commit."""
-        self._base_commit = None
-        return self.base_commit
+        """HEAD's commit when the base was pinned."""
+        return self.base.head
 
     def apply_patch(self, diff: str) -> ExecResult:
         """Apply a unified diff in the workdir: `git apply`, then `patch --fuzz`. Raises PatchError."""
@@ -351,21 +379,10 @@ class DockerSandbox:
         raise PatchError("patch does not apply", "\n".join(outputs))
 
     def diff(self) -> str:
-        """`git diff --binary` of the workdir against base_commit, untracked (not ignored) files included.
-        Uses a throwaway index, so the agent's own staging is untouched."""
-        base = self.base_commit
+        """`git diff --binary` from the pinned base to the working tree, untracked (not ignored) files
+        included, whatever the agent did with git since (sandbox/gitbase.py). The agent's index is untouched."""
         out = f"/tmp/.swescale_diff_{uuid.uuid4().hex}"
-        script = f"""set -e
-gitdir=$({GIT} rev-parse --absolute-git-dir)
-tmp=$(mktemp /tmp/.swescale_index.XXXXXX)
-trap 'rm -f "$tmp"' EXIT
-# cp -p keeps the mtime git needs to spot "racily clean" files (same size, same second)
-if [ -f "$gitdir/index" ]; then cp -p "$gitdir/index" "$tmp"; else rm -f "$tmp"; fi
-export GIT_INDEX_FILE="$tmp"
-{GIT} add -A
-{GIT} diff --cached --binary --full-index --no-color --no-ext-diff --no-renames \\
-  --src-prefix=a/ --dst-prefix=b/ {base} > {out}"""
-        res = self.exec(script)
+        res = self.exec(diff_script(self.base, out))
         try:
             if res.exit_code != 0:
                 raise SandboxError(f"diff failed: {res.output}")

@@ -9,6 +9,12 @@ Protocol: one JSON object per line on stdin, one JSON answer per line on stdout,
 Errors answer {"id": N, "error": "..."}. Requests run concurrently, each in its own thread.
 Every command is a fresh `bash -c` (or `sh -c`) in its own session/process group; on timeout, or when the
 command exits while background children still hold its output pipe, the whole group is killed.
+
+Sealed (answers cannot be forged by the commands, which run as the same root user): the server is started
+by its own `docker exec`, so only this process holds the channel's pipes; it makes itself non-dumpable, so
+without CAP_SYS_PTRACE (never in a sandbox's bounding set, checked here) no other process may open its
+/proc/<pid>/fd/*, mem or environ; and after warming up it empties sys.path, so files the commands plant in
+the standard library are never imported into it. The greeting says whether sealing worked ("sealed").
 """
 
 import base64
@@ -27,6 +33,8 @@ OUT = sys.stdout.buffer
 OUT_LOCK = threading.Lock()
 CHUNK = 65536
 DRAIN_GRACE = 0.2  # seconds to wait for EOF after the command exited before killing stragglers
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+CAP_SYS_PTRACE = 19
 
 
 def send(obj):
@@ -217,8 +225,30 @@ def handle(req):
     send(answer)
 
 
+def seal():
+    """Make this process unreachable for the commands it runs (see the module doc); "" or what failed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 or libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0:
+            return "prctl(PR_SET_DUMPABLE, 0) failed"
+        with open("/proc/self/status") as fh:
+            bounding = [int(line.split()[1], 16) for line in fh if line.startswith("CapBnd:")]
+    except Exception as exc:  # no ctypes, no /proc: unsealed, the client falls back to docker exec
+        return f"{type(exc).__name__}: {exc}"
+    if not bounding or bounding[0] & (1 << CAP_SYS_PTRACE):
+        return "CAP_SYS_PTRACE is in the bounding set: commands could read this process"
+    run_exec({"cmd": ":", "limit": 16})  # import whatever running a command imports lazily, then no more
+    sys.path[:] = []
+    sys.path_importer_cache.clear()
+    return ""
+
+
 def main():
-    send({"id": 0, "ready": True, "pid": os.getpid(), "shell": SHELL})
+    problem = seal()
+    hello = {"id": 0, "ready": True, "pid": os.getpid(), "shell": SHELL, "sealed": not problem}
+    send({**hello, "seal_error": problem} if problem else hello)
     stdin = sys.stdin.buffer
     while True:
         line = stdin.readline()

@@ -17,6 +17,7 @@ def repo(base_image, run_tag):
     with DockerSandbox(base_image, workdir="/testbed", labels={TEST_LABEL: run_tag}) as sb:
         r = sb.exec(INIT_REPO, cwd="/")
         assert r.exit_code == 0, r.output
+        sb.pin_base()  # the repository was made after the sandbox started
         yield sb
 
 
@@ -38,6 +39,7 @@ def test_diff_round_trip_new_and_binary_files(repo, base_image, run_tag):
 
     with DockerSandbox(base_image, workdir="/testbed", labels={TEST_LABEL: run_tag}) as fresh:
         assert fresh.exec(INIT_REPO, cwd="/").exit_code == 0
+        fresh.pin_base()
         fresh.apply_patch(patch)
         assert fresh.read_bytes("data/blob.bin") == BINARY
         assert fresh.read_file("pkg/new_module.py") == "X = 1\n"
@@ -46,11 +48,10 @@ def test_diff_round_trip_new_and_binary_files(repo, base_image, run_tag):
 
 
 def test_diff_includes_commits_after_base(repo):
-    _ = repo.base_commit
     repo.write_file("calc.py", "changed\n")
     repo.exec("git commit -qam 'agent commit'")
     assert "+changed" in repo.diff()
-    repo.reset_base()
+    repo.pin_base()
     assert repo.diff() == ""
 
 
@@ -60,7 +61,7 @@ def test_apply_patch_fuzz_fallback_and_errors(repo):
         "calc.py", "# header\n" + repo.read_file("calc.py").replace("\n\n\ndef sub", "\n\n\n\ndef sub")
     )
     repo.exec("git commit -qam shift")
-    repo.reset_base()
+    repo.pin_base()
     fuzzy = "\n".join(
         [
             "--- a/calc.py",
@@ -95,6 +96,6 @@ def test_diff_sees_same_size_edit_in_the_same_second(repo):
     # "Racily clean" entries: an edit of equal size within the index's mtime second must still show up.
     for i in range(3):
         repo.exec(f"echo v{i} > racy.txt && git add racy.txt && git commit -qm v{i}")
-        repo.reset_base()
+        repo.pin_base()
         repo.write_file("racy.txt", f"w{i}\n")
         assert f"+w{i}" in repo.diff()
