@@ -164,7 +164,9 @@ class DockerSandbox:
         self._channel = ServerChannel(api.exec_start(exec_id["Id"], socket=True))
         hello = self._channel.wait_ready(self.config.start_timeout)
         if hello.get("ready") and not hello.get("sealed"):
-            log.warning("%s: exec server not sealed (%s); using docker exec", self.image, hello.get("seal_error"))
+            log.warning(
+                "%s: exec server not sealed (%s); using docker exec", self.image, hello.get("seal_error")
+            )
         if not (hello.get("ready") and hello.get("sealed")):
             self._start_fallback()
 

@@ -58,6 +58,7 @@ def repo_sandbox(_repo_sandbox):
         f"{GIT} update-index -q --refresh"
     )
     assert r.exit_code == 0, r.output
+    _repo_sandbox.pin_base()  # the repository was made after the sandbox started
     return _repo_sandbox
 
 
