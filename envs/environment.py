@@ -1,7 +1,7 @@
 """Environment images: the repository at /testbed at base_commit, dependencies installed, tests runnable.
 
 Sources, in order: the task's own image (5.x `image`, or SWE-bench's published name) when present or
-pullable; else a build on the base image (SWE-bench harness specs, or detection), cached by a key of
+pullable, checked and cleaned into a derived image (envs.adopt); else a build on the base image (SWE-bench harness specs, or detection), cached by a key of
 (repository, commit, dependency spec, base image) kept in the image tag and labels.
 """
 
@@ -20,6 +20,7 @@ import docker
 from docker.types import Mount
 from pydantic import BaseModel
 
+from envs.adopt import ADOPT_VERSION, Adopted, ImageCheckError, adopt, adopted_from
 from envs.pipconf import HOST_ROOT, host_pip_access
 from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
@@ -58,6 +59,8 @@ class EnvSpec(BaseModel):
     base_commit: str = ""
     source: str = "built"
     """`task-image`, `built` or `cached`."""
+    source_image: str = ""
+    """The task's own image this one was derived from (checked and cleaned, envs.adopt), if any."""
 
 
 class EnvBuildError(RuntimeError):
@@ -79,7 +82,7 @@ def _lock(key: str) -> threading.Lock:
 
 
 def _task_image(task: Task, config: EnvSettings, dc: docker.DockerClient) -> EnvSpec | None:
-    """The task's own image if it is here or can be pulled."""
+    """The task's own image if it is here or can be pulled, checked and cleaned (envs.adopt)."""
     candidates = [task.image] if task.image else []
     if task.repo in harness_data()["specs"]:
         candidates.append(task.swebench_image)
@@ -96,24 +99,37 @@ def _task_image(task: Task, config: EnvSettings, dc: docker.DockerClient) -> Env
                 log.info("cannot pull %s: %s", image, str(exc)[:200])
         if not found:
             continue
+        tag, adopted = _adopt(task, image, config, dc)
         spec = harness_spec(task) or {}
-        swebench_own = image.startswith("swebench/sweb.eval.")
         return EnvSpec(
-            image=image,
+            image=tag,
             test_cmd=spec.get("test_cmd", DEFAULT_TEST_CMD)
             if isinstance(spec.get("test_cmd", ""), str)
             else " && ".join(spec["test_cmd"]),
             log_parser=task.log_parser or harness_data()["parsers"].get(task.repo, DEFAULT_PARSER),
-            python="/opt/miniconda3/envs/testbed/bin/python" if swebench_own else "python",
-            eval_commands=(
-                ["source /opt/miniconda3/bin/activate", "conda activate testbed"] if swebench_own else []
-            )
-            + spec.get("eval_commands", []),
+            python=adopted.python,
+            eval_commands=adopted.activation + spec.get("eval_commands", []),
             eval_script=task.eval_script,
             base_commit=task.base_commit,
             source="task-image",
+            source_image=image,
         )
     return None
+
+
+def _adopt(task: Task, image: str, config: EnvSettings, dc: docker.DockerClient) -> tuple[str, Adopted]:
+    """The derived image of `image` for `task` (made once, then cached under its key)."""
+    payload = [dc.images.get(image).id, task.base_commit, task.patch, task.test_patch, ADOPT_VERSION]
+    key = hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+    tag = _image_tag(task, config, key)
+    with _lock(tag):
+        if not _cached_image(dc, tag, key):
+            labels = {LABEL: "1", f"{LABEL}.key": key, f"{LABEL}.source": image}
+            try:
+                adopt(dc, image, tag, task, config, labels)
+            except ImageCheckError as exc:
+                raise EnvBuildError("image-check", str(exc), task.instance_id) from exc
+        return tag, adopted_from(dc, tag)
 
 
 def _base_image(python: str, config: EnvSettings) -> str:

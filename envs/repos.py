@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import git
@@ -94,33 +95,54 @@ def read_file_at(repo: git.Repo, commit: str, path: str) -> str | None:
         return None
 
 
+# Keep the history up to HEAD and nothing after it: the checked-out branch (if any) and the tags of earlier
+# commits stay (version tools such as setuptools_scm read them); every other ref, remote, pseudo-ref, reflog
+# and unreachable object goes. Runs in the repository (host clones and images alike); prints what it did
+# and fails if an object not reachable from HEAD or its tags survives. The working tree is not touched.
+CLEAN_HISTORY = r"""set -e
+gitdir=$(git rev-parse --absolute-git-dir)
+sha=$(git rev-parse --verify 'HEAD^{commit}')
+keep=$(mktemp); reach=$(mktemp); all=$(mktemp)
+trap 'rm -f "$keep" "$reach" "$all"' EXIT
+git for-each-ref --merged "$sha" --format='%(refname)' refs/tags > "$keep"
+git symbolic-ref -q HEAD >> "$keep" || true
+extra() {
+  { git rev-list --objects HEAD --tags | cut -d' ' -f1; git for-each-ref --format='%(objectname)' refs/tags; } \
+    | sort -u > "$reach"
+  git cat-file --batch-all-objects --batch-check='%(objectname)' | sort -u > "$all"
+  comm -23 "$all" "$reach" | wc -l
+}
+refs=$(git for-each-ref --format='%(refname)' | grep -cvxF -f "$keep" || true)
+remotes=$(git remote | wc -l)
+pseudo=$(cd "$gitdir" && ls FETCH_HEAD ORIG_HEAD MERGE_HEAD CHERRY_PICK_HEAD REVERT_HEAD 2>/dev/null | wc -l)
+logs=$(find "$gitdir/logs" -type f -size +0 2>/dev/null | wc -l)
+objects=$(extra)
+if [ "$refs$remotes$pseudo$logs$objects" != 00000 ]; then
+  for r in $(git remote); do git remote remove "$r"; done
+  git for-each-ref --format='%(refname)' | { grep -vxF -f "$keep" || true; } | sed 's/^/delete /' \
+    | git update-ref --stdin
+  (cd "$gitdir" && rm -f FETCH_HEAD ORIG_HEAD MERGE_HEAD CHERRY_PICK_HEAD REVERT_HEAD)
+  git reflog expire --expire=now --all
+  git repack -a -d -q
+  git prune --expire=now
+  left=$(extra)
+  test "$left" -eq 0 || { echo "$left objects not reachable from $sha survived the clean-up" >&2; exit 1; }
+fi
+git config --local user.email >/dev/null || git config user.email swescale@localhost
+git config --local user.name >/dev/null || git config user.name swescale
+echo "removed: $refs refs, $remotes remotes, $pseudo pseudo-refs, $logs reflogs, $objects later objects"
+"""
+
+
 def sanitized_checkout(repo: git.Repo, commit: str, dest: Path) -> str:
     """Clone to `dest` at `commit` (detached) keeping no object, ref, remote or reflog after it; returns the SHA.
 
-    The copy holds exactly the history reachable from `commit`, so the agent cannot read future commits.
-    Tags of earlier commits stay (version tools such as setuptools_scm read them); later tags go.
+    The copy holds exactly the history reachable from `commit` (CLEAN_HISTORY), so the agent cannot read
+    future commits.
     """
     clone = git.Repo.clone_from(repo.git_dir, dest, no_local=True, no_checkout=True, no_hardlinks=True)
-    g = clone.git
-    g.checkout("--detach", commit)
-    sha = clone.head.commit.hexsha
-    for remote in list(clone.remotes):
-        clone.delete_remote(remote)
-    past_tags = {f"refs/tags/{t}" for t in g.tag("--merged", sha).split()}
-    for ref in g.for_each_ref("--format=%(refname)").split():
-        if ref not in past_tags:
-            g.update_ref("-d", ref)
-    for name in ("FETCH_HEAD", "ORIG_HEAD"):
-        (Path(clone.git_dir) / name).unlink(missing_ok=True)
-    g.reflog("expire", "--expire=now", "--all")
-    g.repack("-a", "-d", "-q")
-    g.prune("--expire=now")
-    g.config("user.email", "swescale@localhost")
-    g.config("user.name", "swescale")
-    reachable = {line.split()[0] for line in g.rev_list("--objects", "HEAD", "--tags").splitlines() if line}
-    reachable |= set(g.for_each_ref("--format=%(objectname)", "refs/tags").split())  # annotated tag objects
-    stored = g.cat_file("--batch-all-objects", "--batch-check=%(objectname)").split()
-    extra = [o for o in stored if o not in reachable]
-    if extra:
-        raise RepoError(f"{dest}: {len(extra)} objects not reachable from {sha} survived the clean-up")
-    return sha
+    clone.git.checkout("--detach", commit)
+    proc = subprocess.run(["sh", "-c", CLEAN_HISTORY], cwd=dest, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RepoError(f"{dest}: cleaning the history failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+    return clone.head.commit.hexsha
