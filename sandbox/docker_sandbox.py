@@ -32,7 +32,7 @@ IDLE = "command -v tail >/dev/null && exec tail -f /dev/null; exec sleep infinit
 # the system's before any on PATH (an activated environment's may be older), else a "not ready" line.
 LAUNCH = (
     'for py in /usr/bin/python3 /usr/local/bin/python3 "$(command -v python3)"; do '
-    '[ -x "$py" ] && "$py" -c "import sys; sys.exit(sys.version_info < (3, 6))" 2>/dev/null && '
+    '[ -x "$py" ] && "$py" -I -S -c "import sys; sys.exit(sys.version_info < (3, 6))" 2>/dev/null && '
     f'exec "$py" -I -u {SERVER_PATH}; done; echo \'{{"id": 0, "ready": false}}\''
 )
 DEFAULT_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1"}

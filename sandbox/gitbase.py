@@ -9,6 +9,9 @@ kept by the host: nothing in the repository changes (no ref, no object, no index
 The candidate is the working tree at diff time against that tree: commits, staged, unstaged and new files
 alike. What is not in the working tree is not the candidate: a `git stash` without `stash pop` leaves an
 empty candidate.
+
+Pinning refreshes the stat data of the repository's index (contents and staging unchanged): in a new
+container every entry looks modified to git, which would re-hash the whole tree at every diff.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ set -e
 head=$({GIT} rev-parse --verify -q HEAD || true)
 objects=$(cd "$({GIT} rev-parse --git-path objects)" && pwd -P)
 mkdir -p {STORE}
+{GIT} update-index -q --refresh >/dev/null 2>&1 || true  # fresh stat data: later diffs hash nothing again
 export GIT_OBJECT_DIRECTORY={STORE} GIT_ALTERNATE_OBJECT_DIRECTORIES="$objects"
 {_STAGE_ALL}
 echo "{PIN_MARK} $({GIT} write-tree) $objects $head"
