@@ -97,7 +97,7 @@ class DockerSandbox:
         self.client = client or shared_client()
         self.container: Any = None
         self._channel: ServerChannel | None = None
-        self._fallback = False  # no python3 in the image: commands go through `docker exec`
+        self._fallback = False  # no python3 >= 3.6, or the server could not seal itself: `docker exec`
         self._timeout_tool = False
         self._base: PinnedBase | None = None
         self._close_lock = threading.Lock()
