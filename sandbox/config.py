@@ -23,6 +23,7 @@ class SandboxConfig(Section):
     max_concurrent: int = 8
     """Maximum number of sandboxes the pool runs at once."""
     cap_add: list[str] = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL"]
-    """Capabilities kept after dropping all (enough for git, pip and chown; never privileged)."""
+    """Capabilities kept after dropping all (enough for git, pip and chown; never privileged). With SYS_PTRACE
+    commands could read the exec server, so every command goes through `docker exec` instead (slower)."""
     start_timeout: float = 60.0
     """Seconds to wait for a new sandbox's exec server to answer before giving up."""
