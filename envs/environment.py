@@ -117,21 +117,6 @@ def _task_image(task: Task, config: EnvSettings, dc: docker.DockerClient) -> Env
     return None
 
 
-def _adopt(task: Task, image: str, config: EnvSettings, dc: docker.DockerClient) -> tuple[str, Adopted]:
-    """The derived image of `image` for `task` (made once, then cached under its key)."""
-    payload = [dc.images.get(image).id, task.base_commit, task.patch, task.test_patch, ADOPT_VERSION]
-    key = hashlib.sha256(json.dumps(payload).encode()).hexdigest()
-    tag = _image_tag(task, config, key)
-    with _lock(tag):
-        if not _cached_image(dc, tag, key):
-            labels = {LABEL: "1", f"{LABEL}.key": key, f"{LABEL}.source": image}
-            try:
-                adopt(dc, image, tag, task, config, labels)
-            except ImageCheckError as exc:
-                raise EnvBuildError("image-check", str(exc), task.instance_id) from exc
-        return tag, adopted_from(dc, tag)
-
-
 def _base_image(python: str, config: EnvSettings) -> str:
     """The sandbox base image for `python`, falling back to the configured default (offline machines)."""
     if config.sandbox.base_image:
@@ -172,6 +157,21 @@ def _image_tag(task: Task, config: EnvSettings, key: str) -> str:
 def _spec_from_image(dc: docker.DockerClient, tag: str) -> EnvSpec:
     labels = dc.images.get(tag).labels or {}
     return EnvSpec.model_validate({**json.loads(labels[f"{LABEL}.spec"]), "image": tag, "source": "cached"})
+
+
+def _adopt(task: Task, image: str, config: EnvSettings, dc: docker.DockerClient) -> tuple[str, Adopted]:
+    """The derived image of `image` for `task` (made once, then cached under its key)."""
+    payload = [dc.images.get(image).id, task.base_commit, task.patch, task.test_patch, ADOPT_VERSION]
+    key = hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+    tag = _image_tag(task, config, key)
+    with _lock(tag):
+        if not _cached_image(dc, tag, key):
+            labels = {LABEL: "1", f"{LABEL}.key": key, f"{LABEL}.source": image}
+            try:
+                adopt(dc, image, tag, task, config, labels)
+            except ImageCheckError as exc:
+                raise EnvBuildError("image-check", str(exc), task.instance_id) from exc
+        return tag, adopted_from(dc, tag)
 
 
 def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) -> EnvSpec:
