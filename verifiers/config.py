@@ -16,6 +16,9 @@ class VerifierConfig(Section):
     """Ask the judge model for P(YES) when a verifier model is configured."""
     judge_samples: int = 5
     """Sampled verdicts per candidate when the server returns no logprobs."""
+    judge_method: Literal["auto", "logprobs", "samples"] = "auto"
+    """How every candidate of a table is judged: `auto` decides once per table by one probe request
+    (`logprobs` when the answer token's top logprobs hold YES or NO, else `samples`)."""
     test_timeout: float = 120.0
     """Timeout of one generated or regression test run, in seconds."""
 

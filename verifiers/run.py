@@ -124,10 +124,13 @@ def verify(
 
     # 3. the judge
     scores: dict[str, float | None] = {}
+    judge_method: dict[str, str] | None = None
     if judge and judge_model is not None:
         applying = [c for c in candidates if versions[c.patch_hash].applies]
         max_tokens = getattr(getattr(config, "verifier_model", None), "max_tokens", 1)
-        scores = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens).score_all(applying)
+        judging = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens)
+        scores = judging.score_all(applying)
+        judge_method = {"method": judging.method or "", "reason": judging.method_reason}
 
     # 4. the table
     columns = [
@@ -150,6 +153,7 @@ def verify(
         meta={
             "hybrid": vconf.hybrid,
             "formula": formula,
+            "judge_method": judge_method,
             "regression_files": selected,
             "sandboxes_started": counter.count,
             "distinct_patches": len(patches),
