@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -32,3 +33,25 @@ def base_image(docker_client) -> str:
     from sandbox.images import ensure_base_image
 
     return ensure_base_image(python="3.11")
+
+
+class CountingPool:
+    """A real SandboxPool that counts the sandboxes it starts."""
+
+    def __init__(self, max_concurrent: int = 2):
+        from sandbox import SandboxPool
+
+        self.pool = SandboxPool(max_concurrent=max_concurrent)
+        self.started = 0
+        self._lock = threading.Lock()
+
+    def sandbox(self, image: str, **kwargs):
+        with self._lock:
+            self.started += 1
+        return self.pool.sandbox(image, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def make_pool():
+    """Factory of counting pools."""
+    return CountingPool

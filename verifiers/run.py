@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from verifiers.cache import open_cache
+from verifiers.cache import image_identity, open_cache
 from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
 from verifiers.execute import EnvLike, PoolLike, SandboxCounter, VersionResult, run_version
 from verifiers.hybrid import score_rows
@@ -55,11 +55,13 @@ def verify(
     regression: bool | None = None,
     judge: bool | None = None,
     repro_tests: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> VerifierTable:
     """Verify `candidates` of `task` in `env` (EnvSpec). `config` is the SwescaleConfig.
 
     regression / judge: None = config.verifier.regression / config.verifier.judge; False skips them.
     repro_tests: also use the candidates' own reproduction scripts (Candidate.repro_test) as tests.
+    cache_dir: where the run keeps its outcome cache (`verifier.cache_dir` wins; default `out_dir`).
     """
     vconf = config.verifier
     regression = vconf.regression if regression is None else regression
@@ -75,7 +77,7 @@ def verify(
         sorted(tests, key=lambda t: t.test_id), tests_from_candidates(candidates) if repro_tests else []
     )
     all_tests.sort(key=lambda t: t.test_id)
-    cache = open_cache(vconf.cache_dir, out_dir)
+    cache = open_cache(vconf.cache_dir, out_dir, cache_dir, namespace=image_identity(env.image))
     counter = SandboxCounter()
     started = time.monotonic()
 
