@@ -152,3 +152,23 @@ def test_content_calls_in_document_order_with_errors():
     assert len({c.id for c in found.calls}) == 3
     assert "not valid JSON" in found.errors[0] and 'with a "name"' in found.errors[1]
     assert found.rest == "first"
+
+
+def test_task_view_shows_no_hidden_or_unknown_field():
+    from agent.templating import HIDDEN_FIELDS, task_view
+    from envs.task import Task
+
+    secret = "SECRET-MARKER"
+    task = Task(
+        instance_id="x-1",
+        problem_statement="the issue",
+        patch=secret,
+        test_patch=secret,
+        FAIL_TO_PASS=[secret],
+        PASS_TO_PASS=[secret],
+        eval_script=secret,
+        parsed_commit_content=secret,  # a dataset's own copy of the solution, kept on the Task as an extra
+    )
+    view = task_view(task)
+    assert secret not in repr(view) and not HIDDEN_FIELDS & set(view)
+    assert view["instance_id"] == "x-1" and view["problem_statement"] == "the issue"
