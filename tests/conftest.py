@@ -1,4 +1,11 @@
-"""Shared fixtures. Docker tests skip on a developer machine without an engine, but never in CI."""
+"""Shared fixtures. Docker tests skip on a developer machine without an engine, but never in CI.
+
+Every test that needs Docker carries the `docker` marker, checked two ways:
+- collection fails (a usage error naming the tests) when an unmarked test uses a Docker fixture, directly
+  or through other fixtures (`DOCKER_FIXTURES`);
+- an unmarked test runs with DOCKER_HOST pointing at a socket that does not exist (subprocesses inherit
+  it), so Docker used any other way fails it loudly. `pytest -m "not docker"` therefore runs no Docker.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,30 @@ import os
 import threading
 
 import pytest
+
+DOCKER_FIXTURES = frozenset({"docker_client", "base_image"})
+"""Fixtures that reach the Docker engine; every fixture that needs Docker depends on one of them."""
+NO_DOCKER = "unix:///nonexistent/swescale-test-not-marked-docker.sock"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("docker") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use Docker must carry @pytest.mark.docker (or a module pytestmark):\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _no_docker_unless_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("docker") is None:
+        monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
 
 
 def _docker_client():

@@ -28,7 +28,7 @@ from swescale.cli.solve import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
 from swescale.demo.replay import JudgeReplay, make_demo_repo
 from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 
 def judge_says(yes: bool):

@@ -14,6 +14,8 @@ from swescale.demo.scripted_server import ScriptedServer
 from verifiers.run import TABLE_FILE, verify
 from verifiers.table import VerifierTable
 
+pytestmark = pytest.mark.docker
+
 # The judge prefers the wrong candidate C: the tests must overrule it.
 JUDGE_P = {"A": 0.9, "B": 0.7, "C": 0.95}
 MARKERS = {"A": "+    if not xs:", "B": "len(xs) + 1", "C": "# compute the mean"}
