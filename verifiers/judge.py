@@ -187,21 +187,26 @@ class Judge:
         system = _env.get_template("judge_system.j2").render().strip()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": PROBE_QUESTION}]
         try:
-            result = self.model.chat(
-                messages,
-                logprobs=True,
-                top_logprobs=self.config.judge_top_logprobs,
-                temperature=0.0,
-                max_tokens=self.max_tokens,
-            )
+            p = self._p_yes(messages)
         except Exception as exc:  # noqa: BLE001 - decided from the kind of failure
             status = getattr(exc, "status_code", None) or getattr(exc.__cause__, "status_code", None)
             if isinstance(status, int) and 400 <= status < 500:
                 return "samples", f"the server rejects logprob requests: {exc}"
             return "unavailable", f"the probe request failed: {exc}"
-        if p_yes_from_logprobs(_first_token_tops(_choices(result)[0])) is None:
+        if p is None:
             return "samples", "no YES/NO among the top logprobs of the probe's answer token"
         return "logprobs", "YES/NO among the top logprobs of the probe's answer token"
+
+    def _p_yes(self, messages: list[dict]) -> float | None:
+        """One greedy request with logprobs: P(YES) of its answer token, None without YES/NO in the top."""
+        result = self.model.chat(
+            messages,
+            logprobs=True,
+            top_logprobs=self.config.judge_top_logprobs,
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+        )
+        return p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
 
     def score(self, candidate: Candidate) -> float | None:
         method = self.decide_method()
@@ -209,14 +214,7 @@ class Judge:
             return None
         messages = render_prompt(self.problem_statement, candidate, self.config)
         if method == "logprobs":
-            result = self.model.chat(
-                messages,
-                logprobs=True,
-                top_logprobs=self.config.judge_top_logprobs,
-                temperature=0.0,
-                max_tokens=self.max_tokens,
-            )
-            p = p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
+            p = self._p_yes(messages)
             return None if p is None else round(p, 6)
         k = max(1, self.config.judge_samples)
         result = self.model.chat(
