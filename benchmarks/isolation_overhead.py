@@ -11,8 +11,8 @@ Usage: python benchmarks/isolation_overhead.py [--n 20] [--files 5000] [--image 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+
+from sandbox_overhead import p50  # the same timing loop as the other benchmarks
 
 from sandbox import DockerSandbox
 from sandbox.images import ensure_base_image
@@ -38,15 +38,6 @@ echo y = 2 >> pkg/m0/f0.py && echo "z = 3" > pkg/new_module.py
 TEST = GeneratedTest(
     test_id="bench", script="open('leftover.txt', 'w').write('x')\nimport pkg\n", path="check.py"
 )
-
-
-def p50(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
