@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from agent.candidate import capture_candidate
 from agent.config import AgentSettings
 from agent.context import files_from_sandbox, repo_context
-from agent.model import ChatResult, ModelError
+from agent.model import ChatResult, Choice, ContextLengthError, ModelError
 from agent.parsing import TEXT_FORMAT_EXAMPLE, ToolCall, describe_tools
 from agent.result import ExitStatus, TrajectoryResult, Usage
 from agent.templating import render, task_view
@@ -166,6 +166,9 @@ class Agent:
         try:
             session = f"{self.record.instance_id}/{self.trajectory_id}"  # one replica per trajectory
             result = self.model.chat(self.messages, tools=self.schemas, session=session)
+        except ContextLengthError as exc:
+            step.error = self.error = str(exc)
+            return ExitStatus.context_exceeded
         except ModelError as exc:
             step.error = self.error = str(exc)
             return ExitStatus.model_error
@@ -173,17 +176,39 @@ class Agent:
             step.model_seconds = time.monotonic() - t0
         step.response, step.usage, step.server = result.raw, result.usage, result.url
         self.usage.add(result.usage)
-        choice = result.choices[0]
+        choice = result.choices[0] if result.choices else Choice()
+        step.reasoning, step.finish_reason = choice.reasoning, choice.finish_reason or ""
         calls = choice.calls()
         step.tool_calls = choice.tool_calls
-        if self.text_format:
-            calls = calls[:1]  # one action per turn; later blocks are often imagined outputs
-        self.messages.append(self.assistant_message(choice.content or "", calls))
-        status = self.act(step, calls) if calls else self.format_error(step)
+        problem = self.answer_problem(choice, calls)
+        if problem:  # the answer's calls are not run; the model is told why
+            self.messages.append(self.assistant_message(choice.content or "", []))
+            status = self.format_error(step, problem)
+        else:
+            ignored = len(calls) - 1 if self.text_format else 0
+            calls = calls[:1] if self.text_format else calls  # later text blocks are often imagined outputs
+            self.messages.append(self.assistant_message(choice.content or "", calls))
+            status = self.act(step, calls, ignored)
         save_trajectory(self.record, self.path)
         if self.on_step is not None:
             self.on_step(self.steps, self.usage)
         return status
+
+    def answer_problem(self, choice: Choice, calls: list[ToolCall]) -> str:
+        """Why the answer's calls cannot run (a cut answer, no call, an unreadable call), or ""."""
+        if choice.finish_reason == "length":
+            return (
+                "Your answer was cut off at the completion token limit before it ended, so none of its tool "
+                "calls ran (a cut call may be incomplete). Answer more briefly: shorter reasoning, and split "
+                "long edits or files into several smaller calls."
+            )
+        if calls:
+            return ""
+        if choice.parse_errors:
+            return "Your tool call could not be read: " + "; ".join(choice.parse_errors) + "."
+        if not (choice.content or "").strip():
+            return "Your answer was empty."
+        return "Your answer did not contain a tool call."
 
     def assistant_message(self, content: str, calls: list[ToolCall]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}
@@ -191,12 +216,12 @@ class Agent:
             message["tool_calls"] = [c.to_message() for c in calls]
         return message
 
-    def format_error(self, step: Step) -> ExitStatus | None:
-        """An answer without a tool call: say how to answer; too many in a row end the trajectory."""
+    def format_error(self, step: Step, problem: str) -> ExitStatus | None:
+        """An answer whose calls do not run: say why and how to answer; too many in a row end the trajectory."""
         self.format_errors += 1
         tools = ", ".join(f"`{t}`" for t in self.toolset.tools)
         obs = (
-            f"Your answer did not contain a tool call. Every answer must call exactly one tool ({tools}); "
+            f"{problem} Every answer must call exactly one tool ({tools}); "
             f"call `{self.toolset.submit_name}` when you are done."
         )
         if self.text_format:
@@ -204,12 +229,13 @@ class Agent:
         self.messages.append({"role": "user", "content": obs})
         step.observations.append(obs)
         if self.format_errors >= self.config.max_format_errors:
-            self.error = f"{self.format_errors} consecutive answers without a tool call"
+            self.error = f"{self.format_errors} consecutive answers without a runnable tool call"
             return ExitStatus.format_errors
         return None
 
-    def act(self, step: Step, calls: list[ToolCall]) -> ExitStatus | None:
-        """Run the calls in order; a submit ends the trajectory (later calls are not run)."""
+    def act(self, step: Step, calls: list[ToolCall], ignored: int = 0) -> ExitStatus | None:
+        """Run the calls in order; a submit ends the trajectory (later calls are not run). `ignored` later
+        calls of a text-format answer were not run: the model is told."""
         self.format_errors = 0
         t1 = time.monotonic()
         status = None
@@ -218,6 +244,8 @@ class Agent:
                 status, obs = ExitStatus.submitted, "Submitted."
             else:
                 obs = truncate(self.toolset.execute(call), self.config.observation_limit)
+            if ignored:
+                obs += f"\n[Only the first of your {ignored + 1} tool calls ran: call one tool per answer.]"
             step.observations.append(obs)
             if self.text_format:
                 self.messages.append(

@@ -8,7 +8,12 @@ result.choices[0].tool_calls, client.usage, client.tool_format  # "native" or "t
 
 With `tool_format` `text` (or `auto` resolved to text by the start-up probe) tools are not sent to the
 server: the caller describes them in the system prompt and `chat` parses `<function=...>` blocks from the
-content into `tool_calls`.
+content into `tool_calls`. In both formats `chat` splits reasoning off the answer (`reasoning_content`,
+`reasoning` or `<think>` blocks -> `Choice.reasoning`) and, when the server returned no tool calls, reads
+calls the model wrote into its content (`agent.parsing.parse_content_calls`).
+
+A 400 answer saying the context is full raises `ContextLengthError`; when only the completion does not
+fit, `chat` first retries once with `max_tokens` cut to the room left.
 
 Replicas: `chat(..., session=trajectory_id)` keeps a conversation on one server (its prefix cache), first
 chosen by rendezvous hashing of the session id, so the choice is stable and only a failed server's
@@ -22,8 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,7 +39,7 @@ from pydantic import BaseModel, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from agent.config import ModelConfig
-from agent.parsing import ToolCall, make_call, parse_text_calls
+from agent.parsing import ToolCall, make_call, parse_content_calls, split_reasoning
 from agent.result import Usage
 
 PROBE_TOOL = "swescale_probe"
@@ -47,8 +54,46 @@ PROBE_SCHEMA = {
 }
 
 
+MIN_COMPLETION_TOKENS = 256
+"""A request whose prompt leaves less room than this for the answer is a full context, not retried."""
+_CONTEXT_FULL = re.compile(
+    r"maximum context length|context length|context window|context_length_exceeded|prompt is too long|"
+    r"too many (?:input )?tokens",
+    re.I,
+)
+_LIMIT = re.compile(r"maximum context length is (\d+)", re.I)
+_PROMPT = re.compile(r"(\d+) (?:input tokens|tokens? in the messages|in the messages)", re.I)
+
+
 class ModelError(RuntimeError):
     """A model call failed after all retries (or with a non-retryable error)."""
+
+
+class ContextLengthError(ModelError):
+    """The server refused the request (400) because prompt plus completion exceed the model's context."""
+
+    def __init__(self, message: str, limit: int | None = None, prompt_tokens: int | None = None):
+        super().__init__(message)
+        self.limit, self.prompt_tokens = limit, prompt_tokens
+
+    @property
+    def room(self) -> int | None:
+        """Completion tokens that still fit, when the server's message says (vLLM's does)."""
+        if self.limit is None or self.prompt_tokens is None:
+            return None
+        return self.limit - self.prompt_tokens
+
+
+def _context_error(exc: openai.APIStatusError, prefix: str) -> ContextLengthError | None:
+    message = str(getattr(exc, "message", exc))
+    if exc.status_code not in (400, 413) or not _CONTEXT_FULL.search(message):
+        return None
+    limit, prompt = _LIMIT.search(message), _PROMPT.search(message)
+    return ContextLengthError(
+        f"{prefix}: {message}",
+        int(limit.group(1)) if limit else None,
+        int(prompt.group(1)) if prompt else None,
+    )
 
 
 class TokenLogprob(BaseModel):
@@ -59,10 +104,15 @@ class TokenLogprob(BaseModel):
 
 class Choice(BaseModel):
     content: str | None = None
+    """The answer, reasoning removed (and, in the native format, call blocks read from it)."""
+    reasoning: str = ""
+    """The model's reasoning (`reasoning_content`/`reasoning` of the message, or `<think>` blocks)."""
     tool_calls: list[dict] = Field(default_factory=list)
     """`[{"id", "name", "arguments"}]`, arguments the raw JSON string (use `calls()` for typed ones)."""
     finish_reason: str | None = None
     logprobs: list[TokenLogprob] | None = None
+    parse_errors: list[str] = Field(default_factory=list)
+    """Why blocks of the content that look like tool calls could not be read."""
 
     def calls(self) -> list[ToolCall]:
         return [make_call(c["name"], c["arguments"], c.get("id", "")) for c in self.tool_calls]
@@ -205,6 +255,8 @@ class ModelClient:
             if "status 4" in str(exc):  # the server rejects tools
                 return "text"
             raise
+        for choice in result.choices:  # a call written into the content: tools reach the model
+            _read_answer(choice, [PROBE_SCHEMA], "native")
         return "native" if any(c.tool_calls for c in result.choices) else "text"
 
     # -- calls ------------------------------------------------------------------------------------------------
@@ -241,12 +293,10 @@ class ModelClient:
             params["stop"] = stop
         if tools and fmt == "native":
             params["tools"] = tools
-        result = self._call(params, session=session if self.config.affinity else None)
+        result = self._call_fitting(params, session=session if self.config.affinity else None)
         result.tool_format = fmt
-        if tools and fmt == "text":
-            for k, choice in enumerate(result.choices):
-                calls = parse_text_calls(choice.content or "", tools, id_prefix=f"text_{k}")
-                choice.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        for choice in result.choices:
+            _read_answer(choice, tools, fmt)
         return result
 
     def _up(self) -> list[_Endpoint]:
@@ -263,6 +313,16 @@ class ModelClient:
             return ep
         start = next(self._rr)  # least in flight, ties broken round robin
         return min((up[(start + i) % len(up)] for i in range(len(up))), key=lambda e: e.in_flight)
+
+    def _call_fitting(self, params: dict, session: str | None = None) -> ChatResult:
+        """`_call`; when the prompt fits but the requested completion does not, once more with less."""
+        try:
+            return self._call(params, session=session)
+        except ContextLengthError as exc:
+            room = exc.room
+            if room is None or room < MIN_COMPLETION_TOKENS or room >= params["max_tokens"]:
+                raise
+            return self._call({**params, "max_tokens": room}, session=session)
 
     @contextmanager
     def _endpoint(self, session: str | None = None):
@@ -329,11 +389,12 @@ class ModelClient:
         except openai.OpenAIError as exc:
             n = retrying.statistics.get("attempt_number", 1)
             status = getattr(exc, "status_code", None)
-            raise ModelError(
-                f"model call failed after {n} attempt{'s' if n > 1 else ''}"
-                + (f" (status {status})" if status else "")
-                + f": {getattr(exc, 'message', exc)}"
-            ) from exc
+            prefix = f"model call failed after {n} attempt{'s' if n > 1 else ''}" + (
+                f" (status {status})" if status else ""
+            )
+            if isinstance(exc, openai.APIStatusError) and (full := _context_error(exc, prefix)):
+                raise full from exc
+            raise ModelError(f"{prefix}: {getattr(exc, 'message', exc)}") from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     def _result(self, response: Any, url: str, seconds: float) -> ChatResult:
@@ -356,8 +417,16 @@ class ModelClient:
                     )
                     for t in c.logprobs.content
                 ]
+            extra = msg.model_extra or {}
+            reasoning = extra.get("reasoning_content") or extra.get("reasoning") or ""
             choices.append(
-                Choice(content=msg.content, tool_calls=calls, finish_reason=c.finish_reason, logprobs=lps)
+                Choice(
+                    content=msg.content,
+                    reasoning=reasoning if isinstance(reasoning, str) else "",
+                    tool_calls=calls,
+                    finish_reason=c.finish_reason,
+                    logprobs=lps,
+                )
             )
         u = response.usage
         usage = Usage(
@@ -370,3 +439,19 @@ class ModelClient:
             self._usage.add(usage)
             self._by_server.setdefault(url, Usage()).add(usage)
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)
+
+
+def _read_answer(choice: Choice, tools: list[dict] | None, fmt: str) -> None:
+    """Split the reasoning off the answer; without native tool calls, read calls from the content (in the
+    native format their blocks leave the content, so the history holds each call once)."""
+    thought = ""
+    if choice.content:
+        thought, choice.content = split_reasoning(choice.content)
+    choice.reasoning = "\n".join(t for t in (choice.reasoning, thought) if t)
+    if not tools or choice.tool_calls:
+        return
+    found = parse_content_calls(choice.content or "", tools, id_prefix=f"call_{uuid.uuid4().hex[:12]}")
+    choice.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in found.calls]
+    choice.parse_errors = found.errors
+    if fmt == "native" and found.calls:
+        choice.content = found.rest

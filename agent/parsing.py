@@ -1,4 +1,4 @@
-"""Tool calls: the typed call, the text format (`<function=NAME>` blocks) and argument decoding.
+"""Tool calls: the typed call, calls written in the content, reasoning blocks and argument decoding.
 
 The text format is the one R2E-Gym and OpenHands use with models that have no native tool calling:
 
@@ -8,6 +8,11 @@ The text format is the one R2E-Gym and OpenHands use with models that have no na
     </function>
 
 Tools are described in the system prompt (`describe_tools`) and calls are parsed from the content.
+Open models also write their own native format into the content when the server's tool parser misses
+it: Hermes/Qwen `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` (or, Qwen3-Coder, a
+`<function=...>` block inside `<tool_call>`); `parse_content_calls` reads both, in document order.
+Reasoning (`<think>...</think>`) is split off first (`split_reasoning`), so a call the model only
+considered while thinking is never run.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from typing import Any
 
 _FUNCTION = re.compile(r"<function\s*=\s*([^>\s]+)\s*>(.*?)(?:</function>|$)", re.DOTALL)
 _PARAMETER = re.compile(r"<parameter\s*=\s*([^>\s]+)\s*>(.*?)</parameter>", re.DOTALL)
+# A <tool_call> block (its closing tag may be missing at the very end), or a bare <function=...> block.
+_CONTENT_CALL = re.compile(
+    r"<tool_call>(?P<body>.*?)(?:</tool_call>|$)|(?P<function><function\s*=\s*[^>\s]+\s*>.*?(?:</function>|$))",
+    re.DOTALL,
+)
+_THINK = re.compile(r"<(think|thinking|reasoning)>(.*?)(?:</\1>|$)", re.DOTALL)
+_THINK_END = re.compile(r"</(think|thinking|reasoning)>")
 
 
 @dataclass
@@ -102,6 +114,66 @@ def parse_text_calls(
         args = {p: _convert(_strip_value(v), props.get(p)) for p, v in _PARAMETER.findall(body)}
         calls.append(ToolCall(name=name, arguments=json.dumps(args), id=f"{id_prefix}_{index}", args=args))
     return calls
+
+
+def split_reasoning(content: str | None) -> tuple[str, str]:
+    """`content` -> (reasoning, answer): `<think>` blocks (also `<thinking>`, `<reasoning>`) removed from the
+    answer. A block left open runs to the end; a lone closing tag (the template opened the block in the
+    prompt) makes everything before it reasoning."""
+    text = content or ""
+    parts = []
+    lone = _THINK_END.search(text)
+    if lone and not re.search(rf"<{lone.group(1)}>", text[: lone.start()]):
+        parts.append(text[: lone.start()])
+        text = text[lone.end() :]
+    answer = _THINK.sub(lambda m: parts.append(m.group(2)) or "", text)
+    return "\n".join(p.strip() for p in parts if p.strip()), answer.strip() if parts else answer
+
+
+def _json_call(body: str, call_id: str) -> tuple[ToolCall | None, str]:
+    """`{"name": ..., "arguments": {...} | "<json>"}` (or `parameters`) -> a call, or why it is none."""
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return (
+            None,
+            f"the <tool_call> block is not valid JSON ({exc.msg} at position {exc.pos}): {body[:300]!r}",
+        )
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+        return None, f'the <tool_call> block must be a JSON object with a "name": {body[:300]!r}'
+    arguments = value.get("arguments", value.get("parameters", {}))
+    return make_call(value["name"], arguments, call_id), ""
+
+
+@dataclass
+class ContentCalls:
+    """Calls found in an answer's content."""
+
+    calls: list[ToolCall]
+    errors: list[str]
+    """Why blocks that look like calls could not be read (the model is told)."""
+    rest: str
+    """The content without the call blocks."""
+
+
+def parse_content_calls(
+    content: str, tools: list[dict] | None = None, id_prefix: str = "text"
+) -> ContentCalls:
+    """`<tool_call>` blocks (JSON, or a `<function=...>` block inside) and bare `<function=...>` blocks."""
+    calls: list[ToolCall] = []
+    errors: list[str] = []
+    for match in _CONTENT_CALL.finditer(content or ""):
+        call_id = f"{id_prefix}_{len(calls)}"
+        body = (match.group("body") or "").strip()
+        if match.group("function") is not None or "<function" in body:
+            calls += parse_text_calls(match.group("function") or body, tools, id_prefix=call_id)
+            continue
+        call, error = _json_call(body, call_id)
+        if call is None:
+            errors.append(error)
+        else:
+            calls.append(call)
+    return ContentCalls(calls, errors, _CONTENT_CALL.sub("", content or "").strip())
 
 
 def describe_tools(tools: list[dict]) -> str:

@@ -14,6 +14,8 @@ class ExitStatus(StrEnum):
     time_limit = "time_limit"
     format_errors = "format_errors"
     model_error = "model_error"
+    context_exceeded = "context_exceeded"
+    """The conversation no longer fits the model's context (the server said so); the diff is kept."""
     sandbox_error = "sandbox_error"
     cancelled = "cancelled"
 

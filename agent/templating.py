@@ -16,8 +16,11 @@ HIDDEN_FIELDS = frozenset({"patch", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS"
 
 
 def task_view(task: Task) -> dict[str, Any]:
-    """The task as prompt templates see it (user-supplied ones included): without its hidden fields."""
-    return task.model_dump(exclude=set(HIDDEN_FIELDS))
+    """The task as prompt templates see it (user-supplied ones included): its declared fields without the
+    hidden ones. Unknown fields a dataset row carried (kept on the Task, e.g. a dataset's own copy of the
+    solution) are left out too: only what is known to be safe is shown."""
+    shown = set(Task.model_fields) - HIDDEN_FIELDS
+    return {name: getattr(task, name) for name in sorted(shown)}
 
 
 def render(template: str, config: AgentConfig, **values: Any) -> str:

@@ -26,6 +26,9 @@ class Step(BaseModel):
     """Raw server answer (JSON)."""
     tool_calls: list[dict] = Field(default_factory=list)
     """`[{"id", "name", "arguments"}]` as the model produced them."""
+    reasoning: str = ""
+    """The model's reasoning in this step (kept here, not sent back to the model)."""
+    finish_reason: str = ""
     observations: list[str] = Field(default_factory=list)
     """What the model was shown for each call (after truncation)."""
     usage: Usage = Field(default_factory=Usage)

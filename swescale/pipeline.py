@@ -244,6 +244,7 @@ class SolveRun:
             pool=self.pool,
             env=self.env,
             tests=self.tests,
+            cache_dir=self.run_dir,  # one cache for the run: a generation re-runs no earlier cell
         )
 
     # -- the run -------------------------------------------------------------------------------------------

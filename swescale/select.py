@@ -32,12 +32,13 @@ def select_task(
     pool: Any = None,
     env: Any = None,
     tests: list[GeneratedTest] | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[VerifierTable, Decision]:
     """Verify the candidates of one task, select one (or abstain) and write decision.json.
 
     `env` defaults to the task's prepared environment; `tests` to the scripts of test-writing
     trajectories run with `model` (none without a model). Candidates' own reproduction scripts are
-    always added by the verifier.
+    always added by the verifier. `cache_dir`: the run's outcome cache (default `run_dir`).
     """
 
     out_dir = run_dir / task.instance_id
@@ -53,7 +54,9 @@ def select_task(
             run_test_trajectories(task, env, model, pool, config, out_dir / "trajectories") if model else []
         )
     verified = [c for c in candidates if c.candidate_id in reps]
-    table = verify(task, env, verified, tests, config, judge_model, pool, out_dir)
+    table = verify(
+        task, env, verified, tests, config, judge_model, pool, out_dir, cache_dir=cache_dir or run_dir
+    )
     table = expand_table(table, groups)
     table.save(out_dir / "selection_table.json")
     decision = select(table, config.selection, candidates, originals, groups=groups)

@@ -1,10 +1,42 @@
-"""Shared fixtures. Docker tests skip on a developer machine without an engine, but never in CI."""
+"""Shared fixtures. Docker tests skip on a developer machine without an engine, but never in CI.
+
+Every test that needs Docker carries the `docker` marker, checked two ways:
+- collection fails (a usage error naming the tests) when an unmarked test uses a Docker fixture, directly
+  or through other fixtures (`DOCKER_FIXTURES`);
+- an unmarked test runs with DOCKER_HOST pointing at a socket that does not exist (subprocesses inherit
+  it), so Docker used any other way fails it loudly. `pytest -m "not docker"` therefore runs no Docker.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
+
+DOCKER_FIXTURES = frozenset({"docker_client", "base_image"})
+"""Fixtures that reach the Docker engine; every fixture that needs Docker depends on one of them."""
+NO_DOCKER = "unix:///nonexistent/swescale-test-not-marked-docker.sock"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("docker") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use Docker must carry @pytest.mark.docker (or a module pytestmark):\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _no_docker_unless_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("docker") is None:
+        monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
 
 
 def _docker_client():
@@ -32,3 +64,25 @@ def base_image(docker_client) -> str:
     from sandbox.images import ensure_base_image
 
     return ensure_base_image(python="3.11")
+
+
+class CountingPool:
+    """A real SandboxPool that counts the sandboxes it starts."""
+
+    def __init__(self, max_concurrent: int = 2):
+        from sandbox import SandboxPool
+
+        self.pool = SandboxPool(max_concurrent=max_concurrent)
+        self.started = 0
+        self._lock = threading.Lock()
+
+    def sandbox(self, image: str, **kwargs):
+        with self._lock:
+            self.started += 1
+        return self.pool.sandbox(image, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def make_pool():
+    """Factory of counting pools."""
+    return CountingPool

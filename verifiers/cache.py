@@ -33,10 +33,12 @@ class NullCache:
 
 
 class SqliteCache:
-    """Thread-safe; one row per key. Values are JSON."""
+    """Thread-safe; one row per key. Values are JSON. Keys are taken within `namespace` (e.g. the id of the
+    image the outcomes come from), so one file can serve many runs and images."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, namespace: str = ""):
         self.path = Path(path)
+        self.namespace = namespace
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.hits = 0
@@ -53,7 +55,11 @@ class SqliteCache:
         finally:
             db.close()
 
+    def _key(self, key: str) -> str:
+        return cache_key(self.namespace, key) if self.namespace else key
+
     def get(self, key: str) -> Any | None:
+        key = self._key(key)
         with self._lock, self._connect() as db:
             row = db.execute("SELECT value FROM outcomes WHERE key = ?", (key,)).fetchone()
         if row is None:
@@ -63,10 +69,28 @@ class SqliteCache:
         return json.loads(row[0])
 
     def put(self, key: str, value: Any) -> None:
+        key = self._key(key)
         with self._lock, self._connect() as db:
             db.execute("INSERT OR REPLACE INTO outcomes (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
 
-def open_cache(cache_dir: str, out_dir: str | Path | None) -> OutcomeCache:
-    directory = cache_dir or (str(out_dir) if out_dir else "")
-    return SqliteCache(Path(directory) / "verifier_cache.sqlite") if directory else NullCache()
+def open_cache(
+    cache_dir: str, out_dir: str | Path | None, run_dir: str | Path | None = None, namespace: str = ""
+) -> OutcomeCache:
+    """The outcome cache: `cache_dir` (`verifier.cache_dir`, one per machine), else the run's
+    (`run_dir`: every generation and task of a run shares it), else `out_dir`'s, else none."""
+    directory = cache_dir or str(run_dir or "") or str(out_dir or "")
+    if not directory:
+        return NullCache()
+    return SqliteCache(Path(directory) / "verifier_cache.sqlite", namespace)
+
+
+def image_identity(image: str) -> str:
+    """The image's content id (so outcomes of an image rebuilt under the same tag are not reused), or the
+    name when the engine cannot say."""
+    try:
+        from sandbox.docker_sandbox import shared_client
+
+        return str(shared_client().images.get(image).id)
+    except Exception:  # noqa: BLE001 - the name is still part of every key
+        return image

@@ -16,6 +16,9 @@ class VerifierConfig(Section):
     """Ask the judge model for P(YES) when a verifier model is configured."""
     judge_samples: int = 5
     """Sampled verdicts per candidate when the server returns no logprobs."""
+    judge_method: Literal["auto", "logprobs", "samples"] = "auto"
+    """How every candidate of a table is judged: `auto` decides once per table by one probe request
+    (`logprobs` when the answer token's top logprobs hold YES or NO, else `samples`)."""
     test_timeout: float = 120.0
     """Timeout of one generated or regression test run, in seconds."""
 
@@ -25,7 +28,9 @@ class VerifierConfig(Section):
     max_parallel: int = 2
     """Sandboxes (one per distinct candidate patch) run at the same time."""
     cache_dir: str = ""
-    """Directory of the outcome cache (sqlite); empty: `out_dir`, and no cache when there is no out_dir."""
+    """Directory of an outcome cache (sqlite) shared by every run on this machine (outcomes are keyed by
+    image id, patch, test and timeout). Empty: one cache per run, in its run directory (every generation
+    reuses the earlier ones' cells), or in `out_dir` for a bare `verify`."""
     regression_max_files: int = 10
     """At most this many existing test files are selected as regression tests."""
     excerpt_chars: int = 2000

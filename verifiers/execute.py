@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.patch import changed_paths
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import regression_command
 from verifiers.config import VerifierConfig
+from verifiers.isolation import CleanRuns, isolated, script_path
 from verifiers.logparse import parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import GeneratedTest, Outcome
@@ -101,15 +103,15 @@ def shell(env: EnvLike, command: str) -> str:
     return "\n".join([*getattr(env, "eval_commands", []), command])
 
 
-def run_generated(box: Any, env: EnvLike, test: GeneratedTest, config: VerifierConfig) -> Outcome:
-    path = shlex.quote(test.path)
-    box.write_file(f"{WORKDIR}/{test.path}", test.script)
-    try:
-        res = box.exec(
-            shell(env, f"cd {WORKDIR} && {env.python} {path}"), timeout=config.test_timeout, cwd=WORKDIR
-        )
-    finally:
-        box.exec(f"rm -f {path}", cwd=WORKDIR)
+def run_generated(
+    box: Any, env: EnvLike, test: GeneratedTest, config: VerifierConfig, path: str | None = None
+) -> Outcome:
+    """Run one generated test, written at `path` (default `isolation.script_path`: a name of its own in
+    the directory the test names, never a file of the candidate)."""
+    path = path or script_path(test)
+    box.write_file(f"{WORKDIR}/{path}", test.script)
+    command = isolated(f"cd {WORKDIR} && {env.python} {shlex.quote(path)}")
+    res = box.exec(shell(env, command), timeout=config.test_timeout, cwd=WORKDIR)
     return make_outcome(res.exit_code, res.output, res.timed_out, res.duration, config.excerpt_chars)
 
 
@@ -119,7 +121,7 @@ def run_regression(
     # The log goes to a file and is read back whole: command output is capped (head and tail), and a cut
     # in the middle would lose test statuses.
     res = box.exec(
-        shell(env, f"cd {WORKDIR} && ({command}) > {REGRESSION_LOG} 2>&1"),
+        shell(env, isolated(f"cd {WORKDIR} && ({command}) > {REGRESSION_LOG} 2>&1")),
         timeout=config.regression_timeout,
         cwd=WORKDIR,
     )
@@ -186,14 +188,17 @@ def run_version(
     with ExitStack() as stack:
         box = LazySandbox(pool, env.image, stack, counter)
         applied = not patch.strip()
+        runs = CleanRuns(set(changed_paths(patch)))
 
         def sandbox() -> Any:
+            """The sandbox, ready for one run: patched, and as it was after the patch (isolation.py)."""
             nonlocal applied
             sb = box.get()
             if not applied:
                 applied = True
                 sb.apply_patch(patch)
                 cache.put(apply_key, {"applies": True, "output": ""})
+            runs.before_run(sb)
             return sb
 
         try:
@@ -207,7 +212,7 @@ def run_version(
                 if (cached := cache.get(key)) is not None:
                     result.outcomes[test.test_id] = Outcome.model_validate(cached)
                     continue
-                outcome = run_generated(sandbox(), env, test, config)
+                outcome = run_generated(sandbox(), env, test, config, runs.script_path(test))
                 cache.put(key, outcome.model_dump())
                 result.outcomes[test.test_id] = outcome
             if regression_cmd:

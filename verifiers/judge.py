@@ -3,9 +3,13 @@
 The judge sees the issue, the candidate diff and optionally a condensed trajectory; never hidden tests.
 Score: from the answer token's top_logprobs, P(YES) = e^yes / (e^yes + e^no), where yes/no are the
 log-sum-exp over spellings (`YES`, ` Yes`, `yes.` ...). A spelling missing from the top list gets the
-residual mass bound log(1 - sum of shown probabilities). Without logprobs (or without either spelling in
-the top list) the score is the mean of `judge_samples` sampled verdicts (unparsable ones ignored).
-Requests run concurrently; results are keyed by candidate id.
+residual mass bound log(1 - sum of shown probabilities). Without logprobs the score is the mean of
+`judge_samples` sampled verdicts (unparsable ones ignored).
+
+Every candidate of one table is scored the same way: the method is decided once, before any candidate,
+by one probe request (`judge_method: auto`) and recorded in the table (`meta.judge_method`). With
+`logprobs`, a candidate whose answer token has neither YES nor NO among its top logprobs stays unjudged
+(None) rather than being sampled. Requests run concurrently; results are keyed by candidate id.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True, autoescape=False
 )
 _VERDICT = re.compile(r"\b(YES|NO)\b", re.I)
+PROBE_QUESTION = "Format check before judging. Answer with exactly one word, YES or NO: is 2 + 2 equal to 4?"
+"""The user message of the probe request that decides the judge's method."""
 
 
 class ChatModel(Protocol):
@@ -155,35 +161,61 @@ def verdict(text: str) -> float | None:
 
 
 class Judge:
-    """Scores candidates with one model. Remembers when the server gives no logprobs (then only samples)."""
+    """Scores candidates with one model, all of them by the same method (`decide_method`)."""
 
     def __init__(self, model: ChatModel, problem_statement: str, config: VerifierConfig, max_tokens: int = 1):
         self.model = model
         self.problem_statement = problem_statement
         self.config = config
         self.max_tokens = max(1, max_tokens)
-        self._no_logprobs = False
+        self.method: str | None = None
+        """`logprobs`, `samples` or `unavailable` (the probe failed: nothing is judged); None until decided."""
+        self.method_reason = ""
         self._lock = threading.Lock()
 
+    def decide_method(self) -> str:
+        """The method for every candidate: `config.judge_method`, or for `auto` one probe request."""
+        with self._lock:
+            if self.method is None:
+                self.method, self.method_reason = self._probe_method()
+                log.info("judge method: %s (%s)", self.method, self.method_reason)
+            return self.method
+
+    def _probe_method(self) -> tuple[str, str]:
+        if self.config.judge_method != "auto":
+            return self.config.judge_method, "configured"
+        system = _env.get_template("judge_system.j2").render().strip()
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": PROBE_QUESTION}]
+        try:
+            p = self._p_yes(messages)
+        except Exception as exc:  # noqa: BLE001 - decided from the kind of failure
+            status = getattr(exc, "status_code", None) or getattr(exc.__cause__, "status_code", None)
+            if isinstance(status, int) and 400 <= status < 500:
+                return "samples", f"the server rejects logprob requests: {exc}"
+            return "unavailable", f"the probe request failed: {exc}"
+        if p is None:
+            return "samples", "no YES/NO among the top logprobs of the probe's answer token"
+        return "logprobs", "YES/NO among the top logprobs of the probe's answer token"
+
+    def _p_yes(self, messages: list[dict]) -> float | None:
+        """One greedy request with logprobs: P(YES) of its answer token, None without YES/NO in the top."""
+        result = self.model.chat(
+            messages,
+            logprobs=True,
+            top_logprobs=self.config.judge_top_logprobs,
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+        )
+        return p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
+
     def score(self, candidate: Candidate) -> float | None:
+        method = self.decide_method()
+        if method == "unavailable":
+            return None
         messages = render_prompt(self.problem_statement, candidate, self.config)
-        if not self._no_logprobs:
-            try:
-                result = self.model.chat(
-                    messages,
-                    logprobs=True,
-                    top_logprobs=self.config.judge_top_logprobs,
-                    temperature=0.0,
-                    max_tokens=self.max_tokens,
-                )
-                p = p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
-            except Exception as exc:  # noqa: BLE001 - e.g. a server that rejects logprobs: sample instead
-                log.warning("judge logprobs request failed (%s); sampling verdicts instead", exc)
-                p = None
-            if p is not None:
-                return round(p, 6)
-            with self._lock:
-                self._no_logprobs = True
+        if method == "logprobs":
+            p = self._p_yes(messages)
+            return None if p is None else round(p, 6)
         k = max(1, self.config.judge_samples)
         result = self.model.chat(
             messages, n=k, temperature=self.config.judge_temperature, max_tokens=max(self.max_tokens, 8)
@@ -194,6 +226,8 @@ class Judge:
     def score_all(self, candidates: list[Candidate]) -> dict[str, float | None]:
         """Concurrent; the answer is a dict by candidate id, whatever order requests complete in."""
         scores: dict[str, float | None] = {}
+        if candidates:
+            self.decide_method()  # before any candidate, so none depends on another's answer
         with ThreadPoolExecutor(max_workers=max(1, self.config.judge_concurrency)) as pool:
             futures = {c.candidate_id: pool.submit(self._safe_score, c) for c in candidates}
             for candidate_id, future in futures.items():

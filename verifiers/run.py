@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from verifiers.cache import open_cache
+from verifiers.cache import image_identity, open_cache
 from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
 from verifiers.execute import EnvLike, PoolLike, SandboxCounter, VersionResult, run_version
 from verifiers.hybrid import score_rows
@@ -55,11 +55,13 @@ def verify(
     regression: bool | None = None,
     judge: bool | None = None,
     repro_tests: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> VerifierTable:
     """Verify `candidates` of `task` in `env` (EnvSpec). `config` is the SwescaleConfig.
 
     regression / judge: None = config.verifier.regression / config.verifier.judge; False skips them.
     repro_tests: also use the candidates' own reproduction scripts (Candidate.repro_test) as tests.
+    cache_dir: where the run keeps its outcome cache (`verifier.cache_dir` wins; default `out_dir`).
     """
     vconf = config.verifier
     regression = vconf.regression if regression is None else regression
@@ -75,7 +77,7 @@ def verify(
         sorted(tests, key=lambda t: t.test_id), tests_from_candidates(candidates) if repro_tests else []
     )
     all_tests.sort(key=lambda t: t.test_id)
-    cache = open_cache(vconf.cache_dir, out_dir)
+    cache = open_cache(vconf.cache_dir, out_dir, cache_dir, namespace=image_identity(env.image))
     counter = SandboxCounter()
     started = time.monotonic()
 
@@ -124,10 +126,13 @@ def verify(
 
     # 3. the judge
     scores: dict[str, float | None] = {}
+    judge_method: dict[str, str] | None = None
     if judge and judge_model is not None:
         applying = [c for c in candidates if versions[c.patch_hash].applies]
         max_tokens = getattr(getattr(config, "verifier_model", None), "max_tokens", 1)
-        scores = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens).score_all(applying)
+        judging = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens)
+        scores = judging.score_all(applying)
+        judge_method = {"method": judging.method or "", "reason": judging.method_reason}
 
     # 4. the table
     columns = [
@@ -150,6 +155,7 @@ def verify(
         meta={
             "hybrid": vconf.hybrid,
             "formula": formula,
+            "judge_method": judge_method,
             "regression_files": selected,
             "sandboxes_started": counter.count,
             "distinct_patches": len(patches),

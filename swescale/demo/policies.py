@@ -27,6 +27,8 @@ class Reply:
     delay: float = 0.0
     finish_reason: str | None = None
     usage: dict | None = None
+    reasoning: str | None = None
+    """Sent as the message's `reasoning_content` (vLLM's reasoning parsers)."""
 
     @classmethod
     def of(cls, value: Reply | dict | str) -> Reply:

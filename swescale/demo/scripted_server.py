@@ -18,7 +18,8 @@ for `n > 1` it is called n times. A reply (a dict or a `Reply`) may hold:
 - `logprobs`: `[{"token", "logprob", "top_logprobs": [{"token", "logprob"}]}]` (synthesised from the
   content when the request asks for logprobs and the reply has none);
 - `status`: answer this HTTP error code instead (e.g. 500); `delay`: seconds to wait before answering;
-- `usage`: `{"prompt_tokens", "completion_tokens"}` overriding the rough chars/4 count.
+- `usage`: `{"prompt_tokens", "completion_tokens"}` overriding the rough chars/4 count;
+- `reasoning`: sent as the message's `reasoning_content`, as vLLM's reasoning parsers do.
 
 `ConversationPolicy` replays one script (list of replies) per trajectory; `Router` sends requests of
 different kinds (e.g. judge prompts) to different policies.
@@ -204,6 +205,8 @@ class ScriptedServer:
                 }
             )
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.reasoning is not None:
+            message["reasoning_content"] = reply.reasoning
         if tool_calls:
             message["tool_calls"] = tool_calls
         elif reply.content is None:

@@ -125,3 +125,10 @@ def test_auto_probe_and_text_fallback():
 
     with ScriptedServer(lambda r: {"content": "I cannot call tools."}) as server:
         assert ModelClient(cfg(server.url, tool_format="auto")).tool_format == "text"
+
+
+def test_probe_counts_a_call_written_into_the_content():
+    """A server whose tool parser misses the model's calls still gets the tools (the calls are read)."""
+    written = '<tool_call>{"name": "swescale_probe", "arguments": {}}</tool_call>'
+    with ScriptedServer(lambda r: {"content": written}) as server:
+        assert ModelClient(cfg(server.url, tool_format="auto")).tool_format == "native"

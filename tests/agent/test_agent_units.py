@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.agent import truncate
 from agent.context import repo_context, skeleton
-from agent.parsing import describe_tools, make_call, parse_text_calls
+from agent.parsing import describe_tools, make_call, parse_content_calls, parse_text_calls, split_reasoning
 from agent.patch import filter_patch
 from agent.tools import Toolset
 
@@ -124,3 +124,51 @@ def test_truncate_keeps_head_and_tail():
     out = truncate(text, 300)
     assert out.startswith("H" * 100) and out.endswith("T" * 100) and "characters elided" in out
     assert truncate("short", 300) == "short"
+
+
+def test_reasoning_split_off_the_answer():
+    assert split_reasoning("<think>\nhmm\n</think>\n\nanswer") == ("hmm", "answer")
+    assert split_reasoning("the template opened it</think>answer") == ("the template opened it", "answer")
+    assert split_reasoning("<think>cut before the end") == ("cut before the end", "")
+    assert split_reasoning("no reasoning <b>here</b>") == ("", "no reasoning <b>here</b>")
+
+
+def test_content_calls_in_document_order_with_errors():
+    tools = Toolset("default", sandbox=None).schemas()
+    content = (
+        'first <tool_call>{"name": "bash", "arguments": "{\\"command\\": \\"ls\\"}"}</tool_call>\n'
+        "<tool_call>\n<function=str_replace_editor>\n<parameter=command>view</parameter>\n"
+        "<parameter=view_range>[1, 2]</parameter>\n</function>\n</tool_call>\n"
+        "<tool_call>{broken}</tool_call>\n"
+        '<tool_call>{"arguments": {}}</tool_call>\n'
+        "<function=submit>\n</function>"
+    )
+    found = parse_content_calls(content, tools, id_prefix="x")
+    assert [(c.name, c.args) for c in found.calls] == [
+        ("bash", {"command": "ls"}),
+        ("str_replace_editor", {"command": "view", "view_range": [1, 2]}),
+        ("submit", {}),
+    ]
+    assert len({c.id for c in found.calls}) == 3
+    assert "not valid JSON" in found.errors[0] and 'with a "name"' in found.errors[1]
+    assert found.rest == "first"
+
+
+def test_task_view_shows_no_hidden_or_unknown_field():
+    from agent.templating import HIDDEN_FIELDS, task_view
+    from envs.task import Task
+
+    secret = "SECRET-MARKER"
+    task = Task(
+        instance_id="x-1",
+        problem_statement="the issue",
+        patch=secret,
+        test_patch=secret,
+        FAIL_TO_PASS=[secret],
+        PASS_TO_PASS=[secret],
+        eval_script=secret,
+        parsed_commit_content=secret,  # a dataset's own copy of the solution, kept on the Task as an extra
+    )
+    view = task_view(task)
+    assert secret not in repr(view) and not HIDDEN_FIELDS & set(view)
+    assert view["instance_id"] == "x-1" and view["problem_statement"] == "the issue"

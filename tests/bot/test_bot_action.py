@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from bot_payloads import REPO, labeled, write
 from bot_serve import free_port
@@ -48,6 +49,7 @@ def test_example_workflow_listens_to_the_three_events_with_write_permissions():
     )
 
 
+@pytest.mark.docker  # the job's preflight pings the engine before the model server
 def test_action_script_passes_label_associations_budgets_and_servers(github, origin, workspace, tmp_path):
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     script = next(s for s in action["runs"]["steps"] if s.get("id") == "bot")["run"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from bot_payloads import REPO, issue_comment, labeled
 from bot_support import (
     ISSUE_BODY,
@@ -33,6 +34,7 @@ def test_an_outsiders_solve_command_is_ignored_and_nothing_runs(github, origin, 
     assert git(origin, "branch", "--list", "swescale/*") == ""
 
 
+@pytest.mark.docker  # the job's preflight pings the engine before the model server
 def test_a_failure_is_told_on_the_issue_and_exits_1(github, origin, workspace, tmp_path):
     payload = labeled(str(origin), 1, ISSUE_TITLE, ISSUE_BODY, sender="maintainer")
     proc = run_bot_github(github, "issues", payload, workspace, tmp_path, "--model", "http://127.0.0.1:9/v1")

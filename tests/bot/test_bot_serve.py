@@ -110,6 +110,7 @@ def test_an_outsiders_command_is_ignored_before_any_work(serve, github, origin):
     assert not (server.state_dir / "workspaces").exists()  # nothing cloned
 
 
+@pytest.mark.docker  # the job's preflight pings the engine before the model server
 def test_a_queued_job_survives_a_restart_and_runs(serve, github, origin):
     server = serve("--model", closed_model()).start("bot.workers=0")
     assert server.deliver("issues", solve_event(origin), "d-queued").status_code == 202
@@ -149,6 +150,7 @@ def test_a_job_cut_by_a_crash_is_reported_when_out_of_attempts(serve, github, or
     assert server.health()["jobs"] == {"failed": 1}
 
 
+@pytest.mark.docker  # the job's preflight pings the engine before the model server
 def test_a_job_cut_by_a_crash_runs_again_while_attempts_are_left(serve, github, origin, silent_model):
     server = crash_mid_job(serve, github, origin, silent_model, attempts=2)
     server.wait_for(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from swescale.demo.replay import make_demo_repo
 
 
@@ -27,12 +29,14 @@ def _solve(repo: Path, *args: str, env: dict | None = None) -> subprocess.Comple
     )
 
 
+@pytest.mark.docker
 def test_no_model_server_configured(tmp_path: Path, docker_client):
     out = _solve(make_demo_repo(tmp_path / "repo"))
     assert out.returncode == 2
     assert "no model server configured" in out.stderr and "vllm serve" in out.stderr
 
 
+@pytest.mark.docker
 def test_model_server_not_answering(tmp_path: Path, docker_client):
     url = f"http://127.0.0.1:{_free_port()}/v1"
     out = _solve(make_demo_repo(tmp_path / "repo"), "--model", url)

@@ -13,7 +13,7 @@ from pipeline_scripts import RIGHT_FIX, SESSION
 from swescale.demo.replay import JudgeReplay, make_demo_repo
 from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 
 ISSUE_TEXT = (

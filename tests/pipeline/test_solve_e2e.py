@@ -27,8 +27,9 @@ from pipeline_scripts import (
 from swescale.cli.solve import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
 from swescale.demo.replay import JudgeReplay, make_demo_repo
 from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
+from verifiers.judge import PROBE_QUESTION
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 
 def judge_says(yes: bool):
@@ -116,6 +117,7 @@ def test_judge_trajectory_shows_the_judge_the_candidates_own_trajectory(demo_env
         "\n".join(str(m.get("content")) for m in r["messages"])
         for r in server.requests
         if "You are a patch verifier" in str(r["messages"][0].get("content"))
+        and PROBE_QUESTION not in str(r["messages"][-1].get("content"))  # the judge's method probe
     ]
     assert judge_prompts
     first_thought = RIGHT_FIX[0]["content"]

@@ -11,7 +11,6 @@ import hashlib
 import io
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -145,25 +144,3 @@ def candidates(calc_repo) -> list[Candidate]:
 @pytest.fixture(scope="session")
 def gen_tests() -> list[GeneratedTest]:
     return [GeneratedTest(test_id=k, script=v, source="test", path=f"check_{k}.py") for k, v in TESTS.items()]
-
-
-class CountingPool:
-    """A real SandboxPool that counts the sandboxes it starts."""
-
-    def __init__(self, max_concurrent: int = 2):
-        from sandbox import SandboxPool
-
-        self.pool = SandboxPool(max_concurrent=max_concurrent)
-        self.started = 0
-        self._lock = threading.Lock()
-
-    def sandbox(self, image: str, **kwargs):
-        with self._lock:
-            self.started += 1
-        return self.pool.sandbox(image, **kwargs)
-
-
-@pytest.fixture(scope="session")
-def make_pool():
-    """Factory of counting pools."""
-    return CountingPool

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.model import ModelClient
 from swescale.config import ModelConfig, SwescaleConfig
 from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from verifiers.collect import run_test_trajectories
 from verifiers.run import verify
+
+pytestmark = pytest.mark.docker
 
 SCRIPTS = [
     "from calc.ops import mean\nassert mean([]) == 0.0, 'empty mean'\n",

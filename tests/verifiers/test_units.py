@@ -247,3 +247,19 @@ def test_judge_samples_when_the_server_rejects_logprobs():
         model = ModelClient(ModelConfig(urls=[server.url], name="scripted", retries=0))
         scores = Judge(model, "issue", VerifierConfig(judge_samples=3)).score_all(candidates)
         assert scores == {"good": 1.0, "bad": 0.0}
+
+
+def test_cache_location_and_image_namespace(tmp_path):
+    """`verifier.cache_dir` (per machine) wins over the run's directory, which wins over out_dir; an image
+    rebuilt under the same name (another id) reuses nothing."""
+    from verifiers.cache import NullCache, open_cache
+
+    run = open_cache("", tmp_path / "out", tmp_path / "run", namespace="sha256:aaa")
+    assert run.path == tmp_path / "run" / "verifier_cache.sqlite"
+    run.put("k", {"exit_code": 0})
+    assert open_cache("", None, tmp_path / "run", namespace="sha256:aaa").get("k") == {"exit_code": 0}
+    assert open_cache("", None, tmp_path / "run", namespace="sha256:bbb").get("k") is None
+    machine = open_cache(str(tmp_path / "machine"), tmp_path / "out", tmp_path / "run")
+    assert machine.path == tmp_path / "machine" / "verifier_cache.sqlite"
+    assert open_cache("", tmp_path / "out").path == tmp_path / "out" / "verifier_cache.sqlite"
+    assert isinstance(open_cache("", None), NullCache)

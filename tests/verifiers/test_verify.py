@@ -14,14 +14,17 @@ from swescale.demo.scripted_server import ScriptedServer
 from verifiers.run import TABLE_FILE, verify
 from verifiers.table import VerifierTable
 
+pytestmark = pytest.mark.docker
+
 # The judge prefers the wrong candidate C: the tests must overrule it.
 JUDGE_P = {"A": 0.9, "B": 0.7, "C": 0.95}
 MARKERS = {"A": "+    if not xs:", "B": "len(xs) + 1", "C": "# compute the mean"}
 
 
-def _which(request: dict) -> str:
+def _which(request: dict) -> str | None:
+    """The candidate under judgement; None for the judge's probe request."""
     text = request["messages"][-1]["content"]
-    return next(k for k, marker in MARKERS.items() if marker in text)
+    return next((k for k, marker in MARKERS.items() if marker in text), None)
 
 
 def logprob_policy(seed: int):
@@ -29,7 +32,7 @@ def logprob_policy(seed: int):
     lock = threading.Lock()
 
     def policy(request: dict) -> dict:
-        p = JUDGE_P[_which(request)]
+        p = JUDGE_P.get(_which(request), 0.99)
         with lock:
             delay = rng.uniform(0, 0.25)
         answer = "YES" if p >= 0.5 else "NO"
@@ -56,6 +59,23 @@ def sampled_policy():
         with lock:
             k = counts[which] = counts.get(which, 0) + 1
         return {"content": "Verdict: YES" if k <= yes[which] else "NO"}
+
+    return policy
+
+
+def mixed_policy(delays: dict[str, float]):
+    """Logprobs with YES/NO for A and B; C's answer token is "The" (no YES/NO among its top logprobs)."""
+
+    def policy(request: dict) -> dict:
+        which = _which(request)
+        if which is None or not request.get("logprobs"):
+            return logprob_policy(0)(request) if which is None else {"content": "YES"}
+        if which == "C":
+            tops = [{"token": "The", "logprob": -0.1}, {"token": "A", "logprob": -2.5}]
+            reply = {"content": "The", "logprobs": [{"token": "The", "logprob": -0.1, "top_logprobs": tops}]}
+        else:
+            reply = logprob_policy(0)(request)
+        return {**reply, "delay": delays.get(which, 0.0)}
 
     return policy
 
@@ -224,3 +244,30 @@ def test_without_judge_and_regression(first, task, env, candidates, gen_tests, m
     assert all(r.judge is None for r in table.rows)
     # without regression tests B cannot be told from A; C, which does not fix the issue, ranks below both
     assert set(table.ranking()[:3]) == {"A", "B", "E"} and table.ranking()[3:] == ["C", "D"]
+
+
+def test_mixed_judge_answers_give_the_same_table_in_any_completion_order(
+    first, task, env, candidates, gen_tests, make_pool
+):
+    """C's answer has no YES/NO logprobs: it stays unjudged, and no other candidate switches to sampling,
+    whichever answer arrives first (cached cells: no sandbox runs here)."""
+    _, _, out = first
+    tables = []
+    for delays in ({"C": 0.0, "A": 0.4, "B": 0.4}, {"C": 0.6, "A": 0.0, "B": 0.0}):
+        with ScriptedServer(mixed_policy(delays)) as server:
+            tables.append(
+                verify(
+                    task,
+                    env,
+                    candidates,
+                    gen_tests,
+                    _config(cache_dir=str(out), judge_concurrency=2),
+                    judge_model=_client(server),
+                    pool=make_pool(),
+                )
+            )
+            assert all(r.get("logprobs") for r in server.requests)  # nothing sampled
+    assert _stable(tables[0]) == _stable(tables[1])
+    for table in tables:
+        assert table.meta["judge_method"]["method"] == "logprobs"
+        assert table.row("C").judge is None and table.row("A").judge == pytest.approx(0.9)
