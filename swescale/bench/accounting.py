@@ -112,6 +112,7 @@ class MeteredModel:
         self._guard = guard or Guard()
         self._lock = threading.Lock()
         self._usage = Usage()
+        self._by_server: dict[str, Usage] = {}
         self.failure = ""
         """The first call that failed because the server did not answer (after the client's retries)."""
 
@@ -127,6 +128,7 @@ class MeteredModel:
                 raise
         with self._lock:
             self._usage.add(result.usage)
+            self._by_server.setdefault(result.url, Usage()).add(result.usage)
         return result
 
     @property
@@ -134,6 +136,12 @@ class MeteredModel:
         """Usage of this instance's calls (a copy)."""
         with self._lock:
             return self._usage.model_copy()
+
+    @property
+    def usage_by_server(self) -> dict[str, Usage]:
+        """This instance's usage per server URL (copies)."""
+        with self._lock:
+            return {url: u.model_copy() for url, u in self._by_server.items()}
 
     def __getattr__(self, name: str) -> Any:  # config, model_name, tool_format ... of the shared client
         return getattr(self._client, name)

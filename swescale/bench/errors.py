@@ -8,6 +8,7 @@ model-server (a model server did not answer), agent (a bug on our side or in the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import docker
@@ -44,9 +45,15 @@ def classify(exc: BaseException) -> str:
 
 
 def server_down(text: str) -> bool:
-    """Did a model call fail because the server did not answer (not because it refused the request, e.g. a
-    prompt over the context length)? ModelClient says so after its retries or when no model is listed."""
-    return "failed after" in text or "could not discover" in text
+    """Did a model call fail because the server did not answer (a connection error, a timeout, a 5xx or
+    429 after ModelClient's retries and failover), not because it refused the request (a 4xx, e.g. a prompt
+    over the context length)?"""
+    if "could not discover" in text or "lists no model" in text:
+        return True
+    if "failed after" not in text:
+        return False
+    status = re.search(r"\(status (\d{3})\)", text)
+    return status is None or int(status.group(1)) >= 500 or int(status.group(1)) == 429
 
 
 def _infrastructure(result: TrajectoryResult) -> str | None:

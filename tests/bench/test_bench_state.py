@@ -116,3 +116,13 @@ def test_select_tasks_slice_and_seeded_shuffle():
         parse_slice("3")
     with pytest.raises(DatasetError, match="no tasks selected"):
         select_tasks(tasks, "20:30")
+
+
+def test_server_down_tells_an_unanswering_server_from_a_refused_request():
+    from swescale.bench.errors import server_down
+
+    assert server_down("model call failed after 5 attempts: Connection error.")
+    assert server_down("model call failed after 3 attempts (status 503): overloaded")
+    assert server_down("could not discover the model name: Connection error.")
+    assert not server_down("model call failed after 1 attempt (status 400): prompt too long")
+    assert not server_down("the bench run is stopping")
