@@ -13,6 +13,8 @@ import logging
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,7 @@ from docker.types import Mount
 from pydantic import BaseModel
 
 from envs.adopt import ADOPT_VERSION, Adopted, ImageCheckError, adopt, adopted_from
+from envs.image_budget import build_lock, build_slot, check_disk, prune, touch
 from envs.pipconf import HOST_ROOT, host_pip_access
 from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
@@ -197,8 +200,9 @@ def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) 
     base = _base_image(plan.python, config)
     key = image_key(task, plan, dc.images.get(base).id)
     tag = _image_tag(task, config, key)
-    with _lock(tag):
+    with _lock(tag), build_lock(config.env, tag):
         if not rebuild and _cached_image(dc, tag, key):
+            touch(config.env, tag)
             return _spec_from_image(dc, tag)
         spec = EnvSpec(
             image=tag,
@@ -208,8 +212,15 @@ def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) 
             base_commit=task.base_commit,
             source="built",
         )
-        _build(task, plan, repo, base, tag, key, spec, config, dc)
-        return spec
+        with build_slot(config.env):
+            problem = check_disk(config.env, dc, tag)
+            if problem:
+                raise EnvBuildError("disk", problem, task.instance_id)
+            _build(task, plan, repo, base, tag, key, spec, config, dc)
+        touch(config.env, tag)
+    if config.env.max_images or config.env.max_disk_gb:
+        prune(config.env, dc)
+    return spec
 
 
 def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
@@ -306,3 +317,17 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
             raise
         # (on success the draft is the final image's parent layer, like a `docker build` intermediate)
     log.info("[%s] built %s", task.instance_id, tag)
+
+
+def prepare_environments(
+    tasks: list[Task], config: EnvSettings, workers: int = 2, rebuild: bool = False
+) -> Iterator[tuple[Task, EnvSpec | EnvBuildError]]:
+    """Prepare many tasks' images ahead, `workers` at once (builds bounded by `env.max_parallel_builds`);
+    tasks of the same spec share one build. Yields (task, spec or the build error) as each finishes."""
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="env-build") as pool:
+        futures = {pool.submit(prepare_environment, task, config, rebuild): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except EnvBuildError as exc:
+                yield futures[future], exc

@@ -120,6 +120,12 @@ def _owner_dead(labels: dict[str, str], hostname: str) -> bool:
     return bool(start) and _proc_start(pid) not in ("", start)  # pid reused by another process
 
 
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Is the process named by these owner labels (`owner_labels()`) alive? Owners on other hosts count as
+    alive (not ours to judge)."""
+    return not _owner_dead(labels, socket.gethostname())
+
+
 def gc(all_owners: bool = False, client: docker.DockerClient | None = None) -> list[str]:
     """Remove swescale containers whose owner process on this host is dead (with `all_owners`: every
     swescale container, live owners and other hosts included). Returns the removed container ids."""

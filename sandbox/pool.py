@@ -25,14 +25,19 @@ class SandboxPool:
         ensure_atexit()
 
     @contextmanager
-    def sandbox(self, image: str, **kwargs: Any) -> Iterator[DockerSandbox]:
-        kwargs.setdefault("config", self.config)
+    def slot(self) -> Iterator[None]:
+        """Hold one of the pool's slots, e.g. for a sandbox started elsewhere (an evaluation run)."""
         with self._slots:
             with self._lock:
                 self.active += 1
             try:
-                with DockerSandbox(image, **kwargs) as sb:
-                    yield sb
+                yield
             finally:
                 with self._lock:
                     self.active -= 1
+
+    @contextmanager
+    def sandbox(self, image: str, **kwargs: Any) -> Iterator[DockerSandbox]:
+        kwargs.setdefault("config", self.config)
+        with self.slot(), DockerSandbox(image, **kwargs) as sb:
+            yield sb

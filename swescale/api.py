@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +28,9 @@ from swescale.preflight import check_services
 from swescale.report import write_report
 from swescale.select import select_task
 from verifiers.table import Candidate
+
+if TYPE_CHECKING:
+    from swescale.bench.runner import BenchSummary
 
 log = logging.getLogger(__name__)
 
@@ -138,51 +142,26 @@ def _submitted_patch(decision: Decision, candidates: list[Candidate], config: Sw
     return by_id[pick].patch if pick else ""
 
 
-class BenchInstance(BaseModel):
-    instance_id: str
-    patch: str = ""
-    """The prediction: the chosen patch, empty when abstaining or when the instance failed."""
-    resumed: bool = False
-    """Done in an earlier run in the same run directory (not run again)."""
-    error: str = ""
-    outcome: SolveOutcome | None = None
-
-
 def bench_run(
     tasks: list[Task],
     config: SwescaleConfig,
     run_dir: Path,
     *,
-    on_instance: Callable[[int, BenchInstance], None] | None = None,
-) -> list[BenchInstance]:
-    """Solve every task (one run directory each below `run_dir`); instances whose run finished earlier
-    are kept. An interrupt (KeyboardInterrupt) propagates after the current instance stopped."""
-    check_services(config)
-    results = []
-    for index, task in enumerate(tasks, 1):
-        task_dir = Path(run_dir) / task.instance_id
-        earlier = _finished_outcome(task_dir)
-        if earlier is not None:
-            item = BenchInstance(instance_id=task.instance_id, patch=earlier.patch, resumed=True)
-        else:
-            item = BenchInstance(instance_id=task.instance_id)
-            try:
-                item.outcome = solve_task(task, config, task_dir)
-                item.patch = item.outcome.patch
-            except (OSError, ValueError, RuntimeError) as exc:
-                item.error = f"{type(exc).__name__}: {exc}"
-            if item.outcome is not None and item.outcome.interrupted:
-                raise KeyboardInterrupt
-        results.append(item)
-        if on_instance is not None:
-            on_instance(index, item)
-    return results
+    output: Path | None = None,
+    retry_errors: bool = False,
+    redo: list[str] | None = None,
+    console: Any = None,
+) -> BenchSummary:
+    """Solve every task under the run's global limits (`config.bench`: workers, executor); the state is
+    `run_dir/state.sqlite`, predictions `run_dir/predictions.jsonl` (and `output`). Finished instances of
+    an earlier run are kept, unfinished ones resume; `retry_errors` reruns errors, `redo` the given ids.
+    `console`: a rich Console for live progress (None: progress goes to logging)."""
+    from swescale.bench.runner import run_bench
+    from swescale.preflight import check_docker, check_model_servers
 
-
-def _finished_outcome(task_dir: Path) -> SolveOutcome | None:
-    """The outcome of an instance's earlier run, if it ran to its end."""
-    path = task_dir / "run.json"
-    if not path.exists():
-        return None
-    outcome = SolveOutcome.model_validate_json(path.read_text())
-    return None if outcome.interrupted else outcome
+    if config.bench.executor == "local":
+        check_docker()  # with Ray, the nodes need Docker, not the driver
+    check_model_servers(config.model.urls, "model", config.model.api_key)
+    return run_bench(
+        tasks, config, run_dir, output=output, retry_errors=retry_errors, redo=redo, console=console
+    )

@@ -12,6 +12,7 @@ from envs.config import EnvConfig
 from sandbox.config import SandboxConfig
 from sandbox.configbase import Section
 from selection.config import SelectionConfig
+from swescale.bench.config import BenchConfig
 from swescale.bot.config import BotConfig
 from swescale.serve.config import ServeConfig
 from verifiers.config import VerifierConfig
@@ -59,6 +60,8 @@ class SwescaleConfig(Section):
     """The CI bot: `swescale bot github` (GitHub Actions) and `swescale bot serve` (webhooks)."""
     serve: ServeConfig = ServeConfig()
     """`swescale serve`: local vLLM servers, and the sampling of their metrics during a run."""
+    bench: BenchConfig = BenchConfig()
+    """`swescale bench run`: executors, concurrency, grading, retries."""
 
 
 def judge_config(config: SwescaleConfig) -> ModelConfig:

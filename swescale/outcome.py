@@ -67,6 +67,13 @@ class GenerationStats(BaseModel):
     stop_reasons: list[str] = Field(default_factory=list)
 
 
+class StageCost(BaseModel):
+    """Wall time and tokens one stage of a run spent."""
+
+    seconds: float = 0.0
+    tokens: int = 0
+
+
 class SolveOutcome(BaseModel):
     """What `solve` leaves: the decision, the chosen patch, and why the run stopped."""
 
@@ -87,6 +94,9 @@ class SolveOutcome(BaseModel):
     """Calls and tokens per model server URL (which replica served what)."""
     server_metrics: list[ServerMetrics] = Field(default_factory=list)
     """Per model server that exposes Prometheus /metrics (vLLM): prefix-cache hit rate, load, throughput."""
+    stages: dict[str, StageCost] = Field(default_factory=dict)
+    """Wall time and tokens per stage (`fix` trajectories, `tests` writing, `verification`, `judge`,
+    `selection`), summed over generations, of what this process ran (a resumed run counts its own part)."""
     table: VerifierTable | None = Field(default=None, exclude=True)
     """The latest verifier table (saved per generation in the run directory, not in run.json)."""
     candidates: dict[str, Candidate] = Field(default_factory=dict, exclude=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
 from swescale.config import SwescaleConfig
-from swescale.outcome import GenerationStats, NullProgress, Progress, RunDirError, SolveOutcome
+from swescale.outcome import GenerationStats, NullProgress, Progress, RunDirError, SolveOutcome, StageCost
 from swescale.refine import converged, render_parents
 from swescale.select import select_task
 from swescale.serve.metrics import MetricsSampler
@@ -36,6 +37,9 @@ from verifiers.collect import run_test_trajectories, tests_from_trajectories
 from verifiers.table import Candidate, GeneratedTest, VerifierTable
 
 log = logging.getLogger(__name__)
+RERUN_ON_RESUME = (ExitStatus.cancelled, ExitStatus.model_error, ExitStatus.sandbox_error)
+"""Trajectories that ended like this run again when a run resumes: they were stopped, or the model server
+or their sandbox failed; they did not try and fail."""
 
 
 def _solved(result: TrajectoryResult) -> bool:
@@ -95,6 +99,12 @@ class SolveRun:
         clients = [c for c in (self.model, self.judge) if c is not None]
         urls = [u for c in clients for u in c.config.urls]
         return MetricsSampler(urls, self.config.serve.metrics_interval, self.run_dir / "metrics.jsonl")
+
+    def _spent(self, stage: str, seconds: float, tokens: int = 0) -> None:
+        with self._lock:
+            cost = self.outcome.stages.setdefault(stage, StageCost())
+            cost.seconds += max(0.0, seconds)
+            cost.tokens += max(0, tokens)
 
     def usage(self) -> Usage:
         total = Usage()
@@ -172,6 +182,13 @@ class SolveRun:
 
     def _test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
         self.progress.stage(f"writing {self.config.verifier.test_trajectories} tests")
+        started = time.monotonic()
+        try:
+            return self._run_test_trajectories(cancel)
+        finally:
+            self._spent("tests", time.monotonic() - started)
+
+    def _run_test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
         return run_test_trajectories(
             self.task,
             self.env,
@@ -192,6 +209,11 @@ class SolveRun:
         )
         workers = solve.trajectories + (1 if with_tests else 0)
         self.progress.stage(f"generation {generation}: {solve.trajectories} trajectories")
+        started, model_tokens, known_results = (
+            time.monotonic(),
+            self.model.usage.total_tokens,
+            len(self.results),
+        )
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"gen{generation}") as pool:
             ids = [f"g{generation}-t{i}" for i in range(solve.trajectories)]
             fixes: set[Future] = {
@@ -218,10 +240,16 @@ class SolveRun:
                     "interrupted (Ctrl-C)"
                 )  # trajectories stop at their next step; threads are joined
                 raise
+            self._spent("fix", time.monotonic() - started)
             if test_future is not None:
                 written = test_future.result()
                 self._tests_file.write_text("".join(t.model_dump_json() + "\n" for t in written))
                 self.tests.extend(written)
+        # test-writing trajectories use the same client: their tokens are the rest of the generation's
+        fix_tokens = sum(r.usage.total_tokens for r in self.results[known_results:] if r.mode == "fix")
+        self._spent("fix", 0.0, fix_tokens)
+        if with_tests:
+            self._spent("tests", 0.0, self.model.usage.total_tokens - model_tokens - fix_tokens)
         known = {t.test_id for t in self.tests}
         this_generation = [
             r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")
@@ -234,7 +262,8 @@ class SolveRun:
     def verify_and_select(self, generation: int) -> tuple[VerifierTable, Decision]:
         self.progress.stage(f"verifying {len(self.candidates)} candidates x {len(self.tests)} tests")
         candidates = sorted(self.candidates.values(), key=lambda c: c.candidate_id)
-        return select_task(
+        started, model, judge = time.monotonic(), self.model.usage, self._judge_usage()
+        result = select_task(
             self.task,
             candidates,
             self.config,
@@ -246,6 +275,17 @@ class SolveRun:
             tests=self.tests,
             cache_dir=self.run_dir,  # one cache for the run: a generation re-runs no earlier cell
         )
+        # the judge's and the selection trajectory's model time, the rest is running tests
+        wall, model_now, judge_now = time.monotonic() - started, self.model.usage, self._judge_usage()
+        judge_seconds = min(wall, judge_now.seconds - judge.seconds)
+        selection_seconds = min(wall - judge_seconds, model_now.seconds - model.seconds)
+        self._spent("judge", judge_seconds, judge_now.total_tokens - judge.total_tokens)
+        self._spent("selection", selection_seconds, model_now.total_tokens - model.total_tokens)
+        self._spent("verification", wall - judge_seconds - selection_seconds)
+        return result
+
+    def _judge_usage(self) -> Usage:
+        return self.judge.usage if self.judge is not None and self.judge is not self.model else Usage()
 
     # -- the run -------------------------------------------------------------------------------------------
 
@@ -255,7 +295,7 @@ class SolveRun:
 
     def resume(self) -> int:
         """Keep what an earlier run in this run directory finished (it crashed or was interrupted):
-        trajectories that ended and the written tests. Cancelled trajectories run again. Returns how many
+        trajectories that ended and the written tests. Those in RERUN_ON_RESUME run again. Returns how many
         trajectories were kept."""
         task_file, results_file = self.run_dir / "task.json", self.run_dir / "trajectories.jsonl"
         if not results_file.exists():
@@ -271,7 +311,7 @@ class SolveRun:
                 result = TrajectoryResult.model_validate_json(line)
             except ValueError:
                 continue  # a line cut short by the crash
-            if result.exit_status == ExitStatus.cancelled:
+            if result.exit_status in RERUN_ON_RESUME:
                 continue
             self.results.append(result)
             self.finished[result.trajectory_id] = result

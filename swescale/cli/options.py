@@ -79,5 +79,5 @@ def config_from_cli(
 def quiet_logging(fmt: str = "%(message)s") -> None:
     """INFO logs on stderr, without the chatter of docker, urllib3 and git."""
     logging.basicConfig(level=logging.INFO, format=fmt)
-    for noisy in ("docker", "urllib3", "git"):
+    for noisy in ("docker", "urllib3", "git", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

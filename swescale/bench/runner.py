@@ -1,0 +1,273 @@
+"""`swescale bench run`: many instances at once under global limits, state in SQLite, resumable.
+
+The driver (this module) owns the state; an executor runs instance jobs (`swescale.bench.instance`):
+`LocalExecutor` in threads of this process sharing one sandbox pool and one model client per server
+group, or `swescale.bench.ray_executor.RayExecutor` as Ray tasks on a cluster. kill -9 at any moment and
+the same command again: finished instances are kept, unfinished ones resume from their run folders.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+from rich.console import Console
+
+from envs.records import DatasetError
+from envs.task import Task
+from swescale.bench.errors import RETRYABLE
+from swescale.bench.instance import Shared, run_instance
+from swescale.bench.progress import BenchProgress
+from swescale.bench.state import BenchState, InstanceResult, instance_dir
+from swescale.config import SwescaleConfig
+
+log = logging.getLogger(__name__)
+
+
+class Job(BaseModel):
+    """One attempt at one instance: solve it (resuming its folder), or only grade its prediction."""
+
+    task: Task
+    solve: bool = True
+    patch: str = ""
+    """The prediction to grade when not solving."""
+    attempt: int = 1
+    """Attempt within this `bench run` (the state counts all attempts)."""
+
+
+class BenchSummary(BaseModel):
+    """What a `bench run` leaves: counts over the selected instances and the files written."""
+
+    total: int
+    done: int = 0
+    errors: int = 0
+    pending: int = 0
+    resolved: int | None = None
+    """Resolved instances when grading is on."""
+    error_ids: list[str] = Field(default_factory=list)
+    predictions: str = ""
+    interrupted: bool = False
+
+
+class Executor(Protocol):
+    capacity: int
+    """Jobs in flight at once."""
+
+    def submit(self, job: Job) -> Any: ...
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, InstanceResult]]: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Instances in threads of this process, sharing one `Shared` (pool, model clients)."""
+
+    def __init__(self, config: SwescaleConfig, run_dir: Path, progress: BenchProgress | None = None):
+        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        self.capacity = config.bench.workers
+        self.shared = Shared(config)
+        self._threads = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="bench")
+
+    def submit(self, job: Job) -> Future:
+        progress = self.progress.instance(job.task.instance_id) if self.progress else None
+        return self._threads.submit(
+            run_instance,
+            job.task,
+            self.config,
+            instance_dir(self.run_dir, job.task.instance_id),
+            self.shared,
+            solve=job.solve,
+            patch=job.patch,
+            evaluate=self.config.bench.evaluate,
+            progress=progress,
+        )
+
+    def wait(self, handles: list[Future], timeout: float) -> list[tuple[Future, InstanceResult]]:
+        done, _ = wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
+        return [(f, f.result()) for f in done]
+
+    def stop(self) -> None:
+        self.shared.stop.set()
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+
+def _redo(state: BenchState, run_dir: Path, ids: list[str]) -> None:
+    """Forget the given instances' results; their run folders are moved aside (kept, not deleted)."""
+    known = {r.instance_id for r in state.rows()}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise DatasetError(f"--redo: no instance(s) {', '.join(unknown)} in this run")
+    for iid in ids:
+        folder = instance_dir(run_dir, iid)
+        if folder.exists():
+            aside = folder.parent / ".redo" / f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(folder, aside)
+    state.redo(ids)
+
+
+def plan_jobs(state: BenchState, tasks: list[Task], evaluate: bool) -> list[Job]:
+    """The jobs of the selected tasks: pending ones are solved; done but ungraded ones graded if asked."""
+    wanted = {t.instance_id for t in tasks}
+    jobs = []
+    for row in state.rows():
+        if row.instance_id not in wanted:
+            continue
+        if row.status == "pending":
+            jobs.append(Job(task=state.task(row.instance_id)))
+        elif row.status == "done" and evaluate and row.verdict is None:
+            jobs.append(Job(task=state.task(row.instance_id), solve=False, patch=row.patch or ""))
+    return jobs
+
+
+class Driver:
+    """Feeds jobs to an executor, records every result in the state as it lands."""
+
+    def __init__(
+        self, state: BenchState, config: SwescaleConfig, progress: BenchProgress, output: Path | None
+    ):
+        self.state, self.config, self.progress, self.output = state, config, progress, output
+        self._lock = threading.Lock()
+
+    def record(self, job: Job, result: InstanceResult) -> Job | None:
+        """Store a result; returns the next attempt when the error is worth one."""
+        with self._lock:
+            if result.status == "done" and not job.solve:  # a grading job: only the verdict changes
+                self.state.set_verdict(
+                    result.instance_id, result.verdict or "eval-error", result.verdict_detail
+                )
+            else:
+                self.state.record(result)
+            self.state.write_predictions(self.config.bench.model_name, self.output)
+        if job.solve:
+            self.progress.finished(result)
+        if result.verdict:
+            self.progress.verdict(result.instance_id, result.verdict)
+        retry = (
+            result.status == "error"
+            and result.error_class in RETRYABLE
+            and job.attempt < self.config.bench.max_attempts
+        )
+        return job.model_copy(update={"attempt": job.attempt + 1}) if retry else None
+
+    def run(self, executor: Executor, jobs: list[Job]) -> bool:
+        """Run every job; returns False when interrupted (Ctrl-C: running instances stay pending)."""
+        queue, running = list(jobs), {}
+        try:
+            while queue or running:
+                while queue and len(running) < executor.capacity:
+                    job = queue.pop(0)
+                    if job.solve:
+                        self.state.claim(job.task.instance_id)
+                        self.progress.started(job.task.instance_id, job.attempt)
+                    running[executor.submit(job)] = job
+                for handle, result in executor.wait(list(running), timeout=1.0):
+                    again = self.record(running.pop(handle), result)
+                    if again is not None:
+                        queue.insert(0, again)
+        except KeyboardInterrupt:
+            executor.stop()
+            self._drain(executor, running)
+            return False
+        return True
+
+    def _drain(self, executor: Executor, running: dict[Any, Job]) -> None:
+        """After Ctrl-C: instances end at their next step; what they return is kept (pending at most)."""
+        deadline = time.monotonic() + 120
+        while running and time.monotonic() < deadline:
+            try:
+                for handle, result in executor.wait(list(running), timeout=1.0):
+                    job = running.pop(handle)
+                    if result.status == "error":
+                        result = result.model_copy(update={"status": "pending", "error_class": ""})
+                    self.record(job, result)
+            except KeyboardInterrupt:
+                break
+
+
+def make_executor(config: SwescaleConfig, run_dir: Path, progress: BenchProgress) -> Executor:
+    if config.bench.executor == "ray":
+        from swescale.bench.ray_executor import RayExecutor
+
+        return RayExecutor(config, run_dir)
+    return LocalExecutor(config, run_dir, progress)
+
+
+def redacted(config: SwescaleConfig) -> dict[str, Any]:
+    """The config as stored in the state: API keys left out (secrets never enter a run directory)."""
+    return config.model_dump(mode="json", exclude={"model": {"api_key"}, "verifier_model": {"api_key"}})
+
+
+def run_bench(
+    tasks: list[Task],
+    config: SwescaleConfig,
+    run_dir: Path,
+    *,
+    output: Path | None = None,
+    retry_errors: bool = False,
+    redo: list[str] | None = None,
+    console: Console | None = None,
+    executor_factory: Callable[[SwescaleConfig, Path, BenchProgress], Executor] = make_executor,
+) -> BenchSummary:
+    """Solve `tasks` into `run_dir` (state, instance folders, predictions.jsonl; `output` gets a copy).
+
+    Raises StateError when another process uses `run_dir`, DatasetError on a bad `--redo`."""
+    run_dir = Path(run_dir)
+    with BenchState(run_dir) as state:
+        state.sync(tasks)
+        state.set_meta("config", redacted(config))
+        if redo:
+            _redo(state, run_dir, list(dict.fromkeys(redo)))
+        wanted = [t.instance_id for t in tasks]
+        if retry_errors:
+            state.reset(wanted)
+        rows = {r.instance_id: r for r in state.rows() if r.instance_id in set(wanted)}
+        jobs = plan_jobs(state, tasks, config.bench.evaluate)
+        state.write_predictions(config.bench.model_name, output)
+        progress = BenchProgress(
+            console,
+            total=len(rows),
+            done=sum(r.status == "done" for r in rows.values()),
+            errors=sum(r.status == "error" for r in rows.values()),
+            resolved=sum(r.verdict == "resolved" for r in rows.values()),
+            graded=sum(r.verdict is not None for r in rows.values()),
+            interval=config.bench.status_interval,
+        )
+        started = time.time()
+        with progress:
+            progress.log(
+                f"{len(rows)} instances: {progress.done} done in an earlier run, {progress.errors} errors, "
+                f"{sum(j.solve for j in jobs)} to solve, {sum(not j.solve for j in jobs)} to grade"
+            )
+            executor = executor_factory(config, run_dir, progress)
+            try:
+                finished = Driver(state, config, progress, output).run(executor, jobs)
+            finally:
+                executor.close()
+        sessions = state.meta("sessions", [])
+        state.set_meta("sessions", [*sessions, [started, time.time()]])
+        return summarize(state, wanted, interrupted=not finished)
+
+
+def summarize(state: BenchState, wanted: list[str], interrupted: bool = False) -> BenchSummary:
+    rows = [r for r in state.rows() if r.instance_id in set(wanted)]
+    graded = [r for r in rows if r.verdict is not None]
+    return BenchSummary(
+        total=len(rows),
+        done=sum(r.status == "done" for r in rows),
+        errors=sum(r.status == "error" for r in rows),
+        pending=sum(r.status in ("pending", "running") for r in rows),
+        resolved=sum(r.verdict == "resolved" for r in rows) if graded else None,
+        error_ids=[r.instance_id for r in rows if r.status == "error"],
+        predictions=str(state.run_dir / "predictions.jsonl"),
+        interrupted=interrupted,
+    )
