@@ -78,6 +78,15 @@ def judge_config(config: SwescaleConfig) -> ModelConfig:
     )
 
 
+SECRET_FIELDS = {"model": {"api_key"}, "verifier_model": {"api_key"}}
+"""Fields never written to a run directory or printed (the config is still whole in memory)."""
+
+
+def public_dump(config: SwescaleConfig) -> dict:
+    """The config as JSON-able data for run directories and `config show`: secrets left out."""
+    return config.model_dump(mode="json", exclude=SECRET_FIELDS)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """`a.b.c=value` -> (["a", "b", "c"], value parsed as YAML, so 3, true, [x, y] get their types)."""
     if "=" not in item:

@@ -28,7 +28,7 @@ from envs.task import Task
 from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
-from swescale.config import SwescaleConfig
+from swescale.config import SwescaleConfig, public_dump
 from swescale.outcome import GenerationStats, NullProgress, Progress, RunDirError, SolveOutcome, StageCost
 from swescale.refine import converged, render_parents
 from swescale.select import select_task
@@ -330,9 +330,7 @@ class SolveRun:
         self.outcome.resumed = self.resume()
         if self.outcome.resumed:
             self.progress.stage(f"resuming: {self.outcome.resumed} finished trajectories kept")
-        (self.run_dir / "config.yaml").write_text(
-            yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
-        )
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(public_dump(self.config), sort_keys=False))
         (self.run_dir / "task.json").write_text(self.task.model_dump_json(indent=2))
         outcome = self.outcome
         parents = ""

@@ -26,7 +26,7 @@ from swescale.bench.errors import RETRYABLE
 from swescale.bench.instance import Shared, run_instance
 from swescale.bench.progress import BenchProgress
 from swescale.bench.state import BenchState, InstanceResult, instance_dir
-from swescale.config import SwescaleConfig
+from swescale.config import SwescaleConfig, public_dump
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +202,6 @@ def make_executor(config: SwescaleConfig, run_dir: Path, progress: BenchProgress
     return LocalExecutor(config, run_dir, progress)
 
 
-def redacted(config: SwescaleConfig) -> dict[str, Any]:
-    """The config as stored in the state: API keys left out (secrets never enter a run directory)."""
-    return config.model_dump(mode="json", exclude={"model": {"api_key"}, "verifier_model": {"api_key"}})
-
-
 def run_bench(
     tasks: list[Task],
     config: SwescaleConfig,
@@ -224,7 +219,7 @@ def run_bench(
     run_dir = Path(run_dir)
     with BenchState(run_dir) as state:
         state.sync(tasks)
-        state.set_meta("config", redacted(config))
+        state.set_meta("config", public_dump(config))
         if redo:
             _redo(state, run_dir, list(dict.fromkeys(redo)))
         wanted = [t.instance_id for t in tasks]

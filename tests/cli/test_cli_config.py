@@ -46,6 +46,11 @@ def test_files_then_overrides_in_order(tmp_path: Path):
     assert config.sandbox.network is True
 
 
+def test_config_show_leaves_api_keys_out():
+    result = runner.invoke(app, ["config", "show", "model.api_key=sk-very-secret"])
+    assert result.exit_code == 0 and "sk-very-secret" not in result.output and "api_key" not in result.output
+
+
 def test_config_show_prints_the_effective_config(tmp_path: Path):
     file = tmp_path / "c.yaml"
     file.write_text("agent:\n  max_steps: 12\n")

@@ -109,10 +109,19 @@ def test_judge_trajectory_shows_the_judge_the_candidates_own_trajectory(demo_env
         [(system_contains("You are a patch verifier"), judge_says(True))],
         default=ConversationPolicy([RIGHT_FIX]),
     )
+    secret = "sk-swescale-test-secret-4711"
     code, run, server = solve_with(
-        policy, tmp_path, demo_repo, "solve.trajectories=1", "verifier.judge_trajectory=true"
+        policy,
+        tmp_path,
+        demo_repo,
+        "solve.trajectories=1",
+        "verifier.judge_trajectory=true",
+        f"model.api_key={secret}",
     )
     assert code == 0
+    written = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert (tmp_path / "run" / "config.yaml") in written
+    assert not [p for p in written if secret.encode() in p.read_bytes()]  # the API key is in no run file
     judge_prompts = [
         "\n".join(str(m.get("content")) for m in r["messages"])
         for r in server.requests
