@@ -136,3 +136,14 @@ def grade(task: Task, env: EnvSpec, prediction: dict, log_path: str) -> dict[str
         test_log_path=log_path,
         include_tests_status=True,
     )
+
+
+def log_statuses(task: Task, env: EnvSpec, log_path: str) -> dict[str, str] | None:
+    """Test id -> status of an evaluation log, read exactly as `grade` reads it (swebench's
+    get_logs_eval: markers, parser, exit-code cross-check); None when the log shows no valid test run."""
+    from swebench.harness.grading import get_logs_eval
+
+    statuses, found = get_logs_eval(test_spec(task, env), log_path)
+    return (
+        {test: str(getattr(status, "value", status)) for test, status in statuses.items()} if found else None
+    )
