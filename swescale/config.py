@@ -14,6 +14,7 @@ from sandbox.configbase import Section
 from selection.config import SelectionConfig
 from swescale.bot.config import BotConfig
 from swescale.serve.config import ServeConfig
+from swescale.mine.config import MineConfig
 from verifiers.config import VerifierConfig
 
 
@@ -59,6 +60,8 @@ class SwescaleConfig(Section):
     """The CI bot: `swescale bot github` (GitHub Actions) and `swescale bot serve` (webhooks)."""
     serve: ServeConfig = ServeConfig()
     """`swescale serve`: local vLLM servers, and the sampling of their metrics during a run."""
+    mine: MineConfig = MineConfig()
+    """Task mining (`swescale env mine`): candidates, validation repeats, problem statements."""
 
 
 def judge_config(config: SwescaleConfig) -> ModelConfig:

@@ -64,3 +64,12 @@ def build(
             typer.echo(f"{task.instance_id}\tFAILED\t{exc}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _register() -> None:
+    from swescale.cli.mine import mine_command
+
+    env_app.command("mine")(mine_command)
+
+
+_register()

@@ -1,6 +1,6 @@
 """Configuration of `swescale env mine`: which commits become tasks and how they are validated."""
 
-from agent.configbase import Section
+from sandbox.configbase import Section
 
 
 class MineConfig(Section):
