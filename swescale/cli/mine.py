@@ -15,7 +15,6 @@ from swescale.cli.options import (
     Overrides,
     ReposDir,
     config_from_cli,
-    console,
     quiet_logging,
 )
 from swescale.cli.solve import EXIT_CANNOT_START, EXIT_INTERRUPTED
@@ -65,7 +64,7 @@ def mine_command(
         if model:
             check_model_servers(cfg.model.urls, "model", cfg.model.api_key)
     except PreflightError as exc:
-        console.print(f"[red]cannot start:[/red] {exc}")
+        typer.echo(f"cannot start: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_START) from exc
     client = ModelClient(cfg.model.model_copy(update={"temperature": 0.0})) if model else None
     try:
@@ -83,8 +82,8 @@ def mine_command(
             say=lambda m: typer.echo(m, err=True),
         )
     except (RepoError, RunDirError, ValueError) as exc:
-        console.print(f"[red]cannot mine:[/red] {exc}")
+        typer.echo(f"cannot mine: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_START) from exc
     except KeyboardInterrupt as exc:
-        console.print("interrupted: run the same command again to resume")
+        typer.echo("interrupted: run the same command again to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from exc
