@@ -102,7 +102,7 @@ class IssueSource:
         if number in self.dump:
             return self.dump[number]
         data = self._get(f"/repos/{self.repo}/issues/{number}")
-        if not isinstance(data, dict) or data.get("pull_request"):
+        if not isinstance(data, dict) or "pull_request" in data:
             return None
         return {"title": data.get("title") or "", "body": data.get("body") or ""}
 

@@ -24,7 +24,6 @@ import git
 from envs.config import EnvConfig
 from envs.repos import RepoError, open_source
 from envs.task import Task
-from sandbox.cleanup import install_handlers
 from sandbox.config import SandboxConfig
 from swescale.mine.candidates import Candidate, nearest_version, repo_name, scan, split
 from swescale.mine.config import MineConfig
@@ -138,7 +137,7 @@ def mine(
     workers: int | None = None,
     issues_file: Path | None = None,
     model: Any = None,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = lambda _: None,
 ) -> MineResult:
     """Mine `source` (a git URL or path) into `output`; raises RepoError, RunDirError, ValueError (issues
     file). `model`: an agent.model.ModelClient for back-translated statements, or None."""
@@ -154,7 +153,6 @@ def mine(
     shas = _candidates(repo, config.mine, issues, store, since=since, until=until, limit=limit)
     todo = [r for r in store.rows(shas) if not r.done]
     say(f"{name}: {len(shas)} commits scanned, {len(todo)} candidates to validate")
-    install_handlers()
     lock = threading.Lock()
 
     def work(row: Row) -> Row:
