@@ -30,11 +30,13 @@ def funnel(repo: str, rows: list[Row]) -> dict:
         if r.done and r.stage != "validated"
     ]
     validated = [r for r in rows if r.done and r.stage != "scanned"]
+    images = Counter(r.detail.get("env_source") for r in validated if r.detail.get("env_source"))
     return {
         "repo": repo,
         "stages": counts,
         "pending": len(pending),
         "validation_seconds": round(sum(r.seconds for r in validated), 1),
+        "images": dict(images),
         "dropped": dropped,
     }
 
@@ -53,6 +55,10 @@ def render(data: dict) -> str:
     lines = [f"funnel of {data['repo']}:"]
     for stage in STAGES:
         lines.append(f"  {data['stages'][stage]:>6}  {STAGE_LABELS[stage]}")
+    if data["images"]:
+        lines.append(
+            "  images: " + ", ".join(f"{n} {source}" for source, n in sorted(data["images"].items()))
+        )
     if data["pending"]:
         lines.append(f"  {data['pending']:>6}  still pending (interrupted: run again to resume)")
     by_stage: dict[str, Counter] = {}

@@ -51,6 +51,8 @@ class MineResult:
     funnel: dict
     output: Path
     run_dir: Path
+    rows: list[Row]
+    """Every commit of the selection, newest first, with its stage, reason and timings."""
 
 
 def task_of(name: str, source: str, cand: Candidate, version: str) -> Task:
@@ -178,7 +180,8 @@ def mine(
                 diff=cand.patch,
             )
             out = _row(task, cand, verdict, statement)
-        store.finish(cand.sha, verdict.stage, verdict.reason, out, time.monotonic() - start)
+        detail = {"env_source": verdict.env_source, "env_seconds": verdict.env_seconds}
+        store.finish(cand.sha, verdict.stage, verdict.reason, out, time.monotonic() - start, detail)
         with lock:
             _write_tasks(output, store.rows(shas))
         return row
@@ -198,7 +201,7 @@ def mine(
     say(render(data))
     say(f"{len(tasks)} tasks in {output}; funnel in {run_dir / 'funnel.json'}")
     store.close()
-    return MineResult(name, tasks, data, output, run_dir)
+    return MineResult(name, tasks, data, output, run_dir, rows)
 
 
 def _write_tasks(output: Path, rows: list[Row]) -> list[dict]:

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS commits (
     reason TEXT NOT NULL DEFAULT '',
     task TEXT,
     seconds REAL NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '{}',
     updated REAL NOT NULL
 );
 """
@@ -40,6 +41,8 @@ class Row:
     reason: str
     task: dict | None
     seconds: float
+    detail: dict
+    """How the candidate was validated: env_source (built, derived, cached), env_seconds."""
 
 
 class Store:
@@ -84,11 +87,21 @@ class Store:
                 (cand.sha, cand.model_dump_json(), int(bool(cand.reason)), stage, cand.reason, time.time()),
             )
 
-    def finish(self, sha: str, stage: str, reason: str, task: dict | None, seconds: float) -> None:
+    def finish(
+        self, sha: str, stage: str, reason: str, task: dict | None, seconds: float, detail: dict | None = None
+    ) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE commits SET done=1, stage=?, reason=?, task=?, seconds=?, updated=? WHERE sha=?",
-                (stage, reason, json.dumps(task) if task else None, seconds, time.time(), sha),
+                "UPDATE commits SET done=1, stage=?, reason=?, task=?, seconds=?, detail=?, updated=? WHERE sha=?",
+                (
+                    stage,
+                    reason,
+                    json.dumps(task) if task else None,
+                    seconds,
+                    json.dumps(detail or {}),
+                    time.time(),
+                    sha,
+                ),
             )
 
     def rows(self, shas: list[str]) -> list[Row]:
@@ -97,13 +110,13 @@ class Store:
             found = {
                 r[0]: r
                 for r in self._db.execute(
-                    "SELECT sha, candidate, done, stage, reason, task, seconds FROM commits"
+                    "SELECT sha, candidate, done, stage, reason, task, seconds, detail FROM commits"
                 )
             }
         out = []
         for sha in shas:
             if sha in found:
-                _, cand, done, stage, reason, task, seconds = found[sha]
+                _, cand, done, stage, reason, task, seconds, detail = found[sha]
                 out.append(
                     Row(
                         Candidate.model_validate_json(cand),
@@ -112,6 +125,7 @@ class Store:
                         reason,
                         json.loads(task) if task else None,
                         seconds,
+                        json.loads(detail),
                     )
                 )
         return out

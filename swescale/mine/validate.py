@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class Verdict:
     failing_output: str = ""
     """The tests' output at the parent (first run): what a back-translated issue is written from."""
     environment_setup_commit: str = ""
+    env_source: str = ""
+    """How the environment came: `built`, `derived` (shared image of another commit) or `cached`."""
+    env_seconds: float = 0.0
 
 
 @dataclass
@@ -140,10 +144,18 @@ def _setup_commit(env: EnvSpec) -> str:
 
 def validate(task: Task, config: Any, repeats: int, check_dir: Path) -> Verdict:
     """The candidate `task` (patch, test_patch, base_commit = parent) through every validation stage."""
+    start = time.monotonic()
     try:
         env = prepare_environment(task, config, share=True)
     except EnvBuildError as exc:
         return Verdict("touching", f"environment build failed at step '{exc.step}': {exc.log_tail[-300:]}")
+    env_seconds = round(time.monotonic() - start, 2)
+    verdict = _validate_in(task, env, config, repeats, check_dir)
+    verdict.env_source, verdict.env_seconds = env.source, env_seconds
+    return verdict
+
+
+def _validate_in(task: Task, env: EnvSpec, config: Any, repeats: int, check_dir: Path) -> Verdict:
     sides = run_sides(task, env, config, repeats)
     if isinstance(sides, str):
         return Verdict("touching", sides)
