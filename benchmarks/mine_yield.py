@@ -19,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
+from sandbox.cleanup import install_signal_handlers
 from swescale.config import load_config
 from swescale.mine.run import mine
 
@@ -106,6 +107,7 @@ def main() -> None:
     args = ap.parse_args()
     if len(args.repo) != len(args.theirs):
         ap.error("give one --theirs per --repo")
+    install_signal_handlers()  # Ctrl-C or SIGTERM removes the live sandboxes
     report = [run_repo(repo, Path(theirs), args) for repo, theirs in zip(args.repo, args.theirs, strict=True)]
     print(json.dumps(report, indent=2))
     for r in report:

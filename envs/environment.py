@@ -149,14 +149,17 @@ def plan_key(repo: git.Repo, task: Task, plan: BuildPlan, base_image_id: str) ->
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _sibling(dc: docker.DockerClient, plan: str) -> tuple[str, str] | None:
-    """(image id, commit) of an image of the same repository and dependency plan at another commit (a
-    full build in preference, the oldest first), if there is one."""
-    found = dc.images.list(filters={"label": f"{PLAN_LABEL}={plan}"})
-    if not found:
-        return None
-    best = min(found, key=lambda i: (bool(i.labels.get(DERIVED_LABEL)), i.attrs.get("Created", "")))
-    return best.id, best.labels.get(f"{LABEL}.commit", "")
+def _sibling(dc: docker.DockerClient, plan: str, repo: git.Repo, commit: str) -> tuple[str, str] | None:
+    """(image id, commit) of an image of the same repository and dependency plan at an ancestor of
+    `commit` (a full build in preference, then the nearest), if there is one. Only the past: the
+    build artefacts a derived image keeps (egg-info, ...) never tell of later commits."""
+    found = []
+    for image in dc.images.list(filters={"label": f"{PLAN_LABEL}={plan}"}):
+        other = image.labels.get(f"{LABEL}.commit", "")
+        if other and other != commit and repo.is_ancestor(other, commit):
+            distance = int(repo.git.rev_list("--count", f"{other}..{commit}"))
+            found.append((bool(image.labels.get(DERIVED_LABEL)), distance, image.id, other))
+    return min(found)[2:] if found else None
 
 
 def _cached_image(dc: docker.DockerClient, tag: str, key: str) -> str | None:
@@ -246,7 +249,7 @@ def prepare_environment(
         }
         if share and not rebuild:
             with _lock(f"plan:{shared}"):  # one full build per plan; the other commits wait, then derive
-                sibling = _sibling(dc, shared)
+                sibling = _sibling(dc, shared, repo, task.base_commit)
                 if sibling is None:
                     _build(task, plan, repo, base, tag, labels, config, dc)
                     return spec

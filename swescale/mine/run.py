@@ -153,7 +153,8 @@ def mine(
     store.claim_repo(name)
     issues = IssueSource(name, config.mine.github_api, dump, config.mine.github_timeout)
     shas = _candidates(repo, config.mine, issues, store, since=since, until=until, limit=limit)
-    todo = [r for r in store.rows(shas) if not r.done]
+    # oldest first: the first commit of a dependency plan gets the full build, later ones derive from it
+    todo = [r for r in reversed(store.rows(shas)) if not r.done]
     say(f"{name}: {len(shas)} commits scanned, {len(todo)} candidates to validate")
     lock = threading.Lock()
 
