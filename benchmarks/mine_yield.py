@@ -68,7 +68,7 @@ def run_repo(repo: str, theirs_path: Path, args: argparse.Namespace) -> dict:
     env = {}
     for source in ("built", "derived", "cached"):
         times = [r.detail["env_seconds"] for r in rows if r.detail.get("env_source") == source]
-        env[source] = {"n": len(times), "mean_s": round(statistics.mean(times), 1) if times else None}
+        env[source] = {"n": len(times), "median_s": round(statistics.median(times), 1) if times else None}
     candidates = result.funnel["stages"]["touching"]
     out = {
         "repo": result.repo,
@@ -80,7 +80,7 @@ def run_repo(repo: str, theirs_path: Path, args: argparse.Namespace) -> dict:
         ),
         "seconds_per_commit_this_call": round(wall / max(1, len(scanned)), 2),
         "env": env,
-        "build_vs_shared_ratio": round(env["built"]["mean_s"] / env["derived"]["mean_s"], 1)
+        "build_vs_shared_ratio": round(env["built"]["median_s"] / env["derived"]["median_s"], 1)
         if env["built"]["n"] and env["derived"]["n"]
         else None,
         "statement_sources": _count(t["statement_source"] for t in result.tasks),

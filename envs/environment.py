@@ -275,6 +275,22 @@ def _step(sb: DockerSandbox, task: Task, name: str, cmd: str, timeout: float, **
     return run.output
 
 
+def _box(image: str, network: bool, config: EnvSettings, dc: docker.DockerClient, **kwargs) -> DockerSandbox:
+    """A build sandbox: the configured limits, no agent-oriented environment variables."""
+    return DockerSandbox(
+        image, workdir=WORKDIR, config=config.sandbox, network=network, default_env=False, client=dc, **kwargs
+    )
+
+
+def _checkout(repo: git.Repo, task: Task, tmp: Path) -> tuple[Path, str]:
+    """The sanitized checkout of the task's commit in `tmp/testbed`, and its SHA."""
+    tree = tmp / "testbed"
+    try:
+        return tree, sanitized_checkout(repo, task.base_commit, tree)
+    except Exception as exc:  # noqa: BLE001 - git errors of any kind
+        raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
+
+
 def _finalize(sha: str) -> str:
     """Build artefacts (egg-info, build/...) out of `git status` and diffs without a new commit, and the
     checks that the tree is at `sha` with no branch, remote or later ref left."""
@@ -292,14 +308,8 @@ def _derive(task: Task, repo: git.Repo, sibling: tuple[str, str], tag: str, labe
     image, commit = sibling
     timeout = config.env.build_timeout
     with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
-        tree = Path(tmp) / "testbed"
-        try:
-            sha = sanitized_checkout(repo, task.base_commit, tree)
-        except Exception as exc:  # noqa: BLE001 - git errors of any kind
-            raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
-        with DockerSandbox(
-            image, workdir=WORKDIR, config=config.sandbox, network=False, default_env=False, client=dc
-        ) as sb:
+        tree, sha = _checkout(repo, task, Path(tmp))
+        with _box(image, False, config, dc) as sb:
             sb.copy_to(tree / ".git", "/tmp/swescale")
             _step(
                 sb,
@@ -332,17 +342,6 @@ def _build(task, plan, repo, base, tag, labels, config, dc) -> None:
     def step(sb: DockerSandbox, name: str, cmd: str, cwd: str = WORKDIR) -> str:
         return _step(sb, task, name, cmd, timeout, cwd=cwd, env=env)
 
-    def sandbox(image: str, network: bool, **kwargs) -> DockerSandbox:
-        return DockerSandbox(
-            image,
-            workdir=WORKDIR,
-            config=config.sandbox,
-            network=network,
-            default_env=False,
-            client=dc,
-            **kwargs,
-        )
-
     image_env = [
         e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")
     ]
@@ -353,14 +352,10 @@ def _build(task, plan, repo, base, tag, labels, config, dc) -> None:
         "Entrypoint": None,
     }
     with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
-        tree = Path(tmp) / "testbed"
-        try:
-            sha = sanitized_checkout(repo, task.base_commit, tree)
-        except Exception as exc:  # noqa: BLE001 - git errors of any kind
-            raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
+        tree, sha = _checkout(repo, task, Path(tmp))
         mounts = [Mount(path, None, type="tmpfs") for path in access.tmpfs]  # before the binds below them
         mounts += [Mount(inside, host, type="bind", read_only=True) for host, inside in access.mounts.items()]
-        with sandbox(base, True, mounts=mounts) as sb:
+        with _box(base, True, config, dc, mounts=mounts) as sb:
             sb.copy_to(tree, "/")
             # the distribution's pip can be too old for current build back-ends (Debian bullseye: pip 20)
             step(
@@ -378,7 +373,7 @@ def _build(task, plan, repo, base, tag, labels, config, dc) -> None:
             draft = sb.commit(labels=labels, conf=conf)  # untagged
         # Docker left empty mount-point stubs of the host binds: drop them in a last layer
         try:
-            with sandbox(draft.id, False) as clean:
+            with _box(draft.id, False, config, dc) as clean:
                 step(clean, "cleanup", f"rm -rf {HOST_ROOT}", cwd="/")
                 repository, _, version = tag.rpartition(":")
                 clean.commit(repository, version, labels=labels, conf=conf)

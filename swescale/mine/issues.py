@@ -4,7 +4,6 @@ mining goes on without it; the token (GITHUB_TOKEN) is sent to the API only, nev
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -12,6 +11,8 @@ import threading
 from pathlib import Path
 
 import requests
+
+from envs.records import DatasetError, read_records
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +34,11 @@ def issue_refs(text: str) -> list[int]:
 
 def load_issue_dump(path: str | Path) -> dict[int, dict]:
     """number -> {title, body} from a .json (a list) or .jsonl dump of GitHub API issue objects (or any
-    objects with `number`, `title`, `body`); errors name the file and the line or item."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-        rows = [(f"{path}: item {i}", r) for i, r in enumerate(data if isinstance(data, list) else [data])]
-    except json.JSONDecodeError:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append((f"{path}:{lineno}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from exc
+    objects with `number`, `title`, `body`); errors (ValueError) name the file and the line or item."""
     out: dict[int, dict] = {}
-    for where, row in rows:
-        if not isinstance(row, dict) or not str(row.get("number", "")).isdigit():
-            raise ValueError(f"{where}: an issue is an object with a numeric `number`")
+    for where, row in read_records(path, key="number"):
+        if not str(row["number"]).isdigit():
+            raise DatasetError(f"{where}: the issue number {row['number']!r} is not a number")
         out[int(row["number"])] = {"title": row.get("title") or "", "body": row.get("body") or ""}
     return out
 

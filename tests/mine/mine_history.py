@@ -11,17 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "calc"
-version = "0.1"
-
-[project.optional-dependencies]
-test = ["pytest"]
-"""
+from tests.envs.conftest import PYPROJECT  # the same project (calc) as the envs tests
 
 SOURCE = """def add(a, b):
     return a - b
