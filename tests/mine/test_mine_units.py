@@ -167,3 +167,11 @@ def test_classify_by_swebench_predicates():
     assert classes.pass_to_pass == ["t::b"]
     assert classes.pass_to_fail == ["t::c"]
     assert classes.flaky == ["t::f"]
+
+
+def test_scan_window_and_limit(history):
+    repo_path, shas = history
+    repo = git.Repo(repo_path)
+    window = [c.hexsha for c in scan(repo, since="2024-02-04T00:00:00Z", until="2024-02-06T00:00:00Z")]
+    assert window == [shas["flaky_only"], shas["flaky_and_fix"], shas["already_passing"]]
+    assert [c.hexsha for c in scan(repo, limit=2)] == [shas["breaks_other"], shas["flaky_only"]]
