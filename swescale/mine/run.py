@@ -108,16 +108,22 @@ def _candidates(
             if commit.hexsha in pulls:
                 cand.pr, cand.pr_text = pulls[commit.hexsha]["number"], pulls[commit.hexsha]["text"]
             store.add(cand)
-    for sha, pr in pulls.items():  # pull requests merged with a merge commit: diff against the first parent
+    # pull requests merged with a merge commit: their diff against the first parent, unless one of the
+    # scanned commits is that same change (a one-commit pull request)
+    diffs = {(r.candidate.patch, r.candidate.test_patch) for r in store.rows(shas) if not r.candidate.reason}
+    for sha, pr in pulls.items():
         try:
             commit = repo.commit(sha)
         except (ValueError, git.BadName):
             continue
-        if len(commit.parents) > 1 and sha not in shas and _in_window(commit, window):
-            shas.append(sha)
-            if not store.known(sha):
-                cand = split(repo, commit, config, parent=commit.parents[0].hexsha)
-                store.add(cand.model_copy(update={"kind": "pr", "pr": pr["number"], "pr_text": pr["text"]}))
+        if len(commit.parents) < 2 or sha in shas or not _in_window(commit, window):
+            continue
+        if not store.known(sha):
+            cand = split(repo, commit, config, parent=commit.parents[0].hexsha)
+            if (cand.patch, cand.test_patch) in diffs and not cand.reason:
+                continue
+            store.add(cand.model_copy(update={"kind": "pr", "pr": pr["number"], "pr_text": pr["text"]}))
+        shas.append(sha)
     return shas
 
 

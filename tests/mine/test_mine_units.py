@@ -175,3 +175,42 @@ def test_scan_window_and_limit(history):
     window = [c.hexsha for c in scan(repo, since="2024-02-04T00:00:00Z", until="2024-02-06T00:00:00Z")]
     assert window == [shas["flaky_only"], shas["flaky_and_fix"], shas["already_passing"]]
     assert [c.hexsha for c in scan(repo, limit=2)] == [shas["breaks_other"], shas["flaky_only"]]
+
+
+def test_pull_request_merge_commits_become_candidates(tmp_path, httpserver):
+    """A pull request merged with a merge commit is one candidate (against the first parent), with its
+    text for linked issues; a one-commit pull request is not mined twice."""
+    from swescale.mine.run import _candidates
+    from swescale.mine.store import Store
+
+    repo = git.Repo.init(tmp_path / "r", initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t").set_value("user", "email", "t@t")
+    _commit(repo, {"pkg/a.py": "x = 1\n", "tests/test_a.py": "def test_a(): pass\n"}, "root")
+    repo.git.checkout("-q", "-b", "feature")
+    _commit(repo, {"pkg/a.py": "x = 2\n"}, "part 1")
+    _commit(repo, {"tests/test_a.py": "def test_a(): assert 2\n"}, "part 2")
+    repo.git.checkout("-q", "main")
+    repo.git.merge("--no-ff", "-q", "-m", "Merge pull request #5", "feature")
+    repo.git.checkout("-q", "-b", "one")
+    single = _commit(repo, {"pkg/a.py": "x = 3\n", "tests/test_a.py": "def test_a(): assert 3\n"}, "single")
+    repo.git.checkout("-q", "main")
+    repo.git.merge("--no-ff", "-q", "-m", "Merge pull request #6", "one")
+    merges = [c.hexsha for c in repo.iter_commits("HEAD", merges=True)]
+    pulls = [
+        {"number": 6, "merged_at": "x", "merge_commit_sha": merges[0], "title": "One", "body": ""},
+        {
+            "number": 5,
+            "merged_at": "x",
+            "merge_commit_sha": merges[1],
+            "title": "Two parts",
+            "body": "Fixes #2",
+        },
+    ]
+    httpserver.expect_request("/repos/o/n/pulls").respond_with_json(pulls)
+    store = Store(tmp_path / "run" / "mine.sqlite")
+    shas = _candidates(repo, MineConfig(), IssueSource("o/n", httpserver.url_for("/")), store)
+    assert merges[1] in shas and merges[0] not in shas and single.hexsha in shas
+    pr = store.rows([merges[1]])[0].candidate
+    assert (pr.kind, pr.pr, pr.reason, pr.parent) == ("pr", 5, "", repo.commit(merges[1]).parents[0].hexsha)
+    assert "x = 2" in pr.patch and "assert 2" in pr.test_patch and "Fixes #2" in pr.pr_text
