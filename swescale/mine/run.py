@@ -156,59 +156,85 @@ def mine(
     dump = load_issue_dump(issues_file) if issues_file else {}
     run_dir = Path(run_dir)
     store = Store(run_dir / "mine.sqlite")
-    store.claim_repo(name)
-    issues = IssueSource(name, config.mine.github_api, dump, config.mine.github_timeout)
-    shas = _candidates(repo, config.mine, issues, store, since=since, until=until, limit=limit)
-    # oldest first: the first commit of a dependency plan gets the full build, later ones derive from it
-    todo = [r for r in reversed(store.rows(shas)) if not r.done]
-    say(f"{name}: {len(shas)} commits scanned, {len(todo)} candidates to validate")
-    lock = threading.Lock()
+    try:
+        store.claim_repo(name)
+        issues = IssueSource(name, config.mine.github_api, dump, config.mine.github_timeout)
+        shas = _candidates(repo, config.mine, issues, store, since=since, until=until, limit=limit)
+        miner = _Miner(name, source, repo, config, store, issues, model, run_dir, output, shas)
+        # oldest first: the first commit of a dependency plan gets the full build, later ones derive from it
+        todo = [r for r in reversed(store.rows(shas)) if not r.done]
+        say(f"{name}: {len(shas)} commits scanned, {len(todo)} candidates to validate")
+        miner.run(todo, workers or config.mine.workers, say)
+        rows = store.rows(shas)
+    finally:
+        store.close()
+    tasks = _write_tasks(output, rows)
+    data = funnel(name, rows)
+    write_funnel(run_dir, data)
+    say(render(data))
+    say(f"{len(tasks)} tasks in {output}; funnel in {run_dir / 'funnel.json'}")
+    return MineResult(name, tasks, data, output, run_dir, rows)
 
-    def work(row: Row) -> Row:
+
+@dataclass
+class _Miner:
+    """Validation of the selection's candidates, each finished in the store at once."""
+
+    name: str
+    source: str
+    repo: git.Repo
+    config: MineSettings
+    store: Store
+    issues: IssueSource
+    model: Any
+    run_dir: Path
+    output: Path
+    shas: list[str]
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def run(self, todo: list[Row], workers: int, say: Callable[[str], None]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(self.one, row) for row in todo]
+            for index, future in enumerate(as_completed(futures), 1):
+                done = self.store.rows([future.result()])[0]
+                verdict = (
+                    "VALID" if done.stage == "validated" else f"dropped at {done.stage}: {done.reason[:120]}"
+                )
+                say(
+                    f"[{index}/{len(todo)}] {done.candidate.sha[:10]} {done.candidate.subject[:50]!r}: {verdict}"
+                )
+
+    def one(self, row: Row) -> str:
+        """Validate one candidate and record the outcome (a task row when validated); its sha."""
         cand, start = row.candidate, time.monotonic()
-        task = task_of(name, source, cand, nearest_version(repo, cand.parent))
+        task = task_of(self.name, self.source, cand, nearest_version(self.repo, cand.parent))
         try:
-            verdict = validate(task, config, config.mine.repeats, run_dir / "check")
+            verdict = validate(task, self.config, self.config.mine.repeats, self.run_dir / "check")
         except Exception as exc:  # noqa: BLE001 - one candidate's failure never stops the run
             log.exception("validating %s", cand.sha)
-            store.finish(cand.sha, "touching", f"error: {type(exc).__name__}: {exc}", None, 0.0)
-            return row
+            self.store.finish(cand.sha, "touching", f"error: {type(exc).__name__}: {exc}", None, 0.0)
+            return cand.sha
         out = None
         if verdict.stage == "validated":
             statement = problem_statement(
                 cand.message,
                 cand.pr_text,
-                issues,
-                model,
-                config.mine,
-                repo=name,
+                self.issues,
+                self.model,
+                self.config.mine,
+                repo=self.name,
                 tests=verdict.fail_to_pass,
                 output=verdict.failing_output,
                 diff=cand.patch,
             )
             out = _row(task, cand, verdict, statement)
         detail = {"env_source": verdict.env_source, "env_seconds": verdict.env_seconds}
-        store.finish(cand.sha, verdict.stage, verdict.reason, out, time.monotonic() - start, detail)
-        with lock:
-            _write_tasks(output, store.rows(shas))
-        return row
-
-    with ThreadPoolExecutor(max_workers=max(1, workers or config.mine.workers)) as pool:
-        futures = [pool.submit(work, row) for row in todo]
-        for index, future in enumerate(as_completed(futures), 1):
-            done = store.rows([future.result().candidate.sha])[0]
-            verdict = (
-                "VALID" if done.stage == "validated" else f"dropped at {done.stage}: {done.reason[:120]}"
-            )
-            say(f"[{index}/{len(todo)}] {done.candidate.sha[:10]} {done.candidate.subject[:50]!r}: {verdict}")
-    rows = store.rows(shas)
-    tasks = _write_tasks(output, rows)
-    data = funnel(name, rows)
-    write_funnel(run_dir, data)
-    say(render(data))
-    say(f"{len(tasks)} tasks in {output}; funnel in {run_dir / 'funnel.json'}")
-    store.close()
-    return MineResult(name, tasks, data, output, run_dir, rows)
+        self.store.finish(cand.sha, verdict.stage, verdict.reason, out, time.monotonic() - start, detail)
+        with self._lock:
+            _write_tasks(self.output, self.store.rows(self.shas))
+        return cand.sha
 
 
 def _write_tasks(output: Path, rows: list[Row]) -> list[dict]:

@@ -4,6 +4,7 @@ transaction, so a run killed at any moment (kill -9 included) resumes: only unfi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -52,6 +53,13 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        # one mining process per run directory; the kernel drops the lock with its process (kill -9 too)
+        self._flock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._flock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self._flock.close()
+            raise RunDirError(f"{path.parent} is in use by another mining run") from exc
         try:
             self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -63,6 +71,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._flock.close()
 
     def claim_repo(self, repo: str) -> None:
         """Bind the run directory to `repo`; a directory of another repository is an error."""

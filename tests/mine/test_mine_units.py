@@ -214,3 +214,17 @@ def test_pull_request_merge_commits_become_candidates(tmp_path, httpserver):
     pr = store.rows([merges[1]])[0].candidate
     assert (pr.kind, pr.pr, pr.reason, pr.parent) == ("pr", 5, "", repo.commit(merges[1]).parents[0].hexsha)
     assert "x = 2" in pr.patch and "assert 2" in pr.test_patch and "Fixes #2" in pr.pr_text
+
+
+def test_run_dir_is_used_by_one_run_and_one_repository(tmp_path):
+    from swescale.mine.store import RunDirError, Store
+
+    store = Store(tmp_path / "mine.sqlite")
+    store.claim_repo("o/a")
+    with pytest.raises(RunDirError, match="in use by another mining run"):
+        Store(tmp_path / "mine.sqlite")
+    store.close()
+    again = Store(tmp_path / "mine.sqlite")
+    with pytest.raises(RunDirError, match="holds the mining state of o/a, not of o/b"):
+        again.claim_repo("o/b")
+    again.close()
