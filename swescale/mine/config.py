@@ -7,6 +7,9 @@ class MineConfig(Section):
     repeats: int = 3
     """Runs of the touched test files on each side (parent with test_patch; whole commit); a test whose
     result changes across them is flaky and dropped."""
+    test_timeout: float = 300.0
+    """Timeout of one validation run of the touched test files, in seconds (bench eval's own is
+    `env.eval_timeout`); a candidate whose tests hang (e.g. a fixed exponential case) is dropped."""
     workers: int = 2
     """Candidates validated at once (each holds one sandbox at a time); `--workers` overrides it."""
     test_patterns: list[str] = [

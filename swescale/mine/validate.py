@@ -102,7 +102,7 @@ def run_sides(task: Task, env: EnvSpec, config: Any, repeats: int) -> tuple[list
                 if not run.applied:
                     return f"the source patch does not apply at the parent: {run.apply_output.strip()[-200:]}"
                 if run.timed_out:
-                    return f"the tests timed out ({side}, run {attempt + 1})"
+                    return f"the tests timed out ({side}, run {attempt + 1}, mine.test_timeout)"
                 statuses = _statuses(task, env, run.log)
                 if statuses is None:
                     return f"no test results ({side}, run {attempt + 1}): {run.log.strip()[-300:]}"
@@ -144,6 +144,8 @@ def _setup_commit(env: EnvSpec) -> str:
 
 def validate(task: Task, config: Any, repeats: int, check_dir: Path) -> Verdict:
     """The candidate `task` (patch, test_patch, base_commit = parent) through every validation stage."""
+    env_config = config.env.model_copy(update={"eval_timeout": config.mine.test_timeout})
+    config = config.model_copy(update={"env": env_config})
     start = time.monotonic()
     try:
         env = prepare_environment(task, config, share=True)

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mine_history import ISSUE, MODEL_ISSUE, make_history
+from mine_history import ISSUE, MODEL_ISSUE, OVERRIDES, make_history
 
 from swescale.demo.scripted_server import ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERRIDES = ["env.image_prefix=swescale-test/env", "env.pull=false", "mine.github_api="]
 
 
 @pytest.fixture(scope="session")

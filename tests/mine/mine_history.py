@@ -66,8 +66,28 @@ def test_flaky():
     assert _runs() in (2, 3, 4)
 """
 
+# At the parent (no quad yet) the test hangs, as a test of a fixed exponential case can.
+HANGS = """import time
+
+import calc
+
+
+def test_quad():
+    if not hasattr(calc, "quad"):
+        time.sleep(3600)
+    assert calc.quad(2) == 8
+"""
+
 ISSUE = {"number": 3, "title": "add() subtracts", "body": "calc.add(2, 2) returns 0 instead of 4."}
 MODEL_ISSUE = "mul() gives wrong products\n\ncalc.mul(2, 3) returns 5; I expected 6."
+
+OVERRIDES = [
+    "env.image_prefix=swescale-test/env",
+    "env.pull=false",
+    "mine.github_api=",
+    "mine.test_timeout=30",
+]
+"""Config of the tests' mining runs: test images, no registry, no GitHub, a short test timeout."""
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -137,4 +157,6 @@ def make_history(repo: Path) -> dict[str, str]:
     shas["breaks_other"] = _commit(
         repo, 7, "Add triple", {"calc/__init__.py": src, "tests/test_calc.py": tests}
     )
+    src += "\n\ndef quad(a):\n    return a * 4\n"
+    shas["hangs"] = _commit(repo, 8, "Add quad", {"calc/__init__.py": src, "tests/test_quad.py": HANGS})
     return shas

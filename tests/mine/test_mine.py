@@ -7,7 +7,7 @@ import json
 
 import docker
 import pytest
-from mine_history import ISSUE, MODEL_ISSUE
+from mine_history import ISSUE, MODEL_ISSUE, OVERRIDES
 from typer.testing import CliRunner
 
 from envs.datasets import load_tasks
@@ -28,8 +28,8 @@ def _funnel(mined) -> dict:
 def test_funnel_counts_are_exact(mined):
     data = _funnel(mined)
     assert data["stages"] == {
-        "scanned": 7,
-        "touching": 5,
+        "scanned": 8,
+        "touching": 6,
         "env_built": 5,
         "fail_to_pass": 4,
         "stable": 3,
@@ -45,6 +45,7 @@ def test_funnel_counts_are_exact(mined):
     assert reasons[s["flaky_only"]][1].startswith(
         "every FAIL_TO_PASS test is flaky: tests/test_flaky.py::test_flaky"
     )
+    assert reasons[s["hangs"]] == ("env_built", "the tests timed out (parent, run 1, mine.test_timeout)")
     assert reasons[s["breaks_other"]] == (
         "validated",
         "breaks tests that pass at the parent: tests/test_calc.py::test_double",
@@ -86,7 +87,7 @@ def test_resume_after_kill_skips_finished_commits(mined):
         updated = dict(con.execute("SELECT sha, updated FROM commits"))
     for sha, stamp in mined.finished_before_kill.items():
         assert updated[sha] == stamp  # not validated again
-    assert f"{5 - len(mined.finished_before_kill)} candidates to validate" in mined.resumed_output
+    assert f"{6 - len(mined.finished_before_kill)} candidates to validate" in mined.resumed_output
     owner = f"swescale.owner={__import__('socket').gethostname()}:{mined.killed_pid}"
     assert docker.from_env().containers.list(all=True, filters={"label": owner}) == []
 
@@ -114,7 +115,9 @@ def test_bench_eval_grades_mined_tasks(mined, tmp_path):
             )
         )
         args = ["bench", "eval", "--dataset", str(mined.output), "--predictions", str(preds)]
-        result = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "eval"), *mined.args[-3:]])
+        result = CliRunner().invoke(
+            app, [*args, "--run-dir", str(tmp_path / "eval"), *mined.args[-len(OVERRIDES) :]]
+        )
         assert result.exit_code == 0, result.output
         summary = json.loads(result.stdout[result.stdout.index("{") :])
         expected = sorted(t.instance_id for t in tasks) if name == "gold" else []
