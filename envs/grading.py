@@ -31,8 +31,10 @@ def test_files(test_patch: str) -> list[str]:
     ]
 
 
-def test_directives(task: Task) -> list[str]:
-    """What the harness (swebench 4.x get_test_directives) passes to the test command."""
+def test_directives(task: Task, env: EnvSpec | None = None) -> list[str]:
+    """What the harness (swebench 4.x get_test_directives) passes to the test command. Under pytest only
+    Python files: pytest stops with "not found" (exit 4, no test run) on a data file such as `x.sql`,
+    so the harness's list could only make such a task ungradable."""
     from swebench.harness.constants import NON_TEST_EXTS
 
     directives = [
@@ -42,6 +44,8 @@ def test_directives(task: Task) -> list[str]:
     ]
     if task.repo == "django/django":
         directives = [d.removesuffix(".py").removeprefix("tests/").replace("/", ".") for d in directives]
+    elif env is not None and "pytest" in env.test_cmd:
+        directives = [d for d in directives if d.endswith(".py")]
     return directives
 
 
@@ -65,7 +69,7 @@ def eval_script(task: Task, env: EnvSpec) -> str:
         reset,
         f"git apply -v - <<'{HEREDOC}'\n{task.test_patch}\n{HEREDOC}",
         f": '{START}'",
-        " ".join([env.test_cmd, *test_directives(task)]),
+        " ".join([env.test_cmd, *test_directives(task, env)]),
         f": '{END}'",
         reset,
     ]

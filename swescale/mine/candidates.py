@@ -139,9 +139,11 @@ def split(repo: git.Repo, commit: git.Commit, config: MineConfig, parent: str = 
 
 
 def _check_directives(cand: Candidate, tests: list) -> Candidate:
-    """The harness passes every file of test_patch (bar data files) to the test command: there must be
-    one, and none of them deleted."""
-    directives = test_directives(Task(instance_id="x", test_patch=cand.test_patch))
+    """The harness passes the test modules of test_patch to the test command: there must be one, and
+    none of them deleted."""
+    directives = [
+        d for d in test_directives(Task(instance_id="x", test_patch=cand.test_patch)) if d.endswith(".py")
+    ]
     if not directives:
         return cand.model_copy(update={"reason": "no test module changed (only test data)"})
     deleted = [f.path for f in tests if f.is_removed_file and f.path in directives]
