@@ -13,8 +13,8 @@ from sandbox.config import SandboxConfig
 from sandbox.configbase import Section
 from selection.config import SelectionConfig
 from swescale.bot.config import BotConfig
-from swescale.serve.config import ServeConfig
 from swescale.mine.config import MineConfig
+from swescale.serve.config import ServeConfig
 from verifiers.config import VerifierConfig
 
 
