@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
+import git
 from docker.types import Mount
 from pydantic import BaseModel
 
@@ -40,6 +41,7 @@ RECIPE_VERSION = 3
 """Bumped whenever the build steps around the plan change (2: pip upgraded in the venv; 3: past tags kept)."""
 WORKDIR = "/testbed"
 LABEL = "swescale.env"
+PLAN_LABEL, DERIVED_LABEL = f"{LABEL}.plan", f"{LABEL}.derived_from"
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -61,7 +63,8 @@ class EnvSpec(BaseModel):
     workdir: str = WORKDIR
     base_commit: str = ""
     source: str = "built"
-    """`task-image`, `built` or `cached`."""
+    """`task-image`, `built`, `derived` (from an image of another commit, see `prepare_environment`)
+    or `cached`."""
     source_image: str = ""
     """The task's own image this one was derived from (checked and cleaned, envs.adopt), if any."""
 
@@ -140,6 +143,28 @@ def image_key(task: Task, plan: BuildPlan, base_image_id: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def plan_key(repo: git.Repo, task: Task, plan: BuildPlan, base_image_id: str) -> str:
+    """Key of what an image holds besides the code: the repository (named by its root commits, so two
+    repositories never share), the dependency plan and the base image. Images with equal plan keys
+    differ only in the checked-out commit."""
+    roots = sorted(repo.git.rev_list("--max-parents=0", task.base_commit).split())
+    payload = [roots, plan.model_dump(), base_image_id, RECIPE_VERSION]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _sibling(dc: docker.DockerClient, plan: str, repo: git.Repo, commit: str) -> tuple[str, str] | None:
+    """(image id, commit) of an image of the same repository and dependency plan at an ancestor of
+    `commit` (a full build in preference, then the nearest), if there is one. Only the past: the
+    build artefacts a derived image keeps (egg-info, ...) never tell of later commits."""
+    found = []
+    for image in dc.images.list(filters={"label": f"{PLAN_LABEL}={plan}"}):
+        other = image.labels.get(f"{LABEL}.commit", "")
+        if other and other != commit and repo.is_ancestor(other, commit):
+            distance = int(repo.git.rev_list("--count", f"{other}..{commit}"))
+            found.append((bool(image.labels.get(DERIVED_LABEL)), distance, image.id, other))
+    return min(found)[2:] if found else None
+
+
 def _cached_image(dc: docker.DockerClient, tag: str, key: str) -> str | None:
     """The image built for `key`: under `tag`, or under another tag (then also tagged `tag`)."""
     if image_exists(dc, tag):
@@ -177,11 +202,16 @@ def _adopt(task: Task, image: str, config: EnvSettings, dc: docker.DockerClient)
         return tag, adopted_from(dc, tag)
 
 
-def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) -> EnvSpec:
+def prepare_environment(
+    task: Task, config: EnvSettings, rebuild: bool = False, share: bool = False
+) -> EnvSpec:
     """An image for `task` (see module doc); raises EnvBuildError naming the failing step.
 
     `rebuild`: build now on the base image, skipping the task's own image and any cached build (the new
-    image takes over the cache tag)."""
+    image takes over the cache tag). `share`: when an image of the same repository and dependency plan
+    exists at another commit (`plan_key`), derive this one from it (its layers plus the sanitized history
+    at this commit: seconds instead of a build); the result is cached under this commit's key, so later
+    calls without `share` find it. Sound for editable installs (detected plans), which see the new code."""
     dc = docker.from_env(timeout=int(max(config.env.build_timeout, 600)))
     if not rebuild:
         own = _task_image(task, config, dc)
@@ -198,8 +228,10 @@ def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) 
     except Exception as exc:  # noqa: BLE001 - unreadable packaging files etc.
         raise EnvBuildError("plan", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
     base = _base_image(plan.python, config)
-    key = image_key(task, plan, dc.images.get(base).id)
+    base_id = dc.images.get(base).id
+    key = image_key(task, plan, base_id)
     tag = _image_tag(task, config, key)
+    shared = plan_key(repo, task, plan, base_id)
     with _lock(tag), build_lock(config.env, tag):
         if not rebuild and _cached_image(dc, tag, key):
             touch(config.env, tag)
@@ -212,18 +244,111 @@ def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) 
             base_commit=task.base_commit,
             source="built",
         )
-        with build_slot(config.env):
-            problem = check_disk(config.env, dc, tag)
-            if problem:
-                raise EnvBuildError("disk", problem, task.instance_id)
-            _build(task, plan, repo, base, tag, key, spec, config, dc)
+        labels = {
+            LABEL: "1",
+            f"{LABEL}.key": key,
+            f"{LABEL}.repo": task.repo or task.repo_url,
+            f"{LABEL}.spec": spec.model_dump_json(exclude={"image", "source"}),
+            PLAN_LABEL: shared,
+        }
+        spec = _build_or_derive(
+            task, plan, repo, base, tag, labels, spec, shared if share and not rebuild else "", config, dc
+        )
         touch(config.env, tag)
     if config.env.max_images or config.env.max_disk_gb:
         prune(config.env, dc)
     return spec
 
 
-def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
+def _build_or_derive(task, plan, repo, base, tag, labels, spec, shared, config, dc) -> EnvSpec:
+    """With `shared` (a plan key): derive from an image of the same plan when one exists, else build it
+    (one full build per plan; the other commits wait, then derive). Without it: build."""
+    if shared:
+        with _lock(f"plan:{shared}"):
+            sibling = _sibling(dc, shared, repo, task.base_commit)
+            if sibling is None:
+                _full_build(task, plan, repo, base, tag, labels, config, dc)
+                return spec
+        try:
+            _derive(task, repo, sibling, tag, labels, config, dc)
+            return spec.model_copy(update={"source": "derived"})
+        except EnvBuildError as exc:
+            log.warning("[%s] deriving from %s failed (%s): full build", task.instance_id, sibling[1], exc)
+    _full_build(task, plan, repo, base, tag, labels, config, dc)
+    return spec
+
+
+def _full_build(task, plan, repo, base, tag, labels, config, dc) -> None:
+    """A build within the disk budget and the bound on builds at once."""
+    with build_slot(config.env):
+        problem = check_disk(config.env, dc, tag)
+        if problem:
+            raise EnvBuildError("disk", problem, task.instance_id)
+        _build(task, plan, repo, base, tag, labels, config, dc)
+
+
+def _step(sb: DockerSandbox, task: Task, name: str, cmd: str, timeout: float, **kwargs) -> str:
+    """Run one build step; raises EnvBuildError with the end of its output when it fails."""
+    log.info("[%s] %s: %s", task.instance_id, name, cmd)
+    run = sb.exec(cmd, timeout=timeout, **{"cwd": WORKDIR, **kwargs})
+    if run.timed_out:
+        raise EnvBuildError(name, _tail(run.output) + f"\n(timed out after {timeout:.0f}s)", task.instance_id)
+    if run.exit_code != 0:
+        raise EnvBuildError(name, _tail(run.output) + f"\n(exit code {run.exit_code})", task.instance_id)
+    return run.output
+
+
+def _box(image: str, network: bool, config: EnvSettings, dc: docker.DockerClient, **kwargs) -> DockerSandbox:
+    """A build sandbox: the configured limits, no agent-oriented environment variables."""
+    return DockerSandbox(
+        image, workdir=WORKDIR, config=config.sandbox, network=network, default_env=False, client=dc, **kwargs
+    )
+
+
+def _checkout(repo: git.Repo, task: Task, tmp: Path) -> tuple[Path, str]:
+    """The sanitized checkout of the task's commit in `tmp/testbed`, and its SHA."""
+    tree = tmp / "testbed"
+    try:
+        return tree, sanitized_checkout(repo, task.base_commit, tree)
+    except Exception as exc:  # noqa: BLE001 - git errors of any kind
+        raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
+
+
+def _finalize(sha: str) -> str:
+    """Build artefacts (egg-info, build/...) out of `git status` and diffs without a new commit, and the
+    checks that the tree is at `sha` with no branch, remote or later ref left."""
+    return (
+        "git config --global --add safe.directory '*' && "
+        "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
+        f'test "$(git rev-parse HEAD)" = {sha} && test -z "$(git for-each-ref --no-merged HEAD)"'
+        ' && test -z "$(git for-each-ref | grep -v refs/tags/)" && git status --short'
+    )
+
+
+def _derive(task: Task, repo: git.Repo, sibling: tuple[str, str], tag: str, labels: dict, config, dc) -> None:
+    """`tag` from the sibling image: its .git replaced by the sanitized history at the task's commit, the
+    tree reset to it (build artefacts, excluded from git at build time, stay), no network."""
+    image, commit = sibling
+    timeout = config.env.build_timeout
+    with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
+        tree, sha = _checkout(repo, task, Path(tmp))
+        with _box(image, False, config, dc) as sb:
+            sb.copy_to(tree / ".git", "/tmp/swescale")
+            _step(
+                sb,
+                task,
+                "checkout",
+                "cp .git/info/exclude /tmp/swescale/exclude && rm -rf .git && mv /tmp/swescale/.git .git"
+                " && cat /tmp/swescale/exclude >> .git/info/exclude && git reset -q --hard && git clean -fdq",
+                timeout,
+            )
+            _step(sb, task, "finalize", _finalize(sha), timeout)
+            repository, _, version = tag.rpartition(":")
+            sb.commit(repository, version, labels={**labels, f"{LABEL}.commit": sha, DERIVED_LABEL: commit})
+    log.info("[%s] derived %s from the image of %s", task.instance_id, tag, commit[:10])
+
+
+def _build(task, plan, repo, base, tag, labels, config, dc) -> None:
     """Run the plan in a networked sandbox from `base`, then commit it as `tag`.
 
     Build sandboxes get the configured limits (EnvSettings.sandbox) but network, and the host's pip
@@ -238,26 +363,7 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
     timeout = config.env.build_timeout
 
     def step(sb: DockerSandbox, name: str, cmd: str, cwd: str = WORKDIR) -> str:
-        log.info("[%s] %s: %s", task.instance_id, name, cmd)
-        run = sb.exec(cmd, timeout=timeout, cwd=cwd, env=env)
-        if run.timed_out:
-            raise EnvBuildError(
-                name, _tail(run.output) + f"\n(timed out after {timeout:.0f}s)", task.instance_id
-            )
-        if run.exit_code != 0:
-            raise EnvBuildError(name, _tail(run.output) + f"\n(exit code {run.exit_code})", task.instance_id)
-        return run.output
-
-    def sandbox(image: str, network: bool, **kwargs) -> DockerSandbox:
-        return DockerSandbox(
-            image,
-            workdir=WORKDIR,
-            config=config.sandbox,
-            network=network,
-            default_env=False,
-            client=dc,
-            **kwargs,
-        )
+        return _step(sb, task, name, cmd, timeout, cwd=cwd, env=env)
 
     image_env = [
         e for e in (dc.images.get(base).attrs["Config"].get("Env") or []) if not e.startswith("PATH=")
@@ -269,14 +375,10 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
         "Entrypoint": None,
     }
     with tempfile.TemporaryDirectory(prefix="swescale-env-") as tmp:
-        tree = Path(tmp) / "testbed"
-        try:
-            sha = sanitized_checkout(repo, task.base_commit, tree)
-        except Exception as exc:  # noqa: BLE001 - git errors of any kind
-            raise EnvBuildError("checkout", f"{type(exc).__name__}: {exc}", task.instance_id) from exc
+        tree, sha = _checkout(repo, task, Path(tmp))
         mounts = [Mount(path, None, type="tmpfs") for path in access.tmpfs]  # before the binds below them
         mounts += [Mount(inside, host, type="bind", read_only=True) for host, inside in access.mounts.items()]
-        with sandbox(base, True, mounts=mounts) as sb:
+        with _box(base, True, config, dc, mounts=mounts) as sb:
             sb.copy_to(tree, "/")
             # the distribution's pip can be too old for current build back-ends (Debian bullseye: pip 20)
             step(
@@ -289,26 +391,12 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
                 sb.write_file(path, text)
             for name, cmd in plan.steps:
                 step(sb, name, cmd)
-            # build artefacts (egg-info, build/...) stay out of `git status` and diffs, without a new commit
-            step(
-                sb,
-                "finalize",
-                "git config --global --add safe.directory '*' && "
-                "git ls-files --others --exclude-standard >> .git/info/exclude; rm -rf /tmp/swescale; "
-                f'test "$(git rev-parse HEAD)" = {sha} && test -z "$(git for-each-ref --no-merged HEAD)"'
-                ' && test -z "$(git for-each-ref | grep -v refs/tags/)" && git status --short',
-            )
-            labels = {
-                LABEL: "1",
-                f"{LABEL}.key": key,
-                f"{LABEL}.repo": task.repo or task.repo_url,
-                f"{LABEL}.commit": sha,
-                f"{LABEL}.spec": spec.model_dump_json(exclude={"image", "source"}),
-            }
+            step(sb, "finalize", _finalize(sha))
+            labels = {**labels, f"{LABEL}.commit": sha}
             draft = sb.commit(labels=labels, conf=conf)  # untagged
         # Docker left empty mount-point stubs of the host binds: drop them in a last layer
         try:
-            with sandbox(draft.id, False) as clean:
+            with _box(draft.id, False, config, dc) as clean:
                 step(clean, "cleanup", f"rm -rf {HOST_ROOT}", cwd="/")
                 repository, _, version = tag.rpartition(":")
                 clean.commit(repository, version, labels=labels, conf=conf)

@@ -13,10 +13,11 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.environment import EnvBuildError, prepare_environment
+from envs.environment import EnvBuildError, EnvSpec, prepare_environment
 from envs.grading import grade, test_spec
 from envs.records import DatasetError, read_records
 from envs.task import Task
@@ -79,11 +80,59 @@ def _apply(sb: DockerSandbox, say: Callable[[str], None]) -> tuple[bool, str]:
     return False, out
 
 
+@dataclass
+class EvalRun:
+    """One run of a task's evaluation script on a patched tree."""
+
+    applied: bool
+    """Whether the patch applied (an empty patch always does: nothing to apply)."""
+    apply_output: str
+    log: str = ""
+    """The evaluation script's whole output (test markers and the recorded exit code included)."""
+    timed_out: bool = False
+    exit_code: int = 0
+    duration: float = 0.0
+
+
+def eval_sandbox(env: EnvSpec, config: EnvSettings) -> DockerSandbox:
+    """A sandbox of `env` as the harness runs one: the configured limits, no network, and no
+    agent-oriented environment variables."""
+    return DockerSandbox(
+        env.image, workdir=env.workdir, config=config.sandbox, network=False, default_env=False
+    )
+
+
+def run_prediction(
+    sb: DockerSandbox,
+    task: Task,
+    env: EnvSpec,
+    patch: str,
+    config: EnvSettings,
+    say: Callable[[str], None] = lambda _: None,
+) -> EvalRun:
+    """Apply `patch` by the harness's chain (an empty one: the code as it is), then run the task's
+    evaluation script; the log is read back whole from a file (the exec result keeps only head and tail)."""
+    if patch:
+        sb.write_file(PATCH_FILE, patch)
+        applied, output = _apply(sb, say)
+        if not applied:
+            say(f">>>>> Patch Apply Failed:\n{output}")
+            return EvalRun(applied=False, apply_output=output)
+    spec = test_spec(task, env)
+    sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
+    run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
+    log_text = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
+    if run.timed_out:
+        log_text += f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
+    return EvalRun(True, "", log_text, run.timed_out, run.exit_code, run.duration)
+
+
 def evaluate_instance(
     task: Task, pred: dict, run_dir: Path, config: EnvSettings, rebuild: bool = False
 ) -> dict[str, Any] | None:
     """One prediction: its report dict, or None on an error (logged to run_instance.log, no report).
-    Runs in a sandbox with the configured limits and no network; `rebuild` as in prepare_environment."""
+    Runs in a sandbox with the configured limits and no network; `rebuild` as in prepare_environment.
+    An empty `model_patch` grades the code as it is (`bench eval` itself never runs those)."""
     folder = instance_dir(run_dir, pred)
     report_path = folder / "report.json"
     if report_path.exists():
@@ -101,38 +150,23 @@ def evaluate_instance(
         (folder / "patch.diff").write_text(patch)
         env = prepare_environment(task, config, rebuild=rebuild)
         say(f"image {env.image} ({env.source})")
-        spec = test_spec(task, env)
-        (folder / "eval.sh").write_text(spec.eval_script)
-        # the configured limits, no network, and no agent-oriented environment variables (as the harness)
-        with DockerSandbox(
-            env.image, workdir=env.workdir, config=config.sandbox, network=False, default_env=False
-        ) as sb:
-            sb.write_file(PATCH_FILE, patch)
-            applied, output = _apply(sb, say)
-            if not applied:
-                say(f">>>>> Patch Apply Failed:\n{output}")
-                report = {
-                    iid: {
-                        "patch_is_None": False,
-                        "patch_exists": True,
-                        "patch_successfully_applied": False,
-                        "resolved": False,
-                        "patch_apply_failed": True,
-                    }
+        (folder / "eval.sh").write_text(test_spec(task, env).eval_script)
+        with eval_sandbox(env, config) as sb:
+            run = run_prediction(sb, task, env, patch, config, say)
+        if not run.applied:
+            report = {
+                iid: {
+                    "patch_is_None": False,
+                    "patch_exists": True,
+                    "patch_successfully_applied": False,
+                    "resolved": False,
+                    "patch_apply_failed": True,
                 }
-                report_path.write_text(json.dumps(report, indent=4))
-                return report
-            sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
-            # the log goes to a file: the exec result keeps only head and tail of long outputs
-            run = sb.exec(
-                f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/"
-            )
-            output = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
+            }
+            report_path.write_text(json.dumps(report, indent=4))
+            return report
         log_path = folder / "test_output.txt"
-        log_path.write_text(
-            output
-            + (f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded." if run.timed_out else "")
-        )
+        log_path.write_text(run.log)
         say(f"tests ran in {run.duration:.1f}s (exit {run.exit_code})")
         if run.timed_out:
             say("tests timed out")

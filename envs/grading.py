@@ -31,8 +31,10 @@ def test_files(test_patch: str) -> list[str]:
     ]
 
 
-def test_directives(task: Task) -> list[str]:
-    """What the harness (swebench 4.x get_test_directives) passes to the test command."""
+def test_directives(task: Task, env: EnvSpec | None = None) -> list[str]:
+    """What the harness (swebench 4.x get_test_directives) passes to the test command. Under pytest only
+    Python files: pytest stops with "not found" (exit 4, no test run) on a data file such as `x.sql`,
+    so the harness's list could only make such a task ungradable."""
     from swebench.harness.constants import NON_TEST_EXTS
 
     directives = [
@@ -42,6 +44,8 @@ def test_directives(task: Task) -> list[str]:
     ]
     if task.repo == "django/django":
         directives = [d.removesuffix(".py").removeprefix("tests/").replace("/", ".") for d in directives]
+    elif env is not None and "pytest" in env.test_cmd:
+        directives = [d for d in directives if d.endswith(".py")]
     return directives
 
 
@@ -65,7 +69,7 @@ def eval_script(task: Task, env: EnvSpec) -> str:
         reset,
         f"git apply -v - <<'{HEREDOC}'\n{task.test_patch}\n{HEREDOC}",
         f": '{START}'",
-        " ".join([env.test_cmd, *test_directives(task)]),
+        " ".join([env.test_cmd, *test_directives(task, env)]),
         f": '{END}'",
         reset,
     ]
@@ -135,4 +139,15 @@ def grade(task: Task, env: EnvSpec, prediction: dict, log_path: str) -> dict[str
         prediction=prediction,
         test_log_path=log_path,
         include_tests_status=True,
+    )
+
+
+def log_statuses(task: Task, env: EnvSpec, log_path: str) -> dict[str, str] | None:
+    """Test id -> status of an evaluation log, read exactly as `grade` reads it (swebench's
+    get_logs_eval: markers, parser, exit-code cross-check); None when the log shows no valid test run."""
+    from swebench.harness.grading import get_logs_eval
+
+    statuses, found = get_logs_eval(test_spec(task, env), log_path)
+    return (
+        {test: str(getattr(status, "value", status)) for test, status in statuses.items()} if found else None
     )

@@ -47,8 +47,8 @@ def _parquet(path: Path) -> list[tuple[str, Any]]:
     return [(f"{path}: row {i}", row) for i, row in enumerate(rows)]
 
 
-def read_records(path: str | Path) -> list[tuple[str, dict]]:
-    """(where, row) for every row of the file; every row is an object with an `instance_id`."""
+def read_records(path: str | Path, key: str | None = "instance_id") -> list[tuple[str, dict]]:
+    """(where, row) for every row of the file; every row is an object with a `key` (None: any object)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -70,6 +70,6 @@ def read_records(path: str | Path) -> list[tuple[str, dict]]:
     for where, row in rows:
         if not isinstance(row, dict):
             raise DatasetError(f"{where}: expected an object, got {type(row).__name__}")
-        if "instance_id" not in row:
-            raise DatasetError(f"{where}: no instance_id")
+        if key and key not in row:
+            raise DatasetError(f"{where}: no {key}")
     return rows

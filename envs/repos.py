@@ -41,6 +41,11 @@ def _is_local(source: str) -> bool:
     return not re.match(r"^[a-z+]+://|^[^/]+@[^/]+:", source) or source.startswith("file://")
 
 
+def _bare_without_config(path: Path) -> bool:
+    """A bare repository without a `config` file (as some mirrors are): git reads it, GitPython does not."""
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and not (path / "config").exists()
+
+
 def _has_commit(repo: git.Repo, commit: str) -> bool:
     try:
         repo.git.cat_file("-e", f"{commit}^{{commit}}")
@@ -72,8 +77,11 @@ def open_source(task: Task, repos_dir: str | Path = "") -> tuple[git.Repo, str]:
     errors = []
     for source in candidate_sources(task, repos_dir):
         try:
-            if _is_local(source):
-                repo = git.Repo(source.removeprefix("file://"))
+            local = Path(source.removeprefix("file://"))
+            if _is_local(source) and _bare_without_config(local):
+                repo = _cached_clone(str(local), commits)  # a proper bare copy GitPython can read
+            elif _is_local(source):
+                repo = git.Repo(local)
             else:
                 repo = _cached_clone(source, commits)
             if task.base_commit and not _has_commit(repo, task.base_commit):

@@ -14,6 +14,7 @@ from sandbox.configbase import Section
 from selection.config import SelectionConfig
 from swescale.bench.config import BenchConfig
 from swescale.bot.config import BotConfig
+from swescale.mine.config import MineConfig
 from swescale.serve.config import ServeConfig
 from verifiers.config import VerifierConfig
 
@@ -62,6 +63,8 @@ class SwescaleConfig(Section):
     """`swescale serve`: local vLLM servers, and the sampling of their metrics during a run."""
     bench: BenchConfig = BenchConfig()
     """`swescale bench run`: executors, concurrency, grading, retries."""
+    mine: MineConfig = MineConfig()
+    """Task mining (`swescale env mine`): candidates, validation repeats, problem statements."""
 
 
 def judge_config(config: SwescaleConfig) -> ModelConfig:

@@ -101,3 +101,12 @@ def prune_command(
         f"removed {len(report.removed)} image(s), {report.freed_bytes / GB:.2f} GB; {len(left)} left "
         f"({sum(i.size for i in {i.image_id: i for i in left}.values()) / GB:.2f} GB)"
     )
+
+
+def _register() -> None:
+    from swescale.cli.mine import mine_command
+
+    env_app.command("mine")(mine_command)
+
+
+_register()

@@ -1,0 +1,140 @@
+"""Mining state in SQLite (WAL) in the run directory: one row per scanned commit, its candidate, the stage
+it reached and why it stopped, and the task once validated. Each finished candidate is one committed
+transaction, so a run killed at any moment (kill -9 included) resumes: only unfinished candidates run again."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from swescale.mine.candidates import Candidate
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS commits (
+    sha TEXT PRIMARY KEY,
+    candidate TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    stage TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    task TEXT,
+    seconds REAL NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '{}',
+    updated REAL NOT NULL
+);
+"""
+
+
+class RunDirError(ValueError):
+    """The run directory belongs to another repository, or its state cannot be read."""
+
+
+@dataclass
+class Row:
+    candidate: Candidate
+    done: bool
+    stage: str
+    reason: str
+    task: dict | None
+    seconds: float
+    detail: dict
+    """How the candidate was validated: env_source (built, derived, cached), env_seconds."""
+
+
+class Store:
+    """Thread-safe access to `<run_dir>/mine.sqlite`."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        # one mining process per run directory; the kernel drops the lock with its process (kill -9 too)
+        self._flock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._flock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self._flock.close()
+            raise RunDirError(f"{path.parent} is in use by another mining run") from exc
+        try:
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise RunDirError(f"{path}: not a readable mining state ({exc})") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            self._flock.close()
+
+    def claim_repo(self, repo: str) -> None:
+        """Bind the run directory to `repo`; a directory of another repository is an error."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='repo'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('repo', ?)", (repo,))
+            elif row[0] != repo:
+                raise RunDirError(f"{self.path.parent} holds the mining state of {row[0]}, not of {repo}")
+
+    def known(self, sha: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM commits WHERE sha=?", (sha,)).fetchone() is not None
+
+    def add(self, cand: Candidate) -> None:
+        """A scanned commit (kept as it is when already known): finished at once when it is no candidate."""
+        stage = "scanned" if cand.reason else "touching"
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO commits (sha, candidate, done, stage, reason, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (cand.sha, cand.model_dump_json(), int(bool(cand.reason)), stage, cand.reason, time.time()),
+            )
+
+    def finish(
+        self, sha: str, stage: str, reason: str, task: dict | None, seconds: float, detail: dict | None = None
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE commits SET done=1, stage=?, reason=?, task=?, seconds=?, detail=?, updated=? WHERE sha=?",
+                (
+                    stage,
+                    reason,
+                    json.dumps(task) if task else None,
+                    seconds,
+                    json.dumps(detail or {}),
+                    time.time(),
+                    sha,
+                ),
+            )
+
+    def rows(self, shas: list[str]) -> list[Row]:
+        """Rows of `shas`, in that order (unknown ones left out)."""
+        with self._lock:
+            found = {
+                r[0]: r
+                for r in self._db.execute(
+                    "SELECT sha, candidate, done, stage, reason, task, seconds, detail FROM commits"
+                )
+            }
+        out = []
+        for sha in shas:
+            if sha in found:
+                _, cand, done, stage, reason, task, seconds, detail = found[sha]
+                out.append(
+                    Row(
+                        Candidate.model_validate_json(cand),
+                        bool(done),
+                        stage,
+                        reason,
+                        json.loads(task) if task else None,
+                        seconds,
+                        json.loads(detail),
+                    )
+                )
+        return out
