@@ -20,6 +20,8 @@ import docker
 from docker.types import Mount
 from pydantic import BaseModel
 
+from envs.envlink import PTH_LINE, PTH_NAME
+from envs.harness_env import BASE_PACKAGES
 from envs.pipconf import HOST_ROOT, host_pip_access
 from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
@@ -32,8 +34,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VENV = "/opt/venv"
-RECIPE_VERSION = 3
-"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv; 3: past tags kept)."""
+RECIPE_VERSION = 4
+"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv; 3: past tags kept;
+4: conda-like interpreter (envs/envlink.py) with the harness env's base packages (envs/harness_env.py))."""
+CONSTRAINTS_FILE = "/tmp/swescale/constraints.txt"
+ENVLINK = Path(__file__).with_name("envlink.py")
 WORKDIR = "/testbed"
 LABEL = "swescale.env"
 _locks: dict[str, threading.Lock] = {}
@@ -196,6 +201,22 @@ def prepare_environment(task: Task, config: EnvSettings, rebuild: bool = False) 
         return spec
 
 
+def _venv_command(sb: DockerSandbox) -> str:
+    """Create the env: a venv whose interpreter is a copy of its own (--copies), the envlink hook in the base
+    interpreter (so links to the env's interpreter run in the env, as with conda), and the conda env's base
+    packages (bullseye's own pip 20 cannot build current projects)."""
+    sb.write_file("/tmp/swescale/swescale_envlink.py", ENVLINK.read_text())
+    install_hook = (
+        "import os, shutil, site; d = [p for p in site.getsitepackages() if os.path.isdir(p)][-1]; "
+        "shutil.copy('/tmp/swescale/swescale_envlink.py', d); "
+        f"open(os.path.join(d, {PTH_NAME!r}), 'w').write({PTH_LINE!r})"
+    )
+    return (
+        f'python3 -c "{install_hook}" && python3 -m venv --copies {VENV} && '
+        f"python -m pip install -q {' '.join(BASE_PACKAGES)} && python --version"
+    )
+
+
 def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
     """Run the plan in a networked sandbox from `base`, then commit it as `tag`.
 
@@ -251,15 +272,12 @@ def _build(task, plan, repo, base, tag, key, spec, config, dc) -> None:
         mounts += [Mount(inside, host, type="bind", read_only=True) for host, inside in access.mounts.items()]
         with sandbox(base, True, mounts=mounts) as sb:
             sb.copy_to(tree, "/")
-            # the distribution's pip can be too old for current build back-ends (Debian bullseye: pip 20)
-            step(
-                sb,
-                "venv",
-                f"python3 -m venv {VENV} && python -m pip install -q --upgrade pip && python --version",
-                cwd="/",
-            )
+            step(sb, "venv", _venv_command(sb), cwd="/")
             for path, text in plan.files.items():
                 sb.write_file(path, text)
+            if plan.constraints:
+                sb.write_file(CONSTRAINTS_FILE, "\n".join(plan.constraints) + "\n")
+                env["PIP_CONSTRAINT"] = CONSTRAINTS_FILE
             for name, cmd in plan.steps:
                 step(sb, name, cmd)
             # build artefacts (egg-info, build/...) stay out of `git status` and diffs, without a new commit

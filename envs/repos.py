@@ -65,6 +65,16 @@ def _cached_clone(url: str, commits: list[str]) -> git.Repo:
     return repo
 
 
+def _open_local(path: str) -> git.Repo:
+    """A local repository: a work tree, a bare clone, or a git directory without a `config` file (such
+    as a copied or linked mirror), which GitPython would take for the work tree of its parent folder."""
+    repo = git.Repo(path)
+    folder = Path(path)
+    if not repo.bare and (folder / "HEAD").is_file() and (folder / "objects").is_dir():
+        repo.git.update_environment(GIT_DIR=str(folder))
+    return repo
+
+
 def open_source(task: Task, repos_dir: str | Path = "") -> tuple[git.Repo, str]:
     """A local git repository holding the task's base commit, and where it came from."""
     commits = [task.base_commit or "HEAD", task.environment_setup_commit]
@@ -72,7 +82,7 @@ def open_source(task: Task, repos_dir: str | Path = "") -> tuple[git.Repo, str]:
     for source in candidate_sources(task, repos_dir):
         try:
             if _is_local(source):
-                repo = git.Repo(source.removeprefix("file://"))
+                repo = _open_local(source.removeprefix("file://"))
             else:
                 repo = _cached_clone(source, commits)
             if task.base_commit and not _has_commit(repo, task.base_commit):

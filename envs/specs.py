@@ -13,6 +13,7 @@ from pathlib import Path
 import git
 from pydantic import BaseModel
 
+from envs.harness_env import constraints, service_commands, service_steps
 from envs.repos import read_file_at
 from envs.task import Task
 
@@ -48,6 +49,8 @@ class BuildPlan(BaseModel):
     log_parser: str = DEFAULT_PARSER
     eval_commands: list[str] = []
     """Commands the evaluation script runs before the tests (harness `eval_commands`)."""
+    constraints: list[str] = []
+    """pip constraints applied to every build step (envs.harness_env.CONSTRAINTS)."""
     source: str = "detected"
     """`swebench-specs` or `detected`."""
     dep_text: str = ""
@@ -151,6 +154,7 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
         steps.append(("wheel", "python -m pip install wheel"))  # to reinstall offline at evaluation
     if spec.get("install"):
         steps.append(("install", spec["install"]))
+    steps += service_steps(task)
     test_cmd = spec["test_cmd"] if isinstance(spec["test_cmd"], str) else " && ".join(spec["test_cmd"])
     return BuildPlan(
         python=str(spec.get("python", "3.11")),
@@ -158,7 +162,8 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
         files=files,
         test_cmd=test_cmd,
         log_parser=data["parsers"].get(task.repo, DEFAULT_PARSER),
-        eval_commands=spec.get("eval_commands", []),
+        eval_commands=[*spec.get("eval_commands", []), *service_commands(task)],
+        constraints=constraints(task),
         source="swebench-specs",
         dep_text=json.dumps([spec, files], sort_keys=True),
     )
