@@ -38,6 +38,13 @@ _INTERPRETER_LACKS = re.compile(r"^(\S*python[\d.]*): No module named '?([\w.]+)
 _NOT_STARTED = re.compile(
     r"^\S+: line \d+: (\S+): (command not found|No such file or directory|Permission denied)", re.M
 )
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_HEADER = re.compile(r"^_{3,} (.+?) _{3,}$", re.M)
+_NETWORK = re.compile(
+    r"Temporary failure in name resolution|Name or service not known|Network is unreachable|"
+    r"No route to host|Could not resolve host|nodename nor servname|\[Errno -[23]\]|\[Errno 101\]"
+)
+_NO_TLS = "SSL: WRONG_VERSION_NUMBER"  # an https:// request to the local (HTTP-only) httpbin
 _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
 _CODE_FAILED = (
     "ERROR collecting",
@@ -81,7 +88,8 @@ def _patched_files(patch: str) -> set[str]:
 
 
 def _section(log: str) -> str:
-    return log.split(START, 1)[1].split(END, 1)[0] if START in log else ""
+    section = log.split(START, 1)[1].split(END, 1)[0] if START in log else ""
+    return _ANSI.sub("", section)
 
 
 def _last_lines(text: str, count: int = 5) -> str:
@@ -127,18 +135,49 @@ def _environment_signature(message: str) -> str | None:
     return found[0] if found and found[1] == TIER_ENVIRONMENT else None
 
 
+def _failure_blocks(section: str) -> dict[str, str]:
+    """pytest's failure sections (`____ Class.test_x ____` up to the next header), by header name."""
+    blocks: dict[str, str] = {}
+    parts = _HEADER.split(section)
+    for name, body in zip(parts[1::2], parts[2::2], strict=False):
+        blocks[name.strip()] = body.split("\n=====", 1)[0]
+    return blocks
+
+
+def _environment_cause(text: str, workdir: str, patch: str, in_repo: Callable[[str], bool]) -> str | None:
+    network = _NETWORK.search(text)
+    if network:
+        return f"needs the network ({network.group(0)})"
+    if _NO_TLS in text:
+        return "needs HTTPS from a service served here over HTTP only"
+    cause = _environment_signature(text)
+    if cause:
+        return cause
+    dependency = _missing_dependency(text, workdir, patch, in_repo)
+    return f"missing {dependency[0]}" if dependency else None
+
+
 def _failed_for_environment(
-    section: str, listed: set[str], workdir: str, patch: str, in_repo: Callable[[str], bool]
+    task: Task, section: str, status: dict[str, str], workdir: str, patch: str, in_repo: Callable[[str], bool]
 ) -> str | None:
-    """A listed test whose own failure message (pytest's short summary) names an environment cause."""
-    for status, test, message in _SUMMARY.findall(section):
-        if test not in listed or not message:
-            continue
-        cause = _environment_signature(message)
-        dependency = _missing_dependency(message, workdir, patch, in_repo)
-        if cause or dependency:
-            return f"{test} {status}: {cause or 'missing ' + dependency[0]}: {message[:300]}"
-    return None
+    """When every listed test that went wrong failed for an environment reason (its pytest failure section
+    or short-summary message names it), that reason; None when any of them failed for another reason."""
+    passing = {"PASSED", "XFAIL"}
+    wrong = [t for t in task.FAIL_TO_PASS if status.get(t) not in passing]
+    wrong += [t for t in task.PASS_TO_PASS if status.get(t) not in passing | {"SKIPPED"}]
+    if not wrong or any(t not in status for t in wrong):
+        return None
+    blocks = _failure_blocks(section)
+    summaries = {test: message for _status, test, message in _SUMMARY.findall(section)}
+    causes = []
+    for test in wrong:
+        header = ".".join(test.split("::")[1:])
+        text = blocks.get(header, "") + "\n" + summaries.get(test, "")
+        cause = _environment_cause(text, workdir, patch, in_repo)
+        if cause is None:
+            return None
+        causes.append(f"{test} ({cause})")
+    return f"{len(causes)} listed tests failed for environment reasons: " + "; ".join(causes[:5])
 
 
 def classify(
@@ -177,7 +216,7 @@ def classify(
             module, evidence = dependency
             kind = "test-runner" if module.split(".")[0] in RUNNERS else "dependency"
             return Fault(kind, f"{evidence} (before any fail-to-pass test ran)")
-    casualty = _failed_for_environment(section, listed, workdir, patch, in_repo)
+    casualty = _failed_for_environment(task, section, status, workdir, patch, in_repo)
     if casualty:
         return Fault("environment", casualty)
     if listed and not measured and not any(mark in section for mark in _CODE_FAILED):
