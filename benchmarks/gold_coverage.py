@@ -18,7 +18,6 @@ pylint 1/4, requests 0/4 gold resolved.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 

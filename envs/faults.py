@@ -180,6 +180,17 @@ def _failed_for_environment(
     return f"{len(causes)} listed tests failed for environment reasons: " + "; ".join(causes[:5])
 
 
+def _shows_an_error(section: str, status: dict[str, str], workdir: str) -> bool:
+    """Does the log show code failing (a collection error, a traceback, a raised exception)? Then the run
+    measured something: what the code under test did."""
+    return (
+        any(mark in section for mark in _CODE_FAILED)
+        or f'File "{workdir}/' in section
+        or "\nE   " in section
+        or "ERROR" in status.values()
+    )
+
+
 def classify(
     task: Task,
     log: str,
@@ -219,13 +230,12 @@ def classify(
     casualty = _failed_for_environment(task, section, status, workdir, patch, in_repo)
     if casualty:
         return Fault("environment", casualty)
-    if listed and not measured and not any(mark in section for mark in _CODE_FAILED):
-        if f'File "{workdir}/' not in section:
-            cause = _environment_signature(section)
-            why = f" ({cause})" if cause else ""
-            return Fault(
-                "no-tests",
-                f"none of the {len(listed)} listed tests appears in the log{why}; it ends: "
-                f"{_last_lines(section) or '(empty)'}",
-            )
+    if listed and not measured and not _shows_an_error(section, status, workdir):
+        cause = _environment_signature(section)
+        why = f" ({cause})" if cause else ""
+        return Fault(
+            "no-tests",
+            f"none of the {len(listed)} listed tests appears in the log{why}; it ends: "
+            f"{_last_lines(section) or '(empty)'}",
+        )
     return None
