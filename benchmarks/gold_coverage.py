@@ -25,7 +25,14 @@ from envs.datasets import load_tasks
 from envs.validate import CLASSES, VALID, TaskValidation, validate_tasks
 from swescale.config import load_config
 
-REPOS = ["sympy/sympy", "pytest-dev/pytest", "pallets/flask", "psf/requests", "pylint-dev/pylint", "sphinx-doc/sphinx"]
+REPOS = [
+    "sympy/sympy",
+    "pytest-dev/pytest",
+    "pallets/flask",
+    "psf/requests",
+    "pylint-dev/pylint",
+    "sphinx-doc/sphinx",
+]
 DEFAULT_DATASET = Path(__file__).resolve().parents[1] / "../shared/data/swebench_lite/test.jsonl"
 
 
@@ -83,7 +90,10 @@ def main() -> None:
         with out.open("a") as fh:
             fh.write(item.model_dump_json() + "\n")
         mark = "ok " if item.status == VALID else "BAD"
-        print(f"{mark} {item.instance_id} {item.version}: {item.status} {item.seconds:.0f}s {item.reason}", flush=True)
+        print(
+            f"{mark} {item.instance_id} {item.version}: {item.status} {item.seconds:.0f}s {item.reason}",
+            flush=True,
+        )
 
     report = validate_tasks(tasks, config, workers=args.workers, run_dir=run_dir, on_task=on_task)
     print(table(report.tasks))
