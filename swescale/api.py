@@ -145,6 +145,8 @@ class BenchInstance(BaseModel):
     resumed: bool = False
     """Done in an earlier run in the same run directory (not run again)."""
     error: str = ""
+    invalid: str = ""
+    """With `validate`: why the task is not valid (`bench validate`'s class and reason); it was not solved."""
     outcome: SolveOutcome | None = None
 
 
@@ -154,15 +156,26 @@ def bench_run(
     run_dir: Path,
     *,
     on_instance: Callable[[int, BenchInstance], None] | None = None,
+    validate: bool = False,
 ) -> list[BenchInstance]:
     """Solve every task (one run directory each below `run_dir`); instances whose run finished earlier
-    are kept. An interrupt (KeyboardInterrupt) propagates after the current instance stopped."""
+    are kept. An interrupt (KeyboardInterrupt) propagates after the current instance stopped.
+    `validate`: first run `bench validate` (run_dir/validation/) and skip tasks that are not valid (their
+    prediction is empty and `invalid` says why), so no model time goes to tasks no patch can resolve."""
     check_services(config)
+    invalid = {}
+    if validate:
+        from envs.validate import validate_tasks
+
+        invalid = validate_tasks(tasks, config, run_dir=Path(run_dir) / "validation").invalid
     results = []
     for index, task in enumerate(tasks, 1):
         task_dir = Path(run_dir) / task.instance_id
         earlier = _finished_outcome(task_dir)
-        if earlier is not None:
+        if task.instance_id in invalid:
+            bad = invalid[task.instance_id]
+            item = BenchInstance(instance_id=task.instance_id, invalid=f"{bad.status}: {bad.reason}")
+        elif earlier is not None:
             item = BenchInstance(instance_id=task.instance_id, patch=earlier.patch, resumed=True)
         else:
             item = BenchInstance(instance_id=task.instance_id)

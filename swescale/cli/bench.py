@@ -46,6 +46,10 @@ def bench_run_command(
     model: ModelUrls = None,
     repos_dir: ReposDir = None,
     servers: Servers = None,
+    validate: Annotated[
+        bool,
+        typer.Option("--validate", help="Validate tasks first (bench validate); skip those not valid."),
+    ] = False,
     config: ConfigFiles = None,
     overrides: Overrides = None,
 ) -> None:
@@ -59,12 +63,13 @@ def bench_run_command(
 
     def on_instance(index: int, item: BenchInstance) -> None:
         state = "done in an earlier run" if item.resumed else (f"failed: {item.error}" if item.error else "")
+        state = f"skipped, not a valid task: {item.invalid}" if item.invalid else state
         console.print(f"[{index}/{len(tasks)}] {item.instance_id} {state}".rstrip())
         predictions[item.instance_id] = item.patch
         write_predictions(output, predictions)
 
     try:
-        bench_run(tasks, cfg, run_dir, on_instance=on_instance)
+        bench_run(tasks, cfg, run_dir, on_instance=on_instance, validate=validate)
     except PreflightError as exc:
         console.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(EXIT_CANNOT_START) from exc
