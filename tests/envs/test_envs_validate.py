@@ -108,3 +108,18 @@ def test_bench_validate_classifies_tasks(calc_task, calc_env, broken_task, tmp_p
     assert got["local__calc-1"]["gold"] == "resolved" and got["local__calc-1"]["empty"] == "unresolved"
     assert "not_a_real_dependency_xyz" in got["local__broken-1"]["reason"]
     assert "local/calc" in result.stdout and "valid" in result.stdout  # the table per repo and version
+
+
+def test_bench_run_validate_skips_invalid_tasks_before_the_model(calc_task, calc_env, tmp_path):
+    """`bench run --validate`: a task whose gold patch fails is never sent to the model."""
+    from swescale.api import bench_run
+    from swescale.config import load_config
+    from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
+
+    wrong_gold = calc_task.model_copy(update={"instance_id": "local__calc-wrong", "patch": WRONG})
+    with ScriptedServer(ConversationPolicy([])) as server:
+        config = load_config([], [*OVERRIDES, f"model.urls=[{server.url}]", "verifier.judge=false"])
+        items = bench_run([wrong_gold], config, tmp_path / "run", validate=True)
+        assert server.requests == []
+    assert items[0].invalid.startswith("gold fails") and items[0].patch == ""
+    assert (tmp_path / "run" / "validation" / "validation.json").exists()
