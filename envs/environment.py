@@ -27,7 +27,7 @@ from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
-from sandbox.images import ensure_base_image, image_exists
+from sandbox.images import DEBIAN_RELEASES, ensure_base_image, image_exists
 
 if TYPE_CHECKING:
     from envs.config import EnvSettings
@@ -121,17 +121,35 @@ def _task_image(task: Task, config: EnvSettings, dc: docker.DockerClient) -> Env
     return None
 
 
+def base_pythons(wanted: str, default: str) -> list[str]:
+    """Pythons to try for a spec asking for `wanted`: itself, then the Debian ones above it, nearest first
+    (a 3.6 or 3.8 spec runs on 3.9 rather than on the default), then `default`."""
+
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+    newer = sorted((v for v in DEBIAN_RELEASES if key(v) > key(wanted)), key=key)
+    return list(dict.fromkeys([wanted, *newer, default]))
+
+
 def _base_image(python: str, config: EnvSettings) -> str:
-    """The sandbox base image for `python`, falling back to the configured default (offline machines)."""
+    """The sandbox base image for `python`, else for the nearest newer Python (offline machines build only
+    Debian's), else the configured default."""
     if config.sandbox.base_image:
         return config.sandbox.base_image
-    try:
-        return ensure_base_image(python=python)
-    except Exception as exc:  # noqa: BLE001 - no such image offline: use the default Python
-        if python == config.sandbox.python:
-            raise
-        log.warning("no base image for Python %s (%s); using Python %s", python, exc, config.sandbox.python)
-        return ensure_base_image(python=config.sandbox.python)
+    candidates = base_pythons(python, config.sandbox.python)
+    for version in candidates:
+        try:
+            image = ensure_base_image(python=version)
+        except Exception as exc:  # noqa: BLE001 - no such image offline: try the next Python
+            if version == candidates[-1]:
+                raise
+            log.info("no base image for Python %s (%s)", version, exc)
+            continue
+        if version != python:
+            log.warning("no base image for Python %s; using Python %s", python, version)
+        return image
+    raise AssertionError("unreachable: the last candidate raises")
 
 
 def image_key(task: Task, plan: BuildPlan, base_image_id: str) -> str:
