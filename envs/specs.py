@@ -121,6 +121,18 @@ def _env_yml_packages(repo: git.Repo, commit: str, paths: list[str]) -> list[str
     return []
 
 
+def conda_packages_command(pkgs: list[str]) -> str:
+    """Install an environment.yml's packages with pip: all at once, else one by one, skipping (and naming in
+    the log) only those PyPI does not have (conda-only packages such as cdms2); other failures fail."""
+    quoted = " ".join(map(shlex.quote, pkgs))
+    one = (
+        'python -m pip install "$p" > /tmp/swescale/pip.log 2>&1 || '
+        "{ grep -q 'No matching distribution' /tmp/swescale/pip.log && "
+        'echo "swescale: $p is not on PyPI (conda-only); skipped"; } || { cat /tmp/swescale/pip.log; exit 1; }'
+    )
+    return f"python -m pip install {quoted} || for p in {quoted}; do {one}; done"
+
+
 def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
     data = harness_data()
     setup_commit = task.environment_setup_commit or task.base_commit
@@ -135,7 +147,7 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
     elif packages == "environment.yml":
         pkgs = _env_yml_packages(repo, setup_commit, data["env_yml_paths"].get(task.repo, []))
         if pkgs:
-            steps.append(("environment.yml", "python -m pip install " + " ".join(map(shlex.quote, pkgs))))
+            steps.append(("environment.yml", conda_packages_command(pkgs)))
     elif packages:
         steps.append(
             (
