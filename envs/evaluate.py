@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shlex
 import time
@@ -23,6 +24,7 @@ from envs.environment import EnvBuildError, _tail, prepare_environment
 from envs.faults import END, START, Fault, classify
 from envs.grading import grade, parse_test_log, test_spec
 from envs.records import DatasetError, read_records
+from envs.specs import harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
 from sandbox.cleanup import ensure_atexit
@@ -142,7 +144,7 @@ def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[str, Any, Cal
     """Apply `patch` (none when empty) and run the evaluation script; (log, exec result, in_repo), or None
     when the patch did not apply."""
     with DockerSandbox(
-        env.image, workdir=env.workdir, config=config.sandbox, network=False, default_env=False
+        env.image, workdir=env.workdir, config=_sandbox_config(task, config), network=False, default_env=False
     ) as sb:
         if patch:
             sb.write_file(PATCH_FILE, patch)
@@ -161,6 +163,15 @@ def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[str, Any, Cal
         for name in _candidate_modules(output):
             known[name] = in_repo(name)
     return output, run, lambda name: known.get(name, True)
+
+
+def _sandbox_config(task: Task, config: EnvSettings):
+    """The configured sandbox limits, with at least the CPUs the harness spec gives the task's containers
+    (`nano_cpus`: pylint counts cgroup CPUs and skips its listed parallel tests below two)."""
+    wanted = (harness_spec(task) or {}).get("nano_cpus", 0) / 1e9
+    if wanted <= config.sandbox.cpus:
+        return config.sandbox
+    return config.sandbox.model_copy(update={"cpus": min(wanted, float(os.cpu_count() or 1))})
 
 
 def _candidate_modules(log: str) -> set[str]:

@@ -28,7 +28,9 @@ CONSTRAINTS: dict[str, list[tuple[str, str]]] = {
 
 HTTPBIN_VENV = "/opt/httpbin"
 HTTPBIN_PORT = 8099
-HTTPBIN_PACKAGES = ["httpbin==0.10.2"]
+HTTPBIN_PACKAGES = ["httpbin==0.10.2", "gunicorn==23.0.0"]
+"""httpbin under gunicorn's threaded worker, as httpbin.org serves it: keep-alive and chunked request
+bodies (Flask's development server answers `Connection: close` and 501 to chunked uploads)."""
 SERVICES = {"psf/requests": "httpbin"}
 """repo -> service its tests call on the internet, served inside the sandbox instead."""
 
@@ -58,8 +60,8 @@ def service_commands(task: Task) -> list[str]:
     url = f"http://127.0.0.1:{HTTPBIN_PORT}/"
     probe = f"import urllib.request as u; u.urlopen('{url}get', timeout=2)"
     return [
-        f"({HTTPBIN_VENV}/bin/python -m httpbin.core --host 127.0.0.1 --port {HTTPBIN_PORT}"
-        " > /tmp/httpbin.log 2>&1 &)",
+        f"({HTTPBIN_VENV}/bin/gunicorn -k gthread --threads 8 --keep-alive 5 -b 127.0.0.1:{HTTPBIN_PORT}"
+        " httpbin:app > /tmp/httpbin.log 2>&1 &)",
         f'for _ in $(seq 100); do {HTTPBIN_VENV}/bin/python -c "{probe}" 2>/dev/null && break; sleep 0.2; done',
         f"export HTTPBIN_URL={url}",
     ]
