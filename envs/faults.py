@@ -39,7 +39,7 @@ _NOT_STARTED = re.compile(
     r"^\S+: line \d+: (\S+): (command not found|No such file or directory|Permission denied)", re.M
 )
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_HEADER = re.compile(r"^_{3,} (.+?) _{3,}$", re.M)
+_HEADER = re.compile(r"^_+ (\S+) _+$", re.M)  # long names get single underscores
 _NETWORK = re.compile(
     r"Temporary failure in name resolution|Name or service not known|Network is unreachable|"
     r"No route to host|Could not resolve host|nodename nor servname|\[Errno -[23]\]|\[Errno 101\]"

@@ -60,8 +60,10 @@ def service_commands(task: Task) -> list[str]:
     url = f"http://127.0.0.1:{HTTPBIN_PORT}/"
     probe = f"import urllib.request as u; u.urlopen('{url}get', timeout=2)"
     return [
+        # tests that name http://httpbin.org themselves reach it too (plain HTTP; HTTPS cannot be served)
+        "grep -q ' httpbin.org$' /etc/hosts || echo '127.0.0.1 httpbin.org' >> /etc/hosts",
         f"({HTTPBIN_VENV}/bin/gunicorn -k gthread --threads 8 --keep-alive 5 -b 127.0.0.1:{HTTPBIN_PORT}"
-        " httpbin:app > /tmp/httpbin.log 2>&1 &)",
+        " -b 127.0.0.1:80 httpbin:app > /tmp/httpbin.log 2>&1 &)",
         f'for _ in $(seq 100); do {HTTPBIN_VENV}/bin/python -c "{probe}" 2>/dev/null && break; sleep 0.2; done',
         f"export HTTPBIN_URL={url}",
     ]

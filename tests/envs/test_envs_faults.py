@@ -138,3 +138,12 @@ def test_test_patch_that_did_not_apply():
 def test_measured_failure_is_no_fault():
     status = {"tests/test_m.py::test_new": "FAILED", "tests/test_m.py::test_old": "PASSED"}
     assert fault(log("E   assert 3 == 4\nFAILED tests/test_m.py::test_new - assert 3 == 4"), status) is None
+
+
+def test_long_test_names_have_short_section_headers():
+    task = TASK.model_copy(
+        update={"FAIL_TO_PASS": ["tests/test_m.py::Suite::" + "t" * 80], "PASS_TO_PASS": []}
+    )
+    section = f"_ Suite.{'t' * 80} _\nE   requests.exceptions.ConnectionError: [Errno -3] Temporary failure\n"
+    found = fault(log(section), {task.FAIL_TO_PASS[0]: "FAILED"}, task=task)
+    assert found.kind == "environment"
