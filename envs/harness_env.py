@@ -28,9 +28,10 @@ CONSTRAINTS: dict[str, list[tuple[str, str]]] = {
 
 HTTPBIN_VENV = "/opt/httpbin"
 HTTPBIN_PORT = 8099
-HTTPBIN_PACKAGES = ["httpbin==0.10.2", "gunicorn==23.0.0"]
-"""httpbin under gunicorn's threaded worker, as httpbin.org serves it: keep-alive and chunked request
-bodies (Flask's development server answers `Connection: close` and 501 to chunked uploads)."""
+HTTPBIN_PACKAGES = ["httpbin==0.10.2"]
+"""httpbin on Flask's development server. (Tried: gunicorn's threaded worker, which keeps connections
+alive as httpbin.org does, but waits forever on a TLS hello sent to its plain-HTTP port, so requests'
+https:// tests against HTTPBIN_URL hung instead of failing.)"""
 SERVICES = {"psf/requests": "httpbin"}
 """repo -> service its tests call on the internet, served inside the sandbox instead."""
 
@@ -62,8 +63,11 @@ def service_commands(task: Task) -> list[str]:
     return [
         # tests that name http://httpbin.org themselves reach it too (plain HTTP; HTTPS cannot be served)
         "grep -q ' httpbin.org$' /etc/hosts || echo '127.0.0.1 httpbin.org' >> /etc/hosts",
-        f"({HTTPBIN_VENV}/bin/gunicorn -k gthread --threads 8 --keep-alive 5 -b 127.0.0.1:{HTTPBIN_PORT}"
-        " -b 127.0.0.1:80 httpbin:app > /tmp/httpbin.log 2>&1 &)",
+        *(
+            f"({HTTPBIN_VENV}/bin/python -m httpbin.core --host 127.0.0.1 --port {port} > /tmp/httpbin-{port}.log"
+            " 2>&1 &)"
+            for port in (HTTPBIN_PORT, 80)
+        ),
         f'for _ in $(seq 100); do {HTTPBIN_VENV}/bin/python -c "{probe}" 2>/dev/null && break; sleep 0.2; done',
         f"export HTTPBIN_URL={url}",
     ]
