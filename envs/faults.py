@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from envs.harness_env import SERVED_HOSTS
 from envs.task import Task
 
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
@@ -148,7 +149,9 @@ def _environment_cause(text: str, workdir: str, patch: str, in_repo: Callable[[s
     network = _NETWORK.search(text)
     if network:
         return f"needs the network ({network.group(0)})"
-    if _NO_TLS in text:
+    if _NO_TLS in text or any(
+        f"host='{host}', port=443" in text and "Connection refused" in text for host in SERVED_HOSTS
+    ):
         return "needs HTTPS from a service served here over HTTP only"
     cause = _environment_signature(text)
     if cause:

@@ -32,6 +32,8 @@ HTTPBIN_PACKAGES = ["httpbin==0.10.2"]
 """httpbin on Flask's development server. (Tried: gunicorn's threaded worker, which keeps connections
 alive as httpbin.org does, but waits forever on a TLS hello sent to its plain-HTTP port, so requests'
 https:// tests against HTTPBIN_URL hung instead of failing.)"""
+SERVED_HOSTS = ("httpbin.org",)
+"""Internet hosts the sandbox resolves to its own services (plain HTTP only: their https:// is refused)."""
 SERVICES = {"psf/requests": "httpbin"}
 """repo -> service its tests call on the internet, served inside the sandbox instead."""
 
@@ -62,7 +64,7 @@ def service_commands(task: Task) -> list[str]:
     probe = f"import urllib.request as u; u.urlopen('{url}get', timeout=2)"
     return [
         # tests that name http://httpbin.org themselves reach it too (plain HTTP; HTTPS cannot be served)
-        "grep -q ' httpbin.org$' /etc/hosts || echo '127.0.0.1 httpbin.org' >> /etc/hosts",
+        *(f"grep -q ' {h}$' /etc/hosts || echo '127.0.0.1 {h}' >> /etc/hosts" for h in SERVED_HOSTS),
         *(
             f"({HTTPBIN_VENV}/bin/python -m httpbin.core --host 127.0.0.1 --port {port} > /tmp/httpbin-{port}.log"
             " 2>&1 &)"

@@ -147,3 +147,13 @@ def test_long_test_names_have_short_section_headers():
     section = f"_ Suite.{'t' * 80} _\nE   requests.exceptions.ConnectionError: [Errno -3] Temporary failure\n"
     found = fault(log(section), {task.FAIL_TO_PASS[0]: "FAILED"}, task=task)
     assert found.kind == "environment"
+
+
+def test_https_to_a_host_served_here_over_http():
+    section = (
+        "________________________________ test_new ________________________________\n"
+        "E   urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='httpbin.org', port=443): "
+        "Max retries exceeded (Caused by NewConnectionError: [Errno 111] Connection refused)\n"
+    )
+    status = {"tests/test_m.py::test_new": "FAILED", "tests/test_m.py::test_old": "PASSED"}
+    assert "HTTPS" in fault(log(section), status).reason
