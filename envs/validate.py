@@ -41,7 +41,7 @@ class TaskValidation(BaseModel):
     gold: str
     """State of the gold run: resolved, unresolved, apply-failed or error."""
     empty: str
-    """State of the empty-patch run."""
+    """State of the empty-patch run (`not run` when the gold run was an env error)."""
     reason: str = ""
     """Why the task is not valid (a fault, or the tests that went the wrong way)."""
     seconds: float = 0.0
@@ -110,7 +110,10 @@ def _run(task: Task, kind: str, run_dir: Path, config: EnvSettings, rebuild: boo
 def validate_task(task: Task, run_dir: Path, config: EnvSettings, rebuild: bool = False) -> TaskValidation:
     start = time.monotonic()
     gold = _run(task, GOLD, run_dir, config, rebuild)
-    empty = _run(task, EMPTY, run_dir, config, False)  # the image is fresh after the gold run
+    if gold.state == "error":  # an env error whatever the empty run does: do not spend it
+        empty = InstanceResult(task.instance_id, "not run")
+    else:
+        empty = _run(task, EMPTY, run_dir, config, False)  # the image is fresh after the gold run
     status, reason = classify_pair(gold, empty)
     return TaskValidation(
         instance_id=task.instance_id,
