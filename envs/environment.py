@@ -24,21 +24,26 @@ from docker.types import Mount
 from pydantic import BaseModel
 
 from envs.adopt import ADOPT_VERSION, Adopted, ImageCheckError, adopt, adopted_from
+from envs.envlink import PTH_LINE, PTH_NAME
+from envs.harness_env import BASE_PACKAGES
 from envs.image_budget import build_lock, build_slot, check_disk, prune, touch
 from envs.pipconf import HOST_ROOT, host_pip_access
 from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
-from sandbox.images import ensure_base_image, image_exists
+from sandbox.images import DEBIAN_RELEASES, ensure_base_image, image_exists
 
 if TYPE_CHECKING:
     from envs.config import EnvSettings
 
 log = logging.getLogger(__name__)
 VENV = "/opt/venv"
-RECIPE_VERSION = 3
-"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv; 3: past tags kept)."""
+RECIPE_VERSION = 4
+"""Bumped whenever the build steps around the plan change (2: pip upgraded in the venv; 3: past tags kept;
+4: conda-like interpreter (envs/envlink.py) with the harness env's base packages (envs/harness_env.py))."""
+CONSTRAINTS_FILE = "/tmp/swescale/constraints.txt"
+ENVLINK = Path(__file__).with_name("envlink.py")
 WORKDIR = "/testbed"
 LABEL = "swescale.env"
 PLAN_LABEL, DERIVED_LABEL = f"{LABEL}.plan", f"{LABEL}.derived_from"
@@ -123,17 +128,35 @@ def _task_image(task: Task, config: EnvSettings, dc: docker.DockerClient) -> Env
     return None
 
 
+def base_pythons(wanted: str, default: str) -> list[str]:
+    """Pythons to try for a spec asking for `wanted`: itself, then the Debian ones above it, nearest first
+    (a 3.6 or 3.8 spec runs on 3.9 rather than on the default), then `default`."""
+
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+    newer = sorted((v for v in DEBIAN_RELEASES if key(v) > key(wanted)), key=key)
+    return list(dict.fromkeys([wanted, *newer, default]))
+
+
 def _base_image(python: str, config: EnvSettings) -> str:
-    """The sandbox base image for `python`, falling back to the configured default (offline machines)."""
+    """The sandbox base image for `python`, else for the nearest newer Python (offline machines build only
+    Debian's), else the configured default."""
     if config.sandbox.base_image:
         return config.sandbox.base_image
-    try:
-        return ensure_base_image(python=python)
-    except Exception as exc:  # noqa: BLE001 - no such image offline: use the default Python
-        if python == config.sandbox.python:
-            raise
-        log.warning("no base image for Python %s (%s); using Python %s", python, exc, config.sandbox.python)
-        return ensure_base_image(python=config.sandbox.python)
+    candidates = base_pythons(python, config.sandbox.python)
+    for version in candidates:
+        try:
+            image = ensure_base_image(python=version)
+        except Exception as exc:  # noqa: BLE001 - no such image offline: try the next Python
+            if version == candidates[-1]:
+                raise
+            log.info("no base image for Python %s (%s)", version, exc)
+            continue
+        if version != python:
+            log.warning("no base image for Python %s; using Python %s", python, version)
+        return image
+    raise AssertionError("unreachable: the last candidate raises")
 
 
 def image_key(task: Task, plan: BuildPlan, base_image_id: str) -> str:
@@ -348,6 +371,22 @@ def _derive(task: Task, repo: git.Repo, sibling: tuple[str, str], tag: str, labe
     log.info("[%s] derived %s from the image of %s", task.instance_id, tag, commit[:10])
 
 
+def _venv_command(sb: DockerSandbox) -> str:
+    """Create the env: a venv whose interpreter is a copy of its own (--copies), the envlink hook in the base
+    interpreter (so links to the env's interpreter run in the env, as with conda), and the conda env's base
+    packages (bullseye's own pip 20 cannot build current projects)."""
+    sb.write_file("/tmp/swescale/swescale_envlink.py", ENVLINK.read_text())
+    install_hook = (
+        "import os, shutil, site; d = [p for p in site.getsitepackages() if os.path.isdir(p)][-1]; "
+        "shutil.copy('/tmp/swescale/swescale_envlink.py', d); "
+        f"open(os.path.join(d, {PTH_NAME!r}), 'w').write({PTH_LINE!r})"
+    )
+    return (
+        f'python3 -c "{install_hook}" && python3 -m venv --copies {VENV} && '
+        f"python -m pip install -q {' '.join(BASE_PACKAGES)} && python --version"
+    )
+
+
 def _build(task, plan, repo, base, tag, labels, config, dc) -> None:
     """Run the plan in a networked sandbox from `base`, then commit it as `tag`.
 
@@ -380,15 +419,12 @@ def _build(task, plan, repo, base, tag, labels, config, dc) -> None:
         mounts += [Mount(inside, host, type="bind", read_only=True) for host, inside in access.mounts.items()]
         with _box(base, True, config, dc, mounts=mounts) as sb:
             sb.copy_to(tree, "/")
-            # the distribution's pip can be too old for current build back-ends (Debian bullseye: pip 20)
-            step(
-                sb,
-                "venv",
-                f"python3 -m venv {VENV} && python -m pip install -q --upgrade pip && python --version",
-                cwd="/",
-            )
+            step(sb, "venv", _venv_command(sb), cwd="/")
             for path, text in plan.files.items():
                 sb.write_file(path, text)
+            if plan.constraints:
+                sb.write_file(CONSTRAINTS_FILE, "\n".join(plan.constraints) + "\n")
+                env["PIP_CONSTRAINT"] = CONSTRAINTS_FILE
             for name, cmd in plan.steps:
                 step(sb, name, cmd)
             step(sb, "finalize", _finalize(sha))

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import shlex
 import time
 import traceback
 from collections.abc import Callable
@@ -17,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.environment import EnvBuildError, EnvSpec, prepare_environment
-from envs.grading import grade, test_spec
+from envs.environment import EnvBuildError, EnvSpec, _tail, prepare_environment
+from envs.faults import END, START, Fault, classify
+from envs.grading import grade, parse_test_log, test_spec
 from envs.records import DatasetError, read_records
+from envs.specs import harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
 from sandbox.cleanup import ensure_atexit
@@ -30,6 +35,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PATCH_FILE = "/tmp/patch.diff"
 EVAL_FILE, OUTPUT_FILE = "/eval.sh", "/tmp/test_output.txt"
+ERROR_FILE = "error.json"
+"""Beside report.json's place: the fault of an instance that could not be evaluated (kind, reason)."""
+APPLY_FAILED = {
+    "patch_is_None": False,
+    "patch_exists": True,
+    "patch_successfully_applied": False,
+    "resolved": False,
+    "patch_apply_failed": True,
+}
 # the harness's chain (swebench.harness.run_evaluation.GIT_APPLY_CMDS)
 APPLY_CMDS = [
     "git apply --verbose",
@@ -127,18 +141,105 @@ def run_prediction(
     return EvalRun(True, "", log_text, run.timed_out, run.exit_code, run.duration)
 
 
+@dataclass
+class InstanceResult:
+    """The outcome of evaluating one prediction."""
+
+    instance_id: str
+    state: str
+    """`resolved`, `unresolved`, `apply-failed` or `error` (then `fault` says why)."""
+    report: dict[str, Any] | None = None
+    """swebench's per-instance report (None for errors)."""
+    fault: Fault | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def from_report(cls, iid: str, report: dict[str, Any], seconds: float = 0.0) -> InstanceResult:
+        entry = report[iid]
+        state = (
+            "apply-failed"
+            if entry.get("patch_apply_failed")
+            else "resolved"
+            if entry.get("resolved")
+            else "unresolved"
+        )
+        return cls(iid, state, report=report, seconds=seconds)
+
+
+def _in_repo(sb: DockerSandbox, task: Task, patch: str) -> Callable[[str], bool]:
+    """Is a module of that name part of the repository (tracked, or added by a patch)? Cached per name."""
+    added = re.findall(r"^\+\+\+ b/(\S+)", "\n".join([task.patch, task.test_patch, patch]), re.M)
+    listing = f"{{ git ls-files; printf '%s\\n' {' '.join(map(shlex.quote, added))}; }}"
+    cache: dict[str, bool] = {}
+
+    def check(name: str) -> bool:
+        if name not in cache:
+            pattern = f"(^|/){re.escape(name)}(/|\\.py$|\\.so$|$)"
+            run = sb.exec(f"{listing} | grep -qE {shlex.quote(pattern)}", timeout=60)
+            cache[name] = run.exit_code != 1  # grep's "no match"; any failure counts as "in the repo"
+        return cache[name]
+
+    return check
+
+
+def _write_fault(folder: Path, iid: str, fault: Fault, seconds: float) -> InstanceResult:
+    (folder / ERROR_FILE).write_text(json.dumps({"instance_id": iid, **fault.as_dict()}, indent=4))
+    return InstanceResult(iid, "error", fault=fault, seconds=seconds)
+
+
+def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[str, Any, Callable[[str], bool]] | None:
+    """Apply `patch` (none when empty) and run the evaluation script; (log, exec result, in_repo), or None
+    when the patch did not apply."""
+    with DockerSandbox(
+        env.image, workdir=env.workdir, config=_sandbox_config(task, config), network=False, default_env=False
+    ) as sb:
+        if patch:
+            sb.write_file(PATCH_FILE, patch)
+            applied, output = _apply(sb, say)
+            if not applied:
+                say(f">>>>> Patch Apply Failed:\n{output}")
+                return None
+        else:
+            say("empty patch: the tests run on the unpatched code")
+        sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
+        # the log goes to a file: the exec result keeps only head and tail of long outputs
+        run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
+        output = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
+        in_repo = _in_repo(sb, task, patch)
+        known = {}  # names checked while the sandbox is alive; later calls answer "in the repo"
+        for name in _candidate_modules(output):
+            known[name] = in_repo(name)
+    return output, run, lambda name: known.get(name, True)
+
+
+def _sandbox_config(task: Task, config: EnvSettings):
+    """The configured sandbox limits, with at least the CPUs the harness spec gives the task's containers
+    (`nano_cpus`: pylint counts cgroup CPUs and skips its listed parallel tests below two)."""
+    wanted = (harness_spec(task) or {}).get("nano_cpus", 0) / 1e9
+    if wanted <= config.sandbox.cpus:
+        return config.sandbox
+    return config.sandbox.model_copy(update={"cpus": min(wanted, float(os.cpu_count() or 1))})
+
+
+def _candidate_modules(log: str) -> set[str]:
+    """Top-level modules a log reports missing (the only names classify() asks about)."""
+    names = re.findall(r"No module named '?([\w.]+)'?|cannot import name '?\w+'? from '?([\w.]+)", log)
+    return {(a or b).split(".")[0] for a, b in names}
+
+
 def evaluate_instance(
     task: Task, pred: dict, run_dir: Path, config: EnvSettings, rebuild: bool = False
-) -> dict[str, Any] | None:
-    """One prediction: its report dict, or None on an error (logged to run_instance.log, no report).
-    Runs in a sandbox with the configured limits and no network; `rebuild` as in prepare_environment.
-    An empty `model_patch` grades the code as it is (`bench eval` itself never runs those)."""
+) -> InstanceResult:
+    """One prediction (an empty patch runs the tests on the unpatched code), in a sandbox with the
+    configured limits and no network; `rebuild` as in prepare_environment. A run that cannot have measured
+    the patch is an `error` with its fault, written to error.json (and evaluated again on resume)."""
     folder = instance_dir(run_dir, pred)
+    iid = task.instance_id
     report_path = folder / "report.json"
     if report_path.exists():
-        return json.loads(report_path.read_text())
+        return InstanceResult.from_report(iid, json.loads(report_path.read_text()))
     folder.mkdir(parents=True, exist_ok=True)
-    iid = task.instance_id
+    (folder / ERROR_FILE).unlink(missing_ok=True)
     lines: list[str] = []
 
     def say(msg: str) -> None:
@@ -150,37 +251,41 @@ def evaluate_instance(
         (folder / "patch.diff").write_text(patch)
         env = prepare_environment(task, config, rebuild=rebuild)
         say(f"image {env.image} ({env.source})")
-        (folder / "eval.sh").write_text(test_spec(task, env).eval_script)
-        with eval_sandbox(env, config) as sb:
-            run = run_prediction(sb, task, env, patch, config, say)
-        if not run.applied:
-            report = {
-                iid: {
-                    "patch_is_None": False,
-                    "patch_exists": True,
-                    "patch_successfully_applied": False,
-                    "resolved": False,
-                    "patch_apply_failed": True,
-                }
-            }
+        spec = test_spec(task, env)
+        (folder / "eval.sh").write_text(spec.eval_script)
+        ran = _test_in_sandbox(task, env, spec, patch, config, say)
+        if ran is None:
+            report = {iid: {**APPLY_FAILED}}
             report_path.write_text(json.dumps(report, indent=4))
-            return report
+            return InstanceResult.from_report(iid, report, time.monotonic() - start)
+        output, run, in_repo = ran
         log_path = folder / "test_output.txt"
-        log_path.write_text(run.log)
+        timeout_note = f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
+        log_path.write_text(output + (timeout_note if run.timed_out else ""))
         say(f"tests ran in {run.duration:.1f}s (exit {run.exit_code})")
         if run.timed_out:
-            say("tests timed out")
-            return None
+            fault = Fault("timeout", f"the tests ran longer than {config.env.eval_timeout:.0f}s")
+            return _write_fault(folder, iid, fault, time.monotonic() - start)
         report = grade(task, env, pred, str(log_path))
+        if not report[iid]["resolved"]:
+            status = parse_test_log(output.split(START, 1)[-1].split(END, 1)[0], env, task)
+            fault = classify(
+                task, output, status, patch, workdir=env.workdir, test_cmd=env.test_cmd, in_repo=in_repo
+            )
+            if fault:
+                say(f"environment fault: {fault}")
+                return _write_fault(folder, iid, fault, time.monotonic() - start)
         report_path.write_text(json.dumps(report, indent=4))
         say(f"resolved: {report[iid]['resolved']}")
-        return report
+        return InstanceResult.from_report(iid, report, time.monotonic() - start)
     except EnvBuildError as exc:
         say(str(exc))
-        return None
-    except Exception:  # noqa: BLE001 - one instance's failure never stops the run
+        fault = Fault("build", f"step '{exc.step}' failed: {_tail(exc.log_tail, 8)}")
+        return _write_fault(folder, iid, fault, time.monotonic() - start)
+    except Exception as exc:  # noqa: BLE001 - one instance's failure never stops the run
         say(traceback.format_exc())
-        return None
+        fault = Fault("internal", f"{type(exc).__name__}: {str(exc)[:500]}")
+        return _write_fault(folder, iid, fault, time.monotonic() - start)
     finally:
         say(f"total {time.monotonic() - start:.1f}s")
         with (folder / "run_instance.log").open("a") as fh:
@@ -201,6 +306,7 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
             "patch_apply_failed",
         )
     }
+    reasons: dict[str, str] = {}
     for task in tasks:
         iid = task.instance_id
         pred = predictions.get(iid)
@@ -210,11 +316,12 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
         if pred.get("model_patch") in ("", None):
             ids["empty_patch"].add(iid)
             continue
-        path = instance_dir(run_dir, pred) / "report.json"
+        folder = instance_dir(run_dir, pred)
         try:
-            entry = json.loads(path.read_text())[iid]
+            entry = json.loads((folder / "report.json").read_text())[iid]
         except (OSError, json.JSONDecodeError, KeyError):
             ids["error"].add(iid)
+            reasons[iid] = _fault_text(folder)
             continue
         if entry.get("patch_apply_failed"):  # the harness counts these as errors
             ids["error"].add(iid)
@@ -235,8 +342,17 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
     report["submitted_ids"] = sorted(predictions)
     for key in ("resolved", "unresolved", "error", "patch_apply_failed"):
         report[f"{key}_ids"] = sorted(ids[key])
+    report["error_reasons"] = dict(sorted(reasons.items()))  # ours: why each error measured nothing
     report["schema_version"] = 2
     return report
+
+
+def _fault_text(folder: Path) -> str:
+    try:
+        fault = json.loads((folder / ERROR_FILE).read_text())
+        return f"{fault['kind']}: {fault['reason']}"
+    except (OSError, json.JSONDecodeError, KeyError):
+        return "not evaluated (no report)"
 
 
 def evaluate_predictions(
@@ -267,19 +383,8 @@ def evaluate_predictions(
             pool.submit(evaluate_instance, t, p, run_dir, config, rebuild): t.instance_id for t, p in todo
         }
         for future in as_completed(futures):
-            iid = futures[future]
-            report = future.result()
-            entry = (report or {}).get(iid, {})
-            state = (
-                "error"
-                if report is None
-                else "apply-failed"
-                if entry.get("patch_apply_failed")
-                else "resolved"
-                if entry.get("resolved")
-                else "unresolved"
-            )
-            say(f"{iid}: {state}")
+            result = future.result()
+            say(f"{result.instance_id}: {result.state}" + (f" ({result.fault})" if result.fault else ""))
     preds = {i: p for i, p in predictions.items() if i in by_id}
     summary = summarize(tasks, preds, run_dir)
     model = next(iter(preds.values()), {}).get("model_name_or_path", "None")

@@ -13,6 +13,7 @@ from pathlib import Path
 import git
 from pydantic import BaseModel
 
+from envs.harness_env import constraints, service_commands, service_steps
 from envs.repos import read_file_at
 from envs.task import Task
 
@@ -48,6 +49,8 @@ class BuildPlan(BaseModel):
     log_parser: str = DEFAULT_PARSER
     eval_commands: list[str] = []
     """Commands the evaluation script runs before the tests (harness `eval_commands`)."""
+    constraints: list[str] = []
+    """pip constraints applied to every build step (envs.harness_env.CONSTRAINTS)."""
     source: str = "detected"
     """`swebench-specs` or `detected`."""
     dep_text: str = ""
@@ -118,6 +121,18 @@ def _env_yml_packages(repo: git.Repo, commit: str, paths: list[str]) -> list[str
     return []
 
 
+def conda_packages_command(pkgs: list[str]) -> str:
+    """Install an environment.yml's packages with pip: all at once, else one by one, skipping (and naming in
+    the log) only those PyPI does not have (conda-only packages such as cdms2); other failures fail."""
+    quoted = " ".join(map(shlex.quote, pkgs))
+    one = (
+        'python -m pip install "$p" > /tmp/swescale/pip.log 2>&1 || '
+        "{ grep -q 'No matching distribution' /tmp/swescale/pip.log && "
+        'echo "swescale: $p is not on PyPI (conda-only); skipped"; } || { cat /tmp/swescale/pip.log; exit 1; }'
+    )
+    return f"python -m pip install {quoted} || for p in {quoted}; do {one}; done"
+
+
 def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
     data = harness_data()
     setup_commit = task.environment_setup_commit or task.base_commit
@@ -132,7 +147,7 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
     elif packages == "environment.yml":
         pkgs = _env_yml_packages(repo, setup_commit, data["env_yml_paths"].get(task.repo, []))
         if pkgs:
-            steps.append(("environment.yml", "python -m pip install " + " ".join(map(shlex.quote, pkgs))))
+            steps.append(("environment.yml", conda_packages_command(pkgs)))
     elif packages:
         steps.append(
             (
@@ -151,6 +166,7 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
         steps.append(("wheel", "python -m pip install wheel"))  # to reinstall offline at evaluation
     if spec.get("install"):
         steps.append(("install", spec["install"]))
+    steps += service_steps(task)
     test_cmd = spec["test_cmd"] if isinstance(spec["test_cmd"], str) else " && ".join(spec["test_cmd"])
     return BuildPlan(
         python=str(spec.get("python", "3.11")),
@@ -158,7 +174,8 @@ def plan_from_harness(task: Task, spec: dict, repo: git.Repo) -> BuildPlan:
         files=files,
         test_cmd=test_cmd,
         log_parser=data["parsers"].get(task.repo, DEFAULT_PARSER),
-        eval_commands=spec.get("eval_commands", []),
+        eval_commands=[*spec.get("eval_commands", []), *service_commands(task)],
+        constraints=constraints(task),
         source="swebench-specs",
         dep_text=json.dumps([spec, files], sort_keys=True),
     )

@@ -151,17 +151,27 @@ def bench_run(
     retry_errors: bool = False,
     redo: list[str] | None = None,
     console: Any = None,
+    validate: bool = False,
 ) -> BenchSummary:
     """Solve every task under the run's global limits (`config.bench`: workers, executor); the state is
     `run_dir/state.sqlite`, predictions `run_dir/predictions.jsonl` (and `output`). Finished instances of
     an earlier run are kept, unfinished ones resume; `retry_errors` reruns errors, `redo` the given ids.
-    `console`: a rich Console for live progress (None: progress goes to logging)."""
+    `console`: a rich Console for live progress (None: progress goes to logging). `validate`: first run
+    `bench validate` (run_dir/validation/) and leave out tasks that are not valid (gold does not resolve,
+    or the empty patch does), so no model time goes to tasks no patch can be scored on."""
     from swescale.bench.runner import run_bench
     from swescale.preflight import check_docker, check_model_servers
 
     if config.bench.executor == "local":
         check_docker()  # with Ray, the nodes need Docker, not the driver
     check_model_servers(config.model.urls, "model", config.model.api_key)
+    if validate:
+        from envs.validate import validate_tasks
+
+        invalid = validate_tasks(tasks, config, run_dir=Path(run_dir) / "validation").invalid
+        for iid, bad in invalid.items():
+            log.warning("%s left out: not a valid task (%s: %s)", iid, bad.status, bad.reason)
+        tasks = [t for t in tasks if t.instance_id not in invalid]
     return run_bench(
         tasks, config, run_dir, output=output, retry_errors=retry_errors, redo=redo, console=console
     )

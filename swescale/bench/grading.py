@@ -48,7 +48,7 @@ def grade_patch(
     prediction = {"instance_id": task.instance_id, "model_name_or_path": name, "model_patch": patch}
     slot = pool.slot() if pool is not None and hasattr(pool, "slot") else contextlib.nullcontext()
     with slot:
-        report = evaluate_instance(task, prediction, Path(out_dir), config)
+        report = evaluate_instance(task, prediction, Path(out_dir), config).report  # None: an error
     verdict, detail = verdict_of(report, task.instance_id)
     if verdict == "eval-error":
         log = Path(out_dir) / name / task.instance_id / "run_instance.log"

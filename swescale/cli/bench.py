@@ -66,6 +66,10 @@ def bench_run_command(
     model: ModelUrls = None,
     repos_dir: ReposDir = None,
     servers: Servers = None,
+    validate: Annotated[
+        bool,
+        typer.Option("--validate", help="Validate tasks first (bench validate); skip those not valid."),
+    ] = False,
     config: ConfigFiles = None,
     overrides: Overrides = None,
 ) -> None:
@@ -94,6 +98,7 @@ def bench_run_command(
             retry_errors=retry_errors,
             redo=instance_ids(redo),
             console=console,
+            validate=validate,
         )
     except (PreflightError, DatasetError, StateError) as exc:
         console.print(f"[red]cannot start:[/red] {exc}")
@@ -194,3 +199,38 @@ def evaluate(
     typer.echo(
         json.dumps({k: summary[k] for k in keys} | {"resolved_ids": summary["resolved_ids"]}, indent=2)
     )
+
+
+@bench_app.command("validate")
+def validate(
+    dataset: Dataset,
+    run_dir: Annotated[
+        Path, typer.Option("--run-dir", help="Output folder: gold/ and empty/ runs, validation.json.")
+    ] = Path("validation"),
+    workers: int = typer.Option(2, "--workers", "-w", help="Tasks validated at a time."),
+    instances: Instances = None,
+    rebuild: Rebuild = False,
+    repos_dir: ReposDir = None,
+    config: ConfigFiles = None,
+    overrides: Overrides = None,
+) -> None:
+    """Check tasks: run each gold patch and the empty patch through `bench eval`'s evaluation; a task is
+    valid when gold resolves and empty does not. Writes RUN_DIR/validation.json and prints a table per
+    repository and version; exit 1 when a task is not valid. Finished runs in --run-dir are reused."""
+    from envs.validate import VALID, validate_tasks
+
+    quiet_logging()
+    cfg = config_from_cli(config, overrides, repos_dir=repos_dir)
+    tasks = load_tasks_or_exit(dataset, instances)
+
+    def on_task(item) -> None:
+        reason = f" ({item.reason})" if item.reason else ""
+        typer.echo(
+            f"{item.instance_id}: {item.status} [gold {item.gold}, empty {item.empty}]{reason}", err=True
+        )
+
+    report = validate_tasks(tasks, cfg, workers=workers, run_dir=run_dir, rebuild=rebuild, on_task=on_task)
+    typer.echo(report.table())
+    typer.echo(f"report: {run_dir / 'validation.json'}", err=True)
+    if any(t.status != VALID for t in report.tasks):
+        raise typer.Exit(1)

@@ -123,10 +123,13 @@ def gate(task: Task, config: Any, check_dir: Path) -> str:
     for model, patch in (("gold", task.patch), ("empty", "")):
         pred = {"instance_id": task.instance_id, "model_name_or_path": model, "model_patch": patch}
         shutil.rmtree(instance_dir(check_dir, pred), ignore_errors=True)  # a report of an earlier attempt
-        report = evaluate_instance(task, pred, check_dir, config)
-        if report is None:
-            return f"bench eval could not evaluate the {model} patch (see {instance_dir(check_dir, pred)})"
-        reports[model] = report[task.instance_id]
+        result = evaluate_instance(task, pred, check_dir, config)
+        if result.report is None:
+            why = f": {result.fault}" if result.fault else ""
+            return (
+                f"bench eval could not evaluate the {model} patch{why} (see {instance_dir(check_dir, pred)})"
+            )
+        reports[model] = result.report[task.instance_id]
     if not reports["gold"]["resolved"]:
         return "the gold patch does not resolve the task under bench eval"
     passing = reports["empty"].get("tests_status", {}).get("FAIL_TO_PASS", {}).get("success", [])
