@@ -119,7 +119,9 @@ def test_bench_run_validate_skips_invalid_tasks_before_the_model(calc_task, calc
     wrong_gold = calc_task.model_copy(update={"instance_id": "local__calc-wrong", "patch": WRONG})
     with ScriptedServer(ConversationPolicy([])) as server:
         config = load_config([], [*OVERRIDES, f"model.urls=[{server.url}]", "verifier.judge=false"])
-        items = bench_run([wrong_gold], config, tmp_path / "run", validate=True)
+        summary = bench_run([wrong_gold], config, tmp_path / "run", validate=True)
         assert server.requests == []
-    assert items[0].invalid.startswith("gold fails") and items[0].patch == ""
+    assert summary.total == 0  # the invalid task was left out before any model call
+    report = json.loads((tmp_path / "run" / "validation" / "validation.json").read_text())
+    assert "gold" in json.dumps(report)
     assert (tmp_path / "run" / "validation" / "validation.json").exists()

@@ -77,9 +77,6 @@ def mine_args(repo: Path, run_dir: Path, output: Path, issues: Path, model_url: 
 @pytest.fixture(scope="session")
 def mined(docker_client, base_image, history, tmp_path_factory) -> Mined:
     """`swescale env mine` in a subprocess, SIGKILLed once a candidate is finished, then run again here."""
-    from typer.testing import CliRunner
-
-    from swescale.cli.main import app
 
     repo, shas = history
     work = tmp_path_factory.mktemp("mine")
@@ -87,7 +84,7 @@ def mined(docker_client, base_image, history, tmp_path_factory) -> Mined:
     issues.write_text(json.dumps(ISSUE) + "\n")
     with ScriptedServer(lambda request: MODEL_ISSUE) as server:
         args = mine_args(repo, run_dir, output, issues, server.url)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250"}  # rich wraps at 80 off a terminal
         proc = subprocess.Popen(
             [sys.executable, "-m", "swescale.cli.main", *args],
             env=env,
@@ -101,7 +98,14 @@ def mined(docker_client, base_image, history, tmp_path_factory) -> Mined:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert before, "the first run finished no candidate before it was killed"
-        result = CliRunner().invoke(app, args)
-        assert result.exit_code == 0, result.output
+        # the rerun is a new process, as a user's is: its first sandbox removes the killed run's containers
+        rerun = subprocess.run(
+            [sys.executable, "-m", "swescale.cli.main", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         requests = list(server.requests)
-    return Mined(repo, shas, run_dir, output, proc.pid, before, result.output, requests, args)
+    return Mined(repo, shas, run_dir, output, proc.pid, before, rerun.stdout + rerun.stderr, requests, args)

@@ -101,9 +101,11 @@ def test_bench_run_sends_no_hidden_field_to_any_model(demo_env, tmp_path):
             "verifier.judge_trajectory=true",
             "selection.selection_trajectory=true",
         )
-        [item] = bench_run(load_tasks(_dataset(tmp_path)), config, tmp_path / "runs")
+        summary = bench_run(load_tasks(_dataset(tmp_path)), config, tmp_path / "runs")
         requests = list(server.requests)
-    assert not item.error and item.outcome is not None and len(item.outcome.generations) == 2
+    assert summary.done == 1 and not summary.errors, summary
+    run = json.loads(next((tmp_path / "runs").rglob("run.json")).read_text())
+    assert len(run["generations"]) == 2
     sent = json.dumps(requests)
     assert MARKER not in sent
     # every path was taken: the careless template rendered the task, the judge, parents and selection ran
