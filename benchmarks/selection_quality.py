@@ -8,9 +8,9 @@ Two kinds of pool:
   tasks. Per task, with a fixed seed: 1-2 correct candidates (the gold patch, possibly with a cosmetic
   change: an extra comment line) and 2-4 wrong ones drawn with replacement from {empty patch, gold with
   one hunk dropped, gold with one operator/constant mutated}, each possibly cosmetic too. Duplicated wrong
-  kinds make wrong majorities happen. Labels are NOT assumed: every distinct patch is applied in the
-  task's environment with the hidden test_patch and resolved means every FAIL_TO_PASS and PASS_TO_PASS
-  test passes. The pool says nothing about real agents' error distribution; it measures what selection
+  kinds make wrong majorities happen. Labels are NOT assumed: every distinct patch is graded by
+  `bench eval`'s own evaluation (envs.evaluate.evaluate_instance: the harness's apply chain and eval
+  script, swebench's parser and grading on the whole log, never capped output). The pool says nothing about real agents' error distribution; it measures what selection
   does with the verifiers this machine can run without a model: regression tests only (no generated
   tests, no judge).
 
@@ -28,6 +28,7 @@ Runs offline: repositories come from `--repos-dir` (local mirrors named owner__n
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -148,25 +149,16 @@ def test_files(test_patch: str) -> list[str]:
     return sorted({f.path for f in PatchSet(test_patch) if not f.is_removed_file})
 
 
-def label(task: Task, env, patch: str, pool) -> bool:
-    """Resolved: the patch applies and every FAIL_TO_PASS and PASS_TO_PASS test passes (hidden tests)."""
-    from sandbox import PatchError
+def label(task: Task, patch: str, out: Path, config: SwescaleConfig) -> bool:
+    """Resolved under `bench eval`'s own evaluation (the harness's apply chain and eval script, swebench's
+    parser and grading on the whole log): the hidden FAIL_TO_PASS and PASS_TO_PASS tests pass."""
+    from envs.evaluate import evaluate_instance
 
     if not patch.strip():
         return False
-    with pool.sandbox(env.image, workdir="/testbed") as sb:
-        try:
-            sb.apply_patch(patch)
-        except PatchError:
-            return False
-        sb.apply_patch(task.test_patch)
-        r = sb.exec(f"{env.test_cmd} {' '.join(test_files(task.test_patch))}", timeout=600)
-    # pytest -rA summary lines hold whole node ids (parametrized ids may contain spaces).
-    passed = {line[len("PASSED ") :] for line in r.output.splitlines() if line.startswith("PASSED ")}
-    xfail = {
-        line[len("XFAIL ") :].split(" - ")[0] for line in r.output.splitlines() if line.startswith("XFAIL ")
-    }
-    return all(t in passed or t in xfail for t in task.FAIL_TO_PASS + task.PASS_TO_PASS)
+    name = "label-" + hashlib.sha256(patch.encode()).hexdigest()[:12]
+    pred = {"instance_id": task.instance_id, "model_name_or_path": name, "model_patch": patch}
+    return evaluate_instance(task, pred, out / "labels", config).state == "resolved"
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------
@@ -188,7 +180,7 @@ def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out
     for row in pool_rows:
         if row["candidate_id"] not in labels:
             if row["patch"] not in by_patch:
-                by_patch[row["patch"]] = label(task, env, row["patch"], sandboxes)
+                by_patch[row["patch"]] = label(task, row["patch"], out, config)
             labels[row["candidate_id"]] = by_patch[row["patch"]]
     reps = {g.representative for g in groups}
     table = verify(

@@ -57,7 +57,8 @@ class VerifierConfig(Section):
     # hybrid score
     hybrid: Literal["weighted", "r2egym"] = "weighted"
     """`weighted`: test_weight * generated_score + judge_weight * judge - regression penalty.
-    `r2egym`: R2E-Gym's rule: top-n by the judge, then by the count of passed tests (docs/verifiers.md)."""
+    `r2egym`: an approximation of R2E-Gym's rule, built from the paper's description, not their code: top-n
+    by the judge, then by the count of passed tests (docs/verifiers.md)."""
     test_weight: float = 1.0
     """Weight of the weighted generated-test score (in [0, 1]) in the `weighted` hybrid."""
     judge_weight: float = 0.3
