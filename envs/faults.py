@@ -150,7 +150,8 @@ def _environment_cause(text: str, workdir: str, patch: str, in_repo: Callable[[s
     if network:
         return f"needs the network ({network.group(0)})"
     if _NO_TLS in text or any(
-        f"host='{host}', port=443" in text and "Connection refused" in text for host in SERVED_HOSTS
+        (f"host='{host}', port=443" in text or f"https://{host}" in text) and "Connection refused" in text
+        for host in SERVED_HOSTS
     ):
         return "needs HTTPS from a service served here over HTTP only"
     cause = _environment_signature(text)
