@@ -136,12 +136,14 @@ def crash_mid_job(serve, github, origin, model: str, attempts: int) -> Serve:
     server.deliver("issues", solve_event(origin), "d-crash")
     server.wait_for(
         lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1),
+        timeout=300,
         what="the job to run, acknowledged",
     )
     server.stop(signal.SIGKILL)
     return server.start("bot.workers=1")
 
 
+@pytest.mark.docker  # the job's preflight pings the engine before the model server
 def test_a_job_cut_by_a_crash_is_reported_when_out_of_attempts(serve, github, origin, silent_model):
     server = crash_mid_job(serve, github, origin, silent_model, attempts=1)
     server.wait_for(lambda: len(github.comments_on(REPO, 1)) == 2, what="the crash report")

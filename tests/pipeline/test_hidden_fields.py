@@ -73,8 +73,11 @@ def test_bench_run_sends_no_hidden_field_to_any_model(demo_env, tmp_path):
         [bash("ls", "Look first."), *RIGHT_FIX],
         [bash("ls -a", "Look."), *LOWER_MIDDLE],
     ]
-    selection = ConversationPolicy(
-        [[{"tool_calls": [{"name": "select_winner", "arguments": {"candidate_id": "g1-t0"}}]}]]
+    selection = ConversationPolicy(  # one selection trajectory per generation
+        [
+            [{"tool_calls": [{"name": "select_winner", "arguments": {"candidate_id": cid}}]}]
+            for cid in ("g0-t0", "g1-t0")
+        ]
     )
     policy = Router(
         [
