@@ -108,12 +108,11 @@ class EvalRun:
     duration: float = 0.0
 
 
-def eval_sandbox(env: EnvSpec, config: EnvSettings) -> DockerSandbox:
-    """A sandbox of `env` as the harness runs one: the configured limits, no network, and no
-    agent-oriented environment variables."""
-    return DockerSandbox(
-        env.image, workdir=env.workdir, config=config.sandbox, network=False, default_env=False
-    )
+def eval_sandbox(env: EnvSpec, config: EnvSettings, task: Task | None = None) -> DockerSandbox:
+    """A sandbox of `env` as the harness runs one: the configured limits (with `task`, at least the CPUs
+    its harness spec gives), no network, and no agent-oriented environment variables."""
+    limits = _sandbox_config(task, config) if task is not None else config.sandbox
+    return DockerSandbox(env.image, workdir=env.workdir, config=limits, network=False, default_env=False)
 
 
 def run_prediction(
@@ -123,6 +122,7 @@ def run_prediction(
     patch: str,
     config: EnvSettings,
     say: Callable[[str], None] = lambda _: None,
+    spec: Any = None,
 ) -> EvalRun:
     """Apply `patch` by the harness's chain (an empty one: the code as it is), then run the task's
     evaluation script; the log is read back whole from a file (the exec result keeps only head and tail)."""
@@ -132,7 +132,9 @@ def run_prediction(
         if not applied:
             say(f">>>>> Patch Apply Failed:\n{output}")
             return EvalRun(applied=False, apply_output=output)
-    spec = test_spec(task, env)
+    else:
+        say("empty patch: the tests run on the unpatched code")
+    spec = spec or test_spec(task, env)
     sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
     run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
     log_text = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
@@ -187,29 +189,16 @@ def _write_fault(folder: Path, iid: str, fault: Fault, seconds: float) -> Instan
     return InstanceResult(iid, "error", fault=fault, seconds=seconds)
 
 
-def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[str, Any, Callable[[str], bool]] | None:
-    """Apply `patch` (none when empty) and run the evaluation script; (log, exec result, in_repo), or None
-    when the patch did not apply."""
-    with DockerSandbox(
-        env.image, workdir=env.workdir, config=_sandbox_config(task, config), network=False, default_env=False
-    ) as sb:
-        if patch:
-            sb.write_file(PATCH_FILE, patch)
-            applied, output = _apply(sb, say)
-            if not applied:
-                say(f">>>>> Patch Apply Failed:\n{output}")
-                return None
-        else:
-            say("empty patch: the tests run on the unpatched code")
-        sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
-        # the log goes to a file: the exec result keeps only head and tail of long outputs
-        run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
-        output = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
+def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[EvalRun, Callable[[str], bool]] | None:
+    """`run_prediction` in a harness-like sandbox, plus which modules the log reports missing belong to the
+    repository (asked while the sandbox is alive); None when the patch did not apply."""
+    with eval_sandbox(env, config, task) as sb:
+        run = run_prediction(sb, task, env, patch, config, say, spec)
+        if not run.applied:
+            return None
         in_repo = _in_repo(sb, task, patch)
-        known = {}  # names checked while the sandbox is alive; later calls answer "in the repo"
-        for name in _candidate_modules(output):
-            known[name] = in_repo(name)
-    return output, run, lambda name: known.get(name, True)
+        known = {name: in_repo(name) for name in _candidate_modules(run.log)}
+    return run, lambda name: known.get(name, True)  # names not asked: "in the repo"
 
 
 def _sandbox_config(task: Task, config: EnvSettings):
@@ -258,10 +247,10 @@ def evaluate_instance(
             report = {iid: {**APPLY_FAILED}}
             report_path.write_text(json.dumps(report, indent=4))
             return InstanceResult.from_report(iid, report, time.monotonic() - start)
-        output, run, in_repo = ran
+        run, in_repo = ran
+        output = run.log  # with the harness's timeout note when the tests timed out
         log_path = folder / "test_output.txt"
-        timeout_note = f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
-        log_path.write_text(output + (timeout_note if run.timed_out else ""))
+        log_path.write_text(output)
         say(f"tests ran in {run.duration:.1f}s (exit {run.exit_code})")
         if run.timed_out:
             fault = Fault("timeout", f"the tests ran longer than {config.env.eval_timeout:.0f}s")
