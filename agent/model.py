@@ -40,7 +40,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from agent.config import ModelConfig
 from agent.parsing import ToolCall, make_call, parse_content_calls, split_reasoning
-from agent.result import Usage
+from agent.result import Usage, UsageLedger
 
 PROBE_TOOL = "swescale_probe"
 """Name of the tool the start-up probe offers (ScriptedServer's ConversationPolicy answers it)."""
@@ -182,8 +182,7 @@ class ModelClient:
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._rr = itertools.count()
-        self._usage = Usage()
-        self._by_server: dict[str, Usage] = {}
+        self._ledger = UsageLedger()
         self._sticky: dict[str, _Endpoint] = {}
         """Session -> the server it stays on."""
         self._name = config.name
@@ -196,14 +195,12 @@ class ModelClient:
     @property
     def usage(self) -> Usage:
         """Usage summed over every call of this client (a copy)."""
-        with self._lock:
-            return self._usage.model_copy()
+        return self._ledger.total
 
     @property
     def usage_by_server(self) -> dict[str, Usage]:
         """Usage per server URL (copies): which replica served how many calls and tokens."""
-        with self._lock:
-            return {url: u.model_copy() for url, u in self._by_server.items()}
+        return self._ledger.by_server
 
     @property
     def model_name(self) -> str:
@@ -435,9 +432,7 @@ class ModelClient:
             calls=1,
             seconds=seconds,
         )
-        with self._lock:
-            self._usage.add(usage)
-            self._by_server.setdefault(url, Usage()).add(usage)
+        self._ledger.add(url, usage)
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)
 
 

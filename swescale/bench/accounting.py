@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from agent.model import ModelError
-from agent.result import Usage
+from agent.result import Usage, UsageLedger
 from sandbox.result import SandboxError
 from swescale.bench.errors import server_down
 
@@ -110,9 +110,7 @@ class MeteredModel:
         self._client = client
         self._activity = activity or Activity()
         self._guard = guard or Guard()
-        self._lock = threading.Lock()
-        self._usage = Usage()
-        self._by_server: dict[str, Usage] = {}
+        self._ledger = UsageLedger()
         self.failure = ""
         """The first call that failed because the server did not answer (after the client's retries)."""
 
@@ -126,22 +124,18 @@ class MeteredModel:
                 if server_down(str(exc)) and not self.failure:
                     self.failure = str(exc)[:500]
                 raise
-        with self._lock:
-            self._usage.add(result.usage)
-            self._by_server.setdefault(result.url, Usage()).add(result.usage)
+        self._ledger.add(result.url, result.usage)
         return result
 
     @property
     def usage(self) -> Usage:
         """Usage of this instance's calls (a copy)."""
-        with self._lock:
-            return self._usage.model_copy()
+        return self._ledger.total
 
     @property
     def usage_by_server(self) -> dict[str, Usage]:
         """This instance's usage per server URL (copies)."""
-        with self._lock:
-            return {url: u.model_copy() for url, u in self._by_server.items()}
+        return self._ledger.by_server
 
     def __getattr__(self, name: str) -> Any:  # config, model_name, tool_format ... of the shared client
         return getattr(self._client, name)
