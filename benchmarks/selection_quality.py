@@ -176,7 +176,9 @@ def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out
     from envs.environment import prepare_environment
     from verifiers.run import verify
 
+    built = time.monotonic()
     env = prepare_environment(task, config)
+    env_seconds = time.monotonic() - built
     cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"], source="pool") for r in pool_rows]
     originals = original_files_for(task, config)
     groups = dedupe(cands, originals)
@@ -211,6 +213,11 @@ def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out
     tied = [g for g in voting if g.count == top]
     return {
         "instance_id": task.instance_id,
+        "repo": task.repo,
+        "env_seconds": round(env_seconds, 1),
+        "verify_seconds": table.meta.get("seconds"),
+        "distinct_patches": table.meta.get("distinct_patches"),
+        "best": decision.best,
         "candidates": n,
         "kinds": [r.get("kind", "") for r in pool_rows],
         "labels": [labels[c.candidate_id] for c in cands],
@@ -221,6 +228,38 @@ def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out
         "oracle": float(any(labels.values())),
         "confidence": decision.confidence,
     }
+
+
+def real_pool(path: str) -> dict[str, list[dict]]:
+    """A labelled pool (`model_patch` or `patch`, `system`, `resolved`) as rows by instance id."""
+    from selection.sources import load_candidates
+
+    pools = load_candidates([path])
+    return {
+        iid: [
+            {
+                "instance_id": iid,
+                "candidate_id": c.candidate_id,
+                "patch": c.patch,
+                "resolved": c.meta["resolved"],
+            }
+            for c in cands
+        ]
+        for iid, cands in pools.items()
+    }
+
+
+def order_tasks(tasks: list[Task], repos: list[str], instances: list[str]) -> list[Task]:
+    """The fixed instance order of real pools: by sha256 of the instance id (a reproducible shuffle, so
+    `--limit N` takes a sample across repositories), optionally filtered by repository or instance id."""
+    import hashlib
+
+    def wanted(task: Task) -> bool:
+        repo_ok = not repos or task.repo in repos or task.repo.split("/")[-1] in repos
+        return repo_ok and (not instances or task.instance_id in instances)
+
+    key = lambda t: hashlib.sha256(t.instance_id.encode()).hexdigest()  # noqa: E731
+    return sorted((t for t in tasks if wanted(t)), key=key)
 
 
 def summarize(results: list[dict]) -> str:
@@ -253,7 +292,9 @@ def main() -> None:
     ap.add_argument("--pool", help="Labelled pool JSONL (instance_id, candidate_id, patch, resolved).")
     ap.add_argument("--dataset", help="Tasks of the labelled pool.")
     ap.add_argument("--repos-dir", default="", help="Local mirrors named owner__name (env.repos_dir).")
-    ap.add_argument("--limit", type=int, default=6, help="Number of tasks (first by instance id).")
+    ap.add_argument("--limit", type=int, default=6, help="Number of tasks (first in the fixed order).")
+    ap.add_argument("--repos", nargs="*", default=[], help="Only these repositories (owner/name or name).")
+    ap.add_argument("--instances", nargs="*", default=[], help="Only these instance ids.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/swescale-selection-quality", help="Run directory.")
     ap.add_argument("overrides", nargs="*", help="key=value config overrides.")
@@ -267,10 +308,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.pool:
-        rows = [json.loads(line) for line in Path(args.pool).read_text().splitlines() if line.strip()]
-        tasks = load_tasks(args.dataset, sorted({r["instance_id"] for r in rows}))
-        pools = {t.instance_id: [r for r in rows if r["instance_id"] == t.instance_id] for t in tasks}
-        print(f"pool: {args.pool} (labelled)")
+        pools = real_pool(args.pool)
+        tasks = order_tasks(load_tasks(args.dataset, sorted(pools)), args.repos, args.instances)
+        print(f"pool: {args.pool} (real, official labels); order: sha256(instance_id)")
     else:
         tasks = sorted(
             (t for t in load_tasks(args.mined) if t.patch and t.FAIL_TO_PASS), key=lambda t: t.instance_id
