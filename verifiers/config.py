@@ -21,7 +21,16 @@ class VerifierConfig(Section):
 
     # execution
     regression_timeout: float = 600.0
-    """Timeout of one regression run (all selected test files of one code version), in seconds."""
+    """Timeout of one regression run (`files` mode: all selected test files of one code version;
+    `targeted` mode: one file, and the ceiling of the relative timeouts), in seconds."""
+    regression_mode: Literal["targeted", "files"] = "targeted"
+    """`targeted`: the original runs each regression file once with a call tracer; each candidate runs
+    only the tests that called a function it changes, with relative timeouts (verifiers/regression.py).
+    `files`: every candidate runs every selected file whole under one flat `regression_timeout`."""
+    regression_timeout_factor: float = 3.0
+    """`targeted` mode: a candidate's timeout for a file is factor x the original's run time of it + margin."""
+    regression_timeout_margin: float = 30.0
+    """`targeted` mode: seconds added to the relative timeout of each file."""
     max_parallel: int = 2
     """Sandboxes (one per distinct candidate patch) run at the same time."""
     cache_dir: str = ""

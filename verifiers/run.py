@@ -17,14 +17,25 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from verifiers.cache import open_cache
 from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
-from verifiers.execute import EnvLike, PoolLike, SandboxCounter, VersionResult, run_version
+from verifiers.execute import (
+    EnvLike,
+    LazySandbox,
+    PoolLike,
+    RegressionRun,
+    SandboxCounter,
+    VersionResult,
+    run_version,
+)
 from verifiers.hybrid import score_rows
 from verifiers.judge import ChatModel, Judge
+from verifiers.regression import RegressionPlan, record_original, run_candidate
 from verifiers.table import (
     Candidate,
     CandidateRow,
@@ -82,6 +93,7 @@ def verify(
     # 1. the original code
     selected: list[str] = []
     touched = touched_files(c.patch for c in candidates) if regression else None
+    targeted = regression and vconf.regression_mode == "targeted"
     original = run_version(
         pool,
         env,
@@ -92,13 +104,19 @@ def verify(
         cache,
         vconf,
         counter,
-        touched=touched,
+        touched=None if targeted else touched,
         selected=selected,
         task=task,
     )
-    reg_ids = _passing_regression_ids(original)
+    plan = _record_plan(pool, env, touched or [], cache, vconf, counter, task) if targeted else None
+    if plan is not None:
+        selected = [r.file for r in plan.files]
+        reg_ids = plan.columns()
+        original.regression = RegressionRun(statuses=dict.fromkeys(reg_ids, PASSED), outcome=_ok())
+    else:
+        reg_ids = _passing_regression_ids(original)
     reg_cmd = None
-    if reg_ids:
+    if reg_ids and plan is None:
         reg_cmd = regression_command(env.test_cmd, selected)
 
     # 2. one sandbox per distinct candidate patch
@@ -110,8 +128,21 @@ def verify(
     def one(item: tuple[str, str]) -> VersionResult:
         patch_hash, patch = item
         try:
+            regression_fn = None
+            if plan is not None and reg_ids:
+                regression_fn = partial(_targeted, env, plan, patch, patch_hash, cache, vconf, task)
             return run_version(
-                pool, env, patch, patch_hash, all_tests, reg_cmd, cache, vconf, counter, task=task
+                pool,
+                env,
+                patch,
+                patch_hash,
+                all_tests,
+                reg_cmd,
+                cache,
+                vconf,
+                counter,
+                task=task,
+                regression_fn=regression_fn,
             )
         except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
             log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
@@ -136,8 +167,9 @@ def verify(
         )
         for t in all_tests
     ]
-    ok = Outcome(exit_code=0, output_digest=sha256(PASSED), output_excerpt=PASSED)
-    columns += [TestColumn(test_id=i, kind="regression", reference=ok, source="repository") for i in reg_ids]
+    columns += [
+        TestColumn(test_id=i, kind="regression", reference=_ok(), source="repository") for i in reg_ids
+    ]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
     by_id = {t.test_id: t for t in all_tests}
     weigh_columns(columns, by_id, rows, vconf)
@@ -158,11 +190,46 @@ def verify(
             "original_regression_run": original.regression.outcome.model_dump()
             if original.regression
             else None,
+            "regression_mode": vconf.regression_mode if regression else None,
+            "regression_plan_seconds": plan.seconds if plan is not None else None,
+            "regression_file_seconds": {r.file: r.seconds for r in plan.files} if plan is not None else None,
         },
     )
     if out_dir is not None:
         table.save(Path(out_dir) / TABLE_FILE)
     return table
+
+
+def _ok() -> Outcome:
+    return Outcome(exit_code=0, output_digest=sha256(PASSED), output_excerpt=PASSED)
+
+
+def _record_plan(
+    pool: PoolLike,
+    env: EnvLike,
+    touched: list[str],
+    cache: Any,
+    vconf: Any,
+    counter: SandboxCounter,
+    task: Any,
+) -> RegressionPlan:
+    """The original's targeted regression record (verifiers.regression), in a sandbox of its own."""
+    with ExitStack() as stack:
+        box = LazySandbox(pool, env.image, stack, counter)
+        return record_original(box, env, touched, cache, vconf, task)
+
+
+def _targeted(
+    env: EnvLike,
+    plan: RegressionPlan,
+    patch: str,
+    patch_hash: str,
+    cache: Any,
+    vconf: Any,
+    task: Any,
+    sandbox: Any,
+) -> Any:
+    return run_candidate(sandbox, env, plan, patch, patch_hash, cache, vconf, task)
 
 
 def _passing_regression_ids(original: VersionResult) -> list[str]:
