@@ -7,7 +7,8 @@ from pydantic import field_validator
 from sandbox.configbase import Section
 from verifiers.config import VerifierSettings
 
-RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated")
+RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated", "regression", "agreement", "issue")
+TIE_BREAK_KEYS = ("agreement", "issue", "length")
 
 
 class SelectionConfig(Section):
@@ -15,7 +16,9 @@ class SelectionConfig(Section):
     """Confidence below which selection abstains (the best candidate is still recorded)."""
     ranking: list[str] = ["hybrid", "support", "length"]
     """Ranking keys of behavioural clusters, most important first: `hybrid` verifier score, cluster
-    `support` (candidates voting for it), shorter patch (`length`); also `judge` and `generated`."""
+    `support` (candidates voting for it), shorter patch (`length`); also `judge`, `generated`,
+    `regression` (weighted regression pass rate), `agreement` (candidates with the representative's
+    normalized patch) and `issue` (code the issue names)."""
     score_tolerance: float = 0.02
     """Scores closer than this count as equal in the ranking (so support and length can break ties)."""
     margin_scale: float = 0.25
@@ -35,6 +38,20 @@ class SelectionConfig(Section):
     """Step limit of the selection trajectory."""
     trajectory_test_timeout: float = 120.0
     """Timeout of one command or test run of the selection trajectory, in seconds."""
+
+    tie_breaks: list[str] = ["agreement", "issue", "length"]
+    """Inside a behavioural cluster (same outcome on every test), the representative is the member with the
+    highest hybrid score, then by these keys in order: `agreement` (most candidates with the same
+    normalized patch), `issue` (most functions, classes and modules the issue names), `length` (smallest
+    change)."""
+
+    @field_validator("tie_breaks")
+    @classmethod
+    def _known_tie_breaks(cls, value: list[str]) -> list[str]:
+        unknown = [key for key in value if key not in TIE_BREAK_KEYS]
+        if unknown:
+            raise ValueError(f"unknown tie-break keys {unknown}; choose from {list(TIE_BREAK_KEYS)}")
+        return value
 
     @field_validator("ranking")
     @classmethod

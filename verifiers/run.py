@@ -46,7 +46,7 @@ from verifiers.table import (
     VerifierTable,
     sha256,
 )
-from verifiers.weights import generated_scores, weigh_columns
+from verifiers.weights import generated_scores, weigh_columns, weigh_regressions
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,8 @@ def verify(
     by_id = {t.test_id: t for t in all_tests}
     weigh_columns(columns, by_id, rows, vconf)
     generated_scores(columns, rows)
+    obsolete = _obsolete(task, rows, judge_model, vconf) if judge and judge_model is not None else set()
+    weigh_regressions(columns, rows, vconf, obsolete)
     formula = score_rows(columns, rows, vconf)
     table = VerifierTable(
         instance_id=task.instance_id,
@@ -198,6 +200,14 @@ def verify(
     if out_dir is not None:
         table.save(Path(out_dir) / TABLE_FILE)
     return table
+
+
+def _obsolete(task: Any, rows: list[CandidateRow], model: ChatModel, vconf: Any) -> set[str]:
+    if not vconf.obsolete_tests:
+        return set()
+    from verifiers.obsolete import obsolete_tests
+
+    return obsolete_tests(model, task.problem_statement, rows, vconf)
 
 
 def _ok() -> Outcome:
