@@ -27,6 +27,9 @@ class SelectionConfig(Section):
     """How much a zero margin lowers the confidence: confidence = evidence * (1 - margin_weight * (1 - M))."""
     evidence_floor: float = 0.01
     """Lower bound of each evidence signal before the geometric mean (so one zero does not hide the rest)."""
+    candidate_tests: bool = True
+    """Run the tests candidates bring themselves (new scripts and test functions in their patches) against
+    every candidate as extra generated tests (selection/candidate_tests.py)."""
     abstain_output: Literal["empty", "omit", "best"] = "empty"
     """What `swescale select` writes for an abstained instance: an empty model_patch, no line at all,
     or the best candidate anyway (for leaderboards that do not reward abstention)."""

@@ -62,14 +62,18 @@ def _weigh(
 
 
 def generated_scores(columns: list[TestColumn], rows: list[CandidateRow]) -> None:
-    """generated_score = sum of weights of passed columns / sum of all weights (0 when nothing weighs)."""
+    """generated_score = sum of weights of passed columns / sum of all weights (0 when nothing weighs).
+
+    A test a candidate brought itself (source `candidate:<its id>`) is left out of its own score."""
     weighted = [c for c in columns if c.kind == "generated" and c.weight > 0]
-    total = sum(c.weight for c in weighted)
     for row in rows:
+        own = f"candidate:{row.candidate_id}"
+        mine = [c for c in weighted if c.source != own]
+        total = sum(c.weight for c in mine)
         if not row.applies or total == 0:
             row.generated_score = 0.0
             continue
-        got = sum(c.weight for c in weighted if (o := row.outcomes.get(c.test_id)) and o.passed)
+        got = sum(c.weight for c in mine if (o := row.outcomes.get(c.test_id)) and o.passed)
         row.generated_score = round(got / total, 6)
 
 
