@@ -109,15 +109,20 @@ def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str])
             result.whole_files.add(path)
             continue
         functions, imports = info["functions"], info["imports"]
-        in_new_def = False
+        in_new_def = False  # inside an added top-level def/class block
         for number, sign, text in lines:
+            if not text.strip() or text.strip().startswith("#"):
+                continue
             if sign == "+" and _NEW_DEF.match(text):
                 in_new_def = True
-            elif sign == "-" or (text.strip() and not text[:1].isspace()):
+                continue
+            if sign == "-" or not text[:1].isspace():
                 in_new_def = False
+            elif in_new_def:
+                continue
             if _inside(functions, number, text, sign):
                 result.functions.setdefault(path, set()).add(number)
-            elif in_new_def or _IMPORTISH.match(text) or any(a <= number <= b for a, b in imports):
+            elif _IMPORTISH.match(text) or any(a <= number <= b for a, b in imports):
                 continue
             else:
                 result.whole_files.add(path)
@@ -158,11 +163,13 @@ def selected_ids(passing: list[str], file: str, hits: dict[str, list[int]], want
 
 
 def runner(test_cmd: str) -> str:
-    """`pytest`, `sympy`, `django` or `other` (no way known to run single tests)."""
+    """`pytest`, `sympy`, `django`, `unittest` or `other` (no way known to run single tests)."""
     if "bin/test" in test_cmd:
         return "sympy"
     if "runtests.py" in test_cmd:
         return "django"
+    if "unittest" in test_cmd:
+        return "unittest"
     if "pytest" in test_cmd or ("tox" in test_cmd and " -- " in f"{test_cmd} "):
         return "pytest"
     return "other"
@@ -179,7 +186,7 @@ def subset_command(test_cmd: str, file: str, ids: set[str]) -> str | None:
     if kind == "sympy":
         names = sorted({function_name(t) for t in ids})
         return f"{test_cmd} {shlex.quote(file)} -k " + " ".join(shlex.quote(n) for n in names)
-    if kind == "django":
+    if kind in ("django", "unittest"):
         labels = []
         for test in sorted(ids):
             match = re.match(r"^(\w+) \(([\w.]+)\)", test.split("::")[-1])
