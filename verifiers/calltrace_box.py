@@ -79,7 +79,7 @@ class Recorder:
         self.functions = []  # [file, first, last]
         self.hits = {}  # test key -> set of function indices
         self.loaded = []
-        self._last = (None, None)  # (caller frame, test keys) of the previous hit
+        self._memo = {}  # frame -> test keys, for frames running inside a test
 
     def instrument(self, tree, path):
         """Insert `__swescale_hit__(index)` first in every function body (after its docstring)."""
@@ -99,26 +99,40 @@ class Recorder:
             body.insert(at, call)
         self.loaded.append(relative)
 
-    def _keys(self, caller):
-        keys = []
+    def _node(self):
         node = os.environ.get("PYTEST_CURRENT_TEST")
-        if node:
-            keys.append("node:" + node.rsplit(" (", 1)[0])
+        return ["node:" + node.rsplit(" (", 1)[0]] if node else []
+
+    def _keys(self, caller):
+        """Test keys of the call stack above `caller`. Frames below a test frame are memoized with the
+        test's keys, so a walk stops at the first memoized frame (recursion costs one step)."""
+        memo = self._memo
+        chain = []
         frame = caller
         while frame is not None:
+            keys = memo.get(frame)
+            if keys is not None:
+                break
             code = frame.f_code
             if code.co_filename in self.tests and code.co_name.startswith("test"):
-                keys.append("func:" + code.co_filename[len(self.root) :] + "::" + code.co_name)
+                func = "func:" + code.co_filename[len(self.root) :] + "::" + code.co_name
+                keys = self._node() + [func]
+                chain.append(frame)
                 break
+            chain.append(frame)
             frame = frame.f_back
+        if keys is None:  # no test on the stack (collection, fixtures): only pytest's current test
+            return self._node()
+        if len(memo) > 50000:
+            memo.clear()
+        for frame in chain:
+            memo[frame] = keys
         return keys
 
     def hit(self, index):
-        caller = sys._getframe(2)  # the caller of the instrumented function
-        last_caller, keys = self._last
-        if caller is not last_caller:
-            keys = self._keys(caller)
-            self._last = (caller, keys)
+        keys = self._memo.get(sys._getframe(2))  # the caller of the instrumented function
+        if keys is None:
+            keys = self._keys(sys._getframe(2))
         for key in keys:
             found = self.hits.get(key)
             if found is None:
