@@ -70,7 +70,7 @@ def _package(path: str, originals: OriginalFiles | None) -> str | None:
     return folder.replace("/", ".")
 
 
-def test_functions(source: str) -> list[str] | None:
+def runnable_tests(source: str) -> list[str] | None:
     """Top-level `test*` functions without parameters (None: the source does not parse)."""
     try:
         tree = ast.parse(source)
@@ -109,7 +109,7 @@ def tests_of(candidate: Candidate, originals: OriginalFiles | None) -> list[Gene
             continue
         package = _package(path, originals)
         if is_test_path(path) or _in_test_dir(path):
-            new = [n for n in (test_functions(after) or []) if n not in (test_functions(before) or [])]
+            new = [n for n in (runnable_tests(after) or []) if n not in (runnable_tests(before) or [])]
             if not new:
                 continue
             script = _wrapper(path, after, new, package)

@@ -10,8 +10,10 @@ viable cluster):
       r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)   (regression ran)
       j = mean judge P(YES) of T's members                                            (judged)
     E = geometric mean of max(signal, evidence_floor) over the signals that exist
-    M = 1 if there is no runner-up, else
-        min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
+    M = the smallest margin over T's competitors (1 without any):
+        the runner-up cluster R: min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
+        another normalized patch G in T's own cluster (same behaviour on every test, so only the tie-break
+        separates them): max(0, agreement_T - agreement_G) / viable candidates
     confidence = E * (1 - margin_weight * (1 - M))
 
 The geometric mean makes contradicting evidence count: passing every generated test does not
@@ -99,22 +101,29 @@ def distinguishing_pass_rate(table: VerifierTable, candidate_id: str) -> float |
 
 
 def confidence(
-    table: VerifierTable, top: Cluster, runner_up: Cluster | None, config: SelectionConfig, viable: int = 0
+    table: VerifierTable,
+    top: Cluster,
+    runner_up: Cluster | None,
+    config: SelectionConfig,
+    viable: int = 0,
+    alternative: int | None = None,
 ) -> tuple[float, dict[str, float | None]]:
     """The confidence of choosing `top` over `runner_up` (formula in the module docstring); `viable`:
-    the number of viable candidates (agreement share)."""
+    the number of viable candidates (agreement share); `alternative`: votes of the largest other
+    normalized-patch group inside `top` (the tie-break's runner-up), if any."""
     a = min(1.0, top.agreement / viable) if viable else None
     d = distinguishing_pass_rate(table, top.representative)
     r = 1.0 - top.regression_loss if top.regression_run or top.new_regressions else None
     j = top.judge
     signals = [s for s in (a, d, r, j) if s is not None] or [0.5]
     e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
-    if runner_up is None:
-        m = 1.0
-    else:
+    m = 1.0
+    if runner_up is not None:
         scale = max(config.margin_scale, 1e-9)
         m = max(0.0, top.hybrid - runner_up.hybrid) / scale + max(0.0, top.share - runner_up.share)
         m = min(1.0, m)
+    if alternative is not None and viable:  # the same behaviour, another patch: only agreement separates
+        m = min(m, max(0.0, top.agreement - alternative) / viable)
     conf = e * (1 - config.margin_weight * (1 - m))
     rounded = {k: None if v is None else round(v, 4) for k, v in {"a": a, "d": d, "r": r, "j": j}.items()}
     return conf, {**rounded, "E": round(e, 4), "M": round(m, 4)}
@@ -194,7 +203,11 @@ def select(
         decision.reason = "no viable candidate (every patch is empty or does not apply)"
         return decision
     top, runner_up = viable[0], (viable[1] if len(viable) > 1 else None)
-    conf, evidence = confidence(table, top, runner_up, config, sum(c.support for c in viable))
+    votes = {g.key: g.count for g in groups}
+    rep_key = next((g.key for g in groups if top.representative in g.members), None)
+    others = [votes[k] for k in top.groups if k != rep_key and k in votes]
+    alternative = max(others) if others else None
+    conf, evidence = confidence(table, top, runner_up, config, sum(c.support for c in viable), alternative)
     decision.best = top.representative
     decision.confidence = round(conf, 4)
     decision.evidence = evidence

@@ -51,6 +51,8 @@ class RegressionRun:
     """Test id -> status from the log parser."""
     outcome: Outcome
     """The whole run (exit code, digest, excerpt)."""
+    ran: int | None = None
+    """Tests actually run (targeted runs; None: every selected file ran whole)."""
 
 
 @dataclass

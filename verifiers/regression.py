@@ -264,4 +264,4 @@ def run_candidate(
     excerpt = f"ran {ran} of {len(statuses)} regression tests" + (" (a file timed out)" if timed_out else "")
     outcome = make_outcome(exit_code, excerpt, timed_out, seconds, config.excerpt_chars)
     outcome.output_digest = sha256("\n".join(digests))
-    return RegressionRun(statuses=statuses, outcome=outcome)
+    return RegressionRun(statuses=statuses, outcome=outcome, ran=ran)

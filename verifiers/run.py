@@ -17,16 +17,15 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from verifiers.cache import open_cache
 from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
 from verifiers.execute import (
     EnvLike,
-    LazySandbox,
     PoolLike,
     RegressionRun,
     SandboxCounter,
@@ -94,6 +93,8 @@ def verify(
     selected: list[str] = []
     touched = touched_files(c.patch for c in candidates) if regression else None
     targeted = regression and vconf.regression_mode == "targeted"
+    plans: list[RegressionPlan] = []
+    record = partial(_record_plan, env, touched or [], cache, vconf, task, plans) if targeted else None
     original = run_version(
         pool,
         env,
@@ -107,12 +108,12 @@ def verify(
         touched=None if targeted else touched,
         selected=selected,
         task=task,
+        regression_fn=record,
     )
-    plan = _record_plan(pool, env, touched or [], cache, vconf, counter, task) if targeted else None
+    plan = plans[0] if plans else None
     if plan is not None:
         selected = [r.file for r in plan.files]
         reg_ids = plan.columns()
-        original.regression = RegressionRun(statuses=dict.fromkeys(reg_ids, PASSED), outcome=_ok())
     else:
         reg_ids = _passing_regression_ids(original)
     reg_cmd = None
@@ -215,18 +216,19 @@ def _ok() -> Outcome:
 
 
 def _record_plan(
-    pool: PoolLike,
     env: EnvLike,
     touched: list[str],
     cache: Any,
     vconf: Any,
-    counter: SandboxCounter,
     task: Any,
-) -> RegressionPlan:
-    """The original's targeted regression record (verifiers.regression), in a sandbox of its own."""
-    with ExitStack() as stack:
-        box = LazySandbox(pool, env.image, stack, counter)
-        return record_original(box, env, touched, cache, vconf, task)
+    plans: list[RegressionPlan],
+    sandbox: Any,
+) -> RegressionRun:
+    """The original's targeted regression record (verifiers.regression), in the original's sandbox."""
+    plan = record_original(SimpleNamespace(get=sandbox), env, touched, cache, vconf, task)
+    plans.append(plan)
+    columns = plan.columns()
+    return RegressionRun(statuses=dict.fromkeys(columns, PASSED), outcome=_ok())
 
 
 def _targeted(
@@ -271,6 +273,9 @@ def _row(
             if status != PASSED:
                 failures.append(test_id)
         row.regression = RegressionResult(
-            passed=len(reg_ids) - len(failures), failed=len(failures), new_failures=failures
+            passed=len(reg_ids) - len(failures),
+            failed=len(failures),
+            new_failures=failures,
+            ran=version.regression.ran if version.regression else None,
         )
     return row

@@ -111,6 +111,9 @@ class RegressionResult(BaseModel):
     """Selected regression tests not passing on the candidate."""
     new_failures: list[str] = Field(default_factory=list)
     """Test ids passing on the original code and failing on the candidate."""
+    ran: int | None = None
+    """Tests actually run on the candidate (targeted runs: only those calling changed code; the others
+    count as passed); None when every selected file ran whole."""
     weight_total: float = 0.0
     """Sum of the regression columns' weights (0: not weighed; then every test counts 1)."""
     weight_failed: float = 0.0

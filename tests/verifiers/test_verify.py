@@ -14,6 +14,8 @@ from swescale.demo.scripted_server import ScriptedServer
 from verifiers.run import TABLE_FILE, verify
 from verifiers.table import VerifierTable
 
+pytestmark = pytest.mark.docker
+
 # The judge prefers the wrong candidate C: the tests must overrule it.
 JUDGE_P = {"A": 0.9, "B": 0.7, "C": 0.95}
 MARKERS = {"A": "+    if not xs:", "B": "len(xs) + 1", "C": "# compute the mean"}
@@ -115,11 +117,11 @@ def test_regression_tests_selected_and_breaking_candidate_penalised(first):
     assert table.meta["regression_files"] == ["tests/test_ops.py"]  # not tests/test_strings.py
     regression = [c.test_id for c in table.tests if c.kind == "regression"]
     assert regression == [
-        "test_add (tests.test_ops.TestOps.test_add)",
-        "test_mean (tests.test_ops.TestOps.test_mean)",
+        "tests/test_ops.py::test_add (tests.test_ops.TestOps.test_add)",
+        "tests/test_ops.py::test_mean (tests.test_ops.TestOps.test_mean)",
     ]
     b, a = table.row("B"), table.row("A")
-    assert b.regression.new_failures == ["test_mean (tests.test_ops.TestOps.test_mean)"]
+    assert b.regression.new_failures == ["tests/test_ops.py::test_mean (tests.test_ops.TestOps.test_mean)"]
     assert a.regression.new_failures == [] and a.regression.passed == 2
     assert b.generated_score == a.generated_score == 1.0
     assert b.hybrid_score < a.hybrid_score
