@@ -52,7 +52,7 @@ def _position(hunk, index: int) -> int:
     return max(hunk.source_start - 1, 0)
 
 
-def changed_lines(patch: str) -> dict[str, list[tuple[int, str, str]]] | None:
+def changed_line_numbers(patch: str) -> dict[str, list[tuple[int, str, str]]] | None:
     """File -> [(original line number, '+'/'-', text)] of every changed line; None: not a parsable diff.
 
     Added files are left out (no test of the original calls them); removed files appear with line 0."""
@@ -92,7 +92,7 @@ def _inside(spans: list, line: int, text: str, sign: str) -> bool:
 def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str]) -> Targets:
     """The targets of a candidate patch; `spans` from calltrace_box.py for the touched source files."""
     result = Targets()
-    changed = changed_lines(patch)
+    changed = changed_line_numbers(patch)
     if changed is None:
         result.everything = True
         return result

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from agent.config import ModelConfig, SwescaleConfig
+from agent.config import ModelConfig
 from agent.model import ModelClient
-from agent.scripted_server import ScriptedServer
+from swescale.config import SwescaleConfig
+from swescale.demo.scripted_server import ScriptedServer
 from verifiers.run import verify
 from verifiers.table import Candidate
 

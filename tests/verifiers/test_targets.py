@@ -9,7 +9,7 @@ import pytest
 
 from verifiers.calltrace_box import spans
 from verifiers.targets import (
-    changed_lines,
+    changed_line_numbers,
     function_name,
     selected_ids,
     subset_command,
@@ -66,7 +66,7 @@ def test_spans_of_functions_and_imports(repo):
 
 def test_a_change_inside_a_function_targets_that_function(repo):
     patch = _patch(repo, SOURCE.replace("return x + 1", "return x + 2"))
-    assert changed_lines(patch) == {
+    assert changed_line_numbers(patch) == {
         "pkg/mod.py": [(6, "-", "    return x + 1"), (6, "+", "    return x + 2")]
     }
     targets = targets_of(patch, _spans(repo), [])
