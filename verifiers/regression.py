@@ -18,6 +18,7 @@ import json
 import logging
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ TRACER = Path(__file__).with_name("calltrace_box.py")
 TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
 CALLS_DIR = "/tmp/swescale_calls"
 LOG = "/tmp/swescale_regression_file.log"
-PLAN_VERSION = "1"
+PLAN_VERSION = "2"
 PASSED = "PASSED"
 
 
@@ -74,11 +75,11 @@ def column_id(file: str, test_id: str) -> str:
     return test_id if test_id.startswith(f"{file}::") else f"{file}::{test_id}"
 
 
-def _run_logged(sb: Any, env: Any, command: str, timeout: float) -> tuple[Any, str]:
+def _run_logged(sb: Any, env: Any, command: str, timeout: float, path: str = LOG) -> tuple[Any, str]:
     # the log goes to a file and is read back whole (command output is capped)
-    res = sb.exec(shell(env, f"cd {WORKDIR} && ({command}) > {LOG} 2>&1"), timeout=timeout, cwd=WORKDIR)
-    text = sb.read_file(LOG) + res.output
-    sb.exec(f"rm -f {LOG}")
+    res = sb.exec(shell(env, f"cd {WORKDIR} && ({command}) > {path} 2>&1"), timeout=timeout, cwd=WORKDIR)
+    text = sb.read_file(path) + res.output
+    sb.exec(f"rm -f {path}")
     return res, text
 
 
@@ -97,37 +98,51 @@ def _install_tracer(sb: Any, env: Any) -> bool:
     return True
 
 
-def _merge_calls(sb: Any, directory: str, functions: list[list], index: dict) -> dict[str, list[int]] | None:
-    """Union of the tracer files of every process of one run, function indices mapped to `functions`."""
+def _read_calls(sb: Any, directory: str) -> list[dict] | None:
+    """The recorder's files of every process of one run (None: it wrote nothing)."""
     listing = sb.exec(f"ls {directory} 2>/dev/null")
     names = [n for n in listing.output.split() if n.startswith("calls-") and n.endswith(".json")]
-    if not names:
-        return None
-    hits: dict[str, set[int]] = {}
+    out = []
     for name in names:
         try:
-            data = json.loads(sb.read_file(f"{directory}/{name}"))
+            out.append(json.loads(sb.read_file(f"{directory}/{name}")))
         except (ValueError, OSError):
             continue
+    return out or None
+
+
+def _merge_calls(data: list[dict], functions: list[list], index: dict) -> dict[str, list[int]] | None:
+    """Union of the recorder files of one run, function indices mapped to `functions`."""
+    hits: dict[str, set[int]] = {}
+    for part in data:
+        if part.get("elsewhere"):
+            log.warning("touched files imported without the call recorder: %s", part["elsewhere"])
+            return None
         local = []
-        for path, first, last in data["functions"]:
+        for path, first, last in part["functions"]:
             key = (path, first)
             if key not in index:
                 index[key] = len(functions)
                 functions.append([path, first, last])
             local.append(index[key])
-        if data.get("elsewhere"):
-            log.warning("touched files imported without the call recorder: %s", data["elsewhere"])
-            return None
-        for test, calls in data["hits"].items():
+        for test, calls in part["hits"].items():
             hits.setdefault(test, set()).update(local[i] for i in calls)
     return {k: sorted(v) for k, v in sorted(hits.items())}
 
 
 def record_original(
-    box: LazySandbox, env: Any, touched: list[str], cache: OutcomeCache, config: VerifierConfig, task: Any
+    box: LazySandbox,
+    env: Any,
+    touched: list[str],
+    cache: OutcomeCache,
+    config: VerifierConfig,
+    task: Any,
+    pool: Any = None,
 ) -> RegressionPlan:
-    """Select the regression files and run each on the original with the call tracer (cached)."""
+    """Select the regression files and run each on the original with the call tracer (cached).
+
+    The files are independent: with a `pool`, up to `max_parallel` sandboxes of the original share them
+    (the candidates wait for this record anyway)."""
     files = select_regression_files(box, env, touched, cache, config) if touched else []
     key = cache_key("plan", PLAN_VERSION, env.image, json.dumps(touched), json.dumps(files))
     if (cached := cache.get(key)) is not None:
@@ -140,39 +155,69 @@ def record_original(
     sources = [p for p in touched if p.endswith(".py") and p not in files]
     traced = _install_tracer(sb, env)
     if traced:
-        res = sb.exec(
-            shell(
-                env,
-                f"cd {WORKDIR} && {env.python} {TRACER_IN_BOX} spans " + " ".join(map(shlex.quote, sources)),
-            )
-        )
+        command = f"cd {WORKDIR} && {env.python} {TRACER_IN_BOX} spans " + " ".join(map(shlex.quote, sources))
+        res = sb.exec(shell(env, command))
         try:
             plan.spans = json.loads(res.output.strip().splitlines()[-1])
         except (ValueError, IndexError):
             log.warning("no function spans: %s", res.output[-300:])
+    # more sandboxes only when the pool has room beside the one held here (else waiting would deadlock)
+    room = getattr(pool, "max_concurrent", getattr(getattr(pool, "pool", None), "max_concurrent", 1))
+    workers = max(1, min(len(files), config.max_parallel, room)) if pool is not None else 1
+    shares = [list(enumerate(files))[i::workers] for i in range(workers)]
+
+    def run_share(box_: Any, share: int, ok: bool) -> list[tuple[int, Any, dict[str, str], list | None]]:
+        out = []
+        for number, file in shares[share]:
+            res, statuses, directory = _record_file(box_, env, number, file, sources, ok, config, task)
+            out.append((number, res, statuses, _read_calls(box_, directory) if ok else None))
+        return out
+
+    def work(share: int) -> list[tuple[int, Any, dict[str, str], list | None]]:
+        if share == 0:
+            return run_share(sb, 0, traced)
+        with pool.sandbox(env.image, workdir=WORKDIR) as other:
+            return run_share(other, share, traced and _install_tracer(other, env))
+
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        results = sorted((r for part in executor.map(work, range(workers)) for r in part), key=lambda r: r[0])
     index: dict = {}
-    for number, file in enumerate(files):
-        directory = f"{CALLS_DIR}/{number}"
-        conf = {"out": directory, "root": WORKDIR, "touched": sources, "tests": [file]}
-        sb.write_file(f"{directory}.json", json.dumps(conf))
-        sb.exec(f"mkdir -p {directory}")
-        prefix = f"export SWESCALE_CALLTRACE={directory}.json; " if traced else ""
-        res, text = _run_logged(
-            sb, env, prefix + regression_command(env.test_cmd, [file]), config.regression_timeout
-        )
-        statuses = parse_log(text, env, task)
+    for number, res, statuses, calls in results:
         plan.files.append(
             FileRecord(
-                file=file,
+                file=files[number],
                 seconds=round(res.duration, 3),
                 timed_out=res.timed_out,
                 passing=sorted(t for t, s in statuses.items() if s == PASSED),
-                hits=_merge_calls(sb, directory, plan.functions, index) if traced else None,
+                hits=_merge_calls(calls, plan.functions, index) if calls is not None else None,
             )
         )
     plan.seconds = round(time.monotonic() - started, 2)
     cache.put(key, plan.model_dump())
     return plan
+
+
+def _record_file(
+    sb: Any,
+    env: Any,
+    number: int,
+    file: str,
+    sources: list[str],
+    traced: bool,
+    config: VerifierConfig,
+    task: Any,
+) -> tuple[Any, dict[str, str], str]:
+    """One file on the original, with the call recorder writing into its own folder."""
+    directory = f"{CALLS_DIR}/{number}"
+    sb.write_file(
+        f"{directory}.json",
+        json.dumps({"out": directory, "root": WORKDIR, "touched": sources, "tests": [file]}),
+    )
+    sb.exec(f"mkdir -p {directory}")
+    prefix = f"export SWESCALE_CALLTRACE={directory}.json; " if traced else ""
+    command = prefix + regression_command(env.test_cmd, [file])
+    res, text = _run_logged(sb, env, command, config.regression_timeout, f"{directory}.log")
+    return res, parse_log(text, env, task), directory
 
 
 def file_timeout(record: FileRecord, config: VerifierConfig) -> float:

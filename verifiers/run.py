@@ -94,7 +94,7 @@ def verify(
     touched = touched_files(c.patch for c in candidates) if regression else None
     targeted = regression and vconf.regression_mode == "targeted"
     plans: list[RegressionPlan] = []
-    record = partial(_record_plan, env, touched or [], cache, vconf, task, plans) if targeted else None
+    record = partial(_record_plan, env, pool, touched or [], cache, vconf, task, plans) if targeted else None
     original = run_version(
         pool,
         env,
@@ -217,6 +217,7 @@ def _ok() -> Outcome:
 
 def _record_plan(
     env: EnvLike,
+    pool: PoolLike,
     touched: list[str],
     cache: Any,
     vconf: Any,
@@ -225,7 +226,7 @@ def _record_plan(
     sandbox: Any,
 ) -> RegressionRun:
     """The original's targeted regression record (verifiers.regression), in the original's sandbox."""
-    plan = record_original(SimpleNamespace(get=sandbox), env, touched, cache, vconf, task)
+    plan = record_original(SimpleNamespace(get=sandbox), env, touched, cache, vconf, task, pool)
     plans.append(plan)
     columns = plan.columns()
     return RegressionRun(statuses=dict.fromkeys(columns, PASSED), outcome=_ok())
