@@ -18,7 +18,7 @@ alternating which goes first, and prints the verification-time ratio and both ac
 `--mined FILE` (no --pool) builds a SYNTHETIC pool from mined tasks instead (selection_pools.py), labelled
 by grading each patch with the hidden tests (swebench's parsers on whole logs).
 
-`--replay RUN_DIR` recomputes the figures from a finished run's saved tables with other `key=value`
+`--replay RUN_DIR` (repeatable) recomputes the figures from finished runs' saved tables with other `key=value`
 settings (e.g. `verifier.hybrid=r2egym`, `selection.tie_breaks=[length]`): no Docker, for ablations.
 
 Figures (selection_report.py): per repository and overall, seconds per instance (verification time), a
@@ -204,7 +204,7 @@ def main() -> None:
         "--target-precision", type=float, default=0.6, help="Precision the threshold is chosen for."
     )
     ap.add_argument(
-        "--replay", help="Recompute a finished run's figures with the given settings (no Docker)."
+        "--replay", action="append", help="Recompute a finished run's figures (repeatable; no Docker)."
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/swescale-selection-quality", help="Run directory (resumable).")
@@ -213,8 +213,8 @@ def main() -> None:
 
     if args.replay:
         tasks, pools, _ = _load(args)
-        results = replay(Path(args.replay), args.overrides, tasks, pools)
-        modes = list(results[0]["modes"]) if results else []
+        results = [r for run in args.replay for r in replay(Path(run), args.overrides, tasks, pools)]
+        modes = list(dict.fromkeys(m for r in results for m in r["modes"]))
         print(f"replay of {args.replay} with {args.overrides or 'the defaults'}")
         print(summarize(results, modes, args.target_precision))
         return

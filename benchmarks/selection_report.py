@@ -20,6 +20,7 @@ def _gap(x: float, rnd: float, orc: float) -> str:
 
 
 def _column(results: list[dict], mode: str, threshold: float | None) -> dict[str, str]:
+    results = [r for r in results if mode in r["modes"]]
     rnd, orc = _avg([r["random"] for r in results]), _avg([r["oracle"] for r in results])
     maj = _avg([r["majority"] for r in results])
     runs = [r["modes"][mode] for r in results if mode in r["modes"]]
@@ -47,6 +48,7 @@ def _answers(run: dict, threshold: float | None) -> bool:
 def table(results: list[dict], mode: str, threshold: float | None = None) -> str:
     """Per repository and overall, one column each."""
     by_repo: dict[str, list[dict]] = defaultdict(list)
+    results = [r for r in results if mode in r["modes"]]
     for r in results:
         by_repo[r["repo"].split("/")[-1]].append(r)
     columns = {"all": _column(results, mode, threshold)}
