@@ -31,7 +31,15 @@ from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regres
 from verifiers.logparse import parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import sha256
-from verifiers.targets import selected_ids, subset_command, target_functions, targets_of
+from verifiers.targets import (
+    ambiguous,
+    runner,
+    selected_ids,
+    subset_command,
+    subset_command_many,
+    target_functions,
+    targets_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -242,26 +250,56 @@ def compiles(sandbox: Any, env: Any, patch: str, patch_hash: str, cache: Outcome
     return ok
 
 
-def candidate_commands(
-    plan: RegressionPlan, env: Any, patch: str, broken: bool = False
-) -> list[tuple[FileRecord, str, set[str] | None]]:
-    """(file, command, test ids it runs; None = the whole file) for every file the candidate must run.
+Batch = tuple[list[tuple[FileRecord, set[str] | None]], str, float]
+"""(files with the ids each runs (None: the whole file), one command, its timeout)."""
+
+
+def candidate_batches(
+    plan: RegressionPlan, env: Any, patch: str, broken: bool, config: VerifierConfig
+) -> list[Batch]:
+    """The commands a candidate must run. Whole files run one per process; the selected tests of the other
+    files run in one process when the runner can name them unambiguously (fewer interpreter starts).
     `broken`: a changed file does not compile, so every file runs whole."""
     files = [r.file for r in plan.files]
     targets = targets_of(patch, plan.spans, files)
     targets.everything = targets.everything or broken
     wanted = target_functions(targets, plan.functions, plan.spans)
-    out = []
+    batches: list[Batch] = []
+    subsets: list[tuple[FileRecord, set[str]]] = []
     for record in plan.files:
         whole = regression_command(env.test_cmd, [record.file])
         if targets.everything or record.file in targets.edited_tests or record.hits is None:
-            out.append((record, whole, None))
+            batches.append(([(record, None)], whole, file_timeout(record, config)))
             continue
         ids = selected_ids(record.passing, record.file, record.hits, wanted)
-        if ids:
+        if not ids:
+            continue
+        if subset_command(env.test_cmd, record.file, ids) is None:
+            batches.append(([(record, None)], whole, file_timeout(record, config)))
+        else:
+            subsets.append((record, ids))
+    parts = [(r.file, ids) for r, ids in subsets]
+    passing = {r.file: r.passing for r, _ in subsets}
+    if len(subsets) > 1 and not ambiguous(runner(env.test_cmd), parts, passing):
+        command = subset_command_many(env.test_cmd, parts)
+        timeout = min(config.regression_timeout, sum(file_timeout(r, config) for r, _ in subsets))
+        batches.append(([(r, ids) for r, ids in subsets], command, round(timeout, 1)))
+    else:
+        for record, ids in subsets:
             command = subset_command(env.test_cmd, record.file, ids)
-            out.append((record, command or whole, ids if command else None))
-    return out
+            batches.append(([(record, ids)], command, file_timeout(record, config)))
+    return batches
+
+
+def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) -> dict:
+    res, text = _run_logged(sandbox(), env, command, timeout)
+    return {
+        "statuses": parse_log(text, env, task),
+        "exit_code": res.exit_code,
+        "timed_out": res.timed_out,
+        "seconds": round(res.duration, 3),
+        "digest": make_outcome(res.exit_code, text, res.timed_out, res.duration, 0).output_digest,
+    }
 
 
 def run_candidate(
@@ -280,33 +318,25 @@ def run_candidate(
     statuses = {column_id(r.file, t): PASSED for r in plan.files for t in r.passing}
     digests, exit_code, timed_out, seconds, ran = [], 0, False, 0.0, 0
     broken = not compiles(sandbox, env, patch, patch_hash, cache)
-    for record, command, ids in candidate_commands(plan, env, patch, broken):
-        timeout = file_timeout(record, config)
+    for members, command, timeout in candidate_batches(plan, env, patch, broken, config):
         key = cache_key("treg", env.image, patch_hash, command, str(timeout))
         cached = cache.get(key)
         if cached is None:
-            res, text = _run_logged(sandbox(), env, command, timeout)
-            parsed = parse_log(text, env, task)
-            cached = {
-                "statuses": parsed,
-                "exit_code": res.exit_code,
-                "timed_out": res.timed_out,
-                "seconds": round(res.duration, 3),
-                "digest": make_outcome(res.exit_code, text, res.timed_out, res.duration, 0).output_digest,
-            }
+            cached = _run_batch(sandbox, env, command, timeout, task)
             cache.put(key, cached)
-        run = set(record.passing) if ids is None else ids
         # a clean exit means every test that ran passed: a test the parser missed (sympy's parser skips the
         # last test of a file, whose line ends in "[OK]") passed too
         missing = PASSED if cached["exit_code"] == 0 and not cached["timed_out"] else "MISSING"
-        for test in run:
-            statuses[column_id(record.file, test)] = cached["statuses"].get(test, missing)
-        ran += len(run)
+        for record, ids in members:
+            run = set(record.passing) if ids is None else ids
+            for test in run:
+                statuses[column_id(record.file, test)] = cached["statuses"].get(test, missing)
+            ran += len(run)
         digests.append(cached["digest"])
         exit_code = exit_code or (cached["exit_code"] or 0)
         timed_out = timed_out or cached["timed_out"]
         seconds += cached["seconds"]
-    excerpt = f"ran {ran} of {len(statuses)} regression tests" + (" (a file timed out)" if timed_out else "")
+    excerpt = f"ran {ran} of {len(statuses)} regression tests" + (" (a run timed out)" if timed_out else "")
     outcome = make_outcome(exit_code, excerpt, timed_out, seconds, config.excerpt_chars)
     outcome.output_digest = sha256("\n".join(digests))
     return RegressionRun(statuses=statuses, outcome=outcome, ran=ran)

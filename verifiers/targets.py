@@ -177,22 +177,45 @@ def runner(test_cmd: str) -> str:
 
 def subset_command(test_cmd: str, file: str, ids: set[str]) -> str | None:
     """`test_cmd` running only `ids` of `file`, or None when the runner cannot select single tests."""
+    return subset_command_many(test_cmd, [(file, ids)])
+
+
+def subset_command_many(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
+    """One `test_cmd` process running only the given ids of each file (None: the runner cannot)."""
     kind = runner(test_cmd)
     if kind == "pytest":
-        nodes = sorted({t.split("[")[0] for t in ids if t.startswith(f"{file}::")})
-        if len(nodes) != len({t.split("[")[0] for t in ids}):
-            return None  # ids that are not node ids of this file
+        nodes = []
+        for file, ids in parts:
+            mine = sorted({t.split("[")[0] for t in ids if t.startswith(f"{file}::")})
+            if len(mine) != len({t.split("[")[0] for t in ids}):
+                return None  # ids that are not node ids of this file
+            nodes += mine
         return f"{test_cmd} " + " ".join(shlex.quote(n) for n in nodes)
     if kind == "sympy":
-        names = sorted({function_name(t) for t in ids})
-        return f"{test_cmd} {shlex.quote(file)} -k " + " ".join(shlex.quote(n) for n in names)
+        files = [shlex.quote(file) for file, _ in parts]
+        names = sorted({function_name(t) for _, ids in parts for t in ids})
+        return f"{test_cmd} {' '.join(files)} -k " + " ".join(shlex.quote(n) for n in names)
     if kind in ("django", "unittest"):
         labels = []
-        for test in sorted(ids):
-            match = re.match(r"^(\w+) \(([\w.]+)\)", test.split("::")[-1])
-            if not match:
-                return None
-            name, where = match.group(1), match.group(2)
-            labels.append(where if where.endswith(f".{name}") else f"{where}.{name}")
+        for _, ids in parts:
+            for test in sorted(ids):
+                match = re.match(r"^(\w+) \(([\w.]+)\)", test.split("::")[-1])
+                if not match:
+                    return None
+                name, where = match.group(1), match.group(2)
+                labels.append(where if where.endswith(f".{name}") else f"{where}.{name}")
         return f"{test_cmd} " + " ".join(shlex.quote(label) for label in labels)
     return None
+
+
+def ambiguous(kind: str, parts: list[tuple[str, set[str]]], passing: dict[str, list[str]]) -> bool:
+    """Whether one process over these files could report a test id of two files under the same name
+    (sympy's parser names tests by function only; other runners' ids name the file or class)."""
+    if kind != "sympy":
+        return False
+    seen: dict[str, str] = {}
+    for file, _ in parts:
+        for name in {function_name(t) for t in passing[file]}:
+            if seen.setdefault(name, file) != file:
+                return True
+    return False

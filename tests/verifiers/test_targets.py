@@ -127,3 +127,16 @@ def test_subset_commands_per_runner():
     django = subset_command("./tests/runtests.py", "tests/x/tests.py", {"test_y (x.tests.C)"})
     assert django == "./tests/runtests.py x.tests.C.test_y"
     assert subset_command("make test", "t.py", {"a"}) is None
+
+
+def test_one_process_for_several_files_unless_names_collide():
+    from verifiers.targets import ambiguous, subset_command_many
+
+    parts = [("t/test_a.py", {"t/test_a.py::test_x"}), ("t/test_b.py", {"t/test_b.py::T::test_y[1]"})]
+    assert subset_command_many("pytest -rA", parts) == "pytest -rA t/test_a.py::test_x t/test_b.py::T::test_y"
+    sympy = [("a.py", {"test_x"}), ("b.py", {"test_y"})]
+    assert subset_command_many("bin/test -C", sympy) == "bin/test -C a.py b.py -k test_x test_y"
+    # sympy's parser names tests by function only: a name in two of the files makes one process ambiguous
+    assert ambiguous("sympy", sympy, {"a.py": ["test_x", "test_z"], "b.py": ["test_y", "test_z"]})
+    assert not ambiguous("sympy", sympy, {"a.py": ["test_x"], "b.py": ["test_y"]})
+    assert not ambiguous("pytest", parts, {"t/test_a.py": ["t/test_a.py::test_x"], "t/test_b.py": []})
