@@ -10,7 +10,9 @@ Two uses:
   touched modules with one call to a recorder at the start of every function body (its line numbers
   unchanged; no bytecode written), so only calls of touched functions cost anything. At exit it writes
   DIR/calls-<pid>.json: {"functions": [[file, first, last]], "hits": {test key: [function index, ...]},
-  "loaded": [touched files instrumented], "elsewhere": [touched files imported from another path]}.
+  "loaded": [touched files instrumented], "elsewhere": [touched files imported from another path]};
+  meanwhile each new (test, function) pair is appended to DIR/calls-<pid>.jsonl as [key, file, first,
+  last], so a process killed at its timeout still leaves what it saw.
 
 A test key is `node:<pytest node id>` while pytest runs a test (PYTEST_CURRENT_TEST, which also covers
 its fixtures), and `func:<test file>::<function name>` for the innermost `test*` function of a test file
@@ -80,6 +82,7 @@ class Recorder:
         self.hits = {}  # test key -> set of function indices
         self.loaded = []
         self._memo = {}  # frame -> test keys, for frames running inside a test
+        self._journal_pid, self._journal_file = None, None
 
     def instrument(self, tree, path):
         """Insert `__swescale_hit__(index)` first in every function body (after its docstring)."""
@@ -137,7 +140,21 @@ class Recorder:
             found = self.hits.get(key)
             if found is None:
                 self.hits[key] = found = set()
-            found.add(index)
+            if index not in found:
+                found.add(index)
+                self._journal(key, index)
+
+    def _journal(self, key, index):
+        """Append each new (test, function) pair at once, so a run killed at its timeout keeps them."""
+        pid = os.getpid()
+        if self._journal_pid != pid:  # first use, or a forked child
+            try:
+                self._journal_file = open(os.path.join(self.out, f"calls-{pid}.jsonl"), "a", buffering=1)
+            except OSError:
+                self._journal_file = None
+            self._journal_pid = pid
+        if self._journal_file is not None:
+            self._journal_file.write(json.dumps([key] + self.functions[index]) + "\n")
 
     def write(self):
         elsewhere = []  # touched files imported without the recorder (another path or loader)

@@ -47,7 +47,7 @@ TRACER = Path(__file__).with_name("calltrace_box.py")
 TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
 CALLS_DIR = "/tmp/swescale_calls"
 LOG = "/tmp/swescale_regression_file.log"
-PLAN_VERSION = "2"
+PLAN_VERSION = "3"
 PASSED = "PASSED"
 
 
@@ -107,16 +107,36 @@ def _install_tracer(sb: Any, env: Any) -> bool:
 
 
 def _read_calls(sb: Any, directory: str) -> list[dict] | None:
-    """The recorder's files of every process of one run (None: it wrote nothing)."""
+    """The recorder's files of every process of one run (None: it wrote nothing). A process killed at
+    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there."""
     listing = sb.exec(f"ls {directory} 2>/dev/null")
-    names = [n for n in listing.output.split() if n.startswith("calls-") and n.endswith(".json")]
+    names = set(listing.output.split())
     out = []
-    for name in names:
+    for name in sorted(names):
         try:
-            out.append(json.loads(sb.read_file(f"{directory}/{name}")))
+            if name.startswith("calls-") and name.endswith(".json"):
+                out.append(json.loads(sb.read_file(f"{directory}/{name}")))
+            elif name.startswith("calls-") and name.endswith(".jsonl") and name[:-1] not in names:
+                out.append(_from_journal(sb.read_file(f"{directory}/{name}")))
         except (ValueError, OSError):
             continue
     return out or None
+
+
+def _from_journal(text: str) -> dict:
+    functions: list[list] = []
+    index: dict[tuple, int] = {}
+    hits: dict[str, list[int]] = {}
+    for line in text.splitlines():
+        try:
+            key, path, first, last = json.loads(line)
+        except (ValueError, TypeError):
+            continue  # a line cut by the kill
+        at = index.setdefault((path, first), len(functions))
+        if at == len(functions):
+            functions.append([path, first, last])
+        hits.setdefault(key, []).append(at)
+    return {"functions": functions, "hits": hits, "elsewhere": []}
 
 
 def _merge_calls(data: list[dict], functions: list[list], index: dict) -> dict[str, list[int]] | None:

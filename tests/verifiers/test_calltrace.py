@@ -146,3 +146,40 @@ def test_no_recording_without_the_variable(project, tmp_path):
         text=True,
     )
     assert run.stdout.strip() == "False"
+
+
+def test_a_killed_run_keeps_its_journal(project):
+    from verifiers.regression import _from_journal
+
+    (project / "tests" / "test_killed.py").write_text(
+        "import os\nimport signal\n\nfrom pkg.mod import alpha\n\n\n"
+        "def test_then_killed():\n    alpha(1)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = project.parent / "calls"
+    out.mkdir()
+    conf = project.parent / "conf.json"
+    conf.write_text(
+        json.dumps(
+            {
+                "out": str(out),
+                "root": str(project),
+                "touched": ["pkg/mod.py"],
+                "tests": ["tests/test_killed.py"],
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{project.parent / 'site'}:{project}",
+        "SWESCALE_CALLTRACE": str(conf),
+    }
+    env.pop("PYTEST_CURRENT_TEST", None)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_killed.py"]
+    run = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == -9
+    assert not list(out.glob("calls-*.json"))  # atexit never ran
+    (journal,) = out.glob("calls-*.jsonl")
+    data = _from_journal(journal.read_text())
+    names = {f"{f[0]}:{f[1]}" for f in data["functions"]}
+    assert "pkg/mod.py:11" in names
+    assert "func:tests/test_killed.py::test_then_killed" in data["hits"]
