@@ -71,6 +71,9 @@ class VerifierConfig(Section):
     """Judge value used when a candidate has no judge score (judge off or unanswered)."""
     regression_penalty: float = 1.0
     """Weight of the regression loss log(1 + broken) / log(1 + tests) (weighted counts) in the hybrid score."""
+    regression_degree: Literal["log", "flat"] = "log"
+    """`log`: the regression loss grows with the weighted number of broken tests (hybrid.regression_loss);
+    `flat`: 1 when anything breaks (the earlier "breaks a regression test" penalty, kept to measure)."""
     regression_veto: bool = False
     """Instead of the penalty, rank every candidate that breaks a regression test after all others."""
     r2egym_top_min: int = 3

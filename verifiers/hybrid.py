@@ -80,6 +80,9 @@ def _weighted(row: CandidateRow, config: VerifierConfig) -> float:
     if config.regression_veto:
         broken = row.regression.weight_failed if row.regression.weight_total else row.regression.failed
         score -= VETO_SHIFT if broken > 0 else 0.0
+    elif config.regression_degree == "flat":
+        broken = row.regression.weight_failed if row.regression.weight_total else row.regression.failed
+        score -= config.regression_penalty * (broken > 0)
     else:
         score -= config.regression_penalty * regression_loss(row)
     return round(score, 6)

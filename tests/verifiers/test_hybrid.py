@@ -47,6 +47,8 @@ def test_weighted_hybrid_ranks_by_regression_degree_not_a_flat_penalty():
     hybrid = {r.candidate_id: r.hybrid_score for r in rows}
     assert hybrid["fix"] > hybrid["broke746"] + 0.5
     assert hybrid["noapply"] == -100.0
+    score_rows(columns, rows, VerifierConfig(regression_degree="flat"))  # the earlier flat penalty
+    assert rows[0].hybrid_score == rows[1].hybrid_score
     score_rows(columns, rows, VerifierConfig(regression_veto=True))
     assert rows[0].hybrid_score == rows[1].hybrid_score == pytest.approx(0.15 - 10)
 
