@@ -2,7 +2,7 @@
 
 from typing import Literal, Protocol
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from sandbox.configbase import Section
 from verifiers.config import VerifierSettings
@@ -48,20 +48,13 @@ class SelectionConfig(Section):
     normalized patch), `issue` (most functions, classes and modules the issue names), `length` (smallest
     change)."""
 
-    @field_validator("tie_breaks")
+    @field_validator("ranking", "tie_breaks")
     @classmethod
-    def _known_tie_breaks(cls, value: list[str]) -> list[str]:
-        unknown = [key for key in value if key not in TIE_BREAK_KEYS]
+    def _known_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        known = RANKING_KEYS if info.field_name == "ranking" else TIE_BREAK_KEYS
+        unknown = [key for key in value if key not in known]
         if unknown:
-            raise ValueError(f"unknown tie-break keys {unknown}; choose from {list(TIE_BREAK_KEYS)}")
-        return value
-
-    @field_validator("ranking")
-    @classmethod
-    def _known_keys(cls, value: list[str]) -> list[str]:
-        unknown = [key for key in value if key not in RANKING_KEYS]
-        if unknown:
-            raise ValueError(f"unknown ranking keys {unknown}; choose from {list(RANKING_KEYS)}")
+            raise ValueError(f"unknown {info.field_name} keys {unknown}; choose from {list(known)}")
         return value
 
 
