@@ -49,7 +49,7 @@ class Cluster(BaseModel):
     """Functions, classes and modules of the representative's patch that the issue names."""
     representative: str = ""
     """Member to submit: highest hybrid score, then `selection.tie_breaks` (default: most candidates with
-    the same normalized patch, then most code the issue names, then the smallest change), then id."""
+    the same normalized patch, then the smallest change, then most code the issue names), then id."""
 
 
 def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
@@ -63,7 +63,7 @@ def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
     return tuple(cells)
 
 
-TIE_BREAKS = ("agreement", "issue", "length")
+TIE_BREAKS = ("agreement", "length", "issue")
 
 
 def _tie_key(key: str, votes: int, issue: int, length: int) -> int:

@@ -42,11 +42,11 @@ class SelectionConfig(Section):
     trajectory_test_timeout: float = 120.0
     """Timeout of one command or test run of the selection trajectory, in seconds."""
 
-    tie_breaks: list[str] = ["agreement", "issue", "length"]
+    tie_breaks: list[str] = ["agreement", "length", "issue"]
     """Inside a behavioural cluster (same outcome on every test), the representative is the member with the
     highest hybrid score, then by these keys in order: `agreement` (most candidates with the same
-    normalized patch), `issue` (most functions, classes and modules the issue names), `length` (smallest
-    change)."""
+    normalized patch), `length` (smallest change), `issue` (most functions, classes and modules the issue
+    names; measured on the Lite pool it hurt before `length`, see docs/selection.md)."""
 
     @field_validator("ranking", "tie_breaks")
     @classmethod
