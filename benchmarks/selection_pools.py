@@ -119,11 +119,17 @@ def synthetic_pool(task: Task, seed: int) -> list[dict]:
 
 
 def grade_patch(task: Task, patch: str, config, run_dir: Path) -> bool:
-    """Resolved by swebench's grading of the hidden tests (envs.evaluate: whole log, harness parsers)."""
+    """Resolved by swebench's grading of the hidden tests (envs.evaluate: whole log, harness parsers).
+
+    Note: a node id the parser cuts at a space stands for all parametrizations sharing that prefix."""
     from envs.evaluate import evaluate_instance
 
     if not patch.strip():
         return False
+    # swebench's pytest parser reports a node id up to its first space (parametrized ids with spaces are
+    # cut there); mined tasks list whole node ids, so compare them as the parser will see them
+    cut = {f: sorted({t.split()[0] for t in getattr(task, f)}) for f in ("FAIL_TO_PASS", "PASS_TO_PASS")}
+    task = task.model_copy(update=cut)
     name = "synthetic-" + hashlib.sha256(patch.encode()).hexdigest()[:12]
     pred = {"instance_id": task.instance_id, "model_name_or_path": name, "model_patch": patch}
     report = evaluate_instance(task, pred, run_dir, config)
