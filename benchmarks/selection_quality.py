@@ -139,7 +139,7 @@ def replay(
 ) -> list[dict]:
     """Recompute decisions from a run's saved verifier tables with other settings (no Docker)."""
     from verifiers.hybrid import score_rows
-    from verifiers.weights import generated_scores, weigh_regressions
+    from verifiers.weights import generated_scores, unbacked_candidate_tests, weigh_regressions
 
     config = load_config([], ["verifier.judge=false", *overrides])
     results = [json.loads(line) for line in _lines(run_dir / RESULTS)]
@@ -160,7 +160,8 @@ def replay(
             table = VerifierTable.load(run_dir / record["instance_id"] / mode / "verifier_table.json")
             if not config.selection.candidate_tests:  # as if the candidates' own tests had not run
                 table.tests = [c for c in table.tests if not c.source.startswith("candidate:")]
-                generated_scores(table.tests, table.rows)
+            unbacked_candidate_tests(table.tests, table.rows)
+            generated_scores(table.tests, table.rows)
             weigh_regressions(table.tests, table.rows, config.verifier)
             score_rows(table.tests, table.rows, config.verifier)
             decision = _decide(table, groups, cands, config, issues.get(record["instance_id"], ""))

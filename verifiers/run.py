@@ -45,7 +45,7 @@ from verifiers.table import (
     VerifierTable,
     sha256,
 )
-from verifiers.weights import generated_scores, weigh_columns, weigh_regressions
+from verifiers.weights import generated_scores, unbacked_candidate_tests, weigh_columns, weigh_regressions
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def verify(
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
     by_id = {t.test_id: t for t in all_tests}
     weigh_columns(columns, by_id, rows, vconf)
+    unbacked_candidate_tests(columns, rows)
     generated_scores(columns, rows)
     obsolete = _obsolete(task, rows, judge_model, vconf) if judge and judge_model is not None else set()
     weigh_regressions(columns, rows, vconf, obsolete)

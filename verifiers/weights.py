@@ -125,3 +125,16 @@ def weigh_regressions(
             row.regression.weight_failed = round(
                 sum(weights.get(t, 1.0) for t in row.regression.new_failures), 6
             )
+
+
+def unbacked_candidate_tests(columns: list[TestColumn], rows: list[CandidateRow]) -> None:
+    """A test a candidate brought (source `candidate:<id>`) that the candidate itself does not pass carries
+    no evidence (its own author's fix does not satisfy it): weight 0, in place. A test whose author is not
+    in the table (e.g. a deduplicated member) keeps its weight."""
+    by_id = {row.candidate_id: row for row in rows}
+    for column in columns:
+        if column.kind != "generated" or not column.source.startswith("candidate:") or column.weight == 0:
+            continue
+        author = by_id.get(column.source.removeprefix("candidate:"))
+        if author is not None and not ((o := author.outcomes.get(column.test_id)) and o.passed):
+            column.weight, column.distinguishing, column.reason = 0.0, False, "its author fails it"

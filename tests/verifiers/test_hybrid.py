@@ -129,3 +129,23 @@ def test_r2egym_ties_score_alike_and_top_k_minimum():
     rows.append(_row("z", gen=[("t1", False), ("t2", False)], judge=0.5))
     score_rows(columns, rows, VerifierConfig(hybrid="r2egym"))
     assert rows[0].hybrid_score == rows[1].hybrid_score > rows[2].hybrid_score
+
+
+def test_a_candidate_test_its_author_fails_weighs_nothing():
+    from verifiers.weights import unbacked_candidate_tests
+
+    columns = [
+        TestColumn(test_id="backed", kind="generated", weight=1.0, distinguishing=True, source="candidate:a"),
+        TestColumn(
+            test_id="unbacked", kind="generated", weight=1.0, distinguishing=True, source="candidate:b"
+        ),
+    ]
+    rows = [
+        _row("a", gen=[("backed", True), ("unbacked", True)]),
+        _row("b", gen=[("backed", False), ("unbacked", False)]),
+    ]
+    unbacked_candidate_tests(columns, rows)
+    assert [c.weight for c in columns] == [1.0, 0.0] and columns[1].reason == "its author fails it"
+    generated_scores(columns, rows)
+    assert rows[0].generated_score == 0.0  # a's own test does not count for a; b's weighs nothing
+    assert rows[1].generated_score == 0.0
