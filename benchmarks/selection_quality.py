@@ -18,6 +18,10 @@ alternating which goes first, and prints the verification-time ratio and both ac
 `--mined FILE` (no --pool) builds a SYNTHETIC pool from mined tasks instead (selection_pools.py), labelled
 by grading each patch with the hidden tests (swebench's parsers on whole logs).
 
+`--no-execution` runs no sandbox at all: normalized-patch agreement and size only (each normalized
+group its own cluster), so the confidence's execution-free part can be checked on the whole pool in
+seconds.
+
 `--replay RUN_DIR` (repeatable) recomputes the figures from finished runs' saved tables with other `key=value`
 settings (e.g. `verifier.hybrid=r2egym`, `selection.tie_breaks=[length]`): no Docker, for ablations.
 
@@ -45,9 +49,10 @@ from selection.groups import expand_table, original_files_for  # noqa: E402
 from selection.normalize import PatchGroup, dedupe  # noqa: E402
 from selection.select import Decision, select  # noqa: E402
 from swescale.config import SwescaleConfig, load_config  # noqa: E402
-from verifiers.table import Candidate, VerifierTable  # noqa: E402
+from verifiers.table import Candidate, CandidateRow, VerifierTable  # noqa: E402
 
 RESULTS = "results.jsonl"
+NO_EXECUTION = "none"
 
 
 def _majority(groups: list[PatchGroup], labels: dict[str, bool]) -> float:
@@ -76,7 +81,7 @@ def evaluate_task(
     from verifiers.run import verify
 
     built = time.monotonic()
-    env = prepare_environment(task, config)
+    env = prepare_environment(task, config) if modes != [NO_EXECUTION] else None
     env_seconds = time.monotonic() - built
     cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"], source="pool") for r in rows]
     originals = original_files_for(task, config)
@@ -85,7 +90,8 @@ def evaluate_task(
     for row in rows:  # synthetic pools: grade each distinct patch with the hidden tests
         if row["candidate_id"] not in labels:
             labels[row["candidate_id"]] = grade_patch(task, row["patch"], config, out / "grading")
-    tests = candidate_tests(cands, originals) if config.selection.candidate_tests else []
+    run_tests = config.selection.candidate_tests and env is not None
+    tests = candidate_tests(cands, originals) if run_tests else []
     reps = [c for c in cands if c.candidate_id in {g.representative for g in groups}]
     record = {
         "instance_id": task.instance_id,
@@ -113,7 +119,13 @@ def evaluate_task(
         cfg = _mode_config(config, mode, out)
         folder = out / task.instance_id / mode
         started = time.monotonic()
-        table = verify(task, env, reps, tests, cfg, None, sandboxes, folder, judge=False)
+        if mode == NO_EXECUTION:  # no sandbox: every patch counts as applying, behaviour unknown
+            folder.mkdir(parents=True, exist_ok=True)
+            rows_ = [CandidateRow(candidate_id=c.candidate_id, patch_hash=c.patch_hash) for c in reps]
+            table = VerifierTable(instance_id=task.instance_id, rows=rows_)
+            table.save(folder / "verifier_table.json")
+        else:
+            table = verify(task, env, reps, tests, cfg, None, sandboxes, folder, judge=False)
         seconds = time.monotonic() - started
         decision = _decide(table, groups, cands, config, task.problem_statement)
         (folder / "decision.json").write_text(decision.model_dump_json(indent=2))
@@ -205,6 +217,11 @@ def main() -> None:
     ap.add_argument("--repos-dir", default="", help="Local mirrors named owner__name[.git] (env.repos_dir).")
     ap.add_argument("--compare", choices=["files", "targeted"], help="Also verify with this regression mode.")
     ap.add_argument(
+        "--no-execution",
+        action="store_true",
+        help="Only what needs no sandbox: normalization, agreement and size (mode `none`; seconds, whole pool).",
+    )
+    ap.add_argument(
         "--target-precision", type=float, default=0.6, help="Precision the threshold is chosen for."
     )
     ap.add_argument(
@@ -230,11 +247,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     tasks, pools, what = _load(args)
     print(f"pool: {what}")
-    modes = [config.verifier.regression_mode]
-    if args.compare and args.compare not in modes:
+    modes = [NO_EXECUTION] if args.no_execution else [config.verifier.regression_mode]
+    if args.compare and args.compare not in modes and not args.no_execution:
         modes.append(args.compare)
     done = {r["instance_id"]: r for r in map(json.loads, _lines(out / RESULTS))}
-    sandboxes = SandboxPool(max_concurrent=config.verifier.max_parallel, config=config.sandbox)
+    sandboxes = None if args.no_execution else SandboxPool(config.verifier.max_parallel, config.sandbox)
     results = []
     for index, task in enumerate(tasks[: args.limit]):
         if task.instance_id in done:

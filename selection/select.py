@@ -9,7 +9,8 @@ viable cluster):
       d = weighted fraction of distinguishing generated tests T passes (test weights of the table)
       r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)   (regression ran)
       j = mean judge P(YES) of T's members                                            (judged)
-    E = geometric mean of max(signal, evidence_floor) over the signals that exist
+    E = geometric mean of max(signal, evidence_floor) over a, d, j (those that exist), times r
+        (so the scale does not depend on whether regression tests ran)
     M = the smallest margin over T's competitors (1 without any):
         the runner-up cluster R: min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
         another normalized patch G in T's own cluster (same behaviour on every test, so only the tie-break
@@ -17,7 +18,7 @@ viable cluster):
     confidence = E * (1 - margin_weight * (1 - M))
 
 The geometric mean makes contradicting evidence count: passing every generated test does not
-outweigh a judge that says no or broken regression tests. Below `abstain_threshold` the decision
+outweigh a judge that says no; broken regression tests scale everything down. Below `abstain_threshold` the decision
 abstains; the best candidate is still recorded in `best`.
 """
 
@@ -115,8 +116,10 @@ def confidence(
     d = distinguishing_pass_rate(table, top.representative)
     r = 1.0 - top.regression_loss if top.regression_run or top.new_regressions else None
     j = top.judge
-    signals = [s for s in (a, d, r, j) if s is not None] or [0.5]
+    # whether T fixes the issue (geometric mean of what speaks to it), times whether it breaks nothing
+    signals = [s for s in (a, d, j) if s is not None] or [0.5]
     e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
+    e *= max(r, config.evidence_floor) if r is not None else 1.0
     m = 1.0
     if runner_up is not None:
         scale = max(config.margin_scale, 1e-9)
