@@ -116,7 +116,6 @@ def evaluate_task(
         "modes": {},
     }
     for mode in modes:
-        cfg = _mode_config(config, mode, out)
         folder = out / task.instance_id / mode
         started = time.monotonic()
         if mode == NO_EXECUTION:  # no sandbox: every patch counts as applying, behaviour unknown
@@ -125,6 +124,7 @@ def evaluate_task(
             table = VerifierTable(instance_id=task.instance_id, rows=rows_)
             table.save(folder / "verifier_table.json")
         else:
+            cfg = _mode_config(config, mode, out)
             table = verify(task, env, reps, tests, cfg, None, sandboxes, folder, judge=False)
         seconds = time.monotonic() - started
         decision = _decide(table, groups, cands, config, task.problem_statement)
