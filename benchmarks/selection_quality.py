@@ -1,298 +1,290 @@
 """Selection quality on candidate pools with known labels: random, majority vote, swescale, oracle.
 
-Two kinds of pool:
+Real pool (the main figure), e.g. 2,020 candidates of 9 public systems for 239 SWE-bench Lite instances:
 
-* `--pool FILE --dataset TASKS`: a labelled pool JSONL (instance_id, candidate_id, patch, resolved),
-  e.g. candidates from trajectories labelled by `swescale bench eval`.
-* `--mined FILE` (default: ../shared/data/mined/sqlparse.jsonl): a SYNTHETIC pool built from real mined
-  tasks. Per task, with a fixed seed: 1-2 correct candidates (the gold patch, possibly with a cosmetic
-  change: an extra comment line) and 2-4 wrong ones drawn with replacement from {empty patch, gold with
-  one hunk dropped, gold with one operator/constant mutated}, each possibly cosmetic too. Duplicated wrong
-  kinds make wrong majorities happen. Labels are NOT assumed: every distinct patch is graded by
-  `bench eval`'s own evaluation (envs.evaluate.evaluate_instance: the harness's apply chain and eval
-  script, swebench's parser and grading on the whole log, never capped output). The pool says nothing about real agents' error distribution; it measures what selection
-  does with the verifiers this machine can run without a model: regression tests only (no generated
-  tests, no judge).
+    python benchmarks/selection_quality.py --pool ../shared/data/pools/lite_candidates.jsonl \\
+        --dataset ../shared/data/swebench_lite/test.jsonl --repos sympy pytest flask requests \\
+        --limit 60 --repos-dir MIRRORS --compare files
 
-Selection sees only the candidates and the verifier table (regression tests chosen by the verifiers from
-the repository's existing tests); hidden tests are used for the labels alone.
+Instances come in a fixed order, by sha256 of the instance id (a reproducible shuffle; `--limit N` takes
+the first N after the `--repos` / `--instances` filters), so runs compare. Labels are the runs' official
+ones. Selection sees only the candidates, the repository's own regression tests and the tests the
+candidates bring (no model: no test-writing trajectories, no judge); never the hidden tests.
 
-Metrics (per task, averaged): random = expected accuracy of a uniform pick; majority = label of the
-largest non-empty normalized-patch group (ties: averaged over the tied groups); swescale = label of the decision's
-best candidate (forced choice), plus coverage and precision when abstention is honoured; oracle = any
-candidate resolved. gap closed = (swescale - random) / (oracle - random).
+`--compare files` verifies every instance a second time with `verifier.regression_mode=files` (every
+selected test file whole under a flat timeout, as before targeted runs), each mode with its own cache and
+alternating which goes first, and prints the verification-time ratio and both accuracies (same run).
 
-Runs offline: repositories come from `--repos-dir` (local mirrors named owner__name[.git]).
+`--mined FILE` (no --pool) builds a SYNTHETIC pool from mined tasks instead (selection_pools.py), labelled
+by grading each patch with the hidden tests (swebench's parsers on whole logs).
+
+`--no-execution` runs no sandbox at all: normalized-patch agreement and size only (each normalized
+group its own cluster), so the confidence's execution-free part can be checked on the whole pool in
+seconds.
+
+`--replay RUN_DIR` (repeatable) recomputes the figures from finished runs' saved tables with other `key=value`
+settings (e.g. `verifier.hybrid=r2egym`, `selection.tie_breaks=[length]`): no Docker, for ablations.
+
+Figures (selection_report.py): per repository and overall, seconds per instance (verification time), a
+risk-coverage curve, and the lowest threshold reaching `--target-precision` on the answered instances.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import random
 import sys
 import time
 from pathlib import Path
 
-from unidiff import PatchSet
-from unidiff.patch import Line
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from selection_pools import grade_patch, order_tasks, real_pool, synthetic_pool  # noqa: E402
+from selection_report import summarize  # noqa: E402
 
 from envs.task import Task  # noqa: E402
 from selection.groups import expand_table, original_files_for  # noqa: E402
-from selection.normalize import dedupe  # noqa: E402
-from selection.select import select  # noqa: E402
+from selection.normalize import PatchGroup, dedupe  # noqa: E402
+from selection.select import Decision, select  # noqa: E402
 from swescale.config import SwescaleConfig, load_config  # noqa: E402
-from verifiers.table import Candidate  # noqa: E402
+from verifiers.table import Candidate, CandidateRow, VerifierTable  # noqa: E402
 
-MUTATIONS = [
-    (" == ", " != "),
-    (" != ", " == "),
-    (" < ", " <= "),
-    (" > ", " >= "),
-    (" and ", " or "),
-    (" or ", " and "),
-    ("True", "False"),
-    ("False", "True"),
-    (" + 1", " - 1"),
-    (" - 1", " + 1"),
-    ("not ", ""),
-    (" is None", " is not None"),
-    (" in ", " not in "),
-]
+RESULTS = "results.jsonl"
+NO_EXECUTION = "none"
 
 
-# -- synthetic pool ------------------------------------------------------------------------------------------
-
-
-def cosmetic(patch: str, rng: random.Random) -> str:
-    """Insert a comment line before the first added line (same indentation): behaviour unchanged."""
-    ps = PatchSet(patch)
-    for pfile in ps:
-        if not pfile.path.endswith(".py"):
-            continue
-        for index, hunk in enumerate(pfile):
-            for pos, line in enumerate(hunk):
-                if (
-                    line.is_added
-                    and line.value.strip()
-                    and not line.value.strip().startswith(("'", '"', ")"))
-                ):
-                    indent = line.value[: len(line.value) - len(line.value.lstrip())]
-                    note = rng.choice(["handle the reported case", "see the issue", "fix"])
-                    hunk.insert(pos, Line(f"{indent}# {note}\n", line_type="+"))
-                    hunk.target_length += 1
-                    for later in list(pfile)[index + 1 :]:
-                        later.target_start += 1
-                    return str(ps)
-    return patch
-
-
-def drop_hunk(patch: str, rng: random.Random) -> str | None:
-    ps = PatchSet(patch)
-    hunks = [(f, h) for f in ps for h in f]
-    if len(hunks) < 2:
-        return None
-    pfile, hunk = rng.choice(hunks)
-    pfile.remove(hunk)
-    return "".join(str(f) for f in ps if len(f))
-
-
-def mutate(patch: str, rng: random.Random) -> str | None:
-    lines = patch.splitlines(keepends=True)
-    options = [
-        (i, a, b)
-        for i, line in enumerate(lines)
-        if line.startswith("+") and not line.startswith("+++") and not line[1:].lstrip().startswith("#")
-        for a, b in MUTATIONS
-        if a in line
-    ]
-    if not options:
-        return None
-    i, a, b = rng.choice(options)
-    lines[i] = lines[i].replace(a, b, 1)
-    return "".join(lines)
-
-
-def synthetic_pool(task: Task, seed: int) -> list[dict]:
-    rng = random.Random(f"{seed}:{task.instance_id}")
-    wrong_kinds = {"empty": ""}
-    if (partial := drop_hunk(task.patch, rng)) is not None:
-        wrong_kinds["partial"] = partial
-    if (mutant := mutate(task.patch, rng)) is not None:
-        wrong_kinds["mutant"] = mutant
-    picks = [("gold", task.patch)] * rng.choice([1, 2])
-    picks += [(k, wrong_kinds[k]) for k in rng.choices(sorted(wrong_kinds), k=rng.choice([2, 3, 4]))]
-    rng.shuffle(picks)
-    pool = []
-    for n, (kind, patch) in enumerate(picks):
-        if patch and rng.random() < 0.5:
-            patch, kind = cosmetic(patch, rng), kind + "+cosmetic"
-        pool.append(
-            {
-                "instance_id": task.instance_id,
-                "candidate_id": f"sys{n}:{task.instance_id}",
-                "kind": kind,
-                "patch": patch,
-            }
-        )
-    return pool
-
-
-# -- labels from hidden tests ----------------------------------------------------------------------------------
-
-
-def test_files(test_patch: str) -> list[str]:
-    return sorted({f.path for f in PatchSet(test_patch) if not f.is_removed_file})
-
-
-def label(task: Task, patch: str, out: Path, config: SwescaleConfig) -> bool:
-    """Resolved under `bench eval`'s own evaluation (the harness's apply chain and eval script, swebench's
-    parser and grading on the whole log): the hidden FAIL_TO_PASS and PASS_TO_PASS tests pass."""
-    from envs.evaluate import evaluate_instance
-
-    if not patch.strip():
-        return False
-    name = "label-" + hashlib.sha256(patch.encode()).hexdigest()[:12]
-    pred = {"instance_id": task.instance_id, "model_name_or_path": name, "model_patch": patch}
-    return evaluate_instance(task, pred, out / "labels", config).state == "resolved"
-
-
-# -- evaluation ---------------------------------------------------------------------------------------------
-
-
-def evaluate_task(task: Task, pool_rows: list[dict], config: SwescaleConfig, out: Path, sandboxes) -> dict:
-    from envs.environment import prepare_environment
-    from verifiers.run import verify
-
-    env = prepare_environment(task, config)
-    cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"], source="pool") for r in pool_rows]
-    originals = original_files_for(task, config)
-    groups = dedupe(cands, originals)
-    labels = {}
-    for row in pool_rows:
-        if "resolved" in row:
-            labels[row["candidate_id"]] = bool(row["resolved"])
-    by_patch: dict[str, bool] = {}
-    for row in pool_rows:
-        if row["candidate_id"] not in labels:
-            if row["patch"] not in by_patch:
-                by_patch[row["patch"]] = label(task, row["patch"], out, config)
-            labels[row["candidate_id"]] = by_patch[row["patch"]]
-    reps = {g.representative for g in groups}
-    table = verify(
-        task,
-        env,
-        [c for c in cands if c.candidate_id in reps],
-        [],
-        config,
-        None,
-        sandboxes,
-        out / task.instance_id,
-        judge=False,
-    )
-    decision = select(expand_table(table, groups), config.selection, cands, originals, groups=groups)
-    (out / task.instance_id / "decision.json").write_text(decision.model_dump_json(indent=2))
-
-    n = len(cands)
+def _majority(groups: list[PatchGroup], labels: dict[str, bool]) -> float:
     voting = [g for g in groups if g.normalized] or groups  # empty patches do not vote (as in Agentless)
     top = max(g.count for g in voting)
     tied = [g for g in voting if g.count == top]
-    return {
+    return sum(sum(labels[m] for m in g.members) / g.count for g in tied) / len(tied)
+
+
+def _decide(table: VerifierTable, groups, cands, config: SwescaleConfig, issue: str) -> Decision:
+    return select(expand_table(table, groups), config.selection, cands, None, groups=groups, issue=issue)
+
+
+def _mode_config(config: SwescaleConfig, mode: str, out: Path) -> SwescaleConfig:
+    cfg = config.model_copy(deep=True)
+    cfg.verifier.regression_mode = mode
+    cfg.verifier.cache_dir = str(out / f"cache-{mode}")
+    return cfg
+
+
+def evaluate_task(
+    task: Task, rows: list[dict], config: SwescaleConfig, out: Path, sandboxes, modes: list[str]
+) -> dict:
+    from envs.environment import prepare_environment
+    from selection.candidate_tests import candidate_tests
+    from verifiers.run import verify
+
+    built = time.monotonic()
+    env = prepare_environment(task, config) if modes != [NO_EXECUTION] else None
+    env_seconds = time.monotonic() - built
+    cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"], source="pool") for r in rows]
+    originals = original_files_for(task, config)
+    groups = dedupe(cands, originals)
+    labels = {r["candidate_id"]: bool(r["resolved"]) for r in rows if "resolved" in r}
+    for row in rows:  # synthetic pools: grade each distinct patch with the hidden tests
+        if row["candidate_id"] not in labels:
+            labels[row["candidate_id"]] = grade_patch(task, row["patch"], config, out / "grading")
+    run_tests = config.selection.candidate_tests and env is not None
+    tests = candidate_tests(cands, originals) if run_tests else []
+    reps = [c for c in cands if c.candidate_id in {g.representative for g in groups}]
+    record = {
         "instance_id": task.instance_id,
-        "candidates": n,
-        "kinds": [r.get("kind", "") for r in pool_rows],
-        "labels": [labels[c.candidate_id] for c in cands],
-        "random": sum(labels.values()) / n,
-        "majority": sum(labels[g.representative] for g in tied) / len(tied),
-        "swescale": float(labels.get(decision.best or "", False)),
-        "answered": not decision.abstained,
+        "repo": task.repo,
+        "candidates": len(cands),
+        "labels": labels,
+        "systems": {r["candidate_id"]: r.get("system", r.get("kind", "")) for r in rows},
+        "groups": [
+            {
+                "key": g.key,
+                "members": g.members,
+                "representative": g.representative,
+                "empty": not g.normalized,
+            }
+            for g in groups
+        ],
+        "candidate_tests": len(tests),
+        "random": sum(labels.values()) / len(cands),
+        "majority": _majority(groups, labels),
         "oracle": float(any(labels.values())),
+        "env_seconds": round(env_seconds, 1),
+        "modes": {},
+    }
+    for mode in modes:
+        folder = out / task.instance_id / mode
+        started = time.monotonic()
+        if mode == NO_EXECUTION:  # no sandbox: every patch counts as applying, behaviour unknown
+            folder.mkdir(parents=True, exist_ok=True)
+            rows_ = [CandidateRow(candidate_id=c.candidate_id, patch_hash=c.patch_hash) for c in reps]
+            table = VerifierTable(instance_id=task.instance_id, rows=rows_)
+            table.save(folder / "verifier_table.json")
+        else:
+            cfg = _mode_config(config, mode, out)
+            table = verify(task, env, reps, tests, cfg, None, sandboxes, folder, judge=False)
+        seconds = time.monotonic() - started
+        decision = _decide(table, groups, cands, config, task.problem_statement)
+        (folder / "decision.json").write_text(decision.model_dump_json(indent=2))
+        record["modes"][mode] = _mode_record(decision, labels, seconds, table)
+    return record
+
+
+def _mode_record(decision: Decision, labels: dict[str, bool], seconds: float, table: VerifierTable) -> dict:
+    return {
+        "best": decision.best,
+        "answered": not decision.abstained,
         "confidence": decision.confidence,
+        "evidence": decision.evidence,
+        "correct": float(labels.get(decision.best or "", False)),
+        "seconds": round(seconds, 1),
+        "sandboxes": table.meta.get("sandboxes_started"),
+        "distinct_patches": table.meta.get("distinct_patches"),
     }
 
 
-def summarize(results: list[dict]) -> str:
-    def avg(key: str) -> float:
-        return sum(r[key] for r in results) / len(results)
+def replay(
+    run_dir: Path, overrides: list[str], tasks: list[Task], pools: dict[str, list[dict]]
+) -> list[dict]:
+    """Recompute decisions from a run's saved verifier tables with other settings (no Docker)."""
+    from verifiers.hybrid import score_rows
+    from verifiers.weights import generated_scores, unbacked_candidate_tests, weigh_regressions
 
-    answered = [r for r in results if r["answered"]]
-    rnd, orc, sws = avg("random"), avg("oracle"), avg("swescale")
-    gap = (sws - rnd) / (orc - rnd) if orc > rnd else float("nan")
-    lines = [
-        f"tasks: {len(results)}, candidates: {sum(r['candidates'] for r in results)}",
-        f"random (expected)         {rnd:.3f}",
-        f"majority (normalized)     {avg('majority'):.3f}",
-        f"swescale (forced choice)  {sws:.3f}",
-        f"oracle                    {orc:.3f}",
-        f"gap closed (random->oracle) by swescale: {gap:.1%}",
-        f"with abstention: answered {len(answered)}/{len(results)}, precision "
-        + (f"{sum(r['swescale'] for r in answered) / len(answered):.3f}" if answered else "n/a"),
-    ]
-    return "\n".join(lines)
+    config = load_config([], ["verifier.judge=false", *overrides])
+    results = [json.loads(line) for line in _lines(run_dir / RESULTS)]
+    issues = {t.instance_id: t.problem_statement for t in tasks}
+    for record in results:
+        rows = pools[record["instance_id"]]
+        cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"]) for r in rows]
+        groups = [
+            PatchGroup(
+                key=g["key"],
+                normalized="" if g["empty"] else g["key"],
+                members=g["members"],
+                representative=g["representative"],
+            )
+            for g in record["groups"]
+        ]
+        for mode, run in record["modes"].items():
+            table = VerifierTable.load(run_dir / record["instance_id"] / mode / "verifier_table.json")
+            if not config.selection.candidate_tests:  # as if the candidates' own tests had not run
+                table.tests = [c for c in table.tests if not c.source.startswith("candidate:")]
+            unbacked_candidate_tests(table.tests, table.rows)
+            generated_scores(table.tests, table.rows)
+            weigh_regressions(table.tests, table.rows, config.verifier)
+            score_rows(table.tests, table.rows, config.verifier)
+            decision = _decide(table, groups, cands, config, issues.get(record["instance_id"], ""))
+            record["modes"][mode] = _mode_record(decision, record["labels"], run["seconds"], table)
+    return results
+
+
+def _load(args) -> tuple[list[Task], dict[str, list[dict]], str]:
+    from envs.datasets import load_tasks
+
+    if args.pool:
+        pools = real_pool(args.pool)
+        tasks = order_tasks(load_tasks(args.dataset, sorted(pools)), args.repos, args.instances)
+        return tasks, pools, f"REAL pool {args.pool} (official labels), order sha256(instance_id)"
+    tasks = sorted(
+        (t for t in load_tasks(args.mined) if t.patch and t.FAIL_TO_PASS), key=lambda t: t.instance_id
+    )
+    pools = {t.instance_id: synthetic_pool(t, args.seed) for t in tasks}
+    return (
+        tasks,
+        pools,
+        (
+            f"SYNTHETIC pool from {args.mined} (gold, cosmetic, empty, dropped-hunk and mutant variants; labels from "
+            f"hidden tests graded by swebench), seed {args.seed}"
+        ),
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pool", help="Real labelled pool JSONL (instance_id, model_patch, system, resolved).")
+    ap.add_argument("--dataset", help="Tasks of the pool (SWE-bench format).")
     ap.add_argument(
         "--mined",
         default=str(ROOT.parent / "shared/data/mined/sqlparse.jsonl"),
-        help="Mined tasks to build a synthetic pool from.",
+        help="Mined tasks for a SYNTHETIC pool.",
     )
-    ap.add_argument("--pool", help="Labelled pool JSONL (instance_id, candidate_id, patch, resolved).")
-    ap.add_argument("--dataset", help="Tasks of the labelled pool.")
-    ap.add_argument("--repos-dir", default="", help="Local mirrors named owner__name (env.repos_dir).")
-    ap.add_argument("--limit", type=int, default=6, help="Number of tasks (first by instance id).")
+    ap.add_argument("--repos", nargs="*", default=[], help="Only these repositories (owner/name or name).")
+    ap.add_argument("--instances", nargs="*", default=[], help="Only these instance ids.")
+    ap.add_argument("--limit", type=int, default=6, help="Number of tasks (first in the fixed order).")
+    ap.add_argument("--repos-dir", default="", help="Local mirrors named owner__name[.git] (env.repos_dir).")
+    ap.add_argument("--compare", choices=["files", "targeted"], help="Also verify with this regression mode.")
+    ap.add_argument(
+        "--no-execution",
+        action="store_true",
+        help="Only what needs no sandbox: normalization, agreement and size (mode `none`; seconds, whole pool).",
+    )
+    ap.add_argument(
+        "--target-precision", type=float, default=0.6, help="Precision the threshold is chosen for."
+    )
+    ap.add_argument(
+        "--replay", action="append", help="Recompute a finished run's figures (repeatable; no Docker)."
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="/tmp/swescale-selection-quality", help="Run directory.")
+    ap.add_argument("--out", default="/tmp/swescale-selection-quality", help="Run directory (resumable).")
     ap.add_argument("overrides", nargs="*", help="key=value config overrides.")
     args = ap.parse_args()
 
-    from envs.datasets import load_tasks
+    if args.replay:
+        tasks, pools, _ = _load(args)
+        results = [r for run in args.replay for r in replay(Path(run), args.overrides, tasks, pools)]
+        modes = list(dict.fromkeys(m for r in results for m in r["modes"]))
+        print(f"replay of {args.replay} with {args.overrides or 'the defaults'}")
+        print(summarize(results, modes, args.target_precision))
+        return
     from sandbox import SandboxPool
 
     repos = [f"env.repos_dir={args.repos_dir}"] if args.repos_dir else []
     config = load_config([], [*repos, "verifier.judge=false", *args.overrides])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.pool:
-        rows = [json.loads(line) for line in Path(args.pool).read_text().splitlines() if line.strip()]
-        tasks = load_tasks(args.dataset, sorted({r["instance_id"] for r in rows}))
-        pools = {t.instance_id: [r for r in rows if r["instance_id"] == t.instance_id] for t in tasks}
-        print(f"pool: {args.pool} (labelled)")
-    else:
-        tasks = sorted(
-            (t for t in load_tasks(args.mined) if t.patch and t.FAIL_TO_PASS), key=lambda t: t.instance_id
-        )
-        pools = {t.instance_id: synthetic_pool(t, args.seed) for t in tasks}
-        print(
-            f"pool: SYNTHETIC from {args.mined} (gold, cosmetic, empty, dropped-hunk and mutant variants; "
-            f"labels from hidden tests), seed {args.seed}"
-        )
-    tasks = tasks[: args.limit]
-    sandboxes = SandboxPool(max_concurrent=config.verifier.max_parallel, config=config.sandbox)
+    tasks, pools, what = _load(args)
+    print(f"pool: {what}")
+    modes = [NO_EXECUTION] if args.no_execution else [config.verifier.regression_mode]
+    if args.compare and args.compare not in modes and not args.no_execution:
+        modes.append(args.compare)
+    done = {r["instance_id"]: r for r in map(json.loads, _lines(out / RESULTS))}
+    sandboxes = None if args.no_execution else SandboxPool(config.verifier.max_parallel, config.sandbox)
     results = []
-    for task in tasks:
-        started = time.monotonic()
-        try:
-            res = evaluate_task(task, pools[task.instance_id], config, out, sandboxes)
-        except Exception as exc:  # noqa: BLE001 - report and go on with the other tasks
-            print(f"{task.instance_id}: FAILED {type(exc).__name__}: {exc}", flush=True)
+    for index, task in enumerate(tasks[: args.limit]):
+        if task.instance_id in done:
+            results.append(done[task.instance_id])
             continue
+        order = modes if index % 2 == 0 else modes[::-1]  # alternate which mode runs first
+        try:
+            res = evaluate_task(task, pools[task.instance_id], config, out, sandboxes, order)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the other tasks
+            print(f"{task.instance_id}: FAILED {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+            continue
+        res["modes"] = {m: res["modes"][m] for m in modes}
         results.append(res)
-        print(
-            f"{task.instance_id}: labels {''.join('R' if x else '.' for x in res['labels'])} "
-            f"majority {res['majority']:.2f} swescale {res['swescale']:.0f} "
-            f"{'answered' if res['answered'] else 'abstained'} ({time.monotonic() - started:.0f}s)",
-            flush=True,
-        )
-    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+        with (out / RESULTS).open("a") as fh:
+            fh.write(json.dumps(res) + "\n")
+        print(_line(res), flush=True)
     if not results:
         sys.exit("no task evaluated")
-    print(summarize(results))
+    print(summarize(results, modes, args.target_precision))
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _line(res: dict) -> str:
+    labels = "".join("R" if x else "." for x in res["labels"].values())
+    modes = "; ".join(
+        f"{m}: {'right' if r['correct'] else 'wrong'} {'answered' if r['answered'] else 'abstained'} "
+        f"conf {r['confidence']:.2f} {r['seconds']:.0f}s"
+        for m, r in res["modes"].items()
+    )
+    return f"{res['instance_id']}: labels {labels} majority {res['majority']:.2f} | {modes}"
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from statistics import mean
 from pydantic import BaseModel, Field
 
 from agent.patch import changed_lines
+from selection.evidence import issue_overlap
 from selection.normalize import PatchGroup
+from verifiers.hybrid import regression_loss, regression_rate
 from verifiers.table import CandidateRow, VerifierTable
 
 
@@ -35,10 +37,19 @@ class Cluster(BaseModel):
     """Regression tests passing on the original and failing on the members."""
     regression_run: int = 0
     """Regression tests run on the members."""
+    regression_rate: float = 1.0
+    """Weighted fraction of the regression tests that still pass (verifiers.hybrid.regression_rate)."""
+    regression_loss: float = 0.0
+    """log(1 + weighted broken tests) / log(1 + weighted tests) (verifiers.hybrid.regression_loss)."""
     length: int = 0
     """Changed lines of the representative patch."""
+    agreement: int = 0
+    """Candidates whose normalized patch equals the representative's (agreement across systems)."""
+    issue: int = 0
+    """Functions, classes and modules of the representative's patch that the issue names."""
     representative: str = ""
-    """Member to submit: highest hybrid score, then largest normalized group, then shortest patch, then id."""
+    """Member to submit: highest hybrid score, then `selection.tie_breaks` (default: most candidates with
+    the same normalized patch, then the smallest change, then most code the issue names), then id."""
 
 
 def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
@@ -52,16 +63,29 @@ def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
     return tuple(cells)
 
 
+TIE_BREAKS = ("agreement", "length", "issue")
+
+
+def _tie_key(key: str, votes: int, issue: int, length: int) -> int:
+    return {"agreement": -votes, "issue": -issue, "length": length}[key]
+
+
 def build_clusters(
-    table: VerifierTable, groups: list[PatchGroup], patches: dict[str, str] | None = None
+    table: VerifierTable,
+    groups: list[PatchGroup],
+    patches: dict[str, str] | None = None,
+    names: set[str] | None = None,
+    tie_breaks: list[str] | tuple[str, ...] = TIE_BREAKS,
 ) -> list[Cluster]:
     """Cluster the table's rows by behaviour.
 
     Without any test in the table behaviour is unknown, so each normalized-patch group is its own
     cluster (plain majority voting). Candidates in the same normalized group always share a cluster
-    unless their outcomes differ (flaky tests), in which case behaviour wins.
+    unless their outcomes differ (flaky tests), in which case behaviour wins. `names`: identifiers the
+    issue names (selection.evidence.issue_names), for the `issue` tie-break.
     """
     patches = patches or {}
+    names = names or set()
     test_ids = [t.test_id for t in table.tests]
     group_of = {cid: g for g in groups for cid in g.members}
     rows = table.by_candidate
@@ -84,8 +108,16 @@ def build_clusters(
         judged = [r.judge for r in member_rows if r.judge is not None]
         lengths = {cid: changed_lines(patches.get(cid, "")) for cid in members}
         votes = {c: group_of[c].count if c in group_of else 1 for c in members}
+        issue = {c: issue_overlap(patches.get(c, ""), names) for c in members}
+
         rep = min(
-            members, key=lambda c: (-rows[c].hybrid_score, -votes[c], lengths[c], len(patches.get(c, "")), c)
+            members,
+            key=lambda c, v=votes, i=issue, n=lengths: (
+                -rows[c].hybrid_score,
+                *[_tie_key(k, v[c], i[c], n[c]) for k in tie_breaks],
+                len(patches.get(c, "")),
+                c,
+            ),
         )
         first = member_rows[0]
         viable = key[0] != "not-viable"
@@ -102,7 +134,11 @@ def build_clusters(
                 judge=mean(judged) if judged else None,
                 new_regressions=len(first.regression.new_failures),
                 regression_run=first.regression.passed + first.regression.failed,
+                regression_rate=round(regression_rate(first), 6),
+                regression_loss=round(regression_loss(first), 6),
                 length=lengths[rep],
+                agreement=votes[rep],
+                issue=issue[rep],
                 representative=rep,
             )
         )

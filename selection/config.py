@@ -2,12 +2,13 @@
 
 from typing import Literal, Protocol
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from sandbox.configbase import Section
 from verifiers.config import VerifierSettings
 
-RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated")
+RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated", "regression", "agreement", "issue")
+TIE_BREAK_KEYS = ("agreement", "issue", "length")
 
 
 class SelectionConfig(Section):
@@ -15,7 +16,9 @@ class SelectionConfig(Section):
     """Confidence below which selection abstains (the best candidate is still recorded)."""
     ranking: list[str] = ["hybrid", "support", "length"]
     """Ranking keys of behavioural clusters, most important first: `hybrid` verifier score, cluster
-    `support` (candidates voting for it), shorter patch (`length`); also `judge` and `generated`."""
+    `support` (candidates voting for it), shorter patch (`length`); also `judge`, `generated`,
+    `regression` (weighted regression pass rate), `agreement` (candidates with the representative's
+    normalized patch) and `issue` (code the issue names)."""
     score_tolerance: float = 0.02
     """Scores closer than this count as equal in the ranking (so support and length can break ties)."""
     margin_scale: float = 0.25
@@ -24,6 +27,9 @@ class SelectionConfig(Section):
     """How much a zero margin lowers the confidence: confidence = evidence * (1 - margin_weight * (1 - M))."""
     evidence_floor: float = 0.01
     """Lower bound of each evidence signal before the geometric mean (so one zero does not hide the rest)."""
+    candidate_tests: bool = True
+    """Run the tests candidates bring themselves (new scripts and test functions in their patches) against
+    every candidate as extra generated tests (selection/candidate_tests.py)."""
     abstain_output: Literal["empty", "omit", "best"] = "empty"
     """What `swescale select` writes for an abstained instance: an empty model_patch, no line at all,
     or the best candidate anyway (for leaderboards that do not reward abstention)."""
@@ -36,12 +42,19 @@ class SelectionConfig(Section):
     trajectory_test_timeout: float = 120.0
     """Timeout of one command or test run of the selection trajectory, in seconds."""
 
-    @field_validator("ranking")
+    tie_breaks: list[str] = ["agreement", "length", "issue"]
+    """Inside a behavioural cluster (same outcome on every test), the representative is the member with the
+    highest hybrid score, then by these keys in order: `agreement` (most candidates with the same
+    normalized patch), `length` (smallest change), `issue` (most functions, classes and modules the issue
+    names; measured on the Lite pool it hurt before `length`, see docs/selection.md)."""
+
+    @field_validator("ranking", "tie_breaks")
     @classmethod
-    def _known_keys(cls, value: list[str]) -> list[str]:
-        unknown = [key for key in value if key not in RANKING_KEYS]
+    def _known_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        known = RANKING_KEYS if info.field_name == "ranking" else TIE_BREAK_KEYS
+        unknown = [key for key in value if key not in known]
         if unknown:
-            raise ValueError(f"unknown ranking keys {unknown}; choose from {list(RANKING_KEYS)}")
+            raise ValueError(f"unknown {info.field_name} keys {unknown}; choose from {list(known)}")
         return value
 
 

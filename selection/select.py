@@ -4,17 +4,21 @@ Confidence (also in docs/selection.md). For the top cluster T and the runner-up 
 viable cluster):
 
     evidence signals, each in [0, 1], only those that exist:
+      a = share of the viable candidates whose normalized patch equals T's representative's
+          (independent systems writing the same patch)
       d = weighted fraction of distinguishing generated tests T passes (test weights of the table)
-      r = 1 / (1 + new regression failures of T)           (when regression tests ran)
-      j = mean judge P(YES) of T's members                   (when judged)
-      u = 0.5 when neither d nor j exists (nothing says whether the issue is fixed)
-    E = geometric mean of max(signal, evidence_floor) over the signals that exist
-    M = 1 if there is no runner-up, else
-        min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
+      r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)   (regression ran)
+      j = mean judge P(YES) of T's members                                            (judged)
+    E = geometric mean of max(signal, evidence_floor) over a, d, j (those that exist), times r
+        (so the scale does not depend on whether regression tests ran)
+    M = the smallest margin over T's competitors (1 without any):
+        the runner-up cluster R: min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
+        another normalized patch G in T's own cluster (same behaviour on every test, so only the tie-break
+        separates them): max(0, agreement_T - agreement_G) / viable candidates
     confidence = E * (1 - margin_weight * (1 - M))
 
 The geometric mean makes contradicting evidence count: passing every generated test does not
-outweigh a judge that says no or broken regression tests. Below `abstain_threshold` the decision
+outweigh a judge that says no; broken regression tests scale everything down. Below `abstain_threshold` the decision
 abstains; the best candidate is still recorded in `best`.
 """
 
@@ -28,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from selection.cluster import Cluster, build_clusters
 from selection.config import SelectionConfig
+from selection.evidence import issue_names
 from selection.normalize import OriginalFiles, PatchGroup, dedupe
 from verifiers.table import Candidate, VerifierTable
 
@@ -45,7 +50,7 @@ class Decision(BaseModel):
     """Why this candidate, or why abstaining."""
     confidence: float = 0.0
     evidence: dict[str, float | None] = Field(default_factory=dict)
-    """The confidence's inputs: d, r, j, E, M."""
+    """The confidence's inputs: a, d, r, j, E, M."""
     ranking: list[str] = Field(default_factory=list)
     """Candidate ids best first (cluster order, then within-cluster order); not viable ones last."""
     clusters: list[Cluster] = Field(default_factory=list)
@@ -70,6 +75,12 @@ def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
             parts.append(-round((cluster.judge or 0.0) / tol))
         elif key == "generated":
             parts.append(-round(cluster.generated / tol))
+        elif key == "regression":
+            parts.append(-cluster.regression_rate)
+        elif key == "agreement":
+            parts.append(-cluster.agreement)
+        elif key == "issue":
+            parts.append(-cluster.issue)
     parts.append(cluster.members[0])
     return tuple(parts)
 
@@ -91,31 +102,47 @@ def distinguishing_pass_rate(table: VerifierTable, candidate_id: str) -> float |
 
 
 def confidence(
-    table: VerifierTable, top: Cluster, runner_up: Cluster | None, config: SelectionConfig
+    table: VerifierTable,
+    top: Cluster,
+    runner_up: Cluster | None,
+    config: SelectionConfig,
+    viable: int = 0,
+    alternative: int | None = None,
 ) -> tuple[float, dict[str, float | None]]:
-    """The confidence of choosing `top` over `runner_up` (formula in the module docstring)."""
+    """The confidence of choosing `top` over `runner_up` (formula in the module docstring); `viable`:
+    the number of viable candidates (agreement share); `alternative`: votes of the largest other
+    normalized-patch group inside `top` (the tie-break's runner-up), if any."""
+    a = min(1.0, top.agreement / viable) if viable else None
     d = distinguishing_pass_rate(table, top.representative)
-    r = 1.0 / (1 + top.new_regressions) if top.regression_run or top.new_regressions else None
+    r = 1.0 - top.regression_loss if top.regression_run or top.new_regressions else None
     j = top.judge
-    # Only d and j speak to whether the issue is fixed; without both, a neutral 0.5 stands in for them.
-    signals = [s for s in (d, r, j) if s is not None] + ([0.5] if d is None and j is None else [])
+    # whether T fixes the issue (geometric mean of what speaks to it), times whether it breaks nothing
+    signals = [s for s in (a, d, j) if s is not None] or [0.5]
     e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
-    if runner_up is None:
-        m = 1.0
-    else:
+    e *= max(r, config.evidence_floor) if r is not None else 1.0
+    m = 1.0
+    if runner_up is not None:
         scale = max(config.margin_scale, 1e-9)
         m = max(0.0, top.hybrid - runner_up.hybrid) / scale + max(0.0, top.share - runner_up.share)
         m = min(1.0, m)
+    if alternative is not None and viable:  # the same behaviour, another patch: only agreement separates
+        m = min(m, max(0.0, top.agreement - alternative) / viable)
     conf = e * (1 - config.margin_weight * (1 - m))
-    return conf, {"d": d, "r": r, "j": j, "E": round(e, 4), "M": round(m, 4)}
+    rounded = {k: None if v is None else round(v, 4) for k, v in {"a": a, "d": d, "r": r, "j": j}.items()}
+    return conf, {**rounded, "E": round(e, 4), "M": round(m, 4)}
 
 
 def _explain(top: Cluster, evidence: dict[str, float | None], runner_up: Cluster | None) -> str:
     parts = [f"cluster {top.cluster_id} ({top.support} vote(s), hybrid {top.hybrid:.2f})"]
     if evidence["d"] is not None:
         parts.append(f"passes {evidence['d']:.0%} of distinguishing tests")
+    if evidence.get("a") is not None:
+        parts.append(f"{top.agreement} candidate(s) with this normalized patch")
     if top.regression_run or top.new_regressions:
-        parts.append(f"{top.new_regressions} new regression failure(s)")
+        parts.append(
+            f"{top.new_regressions} new regression failure(s) of {top.regression_run} "
+            f"(weighted pass rate {top.regression_rate:.3f})"
+        )
     if evidence["j"] is not None:
         parts.append(f"judge {evidence['j']:.2f}")
     parts.append(
@@ -133,11 +160,13 @@ def select(
     candidates: Iterable[Candidate] | None = None,
     original_files: OriginalFiles | None = None,
     groups: list[PatchGroup] | None = None,
+    issue: str = "",
 ) -> Decision:
     """Choose one candidate of the table or abstain.
 
     `candidates` give the patches (for deduplication and patch length); without them rows are
     grouped by `patch_hash` and lengths count as equal. `original_files` enables AST normalization.
+    `issue`: the problem statement (the `issue` tie-break: patches touching code it names).
     """
     config = config or SelectionConfig()
     cands = list(candidates or [])
@@ -155,7 +184,8 @@ def select(
                 g.members.append(row.candidate_id)
                 g.representative = g.representative or row.candidate_id
             groups = list(by_hash.values())
-    clusters = rank_clusters(build_clusters(table, groups, patches), config)
+    names = issue_names(issue) if issue else set()
+    clusters = rank_clusters(build_clusters(table, groups, patches, names, config.tie_breaks), config)
     ranking = []
     for cluster in clusters:
         rows = table.by_candidate
@@ -176,7 +206,11 @@ def select(
         decision.reason = "no viable candidate (every patch is empty or does not apply)"
         return decision
     top, runner_up = viable[0], (viable[1] if len(viable) > 1 else None)
-    conf, evidence = confidence(table, top, runner_up, config)
+    votes = {g.key: g.count for g in groups}
+    rep_key = next((g.key for g in groups if top.representative in g.members), None)
+    others = [votes[k] for k in top.groups if k != rep_key and k in votes]
+    alternative = max(others) if others else None
+    conf, evidence = confidence(table, top, runner_up, config, sum(c.support for c in viable), alternative)
     decision.best = top.representative
     decision.confidence = round(conf, 4)
     decision.evidence = evidence

@@ -2,8 +2,8 @@
 
 Accepted per file: JSONL (one object a line), a JSON list, or a JSON object keyed by instance id
 (the swebench harness accepts all three). A line holds `instance_id` and `model_patch` (SWE-bench
-predictions; `model_name_or_path` names the system) or `patch` (labelled pools, optionally with their
-own `candidate_id`).
+predictions; `model_name_or_path`, or `system` in labelled pools, names the system) or `patch`
+(labelled pools, optionally with their own `candidate_id`). A `resolved` label is kept in `meta`.
 
 Candidate ids are `<file stem>/<model_name_or_path>:<instance_id>`, with `#2`, `#3`... for further
 patches of the same system and instance in one file, so every id names its source file and system.
@@ -29,7 +29,7 @@ def load_candidates(paths: list[str | Path]) -> dict[str, list[Candidate]]:
             instance = record["instance_id"]
             if "model_patch" not in record and "patch" not in record:
                 raise ValueError(f"{path}: record of {instance} has neither model_patch nor patch")
-            system = record.get("model_name_or_path") or "candidate"
+            system = record.get("model_name_or_path") or record.get("system") or "candidate"
             if record.get("candidate_id") and "model_patch" not in record:
                 cid = str(record["candidate_id"])
             else:

@@ -12,6 +12,7 @@ from typing import Any
 from envs.environment import prepare_environment
 from envs.task import Task
 from sandbox import SandboxPool
+from selection.candidate_tests import candidate_tests
 from selection.groups import expand_table, original_files_for, write_decision
 from selection.normalize import dedupe
 from selection.select import Decision, select
@@ -38,7 +39,8 @@ def select_task(
 
     `env` defaults to the task's prepared environment; `tests` to the scripts of test-writing
     trajectories run with `model` (none without a model). Candidates' own reproduction scripts are
-    always added by the verifier. `cache_dir`: the run's outcome cache (default `run_dir`).
+    always added by the verifier, and with `selection.candidate_tests` the scripts and test functions
+    their patches bring (selection.candidate_tests). `cache_dir`: the run's outcome cache (default `run_dir`).
     """
 
     out_dir = run_dir / task.instance_id
@@ -54,12 +56,16 @@ def select_task(
             run_test_trajectories(task, env, model, pool, config, out_dir / "trajectories") if model else []
         )
     verified = [c for c in candidates if c.candidate_id in reps]
+    if config.selection.candidate_tests:
+        tests = [*tests, *candidate_tests(candidates, originals)]
     table = verify(
         task, env, verified, tests, config, judge_model, pool, out_dir, cache_dir=cache_dir or run_dir
     )
     table = expand_table(table, groups)
     table.save(out_dir / "selection_table.json")
-    decision = select(table, config.selection, candidates, originals, groups=groups)
+    decision = select(
+        table, config.selection, candidates, originals, groups=groups, issue=task.problem_statement
+    )
     if config.selection.selection_trajectory and model is not None and decision.best is not None:
         decision = run_selection_trajectory(task, env, decision, candidates, config, model, pool, out_dir)
     write_decision(out_dir / "decision.json", decision, candidates)

@@ -24,7 +24,16 @@ class VerifierConfig(Section):
 
     # execution
     regression_timeout: float = 600.0
-    """Timeout of one regression run (all selected test files of one code version), in seconds."""
+    """Timeout of one regression run (`files` mode: all selected test files of one code version;
+    `targeted` mode: one file, and the ceiling of the relative timeouts), in seconds."""
+    regression_mode: Literal["targeted", "files"] = "targeted"
+    """`targeted`: the original runs each regression file once with a call tracer; each candidate runs
+    only the tests that called a function it changes, with relative timeouts (verifiers/regression.py).
+    `files`: every candidate runs every selected file whole under one flat `regression_timeout`."""
+    regression_timeout_factor: float = 3.0
+    """`targeted` mode: a candidate's timeout for a file is factor x the original's run time of it + margin."""
+    regression_timeout_margin: float = 30.0
+    """`targeted` mode: seconds added to the relative timeout of each file."""
     max_parallel: int = 2
     """Sandboxes (one per distinct candidate patch) run at the same time."""
     cache_dir: str = ""
@@ -57,8 +66,8 @@ class VerifierConfig(Section):
     # hybrid score
     hybrid: Literal["weighted", "r2egym"] = "weighted"
     """`weighted`: test_weight * generated_score + judge_weight * judge - regression penalty.
-    `r2egym`: an approximation of R2E-Gym's rule, built from the paper's description, not their code: top-n
-    by the judge, then by the count of passed tests (docs/verifiers.md)."""
+    `r2egym`: R2E-Gym's cascade (get_hybrid_aggregation): judge top k, then regression pass rate, then
+    generated-test pass rate, then judge (docs/verifiers.md)."""
     test_weight: float = 1.0
     """Weight of the weighted generated-test score (in [0, 1]) in the `weighted` hybrid."""
     judge_weight: float = 0.3
@@ -66,11 +75,28 @@ class VerifierConfig(Section):
     judge_default: float = 0.5
     """Judge value used when a candidate has no judge score (judge off or unanswered)."""
     regression_penalty: float = 1.0
-    """Subtracted from the hybrid score when a candidate breaks at least one regression test."""
+    """Weight of the regression loss log(1 + broken) / log(1 + tests) (weighted counts) in the hybrid score."""
+    regression_degree: Literal["log", "flat"] = "log"
+    """`log`: the regression loss grows with the weighted number of broken tests (hybrid.regression_loss);
+    `flat`: 1 when anything breaks (the earlier "breaks a regression test" penalty, kept to measure)."""
     regression_veto: bool = False
     """Instead of the penalty, rank every candidate that breaks a regression test after all others."""
-    r2egym_top_n: int = 5
-    """`r2egym` hybrid: candidates outside the judge's top n rank after those inside."""
+    r2egym_top_min: int = 3
+    """`r2egym` hybrid: the judge's top k = max(r2egym_top_min, int(r2egym_top_fraction * n)) candidates
+    go through the cascade first (R2E-Gym: 3)."""
+    r2egym_top_fraction: float = 0.5
+    """`r2egym` hybrid: fraction of the candidates in the judge's top k (R2E-Gym: 0.5)."""
+
+    # regression evidence
+    shared_regression_share: float = 0.5
+    """A regression test that more than this share of the distinct applying candidates break is probably
+    one the issue is meant to change: its failures weigh `shared_regression_weight`."""
+    shared_regression_weight: float = 0.25
+    """Weight of a failure of a regression test most candidates break (a failure a single candidate causes
+    weighs 1); see weights.weigh_regressions."""
+    obsolete_tests: bool = True
+    """With a verifier model: ask it which failing regression tests the issue makes obsolete (Agentless);
+    their failures weigh 0 (templates/obsolete*.j2)."""
 
 
 class VerifierSettings(AgentSettings, EnvSettings, Protocol):

@@ -11,6 +11,7 @@ import json
 import logging
 import shlex
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ class RegressionRun:
     """Test id -> status from the log parser."""
     outcome: Outcome
     """The whole run (exit code, digest, excerpt)."""
+    ran: int | None = None
+    """Tests actually run (targeted runs; None: every selected file ran whole)."""
 
 
 @dataclass
@@ -174,11 +177,14 @@ def run_version(
     touched: list[str] | None = None,
     selected: list[str] | None = None,
     task: Any = None,
+    regression_fn: Callable[[Callable[[], Any]], RegressionRun] | None = None,
 ) -> VersionResult:
     """Run every test on one version (patch "" = the original code), from cache where possible.
 
     For the original, pass `touched` to select regression files first (they land in `selected`), and
-    regression_cmd=None; the command is then built from the selection.
+    regression_cmd=None; the command is then built from the selection. `regression_fn(sandbox)` runs the
+    regression tests instead of `regression_cmd` (targeted runs, verifiers.regression); it calls
+    `sandbox()` only when it needs one.
     """
     result = VersionResult(patch_hash=patch_hash)
     apply_key = cache_key("apply", env.image, patch_hash)
@@ -215,7 +221,9 @@ def run_version(
                 outcome = run_generated(sandbox(), env, test, config, runs.script_path(test))
                 cache.put(key, outcome.model_dump())
                 result.outcomes[test.test_id] = outcome
-            if regression_cmd:
+            if regression_fn is not None:
+                result.regression = regression_fn(sandbox)
+            elif regression_cmd:
                 key = _regression_key(env, patch_hash, regression_cmd, config)
                 if (cached := cache.get(key)) is not None:
                     result.regression = _regression_from_json(cached)

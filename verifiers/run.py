@@ -17,14 +17,24 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from verifiers.cache import image_identity, open_cache
 from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
-from verifiers.execute import EnvLike, PoolLike, SandboxCounter, VersionResult, run_version
+from verifiers.execute import (
+    EnvLike,
+    PoolLike,
+    RegressionRun,
+    SandboxCounter,
+    VersionResult,
+    run_version,
+)
 from verifiers.hybrid import score_rows
 from verifiers.judge import ChatModel, Judge
+from verifiers.regression import RegressionPlan, record_original, run_candidate
 from verifiers.table import (
     Candidate,
     CandidateRow,
@@ -35,7 +45,7 @@ from verifiers.table import (
     VerifierTable,
     sha256,
 )
-from verifiers.weights import generated_scores, weigh_columns
+from verifiers.weights import generated_scores, unbacked_candidate_tests, weigh_columns, weigh_regressions
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +94,9 @@ def verify(
     # 1. the original code
     selected: list[str] = []
     touched = touched_files(c.patch for c in candidates) if regression else None
+    targeted = regression and vconf.regression_mode == "targeted"
+    plans: list[RegressionPlan] = []
+    record = partial(_record_plan, env, pool, touched or [], cache, vconf, task, plans) if targeted else None
     original = run_version(
         pool,
         env,
@@ -94,13 +107,19 @@ def verify(
         cache,
         vconf,
         counter,
-        touched=touched,
+        touched=None if targeted else touched,
         selected=selected,
         task=task,
+        regression_fn=record,
     )
-    reg_ids = _passing_regression_ids(original)
+    plan = plans[0] if plans else None
+    if plan is not None:
+        selected = [r.file for r in plan.files]
+        reg_ids = plan.columns()
+    else:
+        reg_ids = _passing_regression_ids(original)
     reg_cmd = None
-    if reg_ids:
+    if reg_ids and plan is None:
         reg_cmd = regression_command(env.test_cmd, selected)
 
     # 2. one sandbox per distinct candidate patch
@@ -112,8 +131,21 @@ def verify(
     def one(item: tuple[str, str]) -> VersionResult:
         patch_hash, patch = item
         try:
+            regression_fn = None
+            if plan is not None and reg_ids:
+                regression_fn = partial(_targeted, env, plan, patch, patch_hash, cache, vconf, task)
             return run_version(
-                pool, env, patch, patch_hash, all_tests, reg_cmd, cache, vconf, counter, task=task
+                pool,
+                env,
+                patch,
+                patch_hash,
+                all_tests,
+                reg_cmd,
+                cache,
+                vconf,
+                counter,
+                task=task,
+                regression_fn=regression_fn,
             )
         except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
             log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
@@ -141,12 +173,16 @@ def verify(
         )
         for t in all_tests
     ]
-    ok = Outcome(exit_code=0, output_digest=sha256(PASSED), output_excerpt=PASSED)
-    columns += [TestColumn(test_id=i, kind="regression", reference=ok, source="repository") for i in reg_ids]
+    columns += [
+        TestColumn(test_id=i, kind="regression", reference=_ok(), source="repository") for i in reg_ids
+    ]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
     by_id = {t.test_id: t for t in all_tests}
     weigh_columns(columns, by_id, rows, vconf)
+    unbacked_candidate_tests(columns, rows)
     generated_scores(columns, rows)
+    obsolete = _obsolete(task, rows, judge_model, vconf) if judge and judge_model is not None else set()
+    weigh_regressions(columns, rows, vconf, obsolete)
     formula = score_rows(columns, rows, vconf)
     table = VerifierTable(
         instance_id=task.instance_id,
@@ -164,11 +200,56 @@ def verify(
             "original_regression_run": original.regression.outcome.model_dump()
             if original.regression
             else None,
+            "regression_mode": vconf.regression_mode if regression else None,
+            "regression_plan_seconds": plan.seconds if plan is not None else None,
+            "regression_file_seconds": {r.file: r.seconds for r in plan.files} if plan is not None else None,
         },
     )
     if out_dir is not None:
         table.save(Path(out_dir) / TABLE_FILE)
     return table
+
+
+def _obsolete(task: Any, rows: list[CandidateRow], model: ChatModel, vconf: Any) -> set[str]:
+    if not vconf.obsolete_tests:
+        return set()
+    from verifiers.obsolete import obsolete_tests
+
+    return obsolete_tests(model, task.problem_statement, rows, vconf)
+
+
+def _ok() -> Outcome:
+    return Outcome(exit_code=0, output_digest=sha256(PASSED), output_excerpt=PASSED)
+
+
+def _record_plan(
+    env: EnvLike,
+    pool: PoolLike,
+    touched: list[str],
+    cache: Any,
+    vconf: Any,
+    task: Any,
+    plans: list[RegressionPlan],
+    sandbox: Any,
+) -> RegressionRun:
+    """The original's targeted regression record (verifiers.regression), in the original's sandbox."""
+    plan = record_original(SimpleNamespace(get=sandbox), env, touched, cache, vconf, task, pool)
+    plans.append(plan)
+    columns = plan.columns()
+    return RegressionRun(statuses=dict.fromkeys(columns, PASSED), outcome=_ok())
+
+
+def _targeted(
+    env: EnvLike,
+    plan: RegressionPlan,
+    patch: str,
+    patch_hash: str,
+    cache: Any,
+    vconf: Any,
+    task: Any,
+    sandbox: Any,
+) -> Any:
+    return run_candidate(sandbox, env, plan, patch, patch_hash, cache, vconf, task)
 
 
 def _passing_regression_ids(original: VersionResult) -> list[str]:
@@ -200,6 +281,9 @@ def _row(
             if status != PASSED:
                 failures.append(test_id)
         row.regression = RegressionResult(
-            passed=len(reg_ids) - len(failures), failed=len(failures), new_failures=failures
+            passed=len(reg_ids) - len(failures),
+            failed=len(failures),
+            new_failures=failures,
+            ran=version.regression.ran if version.regression else None,
         )
     return row

@@ -91,7 +91,9 @@ class TestColumn(BaseModel):
     """Generated test id, or the regression test id as the log parser names it."""
     kind: Literal["generated", "regression"]
     weight: float = 0.0
-    """Weight in the generated score (0 = carries no information; regression columns always 0)."""
+    """Generated tests: weight in the generated score (0 = carries no information). Regression tests: weight
+    of a failure in the regression evidence (1; less for a test most candidates break or that the model
+    calls obsolete; see weights.weigh_regressions)."""
     reference: Outcome | None = None
     """Outcome on the original code."""
     distinguishing: bool = False
@@ -109,6 +111,13 @@ class RegressionResult(BaseModel):
     """Selected regression tests not passing on the candidate."""
     new_failures: list[str] = Field(default_factory=list)
     """Test ids passing on the original code and failing on the candidate."""
+    ran: int | None = None
+    """Tests actually run on the candidate (targeted runs: only those calling changed code; the others
+    count as passed); None when every selected file ran whole."""
+    weight_total: float = 0.0
+    """Sum of the regression columns' weights (0: not weighed; then every test counts 1)."""
+    weight_failed: float = 0.0
+    """Sum of the weights of the regression tests the candidate breaks."""
 
 
 class CandidateRow(BaseModel):

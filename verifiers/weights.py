@@ -11,14 +11,16 @@ and passes on at least one candidate:
                                                      -> distinguishing, weight 1 + rarity_bonus * (1 - k/n)
 
 Counts are over distinct applying patches (by patch hash), so duplicated candidates do not skew weights.
-Regression columns always weigh 0 here: they act through the regression penalty of the hybrid score.
+Regression columns are weighed apart (weigh_regressions): a failure's weight in the regression evidence.
 """
 
 from __future__ import annotations
 
 from verifiers.config import VerifierConfig
 from verifiers.outcome import is_test_bug
-from verifiers.table import CandidateRow, GeneratedTest, TestColumn
+from verifiers.table import CandidateRow, GeneratedTest, TestColumn, sha256
+
+EMPTY_HASH = sha256("")
 
 
 def weigh_columns(
@@ -35,7 +37,7 @@ def weigh_columns(
     n = len(distinct)
     for column in columns:
         if column.kind != "generated":
-            column.weight, column.distinguishing = 0.0, False
+            column.distinguishing = False
             continue
         passing = sum(1 for row in distinct.values() if (o := row.outcomes.get(column.test_id)) and o.passed)
         column.weight, column.distinguishing, column.reason = _weigh(
@@ -60,12 +62,79 @@ def _weigh(
 
 
 def generated_scores(columns: list[TestColumn], rows: list[CandidateRow]) -> None:
-    """generated_score = sum of weights of passed columns / sum of all weights (0 when nothing weighs)."""
-    weighted = [c for c in columns if c.weight > 0]
-    total = sum(c.weight for c in weighted)
+    """generated_score = sum of weights of passed columns / sum of all weights (0 when nothing weighs).
+
+    A test a candidate brought itself (source `candidate:<its id>`) is left out of its own score."""
+    weighted = [c for c in columns if c.kind == "generated" and c.weight > 0]
     for row in rows:
+        own = f"candidate:{row.candidate_id}"
+        mine = [c for c in weighted if c.source != own]
+        total = sum(c.weight for c in mine)
         if not row.applies or total == 0:
             row.generated_score = 0.0
             continue
-        got = sum(c.weight for c in weighted if (o := row.outcomes.get(c.test_id)) and o.passed)
+        got = sum(c.weight for c in mine if (o := row.outcomes.get(c.test_id)) and o.passed)
         row.generated_score = round(got / total, 6)
+
+
+def plausible(row: CandidateRow) -> bool:
+    """An applying, non-empty candidate that keeps at least half of the regression tests passing."""
+    reg = row.regression
+    total = reg.passed + reg.failed
+    return row.applies and row.patch_hash != EMPTY_HASH and (total == 0 or reg.failed * 2 <= total)
+
+
+def weigh_regressions(
+    columns: list[TestColumn],
+    rows: list[CandidateRow],
+    config: VerifierConfig,
+    obsolete: set[str] | None = None,
+) -> None:
+    """Weights of regression columns and each row's weighted regression result, in place.
+
+    A failure weighs 1 when few candidates share it; `shared_regression_weight` when more than
+    `shared_regression_share` of the distinct plausible candidates (by patch hash) break the test (it
+    probably encodes the behaviour the issue changes); 0 for tests the model named obsolete."""
+    obsolete = obsolete or set()
+    distinct: dict[str, CandidateRow] = {}
+    for row in sorted(rows, key=lambda r: r.candidate_id):
+        if plausible(row):
+            distinct.setdefault(row.patch_hash, row)
+    failing: dict[str, int] = {}
+    for row in distinct.values():
+        for test_id in row.regression.new_failures:
+            failing[test_id] = failing.get(test_id, 0) + 1
+    n = len(distinct)
+    weights = {}
+    for column in columns:
+        if column.kind != "regression":
+            continue
+        share = failing.get(column.test_id, 0) / n if n else 0.0
+        if column.test_id in obsolete:
+            column.weight, column.reason = 0.0, "obsolete (verifier model)"
+        elif n >= 2 and share > config.shared_regression_share:
+            column.weight = config.shared_regression_weight
+            column.reason = f"broken by {failing[column.test_id]}/{n} plausible candidates"
+        else:
+            column.weight, column.reason = 1.0, ""
+        weights[column.test_id] = column.weight
+    total = sum(weights.values())
+    for row in rows:
+        if row.applies and weights:
+            row.regression.weight_total = round(total, 6)
+            row.regression.weight_failed = round(
+                sum(weights.get(t, 1.0) for t in row.regression.new_failures), 6
+            )
+
+
+def unbacked_candidate_tests(columns: list[TestColumn], rows: list[CandidateRow]) -> None:
+    """A test a candidate brought (source `candidate:<id>`) that the candidate itself does not pass carries
+    no evidence (its own author's fix does not satisfy it): weight 0, in place. A test whose author is not
+    in the table (e.g. a deduplicated member) keeps its weight."""
+    by_id = {row.candidate_id: row for row in rows}
+    for column in columns:
+        if column.kind != "generated" or not column.source.startswith("candidate:") or column.weight == 0:
+            continue
+        author = by_id.get(column.source.removeprefix("candidate:"))
+        if author is not None and not ((o := author.outcomes.get(column.test_id)) and o.passed):
+            column.weight, column.distinguishing, column.reason = 0.0, False, "its author fails it"

@@ -129,3 +129,23 @@ def test_select_over_prediction_files(project):
     wrong = next(c for c in decision["clusters"] if "sys_b/model-b:demo__calc-1" in c["members"])
     assert wrong["new_regressions"] >= 1
     assert decision["sources"]["sys_b/model-b:demo__calc-1"].endswith("sys_b.jsonl")
+
+
+def test_select_reads_the_repository_from_repos_dir(project):
+    """A task without repo_url: its code comes from `--repos-dir` (a mirror named owner__name.git)."""
+    mirrors = project / "mirrors"
+    mirrors.mkdir(exist_ok=True)
+    if not (mirrors / "demo__calc.git").exists():
+        git(project, "clone", "-q", "--bare", str(project / "repo"), str(mirrors / "demo__calc.git"))
+    task = json.loads((project / "tasks.jsonl").read_text())
+    task.pop("repo_url")
+    (project / "tasks_mirror.jsonl").write_text(json.dumps(task) + "\n")
+    out, run_dir = project / "preds_mirror.jsonl", project / "run_mirror"
+    args = ["select", "--dataset", str(project / "tasks_mirror.jsonl"), "--output", str(out)]
+    args += ["--candidates", str(project / "sys_a.jsonl"), str(project / "sys_c.jsonl")]
+    args += ["--run-dir", str(run_dir), "--repos-dir", str(mirrors), "verifier.judge=false"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    decision = json.loads((run_dir / "demo__calc-1" / "decision.json").read_text())
+    # the cosmetic variant merges with the plain fix only by AST normalization, which needs the repository
+    assert [g["count"] for g in decision["groups"]] == [2]

@@ -15,7 +15,6 @@ from envs.environment import EnvSpec
 from verifiers import collect
 from verifiers.config import VerifierConfig
 from verifiers.execute import FIND_TESTS
-from verifiers.hybrid import score_rows
 from verifiers.judge import p_yes_from_logprobs, verdict
 from verifiers.logparse import parse_log
 from verifiers.outcome import is_test_bug, make_outcome, normalize_output
@@ -113,41 +112,6 @@ def test_rarity_bonus_and_duplicates():
     assert [r.generated_score for r in rows] == [1.0, 1.0, pytest.approx(4 / 9), 0.0]
     weigh_columns(columns, tests, rows, VerifierConfig())
     assert [c.weight for c in columns] == [1.0, 1.0]
-
-
-def test_weighted_hybrid_penalty_and_veto():
-    columns, tests = _columns()
-    rows = [
-        _row("good", {"t1": True, "t2": True}, judge=0.2),
-        _row("breaks", {"t1": True, "t2": True}, 0.9, ["r"]),
-        _row("nofix", {"t1": False, "t2": False}, judge=1.0),
-        _row("noapply", {}, applies=False),
-    ]
-    config = VerifierConfig()
-    weigh_columns(columns, tests, rows, config)
-    generated_scores(columns, rows)
-    score_rows(columns, rows, config)
-    hybrid = {r.candidate_id: r.hybrid_score for r in rows}
-    assert hybrid == {
-        "good": pytest.approx(1.06),
-        "breaks": pytest.approx(0.27),
-        "nofix": pytest.approx(0.3),
-        "noapply": -100.0,
-    }
-    score_rows(columns, rows, VerifierConfig(regression_veto=True))
-    assert rows[1].hybrid_score < min(rows[0].hybrid_score, rows[2].hybrid_score)
-
-
-def test_r2egym_hybrid_top_n_by_judge_then_tests():
-    columns, _ = _columns()
-    rows = [
-        _row("a", {"t1": True, "t2": True}, judge=0.5),
-        _row("b", {"t1": True, "t2": False}, judge=0.9),
-        _row("c", {"t1": True, "t2": True}, judge=0.1),
-    ]
-    score_rows(columns, rows, VerifierConfig(hybrid="r2egym", r2egym_top_n=2))
-    order = [r.candidate_id for r in sorted(rows, key=lambda r: -r.hybrid_score)]
-    assert order == ["a", "b", "c"]  # c passes most tests but is outside the judge's top 2
 
 
 def test_table_lookup_and_ranking():

@@ -82,7 +82,8 @@ def mixed_policy(delays: dict[str, float]):
 
 def _config(**verifier) -> SwescaleConfig:
     config = SwescaleConfig()
-    for key, value in {"judge_samples": 5, **verifier}.items():
+    # obsolete_tests off: these tests count the judge's requests (tests/verifiers/test_targeted.py has that question)
+    for key, value in {"judge_samples": 5, "obsolete_tests": False, **verifier}.items():
         setattr(config.verifier, key, value)
     return config
 
@@ -135,11 +136,11 @@ def test_regression_tests_selected_and_breaking_candidate_penalised(first):
     assert table.meta["regression_files"] == ["tests/test_ops.py"]  # not tests/test_strings.py
     regression = [c.test_id for c in table.tests if c.kind == "regression"]
     assert regression == [
-        "test_add (tests.test_ops.TestOps.test_add)",
-        "test_mean (tests.test_ops.TestOps.test_mean)",
+        "tests/test_ops.py::test_add (tests.test_ops.TestOps.test_add)",
+        "tests/test_ops.py::test_mean (tests.test_ops.TestOps.test_mean)",
     ]
     b, a = table.row("B"), table.row("A")
-    assert b.regression.new_failures == ["test_mean (tests.test_ops.TestOps.test_mean)"]
+    assert b.regression.new_failures == ["tests/test_ops.py::test_mean (tests.test_ops.TestOps.test_mean)"]
     assert a.regression.new_failures == [] and a.regression.passed == 2
     assert b.generated_score == a.generated_score == 1.0
     assert b.hybrid_score < a.hybrid_score

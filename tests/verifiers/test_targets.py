@@ -1,0 +1,142 @@
+"""Which regression tests exercise a candidate's change: changed lines -> functions -> tests (pure)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from verifiers.calltrace_box import spans
+from verifiers.targets import (
+    changed_line_numbers,
+    function_name,
+    selected_ids,
+    subset_command,
+    target_functions,
+    targets_of,
+)
+
+SOURCE = '''import os
+
+
+def alpha(x):
+    """Doc."""
+    return x + 1
+
+
+class Box:
+    size = 3
+
+    def beta(self):
+        return self.size
+
+
+def gamma():
+    return 0
+'''
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(SOURCE)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+def _patch(repo: Path, new: str) -> str:
+    (repo / "pkg" / "mod.py").write_text(new)
+    diff = subprocess.run(["git", "diff"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    (repo / "pkg" / "mod.py").write_text(SOURCE)
+    return diff
+
+
+def _spans(repo: Path) -> dict:
+    info = spans([str(repo / "pkg" / "mod.py")])
+    return {"pkg/mod.py": info[str(repo / "pkg" / "mod.py")]}
+
+
+def test_spans_of_functions_and_imports(repo):
+    info = _spans(repo)["pkg/mod.py"]
+    assert [f[:3] for f in info["functions"]] == [["alpha", 4, 6], ["Box.beta", 12, 13], ["gamma", 16, 17]]
+    assert info["imports"] == [[1, 1]]
+
+
+def test_a_change_inside_a_function_targets_that_function(repo):
+    patch = _patch(repo, SOURCE.replace("return x + 1", "return x + 2"))
+    assert changed_line_numbers(patch) == {
+        "pkg/mod.py": [(6, "-", "    return x + 1"), (6, "+", "    return x + 2")]
+    }
+    targets = targets_of(patch, _spans(repo), [])
+    assert targets.functions == {"pkg/mod.py": {6}} and not targets.whole_files and not targets.everything
+    functions = [["pkg/mod.py", 4, 6], ["pkg/mod.py", 12, 13], ["pkg/mod.py", 16, 17]]
+    assert target_functions(targets, functions, _spans(repo)) == {0}
+
+
+def test_imports_and_new_top_level_functions_target_nothing(repo):
+    new = SOURCE.replace("import os\n", "import os\nimport sys\n") + "\n\ndef delta():\n    return sys.argv\n"
+    targets = targets_of(_patch(repo, new), _spans(repo), [])
+    assert not targets.functions and not targets.whole_files and not targets.everything
+
+
+def test_a_class_level_change_targets_the_whole_file(repo):
+    targets = targets_of(_patch(repo, SOURCE.replace("size = 3", "size = 4")), _spans(repo), [])
+    assert targets.whole_files == {"pkg/mod.py"}
+    assert target_functions(targets, [["pkg/mod.py", 16, 17], ["other.py", 1, 2]], _spans(repo)) == {0}
+
+
+def test_configuration_changes_target_everything_docs_nothing():
+    conf = "diff --git a/setup.cfg b/setup.cfg\n--- a/setup.cfg\n+++ b/setup.cfg\n@@ -1 +1 @@\n-a\n+b\n"
+    doc = conf.replace("setup.cfg", "docs/index.rst")
+    assert targets_of(conf, {}, []).everything
+    assert not targets_of(doc, {}, []).everything
+    edited = conf.replace("setup.cfg", "tests/test_x.py")
+    assert targets_of(edited, {}, ["tests/test_x.py"]).edited_tests == {"tests/test_x.py"}
+
+
+def test_selected_ids_by_node_id_or_test_function():
+    hits = {
+        "node:tests/test_a.py::TestA::test_one[1]": [0],
+        "func:tests/test_a.py::test_two": [1],
+        "func:tests/test_b.py::test_three": [0],
+    }
+    passing = [
+        "tests/test_a.py::TestA::test_one[1]",
+        "tests/test_a.py::test_two",
+        "tests/test_a.py::test_four",
+    ]
+    assert selected_ids(passing, "tests/test_a.py", hits, {0}) == {"tests/test_a.py::TestA::test_one[1]"}
+    assert selected_ids(passing, "tests/test_a.py", hits, {1}) == {"tests/test_a.py::test_two"}
+    assert selected_ids(["test_three"], "tests/test_b.py", hits, {0}) == {"test_three"}
+    assert function_name("test_x (mod.Class.test_x)") == "test_x"
+
+
+def test_subset_commands_per_runner():
+    ids = {"t/test_a.py::TestA::test_one[1]", "t/test_a.py::TestA::test_one[2]"}
+    assert subset_command("pytest -rA", "t/test_a.py", ids) == "pytest -rA t/test_a.py::TestA::test_one"
+    assert (
+        subset_command("bin/test -C", "t/test_b.py", {"test_x", "test_y"})
+        == "bin/test -C t/test_b.py -k test_x test_y"
+    )
+    unit = subset_command(
+        "python -m unittest -v", "tests/test_ops.py", {"test_add (tests.test_ops.TestOps.test_add)"}
+    )
+    assert unit == "python -m unittest -v tests.test_ops.TestOps.test_add"
+    django = subset_command("./tests/runtests.py", "tests/x/tests.py", {"test_y (x.tests.C)"})
+    assert django == "./tests/runtests.py x.tests.C.test_y"
+    assert subset_command("make test", "t.py", {"a"}) is None
+
+
+def test_one_process_for_several_files_unless_names_collide():
+    from verifiers.targets import ambiguous, subset_command_many
+
+    parts = [("t/test_a.py", {"t/test_a.py::test_x"}), ("t/test_b.py", {"t/test_b.py::T::test_y[1]"})]
+    assert subset_command_many("pytest -rA", parts) == "pytest -rA t/test_a.py::test_x t/test_b.py::T::test_y"
+    sympy = [("a.py", {"test_x"}), ("b.py", {"test_y"})]
+    assert subset_command_many("bin/test -C", sympy) == "bin/test -C a.py b.py -k test_x test_y"
+    # sympy's parser names tests by function only: a name in two of the files makes one process ambiguous
+    assert ambiguous("sympy", sympy, {"a.py": ["test_x", "test_z"], "b.py": ["test_y", "test_z"]})
+    assert not ambiguous("sympy", sympy, {"a.py": ["test_x"], "b.py": ["test_y"]})
+    assert not ambiguous("pytest", parts, {"t/test_a.py": ["t/test_a.py::test_x"], "t/test_b.py": []})

@@ -1,0 +1,233 @@
+"""Runs INSIDE the sandbox (stdlib only, Python >= 3.8): which tests call which functions of touched files.
+
+Two uses:
+
+* `python calltrace_box.py spans FILE...` prints JSON {file: {"functions": [[qualname, first, last, col]],
+  "imports": [[first, last]]}} from the original files' ASTs (first = first decorator line), so the host
+  can map a candidate's changed lines to functions.
+* imported at interpreter start (a .pth file in site-packages) with SWESCALE_CALLTRACE set to a JSON
+  config {"out": DIR, "root": "/testbed", "touched": [...], "tests": [...]}: an import hook compiles the
+  touched modules with one call to a recorder at the start of every function body (its line numbers
+  unchanged; no bytecode written), so only calls of touched functions cost anything. At exit it writes
+  DIR/calls-<pid>.json: {"functions": [[file, first, last]], "hits": {test key: [function index, ...]},
+  "loaded": [touched files instrumented], "elsewhere": [touched files imported from another path]};
+  meanwhile each new (test, function) pair is appended to DIR/calls-<pid>.jsonl as [key, file, first,
+  last], so a process killed at its timeout still leaves what it saw.
+
+A test key is `node:<pytest node id>` while pytest runs a test (PYTEST_CURRENT_TEST, which also covers
+its fixtures), and `func:<test file>::<function name>` for the innermost `test*` function of a test file
+on the stack (any runner: unittest, Django's, sympy's bin/test, pytest's in-process pytester).
+Subprocesses inherit the variable, so runners that start a fresh interpreter are traced too.
+"""
+
+import ast
+import atexit
+import builtins
+import json
+import os
+import sys
+from importlib.machinery import PathFinder, SourceFileLoader
+
+ENV = "SWESCALE_CALLTRACE"
+HOOK = "__swescale_hit__"
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _first_line(node):
+    return min([node.lineno] + [d.lineno for d in node.decorator_list])
+
+
+def _last_line(node):
+    return getattr(node, "end_lineno", None) or max(getattr(n, "lineno", 0) for n in ast.walk(node))
+
+
+def _spans(path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        tree = ast.parse(handle.read())
+    functions, imports = [], []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            name = prefix
+            if isinstance(child, FUNCTIONS + (ast.ClassDef,)):
+                name = prefix + child.name
+                if isinstance(child, FUNCTIONS):
+                    functions.append([name, _first_line(child), _last_line(child), child.col_offset])
+                name += "."
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                imports.append([child.lineno, _last_line(child)])
+            visit(child, name)
+
+    visit(tree, "")
+    return {"functions": functions, "imports": imports}
+
+
+def spans(paths):
+    out = {}
+    for path in paths:
+        try:
+            out[path] = _spans(path)
+        except (OSError, SyntaxError, ValueError):
+            out[path] = None
+    return out
+
+
+class Recorder:
+    def __init__(self, config):
+        self.root = config.get("root", "/testbed").rstrip("/") + "/"
+        self.out = config["out"]
+        self.touched = {self.root + p for p in config["touched"]}
+        self.tests = {self.root + p for p in config["tests"]}
+        self.functions = []  # [file, first, last]
+        self.hits = {}  # test key -> set of function indices
+        self.loaded = []
+        self._memo = {}  # frame -> test keys, for frames running inside a test
+        self._journal_pid, self._journal_file = None, None
+
+    def instrument(self, tree, path):
+        """Insert `__swescale_hit__(index)` first in every function body (after its docstring)."""
+        relative = path[len(self.root) :]
+        for node in ast.walk(tree):
+            if not isinstance(node, FUNCTIONS):
+                continue
+            index = len(self.functions)
+            self.functions.append([relative, _first_line(node), _last_line(node)])
+            call = ast.Expr(ast.Call(ast.Name(HOOK, ast.Load()), [ast.Constant(index)], []))
+            body = node.body
+            first = body[0] if body else None
+            docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            at = 1 if docstring and isinstance(first.value.value, str) else 0
+            ast.copy_location(call, body[at] if at < len(body) else body[0])
+            ast.fix_missing_locations(call)
+            body.insert(at, call)
+        self.loaded.append(relative)
+
+    def _node(self):
+        node = os.environ.get("PYTEST_CURRENT_TEST")
+        return ["node:" + node.rsplit(" (", 1)[0]] if node else []
+
+    def _keys(self, caller):
+        """Test keys of the call stack above `caller`. Frames below a test frame are memoized with the
+        test's keys, so a walk stops at the first memoized frame (recursion costs one step)."""
+        memo = self._memo
+        chain = []
+        frame = caller
+        while frame is not None:
+            keys = memo.get(frame)
+            if keys is not None:
+                break
+            code = frame.f_code
+            if code.co_filename in self.tests and code.co_name.startswith("test"):
+                func = "func:" + code.co_filename[len(self.root) :] + "::" + code.co_name
+                keys = self._node() + [func]
+                chain.append(frame)
+                break
+            chain.append(frame)
+            frame = frame.f_back
+        if keys is None:  # no test on the stack (collection, fixtures): only pytest's current test
+            return self._node()
+        if len(memo) > 50000:
+            memo.clear()
+        for frame in chain:
+            memo[frame] = keys
+        return keys
+
+    def hit(self, index):
+        keys = self._memo.get(sys._getframe(2))  # the caller of the instrumented function
+        if keys is None:
+            keys = self._keys(sys._getframe(2))
+        for key in keys:
+            found = self.hits.get(key)
+            if found is None:
+                self.hits[key] = found = set()
+            if index not in found:
+                found.add(index)
+                self._journal(key, index)
+
+    def _journal(self, key, index):
+        """Append each new (test, function) pair at once, so a run killed at its timeout keeps them."""
+        pid = os.getpid()
+        if self._journal_pid != pid:  # first use, or a forked child
+            try:
+                self._journal_file = open(os.path.join(self.out, f"calls-{pid}.jsonl"), "a", buffering=1)
+            except OSError:
+                self._journal_file = None
+            self._journal_pid = pid
+        if self._journal_file is not None:
+            self._journal_file.write(json.dumps([key] + self.functions[index]) + "\n")
+
+    def write(self):
+        elsewhere = []  # touched files imported without the recorder (another path or loader)
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None) or ""
+            for path in self.touched:
+                relative = path[len(self.root) :]
+                if filename.endswith("/" + relative) and relative not in self.loaded:
+                    elsewhere.append(relative)
+        data = {
+            "functions": self.functions,
+            "hits": {k: sorted(v) for k, v in self.hits.items()},
+            "loaded": self.loaded,
+            "elsewhere": sorted(set(elsewhere)),
+        }
+        try:
+            with open(os.path.join(self.out, f"calls-{os.getpid()}.json"), "w") as handle:
+                json.dump(data, handle)
+        except OSError:
+            pass
+
+
+class Loader(SourceFileLoader):
+    recorder = None
+
+    def get_code(self, fullname):
+        source = self.get_data(self.path)
+        try:
+            tree = ast.parse(source, self.path)
+        except (SyntaxError, ValueError):
+            return super().get_code(fullname)
+        self.recorder.instrument(tree, self.path)
+        return compile(tree, self.path, "exec", dont_inherit=True)
+
+
+class Finder:
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def find_spec(self, name, path=None, target=None):
+        spec = None
+        for finder in [f for f in sys.meta_path if f is not self] or [PathFinder]:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        if spec is None or spec.origin not in self.recorder.touched:
+            return None
+        if not isinstance(spec.loader, SourceFileLoader):
+            return None
+        loader = Loader(name, spec.origin)
+        loader.recorder = self.recorder
+        spec.loader = loader
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+def install():
+    try:
+        with open(os.environ[ENV]) as handle:
+            config = json.load(handle)
+    except (OSError, ValueError, KeyError):
+        return
+    recorder = Recorder(config)
+    setattr(builtins, HOOK, recorder.hit)
+    sys.meta_path.insert(0, Finder(recorder))
+    atexit.register(recorder.write)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["spans"]:
+        print(json.dumps(spans(sys.argv[2:])))
+elif os.environ.get(ENV):
+    install()

@@ -1,0 +1,362 @@
+"""Targeted regression runs (`verifier.regression_mode=targeted`): verification in minutes.
+
+1. The original code runs each selected regression test file once, in its own process, with the call
+   tracer of calltrace_box.py active: per test, the functions of the touched files it called; plus the
+   file's run time and the test ids the log parser reports PASSED (the regression columns).
+2. Each candidate runs, per file, only the tests that called a function its patch changes
+   (verifiers.targets), with a timeout relative to the original's run time of that file
+   (`regression_timeout_factor * seconds + regression_timeout_margin`, at most `regression_timeout`).
+   Tests it does not run cannot see its change and count as they did on the original (passed).
+
+Everything is cached: the plan under (image, touched files, file selection), a candidate's file run
+under (image, patch hash, command, timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from verifiers.cache import OutcomeCache, cache_key
+from verifiers.collect import regression_command, touched_files
+from verifiers.config import VerifierConfig
+from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regression_files, shell
+from verifiers.logparse import parse_log
+from verifiers.outcome import make_outcome
+from verifiers.table import sha256
+from verifiers.targets import (
+    ambiguous,
+    runner,
+    selected_ids,
+    subset_command,
+    subset_command_many,
+    target_functions,
+    targets_of,
+)
+
+log = logging.getLogger(__name__)
+
+TRACER = Path(__file__).with_name("calltrace_box.py")
+TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
+CALLS_DIR = "/tmp/swescale_calls"
+LOG = "/tmp/swescale_regression_file.log"
+PLAN_VERSION = "3"
+PASSED = "PASSED"
+
+
+class FileRecord(BaseModel):
+    """One regression test file on the original code."""
+
+    file: str
+    seconds: float
+    """Run time on the original (with the tracer)."""
+    timed_out: bool = False
+    passing: list[str] = Field(default_factory=list)
+    """Test ids (as the log parser names them) that pass on the original."""
+    hits: dict[str, list[int]] | None = None
+    """Tracer key -> indices into RegressionPlan.functions; None when the tracer recorded nothing."""
+
+
+class RegressionPlan(BaseModel):
+    """What the original run recorded; decides which tests each candidate runs."""
+
+    files: list[FileRecord] = Field(default_factory=list)
+    functions: list[list] = Field(default_factory=list)
+    """[file, first line, last line] of every called function of a touched file."""
+    spans: dict[str, dict | None] = Field(default_factory=dict)
+    """Function and import spans of the touched source files (calltrace_box.py spans)."""
+    seconds: float = 0.0
+
+    def columns(self) -> list[str]:
+        return sorted(column_id(r.file, t) for r in self.files for t in r.passing)
+
+
+def column_id(file: str, test_id: str) -> str:
+    """A regression column id unique across files: the parser's id, prefixed by the file unless it names it."""
+    return test_id if test_id.startswith(f"{file}::") else f"{file}::{test_id}"
+
+
+def _run_logged(sb: Any, env: Any, command: str, timeout: float, path: str = LOG) -> tuple[Any, str]:
+    # the log goes to a file and is read back whole (command output is capped)
+    res = sb.exec(shell(env, f"cd {WORKDIR} && ({command}) > {path} 2>&1"), timeout=timeout, cwd=WORKDIR)
+    text = sb.read_file(path) + res.output
+    sb.exec(f"rm -f {path}")
+    return res, text
+
+
+def _install_tracer(sb: Any, env: Any) -> bool:
+    found = sb.exec(
+        shell(env, f"{env.python} -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"")
+    )
+    lines = found.output.strip().splitlines()
+    if found.exit_code != 0 or not lines:
+        log.warning("no site-packages for the call tracer: %s", found.output[-300:])
+        return False
+    site = lines[-1].strip()
+    sb.write_file(f"{site}/swescale_calltrace.py", TRACER.read_text())
+    sb.write_file(f"{site}/swescale_calltrace.pth", "import swescale_calltrace\n")
+    sb.write_file(TRACER_IN_BOX, TRACER.read_text())
+    return True
+
+
+def _read_calls(sb: Any, directory: str) -> list[dict] | None:
+    """The recorder's files of every process of one run (None: it wrote nothing). A process killed at
+    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there."""
+    listing = sb.exec(f"ls {directory} 2>/dev/null")
+    names = set(listing.output.split())
+    out = []
+    for name in sorted(names):
+        try:
+            if name.startswith("calls-") and name.endswith(".json"):
+                out.append(json.loads(sb.read_file(f"{directory}/{name}")))
+            elif name.startswith("calls-") and name.endswith(".jsonl") and name[:-1] not in names:
+                out.append(_from_journal(sb.read_file(f"{directory}/{name}")))
+        except (ValueError, OSError):
+            continue
+    return out or None
+
+
+def _from_journal(text: str) -> dict:
+    functions: list[list] = []
+    index: dict[tuple, int] = {}
+    hits: dict[str, list[int]] = {}
+    for line in text.splitlines():
+        try:
+            key, path, first, last = json.loads(line)
+        except (ValueError, TypeError):
+            continue  # a line cut by the kill
+        at = index.setdefault((path, first), len(functions))
+        if at == len(functions):
+            functions.append([path, first, last])
+        hits.setdefault(key, []).append(at)
+    return {"functions": functions, "hits": hits, "elsewhere": []}
+
+
+def _merge_calls(data: list[dict], functions: list[list], index: dict) -> dict[str, list[int]] | None:
+    """Union of the recorder files of one run, function indices mapped to `functions`."""
+    hits: dict[str, set[int]] = {}
+    for part in data:
+        if part.get("elsewhere"):
+            log.warning("touched files imported without the call recorder: %s", part["elsewhere"])
+            return None
+        local = []
+        for path, first, last in part["functions"]:
+            key = (path, first)
+            if key not in index:
+                index[key] = len(functions)
+                functions.append([path, first, last])
+            local.append(index[key])
+        for test, calls in part["hits"].items():
+            hits.setdefault(test, set()).update(local[i] for i in calls)
+    return {k: sorted(v) for k, v in sorted(hits.items())}
+
+
+def record_original(
+    box: LazySandbox,
+    env: Any,
+    touched: list[str],
+    cache: OutcomeCache,
+    config: VerifierConfig,
+    task: Any,
+    pool: Any = None,
+) -> RegressionPlan:
+    """Select the regression files and run each on the original with the call tracer (cached).
+
+    The files are independent: with a `pool`, up to `max_parallel` sandboxes of the original share them
+    (the candidates wait for this record anyway)."""
+    files = select_regression_files(box, env, touched, cache, config) if touched else []
+    key = cache_key("plan", PLAN_VERSION, env.image, json.dumps(touched), json.dumps(files))
+    if (cached := cache.get(key)) is not None:
+        return RegressionPlan.model_validate(cached)
+    plan = RegressionPlan()
+    if not files:
+        return plan
+    started = time.monotonic()
+    sb = box.get()
+    sources = [p for p in touched if p.endswith(".py") and p not in files]
+    traced = _install_tracer(sb, env)
+    if traced:
+        command = f"cd {WORKDIR} && {env.python} {TRACER_IN_BOX} spans " + " ".join(map(shlex.quote, sources))
+        res = sb.exec(shell(env, command))
+        try:
+            plan.spans = json.loads(res.output.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            log.warning("no function spans: %s", res.output[-300:])
+    # more sandboxes only when the pool has room beside the one held here (else waiting would deadlock)
+    room = getattr(pool, "max_concurrent", getattr(getattr(pool, "pool", None), "max_concurrent", 1))
+    workers = max(1, min(len(files), config.max_parallel, room)) if pool is not None else 1
+    shares = [list(enumerate(files))[i::workers] for i in range(workers)]
+
+    def run_share(box_: Any, share: int, ok: bool) -> list[tuple[int, Any, dict[str, str], list | None]]:
+        out = []
+        for number, file in shares[share]:
+            res, statuses, directory = _record_file(box_, env, number, file, sources, ok, config, task)
+            out.append((number, res, statuses, _read_calls(box_, directory) if ok else None))
+        return out
+
+    def work(share: int) -> list[tuple[int, Any, dict[str, str], list | None]]:
+        if share == 0:
+            return run_share(sb, 0, traced)
+        with pool.sandbox(env.image, workdir=WORKDIR) as other:
+            return run_share(other, share, traced and _install_tracer(other, env))
+
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        results = sorted((r for part in executor.map(work, range(workers)) for r in part), key=lambda r: r[0])
+    index: dict = {}
+    for number, res, statuses, calls in results:
+        plan.files.append(
+            FileRecord(
+                file=files[number],
+                seconds=round(res.duration, 3),
+                timed_out=res.timed_out,
+                passing=sorted(t for t, s in statuses.items() if s == PASSED),
+                hits=_merge_calls(calls, plan.functions, index) if calls is not None else None,
+            )
+        )
+    plan.seconds = round(time.monotonic() - started, 2)
+    cache.put(key, plan.model_dump())
+    return plan
+
+
+def _record_file(
+    sb: Any,
+    env: Any,
+    number: int,
+    file: str,
+    sources: list[str],
+    traced: bool,
+    config: VerifierConfig,
+    task: Any,
+) -> tuple[Any, dict[str, str], str]:
+    """One file on the original, with the call recorder writing into its own folder."""
+    directory = f"{CALLS_DIR}/{number}"
+    sb.write_file(
+        f"{directory}.json",
+        json.dumps({"out": directory, "root": WORKDIR, "touched": sources, "tests": [file]}),
+    )
+    sb.exec(f"mkdir -p {directory}")
+    prefix = f"export SWESCALE_CALLTRACE={directory}.json; " if traced else ""
+    command = prefix + regression_command(env.test_cmd, [file])
+    res, text = _run_logged(sb, env, command, config.regression_timeout, f"{directory}.log")
+    return res, parse_log(text, env, task), directory
+
+
+def file_timeout(record: FileRecord, config: VerifierConfig) -> float:
+    """A candidate's timeout for one file: relative to the original's run time, at most the flat limit."""
+    relative = config.regression_timeout_factor * record.seconds + config.regression_timeout_margin
+    return round(min(config.regression_timeout, relative), 1)
+
+
+def compiles(sandbox: Any, env: Any, patch: str, patch_hash: str, cache: OutcomeCache) -> bool:
+    """Whether every Python file the patch changes still compiles (a file that does not breaks every test
+    importing it, not only those calling the changed functions)."""
+    files = [p for p in touched_files([patch]) if p.endswith(".py")]
+    if not files:
+        return True
+    key = cache_key("compiles", env.image, patch_hash)
+    if (cached := cache.get(key)) is not None:
+        return bool(cached)
+    script = "import sys; [compile(open(f, encoding='utf-8').read(), f, 'exec') for f in sys.argv[1:]]"
+    command = f"cd {WORKDIR} && {env.python} -c {shlex.quote(script)} " + " ".join(map(shlex.quote, files))
+    ok = sandbox().exec(shell(env, command)).exit_code == 0
+    cache.put(key, ok)
+    return ok
+
+
+Batch = tuple[list[tuple[FileRecord, set[str] | None]], str, float]
+"""(files with the ids each runs (None: the whole file), one command, its timeout)."""
+
+
+def candidate_batches(
+    plan: RegressionPlan, env: Any, patch: str, broken: bool, config: VerifierConfig
+) -> list[Batch]:
+    """The commands a candidate must run. Whole files run one per process; the selected tests of the other
+    files run in one process when the runner can name them unambiguously (fewer interpreter starts).
+    `broken`: a changed file does not compile, so every file runs whole."""
+    files = [r.file for r in plan.files]
+    targets = targets_of(patch, plan.spans, files)
+    targets.everything = targets.everything or broken
+    wanted = target_functions(targets, plan.functions, plan.spans)
+    batches: list[Batch] = []
+    subsets: list[tuple[FileRecord, set[str]]] = []
+    for record in plan.files:
+        whole = regression_command(env.test_cmd, [record.file])
+        if targets.everything or record.file in targets.edited_tests or record.hits is None:
+            batches.append(([(record, None)], whole, file_timeout(record, config)))
+            continue
+        ids = selected_ids(record.passing, record.file, record.hits, wanted)
+        if not ids:
+            continue
+        if subset_command(env.test_cmd, record.file, ids) is None:
+            batches.append(([(record, None)], whole, file_timeout(record, config)))
+        else:
+            subsets.append((record, ids))
+    parts = [(r.file, ids) for r, ids in subsets]
+    passing = {r.file: r.passing for r, _ in subsets}
+    if len(subsets) > 1 and not ambiguous(runner(env.test_cmd), parts, passing):
+        command = subset_command_many(env.test_cmd, parts)
+        timeout = min(config.regression_timeout, sum(file_timeout(r, config) for r, _ in subsets))
+        batches.append(([(r, ids) for r, ids in subsets], command, round(timeout, 1)))
+    else:
+        for record, ids in subsets:
+            command = subset_command(env.test_cmd, record.file, ids)
+            batches.append(([(record, ids)], command, file_timeout(record, config)))
+    return batches
+
+
+def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) -> dict:
+    res, text = _run_logged(sandbox(), env, command, timeout)
+    return {
+        "statuses": parse_log(text, env, task),
+        "exit_code": res.exit_code,
+        "timed_out": res.timed_out,
+        "seconds": round(res.duration, 3),
+        "digest": make_outcome(res.exit_code, text, res.timed_out, res.duration, 0).output_digest,
+    }
+
+
+def run_candidate(
+    sandbox: Any,
+    env: Any,
+    plan: RegressionPlan,
+    patch: str,
+    patch_hash: str,
+    cache: OutcomeCache,
+    config: VerifierConfig,
+    task: Any,
+) -> RegressionRun:
+    """The candidate's statuses on every regression column (tests it need not run count as passed).
+
+    `sandbox()` returns the candidate's sandbox with the patch applied; it is called only on a cache miss."""
+    statuses = {column_id(r.file, t): PASSED for r in plan.files for t in r.passing}
+    digests, exit_code, timed_out, seconds, ran = [], 0, False, 0.0, 0
+    broken = not compiles(sandbox, env, patch, patch_hash, cache)
+    for members, command, timeout in candidate_batches(plan, env, patch, broken, config):
+        key = cache_key("treg", env.image, patch_hash, command, str(timeout))
+        cached = cache.get(key)
+        if cached is None:
+            cached = _run_batch(sandbox, env, command, timeout, task)
+            cache.put(key, cached)
+        # a clean exit means every test that ran passed: a test the parser missed (sympy's parser skips the
+        # last test of a file, whose line ends in "[OK]") passed too
+        missing = PASSED if cached["exit_code"] == 0 and not cached["timed_out"] else "MISSING"
+        for record, ids in members:
+            run = set(record.passing) if ids is None else ids
+            for test in run:
+                statuses[column_id(record.file, test)] = cached["statuses"].get(test, missing)
+            ran += len(run)
+        digests.append(cached["digest"])
+        exit_code = exit_code or (cached["exit_code"] or 0)
+        timed_out = timed_out or cached["timed_out"]
+        seconds += cached["seconds"]
+    excerpt = f"ran {ran} of {len(statuses)} regression tests" + (" (a run timed out)" if timed_out else "")
+    outcome = make_outcome(exit_code, excerpt, timed_out, seconds, config.excerpt_chars)
+    outcome.output_digest = sha256("\n".join(digests))
+    return RegressionRun(statuses=statuses, outcome=outcome, ran=ran)

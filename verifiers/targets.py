@@ -1,0 +1,221 @@
+"""Which regression tests exercise a candidate's change, and how to run only those (pure functions).
+
+A candidate's changed lines (in the original file's numbering) map to the functions that contain them
+(spans from the original's AST, recorded in the sandbox by calltrace_box.py). A change outside every
+function (module or class level) targets the whole file: every test that called any function of it.
+Added or removed import lines, comments, blank lines and new top-level functions or classes target
+nothing by themselves (they act only through changed code that calls them, which is a target).
+A change to a file that is neither Python source nor documentation targets every test.
+
+The recorded calls of the original run say which tests called which functions; a test is selected for
+a candidate when it called one of the candidate's targets.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from unidiff import PatchSet
+from unidiff.errors import UnidiffParseError
+
+DOC_SUFFIXES = (".rst", ".md", ".txt", ".html", ".css", ".png", ".svg", ".cfg.sample")
+_IMPORTISH = re.compile(r"^\s*(import\s|from\s+\S+\s+import\b|#|$)")
+_NEW_DEF = re.compile(r"^(def |async def |class |@)")
+
+
+@dataclass
+class Targets:
+    """What one candidate's change can affect."""
+
+    functions: dict[str, set[int]] = field(default_factory=dict)
+    """File -> original line numbers of changed lines inside functions."""
+    whole_files: set[str] = field(default_factory=set)
+    """Files changed outside any function: every function of the file is a target."""
+    everything: bool = False
+    """A change whose reach is unknown (e.g. a configuration file): run every regression test."""
+    edited_tests: set[str] = field(default_factory=set)
+    """Regression test files the candidate edits itself: run whole."""
+
+
+def _is_doc(path: str) -> bool:
+    parts = path.lower().split("/")
+    return path.lower().endswith(DOC_SUFFIXES) or parts[0] in ("doc", "docs", "changelog", "changes")
+
+
+def _position(hunk, index: int) -> int:
+    """Original line number at an added line: that of the nearest earlier original line in the hunk."""
+    for line in reversed(list(hunk)[:index]):
+        if line.source_line_no is not None:
+            return line.source_line_no
+    return max(hunk.source_start - 1, 0)
+
+
+def changed_line_numbers(patch: str) -> dict[str, list[tuple[int, str, str]]] | None:
+    """File -> [(original line number, '+'/'-', text)] of every changed line; None: not a parsable diff.
+
+    Added files are left out (no test of the original calls them); removed files appear with line 0."""
+    try:
+        files = PatchSet(patch)
+    except UnidiffParseError:
+        return None
+    out: dict[str, list[tuple[int, str, str]]] = {}
+    for pfile in files:
+        if pfile.is_added_file:
+            continue
+        path = pfile.source_file[2:] if pfile.source_file.startswith("a/") else pfile.path
+        lines = out.setdefault(path, [])
+        if pfile.is_removed_file:
+            lines.append((0, "-", ""))
+            continue
+        for hunk in pfile:
+            for index, line in enumerate(hunk):
+                if line.is_removed:
+                    lines.append((line.source_line_no, "-", line.value.rstrip("\n")))
+                elif line.is_added:
+                    lines.append((_position(hunk, index), "+", line.value.rstrip("\n")))
+    return out
+
+
+def _inside(spans: list, line: int, text: str, sign: str) -> bool:
+    for _, first, last, col in spans:
+        if first <= line <= last:
+            indent = len(text) - len(text.lstrip())
+            # an added line right after a function's last line belongs to it only when indented deeper
+            if sign == "+" and line == last and text.strip() and indent <= col:
+                continue
+            return True
+    return False
+
+
+def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str]) -> Targets:
+    """The targets of a candidate patch; `spans` from calltrace_box.py for the touched source files."""
+    result = Targets()
+    changed = changed_line_numbers(patch)
+    if changed is None:
+        result.everything = True
+        return result
+    for path, lines in changed.items():
+        if path in test_files:
+            result.edited_tests.add(path)
+            continue
+        if not path.endswith(".py"):
+            if not _is_doc(path):
+                result.everything = True
+            continue
+        info = spans.get(path)
+        if info is None or any(n == 0 for n, _, _ in lines):  # unknown structure, or the file is removed
+            result.whole_files.add(path)
+            continue
+        functions, imports = info["functions"], info["imports"]
+        in_new_def = False  # inside an added top-level def/class block
+        for number, sign, text in lines:
+            if not text.strip() or text.strip().startswith("#"):
+                continue
+            if sign == "+" and _NEW_DEF.match(text):
+                in_new_def = True
+                continue
+            if sign == "-" or not text[:1].isspace():
+                in_new_def = False
+            elif in_new_def:
+                continue
+            if _inside(functions, number, text, sign):
+                result.functions.setdefault(path, set()).add(number)
+            elif _IMPORTISH.match(text) or any(a <= number <= b for a, b in imports):
+                continue
+            else:
+                result.whole_files.add(path)
+    return result
+
+
+def target_functions(targets: Targets, functions: list[list], spans: dict[str, dict | None]) -> set[int]:
+    """Indices (into the tracer's function list [file, first line, last line]) of targeted functions."""
+    out = set()
+    for index, (path, first, last) in enumerate(functions):
+        if path in targets.whole_files:
+            out.add(index)
+            continue
+        lines = targets.functions.get(path)
+        if not lines:
+            continue
+        # the AST's span of the function that starts at `first` (the tracer's last line can be shorter)
+        info = spans.get(path) or {"functions": []}
+        end = max([last] + [b for _, a, b, _ in info["functions"] if a == first])
+        if any(first <= n <= end for n in lines):
+            out.add(index)
+    return out
+
+
+def function_name(test_id: str) -> str:
+    """The test function's name in a log parser's test id (pytest node id, sympy name, Django `name (Class)`)."""
+    return test_id.split("::")[-1].split("[")[0].split(" (")[0].strip()
+
+
+def selected_ids(passing: list[str], file: str, hits: dict[str, list[int]], wanted: set[int]) -> set[str]:
+    """Test ids of `file` (as the log parser names them) that called a wanted function in the original run.
+
+    `hits` maps tracer keys (`node:<pytest node id>`, `func:<file>::<function>`) to function indices."""
+    nodes = {k[5:] for k, v in hits.items() if k.startswith("node:") and wanted.intersection(v)}
+    prefix = f"func:{file}::"
+    funcs = {k[len(prefix) :] for k, v in hits.items() if k.startswith(prefix) and wanted.intersection(v)}
+    return {t for t in passing if t in nodes or function_name(t) in funcs}
+
+
+def runner(test_cmd: str) -> str:
+    """`pytest`, `sympy`, `django`, `unittest` or `other` (no way known to run single tests)."""
+    if "bin/test" in test_cmd:
+        return "sympy"
+    if "runtests.py" in test_cmd:
+        return "django"
+    if "unittest" in test_cmd:
+        return "unittest"
+    if "pytest" in test_cmd or ("tox" in test_cmd and " -- " in f"{test_cmd} "):
+        return "pytest"
+    return "other"
+
+
+def subset_command(test_cmd: str, file: str, ids: set[str]) -> str | None:
+    """`test_cmd` running only `ids` of `file`, or None when the runner cannot select single tests."""
+    return subset_command_many(test_cmd, [(file, ids)])
+
+
+def subset_command_many(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
+    """One `test_cmd` process running only the given ids of each file (None: the runner cannot)."""
+    kind = runner(test_cmd)
+    if kind == "pytest":
+        nodes = []
+        for file, ids in parts:
+            mine = sorted({t.split("[")[0] for t in ids if t.startswith(f"{file}::")})
+            if len(mine) != len({t.split("[")[0] for t in ids}):
+                return None  # ids that are not node ids of this file
+            nodes += mine
+        return f"{test_cmd} " + " ".join(shlex.quote(n) for n in nodes)
+    if kind == "sympy":
+        files = [shlex.quote(file) for file, _ in parts]
+        names = sorted({function_name(t) for _, ids in parts for t in ids})
+        return f"{test_cmd} {' '.join(files)} -k " + " ".join(shlex.quote(n) for n in names)
+    if kind in ("django", "unittest"):
+        labels = []
+        for _, ids in parts:
+            for test in sorted(ids):
+                match = re.match(r"^(\w+) \(([\w.]+)\)", test.split("::")[-1])
+                if not match:
+                    return None
+                name, where = match.group(1), match.group(2)
+                labels.append(where if where.endswith(f".{name}") else f"{where}.{name}")
+        return f"{test_cmd} " + " ".join(shlex.quote(label) for label in labels)
+    return None
+
+
+def ambiguous(kind: str, parts: list[tuple[str, set[str]]], passing: dict[str, list[str]]) -> bool:
+    """Whether one process over these files could report a test id of two files under the same name
+    (sympy's parser names tests by function only; other runners' ids name the file or class)."""
+    if kind != "sympy":
+        return False
+    seen: dict[str, str] = {}
+    for file, _ in parts:
+        for name in {function_name(t) for t in passing[file]}:
+            if seen.setdefault(name, file) != file:
+                return True
+    return False
