@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -88,75 +89,16 @@ def verify(
     )
     all_tests.sort(key=lambda t: t.test_id)
     cache = open_cache(vconf.cache_dir, out_dir, cache_dir, namespace=image_identity(env.image))
-    counter = SandboxCounter()
-    started = time.monotonic()
+    run = _Run(task, env, pool, all_tests, cache, vconf, SandboxCounter(), time.monotonic())
 
-    # 1. the original code
-    selected: list[str] = []
-    touched = touched_files(c.patch for c in candidates) if regression else None
-    targeted = regression and vconf.regression_mode == "targeted"
-    plans: list[RegressionPlan] = []
-    record = partial(_record_plan, env, pool, touched or [], cache, vconf, task, plans) if targeted else None
-    original = run_version(
-        pool,
-        env,
-        "",
-        sha256(""),
-        all_tests,
-        None,
-        cache,
-        vconf,
-        counter,
-        touched=None if targeted else touched,
-        selected=selected,
-        task=task,
-        regression_fn=record,
-    )
-    plan = plans[0] if plans else None
-    if plan is not None:
-        selected = [r.file for r in plan.files]
-        reg_ids = plan.columns()
-    else:
-        reg_ids = _passing_regression_ids(original)
-    reg_cmd = None
-    if reg_ids and plan is None:
-        reg_cmd = regression_command(env.test_cmd, selected)
-
-    # 2. one sandbox per distinct candidate patch
+    original = _run_original(run, candidates, regression)
     patches: dict[str, str] = {}
     for candidate in candidates:
         patches.setdefault(candidate.patch_hash, candidate.patch)
     patches.pop(sha256(""), None)  # an empty patch is the original
+    versions = _run_candidates(run, patches, original)
+    versions[sha256("")] = original.result
 
-    def one(item: tuple[str, str]) -> VersionResult:
-        patch_hash, patch = item
-        try:
-            regression_fn = None
-            if plan is not None and reg_ids:
-                regression_fn = partial(_targeted, env, plan, patch, patch_hash, cache, vconf, task)
-            return run_version(
-                pool,
-                env,
-                patch,
-                patch_hash,
-                all_tests,
-                reg_cmd,
-                cache,
-                vconf,
-                counter,
-                task=task,
-                regression_fn=regression_fn,
-            )
-        except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
-            log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
-            return VersionResult(patch_hash=patch_hash, applies=False, apply_output=f"sandbox error: {exc!r}")
-
-    with ThreadPoolExecutor(max_workers=max(1, vconf.max_parallel)) as executor:
-        items = sorted(patches.items())
-        versions = dict(zip([h for h, _ in items], executor.map(one, items), strict=True))
-    versions[sha256("")] = original
-
-    # 3. the judge
     scores: dict[str, float | None] = {}
     judge_method: dict[str, str] | None = None
     if judge and judge_model is not None:
@@ -166,48 +108,160 @@ def verify(
         scores = judging.score_all(applying)
         judge_method = {"method": judging.method or "", "reason": judging.method_reason}
 
-    # 4. the table
+    obsolete_model = judge_model if judge else None
+    table = _table(run, candidates, original, versions, scores, obsolete_model)
+    table.meta.update(
+        judge_method=judge_method,
+        distinct_patches=len(patches),
+        regression_mode=vconf.regression_mode if regression else None,
+        seconds=round(time.monotonic() - run.started, 2),
+    )
+    if out_dir is not None:
+        table.save(Path(out_dir) / TABLE_FILE)
+    return table
+
+
+@dataclass
+class _Run:
+    """What every stage of one verification shares."""
+
+    task: Any
+    env: EnvLike
+    pool: PoolLike
+    tests: list[GeneratedTest]
+    cache: Any
+    vconf: Any
+    counter: SandboxCounter
+    started: float
+
+
+@dataclass
+class _Original:
+    """The original code's run and the regression tests chosen on it."""
+
+    result: VersionResult
+    selected: list[str]
+    """Regression test files selected for the touched code."""
+    reg_ids: list[str]
+    """Regression tests that pass on the original (the columns every candidate is held to)."""
+    plan: RegressionPlan | None = None
+    """The targeted-run record (regression_mode=targeted), else None."""
+    reg_cmd: str | None = None
+    """The whole-file regression command (regression_mode=files)."""
+
+
+def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _Original:
+    """1. the original code: reference outcomes, regression selection (and the targeted record)."""
+    selected: list[str] = []
+    touched = touched_files(c.patch for c in candidates) if regression else None
+    targeted = regression and run.vconf.regression_mode == "targeted"
+    plans: list[RegressionPlan] = []
+    record = None
+    if targeted:
+        record = partial(
+            _record_plan, run.env, run.pool, touched or [], run.cache, run.vconf, run.task, plans
+        )
+    result = run_version(
+        run.pool,
+        run.env,
+        "",
+        sha256(""),
+        run.tests,
+        None,
+        run.cache,
+        run.vconf,
+        run.counter,
+        touched=None if targeted else touched,
+        selected=selected,
+        task=run.task,
+        regression_fn=record,
+    )
+    if plans:
+        plan = plans[0]
+        return _Original(result, [r.file for r in plan.files], plan.columns(), plan=plan)
+    reg_ids = _passing_regression_ids(result)
+    reg_cmd = regression_command(run.env.test_cmd, selected) if reg_ids else None
+    return _Original(result, selected, reg_ids, reg_cmd=reg_cmd)
+
+
+def _run_candidates(run: _Run, patches: dict[str, str], original: _Original) -> dict[str, VersionResult]:
+    """2. one sandbox per distinct candidate patch, `max_parallel` at a time, from the cache where possible."""
+
+    def one(item: tuple[str, str]) -> VersionResult:
+        patch_hash, patch = item
+        try:
+            regression_fn = None
+            if original.plan is not None and original.reg_ids:
+                regression_fn = partial(
+                    _targeted, run.env, original.plan, patch, patch_hash, run.cache, run.vconf, run.task
+                )
+            return run_version(
+                run.pool,
+                run.env,
+                patch,
+                patch_hash,
+                run.tests,
+                original.reg_cmd,
+                run.cache,
+                run.vconf,
+                run.counter,
+                task=run.task,
+                regression_fn=regression_fn,
+            )
+        except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
+            log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
+            return VersionResult(patch_hash=patch_hash, applies=False, apply_output=f"sandbox error: {exc!r}")
+
+    with ThreadPoolExecutor(max_workers=max(1, run.vconf.max_parallel)) as executor:
+        items = sorted(patches.items())
+        return dict(zip([h for h, _ in items], executor.map(one, items), strict=True))
+
+
+def _table(
+    run: _Run,
+    candidates: list[Candidate],
+    original: _Original,
+    versions: dict[str, VersionResult],
+    scores: dict[str, float | None],
+    obsolete_model: ChatModel | None,
+) -> VerifierTable:
+    """4. columns, rows, weights (weights.py), generated and hybrid scores (hybrid.py)."""
+    vconf, reg_ids, plan = run.vconf, original.reg_ids, original.plan
     columns = [
         TestColumn(
-            test_id=t.test_id, kind="generated", reference=original.outcomes.get(t.test_id), source=t.source
+            test_id=t.test_id,
+            kind="generated",
+            reference=original.result.outcomes.get(t.test_id),
+            source=t.source,
         )
-        for t in all_tests
+        for t in run.tests
     ]
     columns += [
         TestColumn(test_id=i, kind="regression", reference=_ok(), source="repository") for i in reg_ids
     ]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
-    by_id = {t.test_id: t for t in all_tests}
-    weigh_columns(columns, by_id, rows, vconf)
+    weigh_columns(columns, {t.test_id: t for t in run.tests}, rows, vconf)
     unbacked_candidate_tests(columns, rows)
     generated_scores(columns, rows)
-    obsolete = _obsolete(task, rows, judge_model, vconf) if judge and judge_model is not None else set()
+    obsolete = _obsolete(run.task, rows, obsolete_model, vconf) if obsolete_model is not None else set()
     weigh_regressions(columns, rows, vconf, obsolete)
     formula = score_rows(columns, rows, vconf)
-    table = VerifierTable(
-        instance_id=task.instance_id,
+    reference = original.result.regression
+    return VerifierTable(
+        instance_id=run.task.instance_id,
         tests=columns,
         rows=rows,
         meta={
             "hybrid": vconf.hybrid,
             "formula": formula,
-            "judge_method": judge_method,
-            "regression_files": selected,
-            "sandboxes_started": counter.count,
-            "distinct_patches": len(patches),
-            "seconds": round(time.monotonic() - started, 2),
+            "regression_files": original.selected,
+            "sandboxes_started": run.counter.count,
             "apply_errors": {h: v.apply_output for h, v in sorted(versions.items()) if not v.applies},
-            "original_regression_run": original.regression.outcome.model_dump()
-            if original.regression
-            else None,
-            "regression_mode": vconf.regression_mode if regression else None,
+            "original_regression_run": reference.outcome.model_dump() if reference else None,
             "regression_plan_seconds": plan.seconds if plan is not None else None,
             "regression_file_seconds": {r.file: r.seconds for r in plan.files} if plan is not None else None,
         },
     )
-    if out_dir is not None:
-        table.save(Path(out_dir) / TABLE_FILE)
-    return table
 
 
 def _obsolete(task: Any, rows: list[CandidateRow], model: ChatModel, vconf: Any) -> set[str]:
