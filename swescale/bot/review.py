@@ -8,20 +8,14 @@ approves or requests changes: it only comments.
 from __future__ import annotations
 
 import logging
-import re
 
 from swescale.bot import gitops
 from swescale.bot.events import Trigger
 from swescale.bot.evidence import review_comment
 from swescale.bot.flow import JobContext, JobResult
+from swescale.issuerefs import issue_refs
 
 log = logging.getLogger(__name__)
-_LINK = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.IGNORECASE)
-
-
-def linked_issue(body: str) -> int | None:
-    match = _LINK.search(body or "")
-    return int(match.group(1)) if match else None
 
 
 def review_pull(trigger: Trigger, ctx: JobContext) -> JobResult:
@@ -46,7 +40,8 @@ def review_pull(trigger: Trigger, ctx: JobContext) -> JobResult:
             trigger.repo, pr.number, f"swescale run `{ctx.run_name}`: the PR changes nothing."
         )
         return JobResult(state="reviewed", url=url, message="empty diff")
-    number = linked_issue(pr.body)
+    linked = issue_refs(pr.body, mentions=False)
+    number = linked[0] if linked else None
     title, body = ctx.client.issue_text(trigger.repo, number) if number else (pr.title, pr.body)
     config = ctx.config
     check_services(config)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from pathlib import Path
 
@@ -15,21 +14,6 @@ import requests
 from envs.records import DatasetError, read_records
 
 log = logging.getLogger(__name__)
-
-# GitHub's closing keywords, plus the bare forms projects use in subjects ("Fix #218:", "(issue601)")
-_REF = re.compile(
-    r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\b\s*:?\s*((?:#\d+(?:\s*(?:,|and)\s*)?)+)|\bissue\s*#?(\d+)",
-    re.I,
-)
-
-
-def issue_refs(text: str) -> list[int]:
-    """Issue numbers a commit message or pull request says it fixes, in order, without repeats."""
-    found: list[int] = []
-    for match in _REF.finditer(text or ""):
-        numbers = re.findall(r"\d+", match.group(1)) if match.group(1) else [match.group(2)]
-        found += [int(n) for n in numbers if int(n) not in found]
-    return found
 
 
 def load_issue_dump(path: str | Path) -> dict[int, dict]:

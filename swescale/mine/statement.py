@@ -10,8 +10,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from swescale.issuerefs import issue_refs
 from swescale.mine.config import MineConfig
-from swescale.mine.issues import IssueSource, issue_refs
+from swescale.mine.issues import IssueSource
 
 log = logging.getLogger(__name__)
 PROMPT = Path(__file__).parent / "prompts" / "backtranslate.j2"

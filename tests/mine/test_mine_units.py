@@ -9,9 +9,10 @@ import os
 import git
 import pytest
 
+from swescale.issuerefs import issue_refs
 from swescale.mine.candidates import is_test_file, repo_name, scan, split
 from swescale.mine.config import MineConfig
-from swescale.mine.issues import IssueSource, issue_refs, load_issue_dump
+from swescale.mine.issues import IssueSource, load_issue_dump
 from swescale.mine.statement import problem_statement
 from swescale.mine.validate import classify
 
