@@ -8,6 +8,7 @@ candidate resolved. gap closed = (x - random) / (oracle - random). Seconds = ver
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 
 
@@ -81,6 +82,31 @@ def choose_threshold(
     return min(ok) if ok else None
 
 
+def held_out(results: list[dict], mode: str, precision: float) -> str:
+    """Two-fold check of the chosen threshold: chosen on one half of the instances (by the parity of the
+    sha256 of the id) and applied to the other, both ways, so the precision is not in-sample."""
+    runs = [r for r in results if mode in r["modes"]]
+    halves = [[r for r in runs if _parity(r["instance_id"]) == side] for side in (0, 1)]
+    lines = []
+    for name, fit, test in (("A->B", halves[0], halves[1]), ("B->A", halves[1], halves[0])):
+        threshold = choose_threshold(risk_coverage(fit, mode), precision)
+        if threshold is None or not test:
+            lines.append(f"held out {name}: no threshold reaches {precision:.2f} on the fitting half")
+            continue
+        answered = [r["modes"][mode] for r in test if r["modes"][mode]["confidence"] >= threshold]
+        forced = _avg([r["modes"][mode]["correct"] for r in test])
+        prec = f"{_avg([m['correct'] for m in answered]):.3f}" if answered else "n/a"
+        lines.append(
+            f"held out {name}: threshold {threshold:.3f} answers {len(answered)}/{len(test)}, "
+            f"precision {prec} (forced choice on that half {forced:.3f})"
+        )
+    return "\n".join(lines)
+
+
+def _parity(instance_id: str) -> int:
+    return int(hashlib.sha256(instance_id.encode()).hexdigest(), 16) % 2
+
+
 def curve_text(curve: list[tuple[float, int, float, float]], points: int = 12) -> str:
     step = max(1, len(curve) // points)
     shown = curve[::step] + ([curve[-1]] if curve and curve[-1] not in curve[::step] else [])
@@ -111,6 +137,7 @@ def summarize(results: list[dict], modes: list[str], target_precision: float) ->
             )
         else:
             lines.append(f"no threshold reaches precision {target_precision:.2f} on >= 5 answered instances")
+        lines.append(held_out(results, mode, target_precision))
     if len(modes) > 1:
         base, new = modes[-1], modes[0]
         both = [r for r in results if base in r["modes"] and new in r["modes"]]
