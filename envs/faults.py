@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from envs.harness_env import SERVED_HOSTS
+from envs.internet import SERVED_HOSTS
 from envs.task import Task
 
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"

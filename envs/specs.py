@@ -13,7 +13,8 @@ from pathlib import Path
 import git
 from pydantic import BaseModel
 
-from envs.harness_env import constraints, service_commands, service_steps
+from envs.harness_env import constraints
+from envs.internet import service_commands, service_steps
 from envs.repos import read_file_at
 from envs.task import Task
 
