@@ -246,7 +246,10 @@ def detect_plan(task: Task, repo: git.Repo, python: str) -> BuildPlan:
         target = f".[{','.join(extras)}]" if extras else "."
         steps.append(("install", f"python -m pip install -e {shlex.quote(target)}"))
     steps.append(("pytest", "python -m pip install pytest"))
-    return BuildPlan(python=python, steps=steps, dep_text="\n".join(dep_text))
+    steps += service_steps(task)
+    return BuildPlan(
+        python=python, steps=steps, eval_commands=service_commands(task), dep_text="\n".join(dep_text)
+    )
 
 
 def build_plan(task: Task, repo: git.Repo, default_python: str) -> BuildPlan:
