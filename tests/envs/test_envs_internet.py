@@ -1,5 +1,5 @@
 """The stand-in of the internet in a requests-style evaluation sandbox: httpbin.org over HTTP and HTTPS
-(its certificate trusted by the tests), a tarpit whose connects time out, and still no route out; the
+(its certificate trusted by the tests; connections kept alive as httpbin.org keeps them), a tarpit whose connects time out, and still no route out; the
 tests themselves run without the capabilities the setup took."""
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ import pytest
 
 from envs.evaluate import evaluate_instance
 from envs.task import Task
-from tests.envs.conftest import make_repo
+from tests.envs.conftest import git, make_repo
 
 pytestmark = pytest.mark.docker
 
 PROBES = """import errno
+import http.client
 import json
 import os
 import socket
 import ssl
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -31,16 +33,13 @@ def test_https_to_httpbin_org():
 
 
 def test_http_to_httpbin_url_keeps_the_connection_alive():
-    with urllib.request.urlopen(os.environ["HTTPBIN_URL"] + "get", timeout=10) as answer:
-        assert answer.headers["Connection"].lower() == "keep-alive"
-
-
-def test_chunked_upload():
-    chunks = iter([b"foo", b"bar"])
-    request = urllib.request.Request("http://httpbin.org/post", data=chunks, method="POST")
-    request.add_header("Transfer-Encoding", "chunked")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert json.loads(answer.read())["data"] == "foobar"
+    host = urllib.parse.urlsplit(os.environ["HTTPBIN_URL"]).netloc
+    connection = http.client.HTTPConnection(host, timeout=10)
+    for _ in range(2):  # one connection, two requests
+        connection.request("GET", "/get")
+        answer = connection.getresponse()
+        assert answer.status == 200 and json.loads(answer.read())["url"] == "http://httpbin.org/get"
+        assert answer.getheader("Connection").lower() == "keep-alive"
 
 
 def test_tarpit_connect_times_out():
@@ -68,7 +67,6 @@ PYPROJECT = '[project]\nname = "probe"\nversion = "0.1"\n[tool.setuptools]\npy-m
 NAMES = [
     "test_https_to_httpbin_org",
     "test_http_to_httpbin_url_keeps_the_connection_alive",
-    "test_chunked_upload",
     "test_tarpit_connect_times_out",
     "test_no_route_to_the_internet",
     "test_setup_capabilities_are_dropped",
@@ -79,12 +77,20 @@ NAMES = [
 def requests_style_task(tmp_path_factory) -> Task:
     """A task of repository psf/requests (so its sandbox gets requests' stand-ins) whose tests probe them."""
     repo = tmp_path_factory.mktemp("probe") / "probe"
-    base = make_repo(repo, {"pyproject.toml": PYPROJECT, "tests/test_net.py": PROBES})
+    base = make_repo(
+        repo, {"pyproject.toml": PYPROJECT, "tests/test_other.py": "def test_other():\n    pass\n"}
+    )
+    (repo / "tests/test_net.py").write_text(PROBES)
+    git(repo, "add", "-N", "tests/test_net.py")
+    test_patch = git(repo, "diff") + "\n"
+    git(repo, "rm", "-q", "--cached", "tests/test_net.py")
+    (repo / "tests/test_net.py").unlink()
     return Task(
         instance_id="psf__requests-probe",
         repo="psf/requests",
         repo_url=str(repo),
         base_commit=base,
+        test_patch=test_patch,
         PASS_TO_PASS=json.dumps([f"tests/test_net.py::{name}" for name in NAMES]),
     )
 
