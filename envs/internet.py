@@ -5,7 +5,8 @@ connecting to an address that never answers. The harness ran them on the interne
 network, so it gets local stand-ins instead:
 
 - httpbin (the `httpbin` package) on gunicorn's threaded worker, which keeps connections alive and takes
-  chunked uploads as httpbin.org does, on 127.0.0.1:80 and, over TLS, on 127.0.0.1:443, with
+  the uploads of requests 0.14's file-object posts as httpbin.org does (Flask's development server answers
+  `Connection: close` and 501), on 127.0.0.1:80 and, over TLS, on 127.0.0.1:443, with
   `HTTPBIN_URL=http://httpbin.org/` (the tests' own default) and the SERVED_HOSTS mapped to 127.0.0.1;
 - a certificate for those hosts signed by a CA made at image build (`trustme`), trusted by the tests through
   `REQUESTS_CA_BUNDLE` and, for requests that bypass the environment (`Session.send`), by appending the CA to
