@@ -14,8 +14,9 @@ import re
 import shlex
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from envs.environment import EnvBuildError, EnvSpec, _tail, prepare_environment
 from envs.faults import END, START, Fault, classify
 from envs.grading import grade, parse_test_log, test_spec
+from envs.internet import drop_setup_caps, sandbox_caps, sandbox_setup
 from envs.records import DatasetError, read_records
 from envs.specs import harness_spec
 from envs.task import Task
@@ -51,6 +53,10 @@ APPLY_CMDS = [
     "git apply --verbose --reject",
     "patch --batch --forward --fuzz=5 -p1 -i",
 ]
+
+
+class SandboxSetupError(RuntimeError):
+    """The evaluation sandbox could not be prepared (its stand-ins of the internet)."""
 
 
 class PredictionsError(DatasetError):
@@ -108,11 +114,19 @@ class EvalRun:
     duration: float = 0.0
 
 
-def eval_sandbox(env: EnvSpec, config: EnvSettings, task: Task | None = None) -> DockerSandbox:
-    """A sandbox of `env` as the harness runs one: the configured limits (with `task`, at least the CPUs
-    its harness spec gives), no network, and no agent-oriented environment variables."""
+@contextmanager
+def eval_sandbox(env: EnvSpec, config: EnvSettings, task: Task | None = None) -> Iterator[DockerSandbox]:
+    """A started sandbox of `env` as the harness runs one: the configured limits, no network, and no
+    agent-oriented environment variables. With `task`: at least the CPUs its harness spec gives, and the
+    local stand-ins of the internet its tests call set up (envs.internet: the capabilities that takes are
+    dropped again for the evaluation script)."""
     limits = _sandbox_config(task, config) if task is not None else config.sandbox
-    return DockerSandbox(env.image, workdir=env.workdir, config=limits, network=False, default_env=False)
+    with DockerSandbox(env.image, workdir=env.workdir, config=limits, network=False, default_env=False) as sb:
+        for cmd in sandbox_setup(task) if task is not None else []:
+            run = sb.exec(cmd, timeout=120, cwd="/")
+            if run.exit_code != 0:
+                raise SandboxSetupError(f"sandbox setup failed (exit {run.exit_code}): {run.output[-400:]}")
+        yield sb
 
 
 def run_prediction(
@@ -136,7 +150,8 @@ def run_prediction(
         say("empty patch: the tests run on the unpatched code")
     spec = spec or test_spec(task, env)
     sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
-    run = sb.exec(f"/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1", timeout=config.env.eval_timeout, cwd="/")
+    command = f"{drop_setup_caps(sb.config.cap_add)}/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1"
+    run = sb.exec(command, timeout=config.env.eval_timeout, cwd="/")
     log_text = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
     if run.timed_out:
         log_text += f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
@@ -203,11 +218,16 @@ def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[EvalRun, Call
 
 def _sandbox_config(task: Task, config: EnvSettings):
     """The configured sandbox limits, with at least the CPUs the harness spec gives the task's containers
-    (`nano_cpus`: pylint counts cgroup CPUs and skips its listed parallel tests below two)."""
+    (`nano_cpus`: pylint counts cgroup CPUs and skips its listed parallel tests below two), and the
+    capabilities the task's stand-ins of the internet take to set up."""
     wanted = (harness_spec(task) or {}).get("nano_cpus", 0) / 1e9
-    if wanted <= config.sandbox.cpus:
-        return config.sandbox
-    return config.sandbox.model_copy(update={"cpus": min(wanted, float(os.cpu_count() or 1))})
+    update: dict[str, Any] = {}
+    if wanted > config.sandbox.cpus:
+        update["cpus"] = min(wanted, float(os.cpu_count() or 1))
+    extra = [c for c in sandbox_caps(task) if c not in config.sandbox.cap_add]
+    if extra:
+        update["cap_add"] = [*config.sandbox.cap_add, *extra]
+    return config.sandbox.model_copy(update=update) if update else config.sandbox
 
 
 def _candidate_modules(log: str) -> set[str]:
@@ -267,6 +287,9 @@ def evaluate_instance(
         report_path.write_text(json.dumps(report, indent=4))
         say(f"resolved: {report[iid]['resolved']}")
         return InstanceResult.from_report(iid, report, time.monotonic() - start)
+    except SandboxSetupError as exc:
+        say(str(exc))
+        return _write_fault(folder, iid, Fault("no-start", str(exc)), time.monotonic() - start)
     except EnvBuildError as exc:
         say(str(exc))
         fault = Fault("build", f"step '{exc.step}' failed: {_tail(exc.log_tail, 8)}")

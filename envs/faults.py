@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from envs.harness_env import SERVED_HOSTS
+from envs.internet import SERVED_HOSTS
 from envs.task import Task
 
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
@@ -45,7 +45,7 @@ _NETWORK = re.compile(
     r"Temporary failure in name resolution|Name or service not known|Network is unreachable|"
     r"No route to host|Could not resolve host|nodename nor servname|\[Errno -[23]\]|\[Errno 101\]"
 )
-_NO_TLS = "SSL: WRONG_VERSION_NUMBER"  # an https:// request to the local (HTTP-only) httpbin
+_NO_TLS = "SSL: WRONG_VERSION_NUMBER"  # an https:// request to a port the sandbox serves over HTTP
 _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
 _CODE_FAILED = (
     "ERROR collecting",
@@ -153,7 +153,7 @@ def _environment_cause(text: str, workdir: str, patch: str, in_repo: Callable[[s
         (f"host='{host}', port=443" in text or f"https://{host}" in text) and "Connection refused" in text
         for host in SERVED_HOSTS
     ):
-        return "needs HTTPS from a service served here over HTTP only"
+        return "needs HTTPS where the sandbox serves HTTP only"
     cause = _environment_signature(text)
     if cause:
         return cause

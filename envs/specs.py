@@ -13,7 +13,8 @@ from pathlib import Path
 import git
 from pydantic import BaseModel
 
-from envs.harness_env import constraints, service_commands, service_steps
+from envs.harness_env import constraints
+from envs.internet import service_commands, service_steps
 from envs.repos import read_file_at
 from envs.task import Task
 
@@ -245,7 +246,10 @@ def detect_plan(task: Task, repo: git.Repo, python: str) -> BuildPlan:
         target = f".[{','.join(extras)}]" if extras else "."
         steps.append(("install", f"python -m pip install -e {shlex.quote(target)}"))
     steps.append(("pytest", "python -m pip install pytest"))
-    return BuildPlan(python=python, steps=steps, dep_text="\n".join(dep_text))
+    steps += service_steps(task)
+    return BuildPlan(
+        python=python, steps=steps, eval_commands=service_commands(task), dep_text="\n".join(dep_text)
+    )
 
 
 def build_plan(task: Task, repo: git.Repo, default_python: str) -> BuildPlan:

@@ -94,7 +94,7 @@ def run_sides(task: Task, env: EnvSpec, config: Any, repeats: int) -> tuple[list
     the tests did not run. One sandbox; the tree is reset to the parent before every run."""
     sides: dict[str, list[dict[str, str]]] = {"parent": [], "commit": []}
     first_log = ""
-    with eval_sandbox(env, config) as sb:
+    with eval_sandbox(env, config, task) as sb:
         for side, patch in (("parent", ""), ("commit", task.patch)):
             for attempt in range(repeats):
                 sb.exec(RESET, timeout=120)
