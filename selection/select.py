@@ -18,8 +18,9 @@ viable cluster):
     confidence = E * (1 - margin_weight * (1 - M))
 
 The geometric mean makes contradicting evidence count: passing every generated test does not
-outweigh a judge that says no; broken regression tests scale everything down. Below `abstain_threshold` the decision
-abstains; the best candidate is still recorded in `best`.
+outweigh a judge that says no; broken regression tests scale everything down. Below `abstain_threshold`
+(`abstain_threshold_unjudged` when there is no judge score) the decision abstains; the best candidate is
+still recorded in `best`.
 """
 
 from __future__ import annotations
@@ -215,8 +216,9 @@ def select(
     decision.confidence = round(conf, 4)
     decision.evidence = evidence
     why = _explain(top, evidence, runner_up)
-    if conf < config.abstain_threshold:
-        decision.reason = f"abstain: confidence {conf:.2f} < {config.abstain_threshold:.2f}; best was {why}"
+    threshold = config.abstain_threshold if evidence["j"] is not None else config.abstain_threshold_unjudged
+    if conf < threshold:
+        decision.reason = f"abstain: confidence {conf:.2f} < {threshold:.2f}; best was {why}"
     else:
         decision.chosen = top.representative
         decision.abstained = False

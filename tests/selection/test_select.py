@@ -114,10 +114,28 @@ def test_abstains_when_two_behaviours_tie():
     table = VerifierTable(
         instance_id="t",
         tests=[gen_test("g1"), gen_test("g2")],
-        rows=[row("a", {"g1": PASS, "g2": FAIL}, hybrid=0.5), row("b", {"g1": FAIL, "g2": PASS}, hybrid=0.5)],
+        rows=[
+            row("a", {"g1": PASS, "g2": FAIL}, hybrid=0.5, judge=0.5),
+            row("b", {"g1": FAIL, "g2": PASS}, hybrid=0.5, judge=0.5),
+        ],
     )
     decision = select(table)
     assert decision.evidence["M"] == 0.0 and decision.abstained
+
+
+def test_a_decision_without_judge_uses_the_unjudged_threshold():
+    # no judge: agreement 1/2 and half the distinguishing tests, no margin -> confidence 0.25
+    table = VerifierTable(
+        instance_id="t",
+        tests=[gen_test("g1"), gen_test("g2")],
+        rows=[row("a", {"g1": PASS, "g2": FAIL}, hybrid=0.5), row("b", {"g1": FAIL, "g2": PASS}, hybrid=0.5)],
+    )
+    config = SelectionConfig(abstain_threshold=0.5, abstain_threshold_unjudged=0.2)
+    decision = select(table, config)
+    assert decision.evidence["j"] is None and decision.confidence == 0.25
+    assert not decision.abstained and decision.chosen == decision.best
+    strict = select(table, SelectionConfig(abstain_threshold=0.1, abstain_threshold_unjudged=0.3))
+    assert strict.abstained and "< 0.30" in strict.reason
 
 
 def test_no_viable_candidate():
