@@ -240,6 +240,9 @@ def main() -> None:
         print(summarize(results, modes, args.target_precision))
         return
     from sandbox import SandboxPool
+    from sandbox.cleanup import install_signal_handlers
+
+    install_signal_handlers()  # an entry point: Ctrl-C or SIGTERM removes this run's sandboxes
 
     repos = [f"env.repos_dir={args.repos_dir}"] if args.repos_dir else []
     config = load_config([], [*repos, "verifier.judge=false", *args.overrides])
