@@ -18,6 +18,12 @@ A test key is `node:<pytest node id>` while pytest runs a test (PYTEST_CURRENT_T
 its fixtures), and `func:<test file>::<function name>` for the innermost `test*` function of a test file
 on the stack (any runner: unittest, Django's, sympy's bin/test, pytest's in-process pytester).
 Subprocesses inherit the variable, so runners that start a fresh interpreter are traced too.
+
+Finding the test on the stack costs a walk per call, which made heavily used modules (sympy's core) run
+up to 20x slower. Under sympy's runner, whose reporter is told when each test starts and ends, the test
+is known without a walk: the recorder hooks that reporter, and each instrumented function records itself
+once per test (`if __swescale_seen__[i] is not __swescale_epoch__: __swescale_hit__(i)`; the epoch is a
+new object at every start and end of a test), so later calls in the same test cost one comparison.
 """
 
 import ast
@@ -30,6 +36,10 @@ from importlib.machinery import PathFinder, SourceFileLoader
 
 ENV = "SWESCALE_CALLTRACE"
 HOOK = "__swescale_hit__"
+SEEN = "__swescale_seen__"  # function index -> the epoch of the test that last recorded it
+EPOCH = "__swescale_epoch__"  # a new object whenever a test known to the recorder starts or ends
+RUNNER_MODULES = ("sympy.testing.runtests", "sympy.utilities.runtests")  # home of sympy's PyTestReporter
+REPORTER_ENDS = ("test_pass", "test_fail", "test_skip", "test_xfail", "test_xpass", "test_exception")
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -39,6 +49,11 @@ def _first_line(node):
 
 def _last_line(node):
     return getattr(node, "end_lineno", None) or max(getattr(n, "lineno", 0) for n in ast.walk(node))
+
+
+def _index(node):
+    """A subscript's index node (Python 3.8 wraps it in ast.Index)."""
+    return ast.Index(node) if sys.version_info < (3, 9) else node
 
 
 def _spans(path):
@@ -82,17 +97,26 @@ class Recorder:
         self.hits = {}  # test key -> set of function indices
         self.loaded = []
         self._memo = {}  # frame -> test keys, for frames running inside a test
+        self.current = None  # keys of the test the runner's reporter says is running, else None
+        self.seen = []  # per function: the epoch it was last recorded in (builtins.__swescale_seen__)
+        self._epoch = object()
         self._journal_pid, self._journal_file = None, None
 
     def instrument(self, tree, path):
-        """Insert `__swescale_hit__(index)` first in every function body (after its docstring)."""
+        """Insert the guarded `__swescale_hit__(index)` first in every function body (after its docstring)."""
         relative = path[len(self.root) :]
         for node in ast.walk(tree):
             if not isinstance(node, FUNCTIONS):
                 continue
             index = len(self.functions)
             self.functions.append([relative, _first_line(node), _last_line(node)])
-            call = ast.Expr(ast.Call(ast.Name(HOOK, ast.Load()), [ast.Constant(index)], []))
+            self.seen.append(None)
+            seen = ast.Subscript(ast.Name(SEEN, ast.Load()), _index(ast.Constant(index)), ast.Load())
+            call = ast.If(
+                ast.Compare(seen, [ast.IsNot()], [ast.Name(EPOCH, ast.Load())]),
+                [ast.Expr(ast.Call(ast.Name(HOOK, ast.Load()), [ast.Constant(index)], []))],
+                [],
+            )
             body = node.body
             first = body[0] if body else None
             docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
@@ -133,9 +157,13 @@ class Recorder:
         return keys
 
     def hit(self, index):
-        keys = self._memo.get(sys._getframe(2))  # the caller of the instrumented function
-        if keys is None:
-            keys = self._keys(sys._getframe(2))
+        keys = self.current
+        if keys is not None:
+            self.seen[index] = self._epoch  # not again in this test
+        else:
+            keys = self._memo.get(sys._getframe(2))  # the caller of the instrumented function
+            if keys is None:
+                keys = self._keys(sys._getframe(2))
         for key in keys:
             found = self.hits.get(key)
             if found is None:
@@ -143,6 +171,46 @@ class Recorder:
             if index not in found:
                 found.add(index)
                 self._journal(key, index)
+
+    def set_current(self, keys):
+        """The runner starts (keys) or ends (None) a test: a new epoch, so every function records again."""
+        self.current = keys
+        self._epoch = object()
+        setattr(builtins, EPOCH, self._epoch)
+
+    def entering_test(self, function):
+        """The key of a test function the runner is about to call (None: not one of the recorded files)."""
+        while hasattr(function, "__wrapped__"):  # sympy's XFAIL and slow decorators use functools.wraps
+            function = function.__wrapped__
+        code = getattr(function, "__code__", None)
+        if code is None or code.co_filename not in self.tests or not code.co_name.startswith("test"):
+            return None
+        return ["func:" + code.co_filename[len(self.root) :] + "::" + code.co_name]
+
+    def attach_reporter(self, module):
+        """Hook sympy's PyTestReporter: entering_test starts a test, its outcome calls end it."""
+        reporter = getattr(module, "PyTestReporter", None)
+        if reporter is None or getattr(reporter, "_swescale_hooked", False):
+            return
+        recorder = self
+        enter = reporter.entering_test
+
+        def entering_test(self, f, *args, **kwargs):
+            recorder.set_current(recorder.entering_test(f))
+            return enter(self, f, *args, **kwargs)
+
+        def ending(original):
+            def end(self, *args, **kwargs):
+                recorder.set_current(None)
+                return original(self, *args, **kwargs)
+
+            return end
+
+        reporter.entering_test = entering_test
+        for name in REPORTER_ENDS:
+            if hasattr(reporter, name):
+                setattr(reporter, name, ending(getattr(reporter, name)))
+        reporter._swescale_hooked = True
 
     def _journal(self, key, index):
         """Append each new (test, function) pair at once, so a run killed at its timeout keeps them."""
@@ -201,14 +269,26 @@ class Finder:
             spec = find(name, path, target) if find else None
             if spec is not None:
                 break
-        if spec is None or spec.origin not in self.recorder.touched:
+        if spec is None:
             return None
-        if not isinstance(spec.loader, SourceFileLoader):
-            return None
-        loader = Loader(name, spec.origin)
-        loader.recorder = self.recorder
-        spec.loader = loader
-        return spec
+        ours = spec.origin in self.recorder.touched and isinstance(spec.loader, SourceFileLoader)
+        if ours:
+            spec.loader = Loader(name, spec.origin)
+            spec.loader.recorder = self.recorder
+        if name in RUNNER_MODULES and hasattr(spec.loader, "exec_module"):
+            self._watch(spec)
+            ours = True
+        return spec if ours else None
+
+    def _watch(self, spec):
+        """sympy's test runner: hook its reporter once the module has run."""
+        run, recorder = spec.loader.exec_module, self.recorder
+
+        def exec_module(module):
+            run(module)
+            recorder.attach_reporter(module)
+
+        spec.loader.exec_module = exec_module
 
     def invalidate_caches(self):
         pass
@@ -222,6 +302,8 @@ def install():
         return
     recorder = Recorder(config)
     setattr(builtins, HOOK, recorder.hit)
+    setattr(builtins, SEEN, recorder.seen)
+    setattr(builtins, EPOCH, recorder._epoch)
     sys.meta_path.insert(0, Finder(recorder))
     atexit.register(recorder.write)
 

@@ -47,7 +47,7 @@ TRACER = Path(__file__).with_name("calltrace_box.py")
 TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
 CALLS_DIR = "/tmp/swescale_calls"
 LOG = "/tmp/swescale_regression_file.log"
-PLAN_VERSION = "3"
+PLAN_VERSION = "4"
 PASSED = "PASSED"
 
 

@@ -1,4 +1,5 @@
-"""The call recorder (verifiers/calltrace_box.py) in real interpreters: pytest, unittest, subprocesses."""
+"""The call recorder (verifiers/calltrace_box.py) in real interpreters: pytest, unittest, subprocesses,
+and a runner shaped like sympy's (whose reporter it hooks)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,82 @@ class TestMod(unittest.TestCase):
 """
 
 
+# The part of sympy's runner (sympy/testing/runtests.py, SymPyTests.test_file) the recorder relies on: the
+# file is compiled under its absolute path and exec'd, and the reporter hears of each test's start and end.
+SYMPY_RUNNER = """import functools
+import sys
+
+
+class PyTestReporter:
+    def entering_test(self, f):
+        pass
+
+    def test_pass(self, char="."):
+        pass
+
+    def test_fail(self, exc_info):
+        pass
+
+
+def XFAIL(func):
+    @functools.wraps(func)
+    def wrapper():
+        try:
+            func()
+        except AssertionError:
+            pass
+
+    return wrapper
+
+
+def test_file(filename):
+    gl = {"__name__": "test_module"}
+    with open(filename) as handle:
+        exec(compile(handle.read(), filename, "exec"), gl)
+    reporter = PyTestReporter()
+    for name in sorted(n for n in gl if n.startswith("test_")):
+        f = gl[name]
+        reporter.entering_test(f)
+        try:
+            f()
+        except AssertionError:
+            reporter.test_fail(sys.exc_info())
+        else:
+            reporter.test_pass()
+        gl["Box"]().beta()  # runner code between tests: no test's call
+"""
+
+SYMPY_TESTS = """from pkg.mod import Box, alpha
+from sympy.testing.runtests import XFAIL
+
+
+def test_alpha():
+    for _ in range(1000):
+        alpha(1)
+
+
+def test_beta():
+    Box().beta()
+
+
+@XFAIL
+def test_xfail():
+    alpha(2)
+    raise AssertionError
+
+
+def test_outer():
+    def test_nested_check():
+        return alpha(3)
+
+    test_nested_check()
+
+
+def test_nothing():
+    pass
+"""
+
+
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "testbed"
@@ -86,6 +163,11 @@ def project(tmp_path: Path) -> Path:
     (root / "tests" / "__init__.py").write_text("")
     (root / "tests" / "test_mod.py").write_text(PYTEST_TESTS)
     (root / "tests" / "test_unit.py").write_text(UNITTEST_TESTS)
+    (root / "tests" / "test_sympy_style.py").write_text(SYMPY_TESTS)
+    (root / "sympy" / "testing").mkdir(parents=True)
+    (root / "sympy" / "__init__.py").write_text("")
+    (root / "sympy" / "testing" / "__init__.py").write_text("")
+    (root / "sympy" / "testing" / "runtests.py").write_text(SYMPY_RUNNER)
     site = tmp_path / "site"
     site.mkdir()
     (site / "swescale_calltrace.py").write_text(TRACER.read_text())
@@ -133,6 +215,23 @@ def test_unittest_and_subprocesses(project):
     assert "pkg/mod.py:11" in hits["func:tests/test_unit.py::test_alpha"]
     # the child interpreter inherits the recorder, but has no test frame (nor a pytest test) to credit
     assert all("pkg/mod.py:18" not in v for v in hits.values())
+
+
+def test_sympy_runner_tests_are_known_from_its_reporter(project):
+    """The reporter names the running test: calls are credited to it (a test-named helper inside a test
+    included, as the log names the outer test), the decorated test by its own name, nothing between tests,
+    and a function called 1000 times in a test is journalled once."""
+    test_file = project / "tests" / "test_sympy_style.py"
+    code = f"from sympy.testing.runtests import test_file; test_file({str(test_file)!r})"
+    hits = _record(project, "tests/test_sympy_style.py", [sys.executable, "-c", code])
+    assert hits == {
+        "func:tests/test_sympy_style.py::test_alpha": {"pkg/mod.py:11", "pkg/mod.py:5"},
+        "func:tests/test_sympy_style.py::test_beta": {"pkg/mod.py:18"},
+        "func:tests/test_sympy_style.py::test_xfail": {"pkg/mod.py:11", "pkg/mod.py:5"},
+        "func:tests/test_sympy_style.py::test_outer": {"pkg/mod.py:11", "pkg/mod.py:5"},
+    }
+    (journal,) = (project.parent / "calls").glob("calls-*.jsonl")
+    assert len(journal.read_text().splitlines()) == 7
 
 
 def test_no_recording_without_the_variable(project, tmp_path):
