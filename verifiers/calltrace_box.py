@@ -19,8 +19,8 @@ its fixtures), and `func:<test file>::<function name>` for the innermost `test*`
 on the stack (any runner: unittest, Django's, sympy's bin/test, pytest's in-process pytester).
 Subprocesses inherit the variable, so runners that start a fresh interpreter are traced too.
 
-Finding the test on the stack costs a walk per call, which made heavily used modules (sympy's core) run
-up to 20x slower. Under sympy's runner, whose reporter is told when each test starts and ends, the test
+Finding the test on the stack costs a walk per call, which made heavily used modules slow (sympy's
+test_expr.py with core/basic.py recorded: 350 s, against 119 s untraced). Under sympy's runner, whose reporter is told when each test starts and ends, the test
 is known without a walk: the recorder hooks that reporter, and each instrumented function records itself
 once per test (`if __swescale_seen__[i] is not __swescale_epoch__: __swescale_hit__(i)`; the epoch is a
 new object at every start and end of a test), so later calls in the same test cost one comparison.
@@ -178,8 +178,8 @@ class Recorder:
         self._epoch = object()
         setattr(builtins, EPOCH, self._epoch)
 
-    def entering_test(self, function):
-        """The key of a test function the runner is about to call (None: not one of the recorded files)."""
+    def test_keys(self, function):
+        """The keys of a test function the runner is about to call (None: not one of the recorded files)."""
         while hasattr(function, "__wrapped__"):  # sympy's XFAIL and slow decorators use functools.wraps
             function = function.__wrapped__
         code = getattr(function, "__code__", None)
@@ -196,7 +196,7 @@ class Recorder:
         enter = reporter.entering_test
 
         def entering_test(self, f, *args, **kwargs):
-            recorder.set_current(recorder.entering_test(f))
+            recorder.set_current(recorder.test_keys(f))
             return enter(self, f, *args, **kwargs)
 
         def ending(original):
