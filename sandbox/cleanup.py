@@ -9,9 +9,13 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import docker
+
+from sandbox.result import SandboxError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,9 @@ _lock = threading.RLock()  # re-entrant: a signal handler may run while the main
 _atexit_installed = False
 _signals_installed = False
 _gc_done = False
+_closing = False  # clean-up at exit or on a signal began: a sandbox registered now is removed at once
+_creating: dict[int, int] = {}  # thread id -> containers it is creating and has not registered yet
+CLOSE_WAIT = 10.0  # seconds clean-up waits for other threads' containers being created
 
 
 def _proc_start(pid: int) -> str:
@@ -46,10 +53,34 @@ def owner_labels() -> dict[str, str]:
     return {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{pid}", OWNER_START_LABEL: _proc_start(pid)}
 
 
+@contextlib.contextmanager
+def creating() -> Iterator[None]:
+    """Around creating a container and registering its sandbox, so clean-up that has begun waits for it
+    (a container another thread is creating while a signal's clean-up runs would outlive the process)."""
+    me = threading.get_ident()
+    with _lock:
+        if _closing:
+            raise SandboxError("shutting down: no new sandboxes")
+        _creating[me] = _creating.get(me, 0) + 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _creating[me] -= 1
+            if not _creating[me]:
+                del _creating[me]
+
+
 def register(sandbox: _Closable) -> None:
+    """Track a sandbox until it closes; once clean-up has begun, close it at once (SandboxError)."""
     with _lock:
         _live[id(sandbox)] = sandbox
+        closing = _closing
     ensure_atexit()
+    if closing:
+        with contextlib.suppress(Exception):
+            sandbox.close()
+        raise SandboxError("shutting down: sandbox removed")
 
 
 def unregister(sandbox: _Closable) -> None:
@@ -58,18 +89,35 @@ def unregister(sandbox: _Closable) -> None:
 
 
 def close_all() -> None:
-    """Remove every live sandbox of this process."""
+    """Remove every live sandbox of this process, and those other threads are creating meanwhile (for up
+    to CLOSE_WAIT seconds); from now on new sandboxes are refused."""
+    global _closing
+    me = threading.get_ident()
+    deadline = time.monotonic() + CLOSE_WAIT
+    tried: set[int] = set()
     with _lock:
-        sandboxes = list(_live.values())
-    for sandbox in sandboxes:
-        with contextlib.suppress(Exception):
-            sandbox.close()
+        _closing = True
+    while True:
+        with _lock:
+            sandboxes = [s for key, s in _live.items() if key not in tried]
+            pending = any(thread != me for thread in _creating)
+        for sandbox in sandboxes:
+            tried.add(id(sandbox))
+            with contextlib.suppress(Exception):
+                sandbox.close()
+        if not sandboxes and (not pending or time.monotonic() > deadline):
+            return
+        if not sandboxes:
+            time.sleep(0.05)
 
 
 def _chain(signum: int, previous: Any):
     def handler(sig: int, frame: Any) -> None:
+        global _closing
         close_all()
-        if callable(previous):
+        if callable(previous):  # e.g. KeyboardInterrupt: the process may go on and start sandboxes again
+            with _lock:
+                _closing = False
             previous(sig, frame)
         elif previous == signal.SIG_IGN:
             return

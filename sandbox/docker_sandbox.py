@@ -124,6 +124,20 @@ class DockerSandbox:
             return self
         cleanup.gc_once(self.client)
         cfg = self.config
+        with cleanup.creating():
+            self._create(cfg)
+        try:
+            self.container.put_archive("/", _tar({SERVER_PATH: SERVER_SOURCE.read_bytes()}))
+            self.container.start()
+            self._start_server()
+            self._base = self._pin()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _create(self, cfg: Any) -> None:
+        """Create the container and register the sandbox (inside cleanup.creating())."""
         self.container = self.client.containers.create(
             self.image,
             entrypoint=["/bin/sh", "-c", IDLE],
@@ -147,15 +161,6 @@ class DockerSandbox:
             mounts=self.mounts,
         )
         cleanup.register(self)
-        try:
-            self.container.put_archive("/", _tar({SERVER_PATH: SERVER_SOURCE.read_bytes()}))
-            self.container.start()
-            self._start_server()
-            self._base = self._pin()
-        except BaseException:
-            self.close()
-            raise
-        return self
 
     def _start_server(self) -> None:
         """Start the exec server in its own `docker exec` session; unsealed or absent: docker exec per command."""

@@ -83,6 +83,45 @@ def test_child_signals(base_image, docker_client, run_tag, sig):
     assert our_containers(docker_client, tag) == []
 
 
+BUSY_CHILD = textwrap.dedent(
+    f"""
+    import sys, threading, time
+    from sandbox import DockerSandbox
+    from sandbox.cleanup import install_signal_handlers
+    install_signal_handlers()
+    image, tag = sys.argv[1:3]
+    first = DockerSandbox(image, workdir="/", labels={{"{TEST_LABEL}": tag}}).start()
+
+    def keep_starting():  # as verify's worker threads do: a new sandbox as soon as one is done
+        while True:
+            DockerSandbox(image, workdir="/", labels={{"{TEST_LABEL}": tag}}).start()
+
+    for _ in range(2):
+        threading.Thread(target=keep_starting, daemon=True).start()
+    time.sleep(3)
+    print(first.id, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_sigterm_while_other_threads_start_sandboxes(base_image, docker_client, run_tag):
+    """Containers other threads create while the signal's clean-up runs are removed too."""
+    tag = f"{run_tag}-busy"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BUSY_CHILD, base_image, tag],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
+    assert proc.stdout.readline().strip(), proc.stderr.read()
+    assert len(our_containers(docker_client, tag)) >= 2
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert our_containers(docker_client, tag) == []
+
+
 def test_sigkill_then_gc(base_image, docker_client, run_tag):
     tag = f"{run_tag}-kill"
     proc, cid = _child(base_image, tag, "sleep")
