@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TRACER = Path(__file__).resolve().parents[1] / "verifiers" / "calltrace_box.py"
+ROOT = Path(__file__).resolve().parents[1]
+TRACER = ROOT / "verifiers" / "calltrace_box.py"
 
 MODULE = """class Node:
     def __init__(self, value, child=None):
@@ -43,34 +44,7 @@ def chain(n):
     return node
 """
 
-RUNNER = """import sys
-
-
-class PyTestReporter:
-    def entering_test(self, f):
-        pass
-
-    def test_pass(self, char="."):
-        pass
-
-    def test_fail(self, exc_info):
-        pass
-
-
-def test_file(filename):
-    gl = {"__name__": "test_module"}
-    with open(filename) as handle:
-        exec(compile(handle.read(), filename, "exec"), gl)
-    reporter = PyTestReporter()
-    for name in sorted(n for n in gl if n.startswith("test_")):
-        reporter.entering_test(gl[name])
-        try:
-            gl[name]()
-        except AssertionError:
-            reporter.test_fail(sys.exc_info())
-        else:
-            reporter.test_pass()
-"""
+RUNNER = ROOT / "tests" / "verifiers" / "sympy_shaped_runner.py"  # installed as sympy/testing/runtests.py
 
 
 def _tests(count: int, calls: int) -> str:
@@ -88,8 +62,8 @@ def _project(root: Path, tests: int, calls: int) -> None:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     (root / "pkg" / "mod.py").write_text(MODULE)
-    (root / "sympy" / "testing" / "runtests.py").write_text(RUNNER)
-    (root / "other" / "runtests.py").write_text(RUNNER)
+    (root / "sympy" / "testing" / "runtests.py").write_text(RUNNER.read_text())
+    (root / "other" / "runtests.py").write_text(RUNNER.read_text())
     (root / "tests" / "test_hot.py").write_text(_tests(tests, calls))
     site = root.parent / "site"
     site.mkdir(exist_ok=True)

@@ -77,50 +77,7 @@ class TestMod(unittest.TestCase):
 """
 
 
-# The part of sympy's runner (sympy/testing/runtests.py, SymPyTests.test_file) the recorder relies on: the
-# file is compiled under its absolute path and exec'd, and the reporter hears of each test's start and end.
-SYMPY_RUNNER = """import functools
-import sys
-
-
-class PyTestReporter:
-    def entering_test(self, f):
-        pass
-
-    def test_pass(self, char="."):
-        pass
-
-    def test_fail(self, exc_info):
-        pass
-
-
-def XFAIL(func):
-    @functools.wraps(func)
-    def wrapper():
-        try:
-            func()
-        except AssertionError:
-            pass
-
-    return wrapper
-
-
-def test_file(filename):
-    gl = {"__name__": "test_module"}
-    with open(filename) as handle:
-        exec(compile(handle.read(), filename, "exec"), gl)
-    reporter = PyTestReporter()
-    for name in sorted(n for n in gl if n.startswith("test_")):
-        f = gl[name]
-        reporter.entering_test(f)
-        try:
-            f()
-        except AssertionError:
-            reporter.test_fail(sys.exc_info())
-        else:
-            reporter.test_pass()
-        gl["Box"]().beta()  # runner code between tests: no test's call
-"""
+SYMPY_RUNNER = Path(__file__).with_name("sympy_shaped_runner.py")  # installed as sympy/testing/runtests.py
 
 SYMPY_TESTS = """from pkg.mod import Box, alpha
 from sympy.testing.runtests import XFAIL
@@ -150,6 +107,10 @@ def test_outer():
 
 def test_nothing():
     pass
+
+
+def between_tests():
+    Box().beta()
 """
 
 
@@ -167,7 +128,7 @@ def project(tmp_path: Path) -> Path:
     (root / "sympy" / "testing").mkdir(parents=True)
     (root / "sympy" / "__init__.py").write_text("")
     (root / "sympy" / "testing" / "__init__.py").write_text("")
-    (root / "sympy" / "testing" / "runtests.py").write_text(SYMPY_RUNNER)
+    (root / "sympy" / "testing" / "runtests.py").write_text(SYMPY_RUNNER.read_text())
     site = tmp_path / "site"
     site.mkdir()
     (site / "swescale_calltrace.py").write_text(TRACER.read_text())
