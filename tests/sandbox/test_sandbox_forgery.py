@@ -35,7 +35,9 @@ def test_forged_answers_never_reach_the_client(base_image, run_tag):
 def test_unsealable_server_falls_back_to_docker_exec(base_image, run_tag):
     # With CAP_SYS_PTRACE a command could read the server: it refuses to serve and docker exec takes over.
     caps = [*SandboxConfig().cap_add, "SYS_PTRACE"]
-    config = SandboxConfig(cap_add=caps)
+    # docker exec delivers stdout and stderr in arrival order, so the forger's report may land before the
+    # last of its forged stderr lines: keep the whole output, so the report is found wherever it lands
+    config = SandboxConfig(cap_add=caps, output_limit=4_000_000)
     with DockerSandbox(base_image, workdir="/", config=config, labels={TEST_LABEL: run_tag}) as sb:
         assert sb._fallback
         assert_true_outcome(sb)
