@@ -123,9 +123,8 @@ class DockerSandbox:
         if self.container is not None:
             return self
         cleanup.gc_once(self.client)
-        cfg = self.config
         with cleanup.creating():
-            self._create(cfg)
+            self._create()
         try:
             self.container.put_archive("/", _tar({SERVER_PATH: SERVER_SOURCE.read_bytes()}))
             self.container.start()
@@ -136,8 +135,9 @@ class DockerSandbox:
             raise
         return self
 
-    def _create(self, cfg: Any) -> None:
+    def _create(self) -> None:
         """Create the container and register the sandbox (inside cleanup.creating())."""
+        cfg = self.config
         self.container = self.client.containers.create(
             self.image,
             entrypoint=["/bin/sh", "-c", IDLE],

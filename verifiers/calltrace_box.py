@@ -20,8 +20,8 @@ on the stack (any runner: unittest, Django's, sympy's bin/test, pytest's in-proc
 Subprocesses inherit the variable, so runners that start a fresh interpreter are traced too.
 
 Finding the test on the stack costs a walk per call, which made heavily used modules slow (sympy's
-test_expr.py with core/basic.py recorded: 350 s, against 119 s untraced). Under sympy's runner, whose reporter is told when each test starts and ends, the test
-is known without a walk: the recorder hooks that reporter, and each instrumented function records itself
+test_expr.py with core/basic.py recorded: 350 s, against 119 s untraced). Under sympy's runner, whose
+reporter is told when each test starts and ends, the test is known without a walk: the recorder hooks that reporter, and each instrumented function records itself
 once per test (`if __swescale_seen__[i] is not __swescale_epoch__: __swescale_hit__(i)`; the epoch is a
 new object at every start and end of a test), so later calls in the same test cost one comparison.
 """
@@ -141,9 +141,8 @@ class Recorder:
             if keys is not None:
                 break
             code = frame.f_code
-            if code.co_filename in self.tests and code.co_name.startswith("test"):
-                func = "func:" + code.co_filename[len(self.root) :] + "::" + code.co_name
-                keys = self._node() + [func]
+            if self._is_test(code):
+                keys = self._node() + [self._func_key(code)]
                 chain.append(frame)
                 break
             chain.append(frame)
@@ -183,9 +182,14 @@ class Recorder:
         while hasattr(function, "__wrapped__"):  # sympy's XFAIL and slow decorators use functools.wraps
             function = function.__wrapped__
         code = getattr(function, "__code__", None)
-        if code is None or code.co_filename not in self.tests or not code.co_name.startswith("test"):
-            return None
-        return ["func:" + code.co_filename[len(self.root) :] + "::" + code.co_name]
+        return [self._func_key(code)] if code is not None and self._is_test(code) else None
+
+    def _is_test(self, code):
+        """A `test*` function of a recorded test file."""
+        return code.co_filename in self.tests and code.co_name.startswith("test")
+
+    def _func_key(self, code):
+        return "func:" + code.co_filename[len(self.root) :] + "::" + code.co_name
 
     def attach_reporter(self, module):
         """Hook sympy's PyTestReporter: entering_test starts a test, its outcome calls end it."""
