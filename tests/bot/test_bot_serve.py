@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sqlite3
 import threading
 
 import pytest
@@ -130,12 +131,22 @@ def test_a_queued_job_survives_a_restart_and_runs(serve, github, origin):
     assert (server.state_dir / "workspaces" / "octo__minimath" / ".git").is_dir()  # the job cloned origin
 
 
+def acked(server: Serve, job_id: int) -> bool:
+    """The job's acknowledgement is recorded, not only posted (a kill between the two re-posts it, by design)."""
+    db = sqlite3.connect(f"file:{server.state_dir / 'jobs.sqlite3'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT acked FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    finally:
+        db.close()
+    return bool(row and row[0])
+
+
 def crash_mid_job(serve, github, origin, model: str, attempts: int) -> Serve:
     """Kill -9 the server while its only job runs (acknowledged, waiting on the silent model); restart it."""
     server = serve("--model", model, f"bot.max_attempts={attempts}").start("bot.workers=1")
     server.deliver("issues", solve_event(origin), "d-crash")
     server.wait_for(
-        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1),
+        lambda: server.health()["running"] == 1 and github.comments_on(REPO, 1) and acked(server, 1),
         timeout=300,
         what="the job to run, acknowledged",
     )
