@@ -7,6 +7,9 @@
    (verifiers.targets), with a timeout relative to the original's run time of that file
    (`regression_timeout_factor * seconds + regression_timeout_margin`, at most `regression_timeout`).
    Tests it does not run cannot see its change and count as they did on the original (passed).
+   The selected tests of several files share a process where the log parser can tell them apart, and
+   sympy's runner runs them in its own process (targets.in_process): interpreter starts and imports are
+   most of a small run.
 
 Everything is cached: the plan under (image, touched files, file selection), a candidate's file run
 under (image, patch hash, command, timeout).
@@ -32,7 +35,9 @@ from verifiers.logparse import parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import sha256
 from verifiers.targets import (
-    ambiguous,
+    function_name,
+    in_process,
+    process_groups,
     runner,
     selected_ids,
     subset_command,
@@ -47,7 +52,7 @@ TRACER = Path(__file__).with_name("calltrace_box.py")
 TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
 CALLS_DIR = "/tmp/swescale_calls"
 LOG = "/tmp/swescale_regression_file.log"
-PLAN_VERSION = "4"
+PLAN_VERSION = "5"
 PASSED = "PASSED"
 
 
@@ -243,7 +248,7 @@ def _record_file(
     )
     sb.exec(f"mkdir -p {directory}")
     prefix = f"export SWESCALE_CALLTRACE={directory}.json; " if traced else ""
-    command = prefix + regression_command(env.test_cmd, [file])
+    command = prefix + regression_command(in_process(env.test_cmd), [file])
     res, text = _run_logged(sb, env, command, config.regression_timeout, f"{directory}.log")
     return res, parse_log(text, env, task), directory
 
@@ -278,8 +283,9 @@ def candidate_batches(
     plan: RegressionPlan, env: Any, patch: str, broken: bool, config: VerifierConfig
 ) -> list[Batch]:
     """The commands a candidate must run. Whole files run one per process; the selected tests of the other
-    files run in one process when the runner can name them unambiguously (fewer interpreter starts).
-    `broken`: a changed file does not compile, so every file runs whole."""
+    files share as few processes as the runner can name them unambiguously in (fewer interpreter
+    starts). `broken`: a changed file does not compile, so every file runs whole."""
+    test_cmd = in_process(env.test_cmd)
     files = [r.file for r in plan.files]
     targets = targets_of(patch, plan.spans, files)
     targets.everything = targets.everything or broken
@@ -287,28 +293,31 @@ def candidate_batches(
     batches: list[Batch] = []
     subsets: list[tuple[FileRecord, set[str]]] = []
     for record in plan.files:
-        whole = regression_command(env.test_cmd, [record.file])
+        whole = regression_command(test_cmd, [record.file])
         if targets.everything or record.file in targets.edited_tests or record.hits is None:
             batches.append(([(record, None)], whole, file_timeout(record, config)))
             continue
         ids = selected_ids(record.passing, record.file, record.hits, wanted)
         if not ids:
             continue
-        if subset_command(env.test_cmd, record.file, ids) is None:
+        if subset_command(test_cmd, record.file, ids) is None:
             batches.append(([(record, None)], whole, file_timeout(record, config)))
         else:
             subsets.append((record, ids))
     parts = [(r.file, ids) for r, ids in subsets]
-    passing = {r.file: r.passing for r, _ in subsets}
-    if len(subsets) > 1 and not ambiguous(runner(env.test_cmd), parts, passing):
-        command = subset_command_many(env.test_cmd, parts)
-        timeout = min(config.regression_timeout, sum(file_timeout(r, config) for r, _ in subsets))
-        batches.append(([(r, ids) for r, ids in subsets], command, round(timeout, 1)))
-    else:
-        for record, ids in subsets:
-            command = subset_command(env.test_cmd, record.file, ids)
-            batches.append(([(record, ids)], command, file_timeout(record, config)))
+    for group in process_groups(runner(test_cmd), parts, {r.file: test_names(r) for r, _ in subsets}):
+        members = [subsets[i] for i in group]
+        command = subset_command_many(test_cmd, [parts[i] for i in group])
+        timeout = min(config.regression_timeout, sum(file_timeout(r, config) for r, _ in members))
+        batches.append((members, command, round(timeout, 1)))
     return batches
+
+
+def test_names(record: FileRecord) -> set[str]:
+    """Every test name the original run saw in the file: those that passed and those the recorder met."""
+    prefix = f"func:{record.file}::"
+    recorded = {k[len(prefix) :] for k in record.hits or {} if k.startswith(prefix)}
+    return {function_name(t) for t in record.passing} | recorded
 
 
 def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) -> dict:

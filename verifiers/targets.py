@@ -208,14 +208,33 @@ def subset_command_many(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str
     return None
 
 
-def ambiguous(kind: str, parts: list[tuple[str, set[str]]], passing: dict[str, list[str]]) -> bool:
-    """Whether one process over these files could report a test id of two files under the same name
-    (sympy's parser names tests by function only; other runners' ids name the file or class)."""
+def process_groups(
+    kind: str, parts: list[tuple[str, set[str]]], names: dict[str, set[str]]
+) -> list[list[int]]:
+    """Indices of `parts` grouped into as few processes as their test names allow.
+
+    sympy's parser names tests by function only, so one process must not run two files that share a test
+    name (`names`: every test name known in each file); other runners' ids name the file or class, so one
+    process runs them all. First fit, in the given order."""
     if kind != "sympy":
-        return False
-    seen: dict[str, str] = {}
-    for file, _ in parts:
-        for name in {function_name(t) for t in passing[file]}:
-            if seen.setdefault(name, file) != file:
-                return True
-    return False
+        return [list(range(len(parts)))] if parts else []
+    groups: list[tuple[list[int], set[str]]] = []
+    for at, (file, _) in enumerate(parts):
+        mine = names.get(file, set())
+        for members, taken in groups:
+            if not mine & taken:
+                members.append(at)
+                taken.update(mine)
+                break
+        else:
+            groups.append(([at], set(mine)))
+    return [members for members, _ in groups]
+
+
+def in_process(test_cmd: str) -> str:
+    """sympy's `bin/test` starts a second interpreter only to randomize hashing (with a random
+    PYTHONHASHSEED; none when the variable is set), which Python 3 does by itself: run the tests in
+    bin/test's own process, one interpreter start and one sympy import less per run."""
+    if runner(test_cmd) != "sympy" or "--no-subprocess" in test_cmd:
+        return test_cmd
+    return test_cmd.replace("bin/test", "bin/test --no-subprocess", 1)

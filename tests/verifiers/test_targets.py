@@ -130,13 +130,27 @@ def test_subset_commands_per_runner():
 
 
 def test_one_process_for_several_files_unless_names_collide():
-    from verifiers.targets import ambiguous, subset_command_many
+    from verifiers.targets import process_groups, subset_command_many
 
     parts = [("t/test_a.py", {"t/test_a.py::test_x"}), ("t/test_b.py", {"t/test_b.py::T::test_y[1]"})]
     assert subset_command_many("pytest -rA", parts) == "pytest -rA t/test_a.py::test_x t/test_b.py::T::test_y"
-    sympy = [("a.py", {"test_x"}), ("b.py", {"test_y"})]
-    assert subset_command_many("bin/test -C", sympy) == "bin/test -C a.py b.py -k test_x test_y"
-    # sympy's parser names tests by function only: a name in two of the files makes one process ambiguous
-    assert ambiguous("sympy", sympy, {"a.py": ["test_x", "test_z"], "b.py": ["test_y", "test_z"]})
-    assert not ambiguous("sympy", sympy, {"a.py": ["test_x"], "b.py": ["test_y"]})
-    assert not ambiguous("pytest", parts, {"t/test_a.py": ["t/test_a.py::test_x"], "t/test_b.py": []})
+    assert process_groups("pytest", parts, {}) == [[0, 1]]
+    sympy = [("a.py", {"test_x"}), ("b.py", {"test_y"}), ("c.py", {"test_w"})]
+    assert subset_command_many("bin/test -C", sympy[:2]) == "bin/test -C a.py b.py -k test_x test_y"
+    # sympy's parser names tests by function only: files sharing a test name go to different processes,
+    # the others share one (first fit)
+    names = {"a.py": {"test_x", "test_z"}, "b.py": {"test_y", "test_z"}, "c.py": {"test_w"}}
+    assert process_groups("sympy", sympy, names) == [[0, 2], [1]]
+    assert process_groups("sympy", sympy, {"a.py": {"test_x"}, "b.py": {"test_y"}}) == [[0, 1, 2]]
+    assert process_groups("sympy", [], {}) == []
+
+
+def test_sympy_runs_its_tests_in_its_own_process():
+    from verifiers.targets import in_process
+
+    assert (
+        in_process("PYTHONWARNINGS=x bin/test -C --verbose")
+        == "PYTHONWARNINGS=x bin/test --no-subprocess -C --verbose"
+    )
+    assert in_process("bin/test --no-subprocess -C") == "bin/test --no-subprocess -C"
+    assert in_process("pytest -rA") == "pytest -rA"
