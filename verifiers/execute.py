@@ -22,7 +22,7 @@ from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import regression_command
 from verifiers.config import VerifierConfig
 from verifiers.isolation import CleanRuns, isolated, script_path
-from verifiers.logparse import parse_log
+from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import GeneratedTest, Outcome
 
@@ -98,7 +98,7 @@ def _test_key(env: EnvLike, patch_hash: str, test: GeneratedTest, config: Verifi
 
 
 def _regression_key(env: EnvLike, patch_hash: str, command: str, config: VerifierConfig) -> str:
-    return cache_key("reg", env.image, patch_hash, command, str(config.regression_timeout))
+    return cache_key("reg", PARSE_VERSION, env.image, patch_hash, command, str(config.regression_timeout))
 
 
 def shell(env: EnvLike, command: str) -> str:

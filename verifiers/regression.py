@@ -31,7 +31,7 @@ from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import regression_command, touched_files
 from verifiers.config import VerifierConfig
 from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regression_files, shell
-from verifiers.logparse import parse_log
+from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import sha256
 from verifiers.targets import (
@@ -177,7 +177,7 @@ def record_original(
     The files are independent: with a `pool`, up to `max_parallel` sandboxes of the original share them
     (the candidates wait for this record anyway)."""
     files = select_regression_files(box, env, touched, cache, config) if touched else []
-    key = cache_key("plan", PLAN_VERSION, env.image, json.dumps(touched), json.dumps(files))
+    key = cache_key("plan", PLAN_VERSION, PARSE_VERSION, env.image, json.dumps(touched), json.dumps(files))
     if (cached := cache.get(key)) is not None:
         return RegressionPlan.model_validate(cached)
     plan = RegressionPlan()
@@ -348,13 +348,12 @@ def run_candidate(
     digests, exit_code, timed_out, seconds, ran = [], 0, False, 0.0, 0
     broken = not compiles(sandbox, env, patch, patch_hash, cache)
     for members, command, timeout in candidate_batches(plan, env, patch, broken, config):
-        key = cache_key("treg", env.image, patch_hash, command, str(timeout))
+        key = cache_key("treg", PARSE_VERSION, env.image, patch_hash, command, str(timeout))
         cached = cache.get(key)
         if cached is None:
             cached = _run_batch(sandbox, env, command, timeout, task)
             cache.put(key, cached)
-        # a clean exit means every test that ran passed: a test the parser missed (sympy's parser skips the
-        # last test of a file, whose line ends in "[OK]") passed too
+        # a clean exit means every test that ran passed, also one the parser did not report
         missing = PASSED if cached["exit_code"] == 0 and not cached["timed_out"] else "MISSING"
         for record, ids in members:
             run = set(record.passing) if ids is None else ids

@@ -146,6 +146,25 @@ def test_logs_parsed_by_swebench_parsers_chosen_by_the_environment():
     }
 
 
+def test_sympy_logs_keep_the_last_test_of_each_file():
+    # bin/test closes each file's last test line with [OK] or [FAIL]; swebench's parser alone drops it
+    log = (
+        "sympy/core/tests/test_diff.py[2] \n"
+        "test_diff_no_eval_derivative ok\n"
+        "test_diff_nth_derivative ok                                                 [OK]\n"
+        "sympy/core/tests/test_zz.py[2] \n"
+        "test_ok ok\n"
+        "test_bad F                                                                [FAIL]\n"
+    )
+    sympy_env = EnvSpec(image="x", test_cmd="bin/test -C --verbose", log_parser="parse_log_sympy")
+    assert parse_log(log, sympy_env) == {
+        "test_diff_no_eval_derivative": "PASSED",
+        "test_diff_nth_derivative": "PASSED",
+        "test_ok": "PASSED",
+        "test_bad": "FAILED",
+    }
+
+
 def test_collection_helpers():
     results = [
         TrajectoryResult(trajectory_id=t, exit_status=ExitStatus.submitted, repro_test=s, repro_path=p)
