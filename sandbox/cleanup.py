@@ -119,8 +119,6 @@ def _chain(signum: int, previous: Any):
             with _lock:
                 _closing = False
             previous(sig, frame)
-        elif previous == signal.SIG_IGN:
-            return
         else:  # SIG_DFL (or unknown): restore the default action and re-raise
             signal.signal(sig, signal.SIG_DFL)
             os.kill(os.getpid(), sig)
@@ -139,7 +137,9 @@ def ensure_atexit() -> None:
 
 def install_signal_handlers() -> None:
     """SIGINT/SIGTERM remove every live sandbox, then act as before. Called by entry points (the CLI),
-    never by library code; only possible in the main thread."""
+    never by library code; only possible in the main thread. A signal the process ignores stays ignored
+    (a shell starts background jobs with SIGINT ignored: a Ctrl-C meant for the shell must not remove
+    the sandboxes of a run that goes on)."""
     global _signals_installed
     ensure_atexit()
     with _lock:
@@ -147,7 +147,7 @@ def install_signal_handlers() -> None:
             return
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous = signal.getsignal(signum)
-            if previous is None:  # installed outside Python: leave it alone
+            if previous is None or previous == signal.SIG_IGN:  # set outside Python, or ignored: leave it
                 continue
             signal.signal(signum, _chain(signum, previous))
         _signals_installed = True

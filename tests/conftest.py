@@ -10,9 +10,14 @@ Every test that needs Docker carries the `docker` marker, checked two ways:
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 import pytest
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # started as a shell's background job: the tests' children must see Ctrl-C as a terminal sends it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 DOCKER_FIXTURES = frozenset({"docker_client", "base_image"})
 """Fixtures that reach the Docker engine; every fixture that needs Docker depends on one of them."""

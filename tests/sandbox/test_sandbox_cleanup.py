@@ -38,13 +38,14 @@ CHILD = textwrap.dedent(
 )
 
 
-def _child(base_image: str, tag: str, mode: str) -> tuple[subprocess.Popen, str]:
+def _child(base_image: str, tag: str, mode: str, ignore_sigint: bool = False) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, base_image, tag, mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
     )
     cid = proc.stdout.readline().strip()
     assert cid, proc.stderr.read()
@@ -80,6 +81,19 @@ def test_child_signals(base_image, docker_client, run_tag, sig):
     assert (
         code == -sig
     )  # KeyboardInterrupt / SIGTERM re-raised after clean-up: the process dies of the signal
+    assert our_containers(docker_client, tag) == []
+
+
+def test_an_ignored_sigint_stays_ignored(base_image, docker_client, run_tag):
+    """Started with SIGINT ignored (a shell's background job): a Ctrl-C leaves the run and its sandbox."""
+    tag = f"{run_tag}-ignored"
+    proc, cid = _child(base_image, tag, "sleep", ignore_sigint=True)
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=3)
+    assert [c.id for c in our_containers(docker_client, tag)] == [cid]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
     assert our_containers(docker_client, tag) == []
 
 
