@@ -154,3 +154,37 @@ def test_sympy_runs_its_tests_in_its_own_process():
     )
     assert in_process("bin/test --no-subprocess -C") == "bin/test --no-subprocess -C"
     assert in_process("pytest -rA") == "pytest -rA"
+
+
+def test_a_sympy_candidate_runs_its_selected_tests_in_as_few_processes_as_names_allow(repo):
+    """Three files call the changed function; two share a test name, so they need two processes."""
+    from types import SimpleNamespace
+
+    from verifiers.config import VerifierConfig
+    from verifiers.regression import FileRecord, RegressionPlan, candidate_batches
+
+    def record(file: str, names: list[str], seconds: float) -> FileRecord:
+        hits = {f"func:{file}::{n}": [0] for n in names}
+        return FileRecord(file=file, seconds=seconds, passing=names, hits=hits)
+
+    plan = RegressionPlan(
+        files=[
+            record("t/test_a.py", ["test_one", "test_same"], 10.0),
+            record("t/test_b.py", ["test_two", "test_same"], 20.0),
+            record("t/test_c.py", ["test_three"], 30.0),
+        ],
+        functions=[["pkg/mod.py", 4, 6]],
+        spans=_spans(repo),
+    )
+    env = SimpleNamespace(test_cmd="bin/test -C --verbose")
+    patch = _patch(repo, SOURCE.replace("return x + 1", "return x + 2"))
+    config = VerifierConfig(regression_timeout_factor=3.0, regression_timeout_margin=30.0)
+    batches = candidate_batches(plan, env, patch, False, config)
+    assert [[r.file for r, _ in members] for members, _, _ in batches] == [
+        ["t/test_a.py", "t/test_c.py"],
+        ["t/test_b.py"],
+    ]
+    assert batches[0][1] == (
+        "bin/test --no-subprocess -C --verbose t/test_a.py t/test_c.py -k test_one test_same test_three"
+    )
+    assert [timeout for _, _, timeout in batches] == [(3 * 10 + 30) + (3 * 30 + 30), 3 * 20 + 30]
