@@ -12,7 +12,8 @@ Two uses:
   DIR/calls-<pid>.json: {"functions": [[file, first, last]], "hits": {test key: [function index, ...]},
   "loaded": [touched files instrumented], "elsewhere": [touched files imported from another path]};
   meanwhile each new (test, function) pair is appended to DIR/calls-<pid>.jsonl as [key, file, first,
-  last], so a process killed at its timeout still leaves what it saw.
+  last], so a process killed at its timeout still leaves what it saw. Under sympy's runner it also keeps
+  each test's seconds ("durations": {key: seconds}; journalled as {"seconds": [key, seconds]}).
 
 A test key is `node:<pytest node id>` while pytest runs a test (PYTEST_CURRENT_TEST, which also covers
 its fixtures), and `func:<test file>::<function name>` for the innermost `test*` function of a test file
@@ -32,6 +33,7 @@ import builtins
 import json
 import os
 import sys
+import time
 from importlib.machinery import PathFinder, SourceFileLoader
 
 ENV = "SWESCALE_CALLTRACE"
@@ -101,6 +103,8 @@ class Recorder:
         self.seen = []  # per function: the epoch it was last recorded in (builtins.__swescale_seen__)
         self._epoch = object()
         self._journal_pid, self._journal_file = None, None
+        self.durations = {}  # test key -> seconds, for tests the runner's reporter brackets (sympy's)
+        self._started = None
 
     def instrument(self, tree, path):
         """Insert the guarded `__swescale_hit__(index)` first in every function body (after its docstring)."""
@@ -172,8 +176,15 @@ class Recorder:
                 self._journal(key, index)
 
     def set_current(self, keys):
-        """The runner starts (keys) or ends (None) a test: a new epoch, so every function records again."""
+        """The runner starts (keys) or ends (None) a test: a new epoch, so every function records again.
+        A test's seconds are kept (and journalled) when it ends."""
+        now = time.perf_counter()
+        if self.current is not None and self._started is not None:
+            for key in self.current:
+                self.durations[key] = round(now - self._started, 3)
+                self._append({"seconds": [key, self.durations[key]]})
         self.current = keys
+        self._started = now if keys is not None else None
         self._epoch = object()
         setattr(builtins, EPOCH, self._epoch)
 
@@ -218,6 +229,9 @@ class Recorder:
 
     def _journal(self, key, index):
         """Append each new (test, function) pair at once, so a run killed at its timeout keeps them."""
+        self._append([key] + self.functions[index])
+
+    def _append(self, entry):
         pid = os.getpid()
         if self._journal_pid != pid:  # first use, or a forked child
             try:
@@ -226,7 +240,7 @@ class Recorder:
                 self._journal_file = None
             self._journal_pid = pid
         if self._journal_file is not None:
-            self._journal_file.write(json.dumps([key] + self.functions[index]) + "\n")
+            self._journal_file.write(json.dumps(entry) + "\n")
 
     def write(self):
         elsewhere = []  # touched files imported without the recorder (another path or loader)
@@ -241,6 +255,7 @@ class Recorder:
             "hits": {k: sorted(v) for k, v in self.hits.items()},
             "loaded": self.loaded,
             "elsewhere": sorted(set(elsewhere)),
+            "durations": self.durations,
         }
         try:
             with open(os.path.join(self.out, f"calls-{os.getpid()}.json"), "w") as handle:

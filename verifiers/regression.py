@@ -5,7 +5,8 @@
    file's run time and the test ids the log parser reports PASSED (the regression columns).
 2. Each candidate runs, per file, only the tests that called a function its patch changes
    (verifiers.targets), with a timeout relative to the original's run time of that file
-   (`regression_timeout_factor * seconds + regression_timeout_margin`, at most `regression_timeout`).
+   (`regression_timeout_factor * seconds + regression_timeout_margin`, at most `regression_timeout`),
+   or of the tests the run selects when the original timed each (sympy's runner).
    Tests it does not run cannot see its change and count as they did on the original (passed).
    The selected tests of several files share a process where the log parser can tell them apart, and
    sympy's runner runs them in its own process (targets.in_process): interpreter starts and imports are
@@ -52,7 +53,7 @@ TRACER = Path(__file__).with_name("calltrace_box.py")
 TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
 CALLS_DIR = "/tmp/swescale_calls"
 LOG = "/tmp/swescale_regression_file.log"
-PLAN_VERSION = "5"
+PLAN_VERSION = "6"
 PASSED = "PASSED"
 
 
@@ -67,6 +68,8 @@ class FileRecord(BaseModel):
     """Test ids (as the log parser names them) that pass on the original."""
     hits: dict[str, list[int]] | None = None
     """Tracer key -> indices into RegressionPlan.functions; None when the tracer recorded nothing."""
+    durations: dict[str, float] | None = None
+    """Tracer key -> the test's seconds on the original (sympy's runner times each test), else None."""
 
 
 class RegressionPlan(BaseModel):
@@ -132,16 +135,22 @@ def _from_journal(text: str) -> dict:
     functions: list[list] = []
     index: dict[tuple, int] = {}
     hits: dict[str, list[int]] = {}
+    durations: dict[str, float] = {}
     for line in text.splitlines():
         try:
-            key, path, first, last = json.loads(line)
-        except (ValueError, TypeError):
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                key, seconds = entry["seconds"]
+                durations[key] = float(seconds)
+                continue
+            key, path, first, last = entry
+        except (ValueError, TypeError, KeyError):
             continue  # a line cut by the kill
         at = index.setdefault((path, first), len(functions))
         if at == len(functions):
             functions.append([path, first, last])
         hits.setdefault(key, []).append(at)
-    return {"functions": functions, "hits": hits, "elsewhere": []}
+    return {"functions": functions, "hits": hits, "elsewhere": [], "durations": durations}
 
 
 def _merge_calls(data: list[dict], functions: list[list], index: dict) -> dict[str, list[int]] | None:
@@ -223,6 +232,8 @@ def record_original(
                 timed_out=res.timed_out,
                 passing=sorted(t for t, s in statuses.items() if s == PASSED),
                 hits=_merge_calls(calls, plan.functions, index) if calls is not None else None,
+                durations={k: v for part in calls or [] for k, v in (part.get("durations") or {}).items()}
+                or None,
             )
         )
     plan.seconds = round(time.monotonic() - started, 2)
@@ -257,6 +268,23 @@ def file_timeout(record: FileRecord, config: VerifierConfig) -> float:
     """A candidate's timeout for one file: relative to the original's run time, at most the flat limit."""
     relative = config.regression_timeout_factor * record.seconds + config.regression_timeout_margin
     return round(min(config.regression_timeout, relative), 1)
+
+
+def subset_timeout(record: FileRecord, keywords: set[str], config: VerifierConfig) -> float:
+    """A subset run's timeout for one file: relative to the original's seconds of the tests of the file
+    that the run's `-k` keywords select (sympy matches substrings, so also tests not asked for), when the
+    original ran the whole file and timed each test; else relative to the whole file."""
+    whole = file_timeout(record, config)
+    if record.timed_out or not record.durations:
+        return whole
+    prefix = f"func:{record.file}::"
+    seconds = sum(
+        s
+        for key, s in record.durations.items()
+        if key.startswith(prefix) and any(k in key[len(prefix) :] for k in keywords)
+    )
+    relative = config.regression_timeout_factor * seconds + config.regression_timeout_margin
+    return round(min(whole, relative), 1)
 
 
 def compiles(sandbox: Any, env: Any, patch: str, patch_hash: str, cache: OutcomeCache) -> bool:
@@ -308,7 +336,8 @@ def candidate_batches(
     for group in process_groups(runner(test_cmd), parts, {r.file: test_names(r) for r, _ in subsets}):
         members = [subsets[i] for i in group]
         command = subset_command_many(test_cmd, [parts[i] for i in group])
-        timeout = min(config.regression_timeout, sum(file_timeout(r, config) for r, _ in members))
+        keywords = {function_name(t) for _, ids in members for t in ids}  # sympy: -k applies to every file
+        timeout = min(config.regression_timeout, sum(subset_timeout(r, keywords, config) for r, _ in members))
         batches.append((members, command, round(timeout, 1)))
     return batches
 

@@ -192,7 +192,16 @@ def test_sympy_runner_tests_are_known_from_its_reporter(project):
         "func:tests/test_sympy_style.py::test_outer": {"pkg/mod.py:11", "pkg/mod.py:5"},
     }
     (journal,) = (project.parent / "calls").glob("calls-*.jsonl")
-    assert len(journal.read_text().splitlines()) == 7
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len([e for e in entries if isinstance(e, list)]) == 7
+    # each test's seconds, from the reporter's start and end (written at exit, journalled as it ends)
+    tests = {
+        f"func:tests/test_sympy_style.py::test_{n}" for n in ("alpha", "beta", "xfail", "outer", "nothing")
+    }
+    (written,) = (project.parent / "calls").glob("calls-*.json")
+    durations = json.loads(written.read_text())["durations"]
+    assert set(durations) == tests and all(s >= 0 for s in durations.values())
+    assert {e["seconds"][0]: e["seconds"][1] for e in entries if isinstance(e, dict)} == durations
 
 
 def test_no_recording_without_the_variable(project, tmp_path):

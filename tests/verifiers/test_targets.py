@@ -188,3 +188,42 @@ def test_a_sympy_candidate_runs_its_selected_tests_in_as_few_processes_as_names_
         "bin/test --no-subprocess -C --verbose t/test_a.py t/test_c.py -k test_one test_same test_three"
     )
     assert [timeout for _, _, timeout in batches] == [(3 * 10 + 30) + (3 * 30 + 30), 3 * 20 + 30]
+
+
+def test_a_sympy_subset_times_out_relative_to_the_tests_it_runs(repo):
+    """With each test's seconds from the original, a subset's timeout counts the tests its -k keywords
+    select (substrings: test_one also runs test_one_slow); without them, or when the original was cut
+    at its timeout, the whole file's."""
+    from types import SimpleNamespace
+
+    from verifiers.config import VerifierConfig
+    from verifiers.regression import FileRecord, RegressionPlan, candidate_batches
+
+    key = "func:t/test_a.py::"
+    seconds = {"test_one": 1.0, "test_one_slow": 40.0, "test_other": 100.0}
+    timed = FileRecord(
+        file="t/test_a.py",
+        seconds=150.0,
+        passing=["test_one", "test_one_slow", "test_other"],
+        hits={key + "test_one": [0]},
+        durations={key + name: s for name, s in seconds.items()},
+    )
+    env = SimpleNamespace(test_cmd="bin/test -C --verbose")
+    patch = _patch(repo, SOURCE.replace("return x + 1", "return x + 2"))
+    config = VerifierConfig(regression_timeout_factor=3.0, regression_timeout_margin=30.0)
+
+    def timeouts(record: FileRecord) -> list[float]:
+        plan = RegressionPlan(files=[record], functions=[["pkg/mod.py", 4, 6]], spans=_spans(repo))
+        return [timeout for _, _, timeout in candidate_batches(plan, env, patch, False, config)]
+
+    assert timeouts(timed) == [3 * (1.0 + 40.0) + 30]
+    assert timeouts(timed.model_copy(update={"durations": None})) == [3 * 150.0 + 30]
+    assert timeouts(timed.model_copy(update={"timed_out": True})) == [3 * 150.0 + 30]
+
+
+def test_a_killed_run_keeps_the_seconds_of_the_tests_that_ended():
+    from verifiers.regression import _from_journal
+
+    journal = '["func:t.py::test_a", "pkg/mod.py", 4, 6]\n{"seconds": ["func:t.py::test_a", 2.5]}\n{"seco'
+    data = _from_journal(journal)
+    assert data["hits"] == {"func:t.py::test_a": [0]} and data["durations"] == {"func:t.py::test_a": 2.5}
