@@ -116,7 +116,9 @@ def _install_tracer(sb: Any, env: Any) -> bool:
 
 def _read_calls(sb: Any, directory: str) -> list[dict] | None:
     """The recorder's files of every process of one run (None: it wrote nothing). A process killed at
-    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there."""
+    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there, and under
+    sympy's runner the seconds of each test that ended, so a cut file whose tests called no touched
+    function has an empty record (nothing for candidates to run) rather than none (run it whole)."""
     listing = sb.exec(f"ls {directory} 2>/dev/null")
     names = set(listing.output.split())
     out = []

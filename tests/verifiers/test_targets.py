@@ -222,8 +222,11 @@ def test_a_sympy_subset_times_out_relative_to_the_tests_it_runs(repo):
 
 
 def test_a_killed_run_keeps_the_seconds_of_the_tests_that_ended():
-    from verifiers.regression import _from_journal
+    from verifiers.regression import _from_journal, _merge_calls
 
     journal = '["func:t.py::test_a", "pkg/mod.py", 4, 6]\n{"seconds": ["func:t.py::test_a", 2.5]}\n{"seco'
     data = _from_journal(journal)
     assert data["hits"] == {"func:t.py::test_a": [0]} and data["durations"] == {"func:t.py::test_a": 2.5}
+    # tests ended and none called a touched function: the file has a record (nothing to run), not none
+    quiet = _merge_calls([_from_journal('{"seconds": ["func:t.py::test_b", 0.1]}\n')], [], {})
+    assert quiet == {}
