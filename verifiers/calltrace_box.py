@@ -22,10 +22,10 @@ Subprocesses inherit the variable, so runners that start a fresh interpreter are
 
 Finding the test on the stack costs a walk per call, which made heavily used modules slow (sympy's
 test_expr.py with core/basic.py recorded: 350 s, against 119 s untraced). Under sympy's runner, whose
-reporter is told when each test starts and ends, the test is known without a walk: the recorder hooks that reporter, and each instrumented function records itself
-once per test (`if __swescale_seen__[i] is not __swescale_epoch__: __swescale_hit__(i)`; the epoch is a
-new object at every start and end of a test), so later calls in the same test cost one comparison.
-"""
+reporter is told when each test starts and ends, the test is known without a walk: the recorder hooks
+that reporter, and each instrumented function records itself once per test
+(`if __swescale_seen__[i] is not __swescale_epoch__: __swescale_hit__(i)`; the epoch is a new object at
+every start and end of a test), so later calls in the same test cost one comparison."""
 
 import ast
 import atexit

@@ -36,6 +36,7 @@ from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import sha256
 from verifiers.targets import (
+    file_tests,
     function_name,
     in_process,
     process_groups,
@@ -279,12 +280,8 @@ def subset_timeout(record: FileRecord, keywords: set[str], config: VerifierConfi
     whole = file_timeout(record, config)
     if record.timed_out or not record.durations:
         return whole
-    prefix = f"func:{record.file}::"
-    seconds = sum(
-        s
-        for key, s in record.durations.items()
-        if key.startswith(prefix) and any(k in key[len(prefix) :] for k in keywords)
-    )
+    tests = file_tests(record.durations, record.file)
+    seconds = sum(s for name, s in tests.items() if any(k in name for k in keywords))
     relative = config.regression_timeout_factor * seconds + config.regression_timeout_margin
     return round(min(whole, relative), 1)
 
@@ -346,9 +343,7 @@ def candidate_batches(
 
 def test_names(record: FileRecord) -> set[str]:
     """Every test name the original run saw in the file: those that passed and those the recorder met."""
-    prefix = f"func:{record.file}::"
-    recorded = {k[len(prefix) :] for k in record.hits or {} if k.startswith(prefix)}
-    return {function_name(t) for t in record.passing} | recorded
+    return {function_name(t) for t in record.passing} | set(file_tests(record.hits or {}, record.file))
 
 
 def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
@@ -23,6 +24,7 @@ from unidiff.errors import UnidiffParseError
 DOC_SUFFIXES = (".rst", ".md", ".txt", ".html", ".css", ".png", ".svg", ".cfg.sample")
 _IMPORTISH = re.compile(r"^\s*(import\s|from\s+\S+\s+import\b|#|$)")
 _NEW_DEF = re.compile(r"^(def |async def |class |@)")
+V = TypeVar("V")
 
 
 @dataclass
@@ -152,13 +154,18 @@ def function_name(test_id: str) -> str:
     return test_id.split("::")[-1].split("[")[0].split(" (")[0].strip()
 
 
+def file_tests(recorded: dict[str, V], file: str) -> dict[str, V]:
+    """The recorder's `func:<file>::<test function>` entries of one file, by test function name."""
+    prefix = f"func:{file}::"
+    return {k[len(prefix) :]: v for k, v in recorded.items() if k.startswith(prefix)}
+
+
 def selected_ids(passing: list[str], file: str, hits: dict[str, list[int]], wanted: set[int]) -> set[str]:
     """Test ids of `file` (as the log parser names them) that called a wanted function in the original run.
 
     `hits` maps tracer keys (`node:<pytest node id>`, `func:<file>::<function>`) to function indices."""
     nodes = {k[5:] for k, v in hits.items() if k.startswith("node:") and wanted.intersection(v)}
-    prefix = f"func:{file}::"
-    funcs = {k[len(prefix) :] for k, v in hits.items() if k.startswith(prefix) and wanted.intersection(v)}
+    funcs = {name for name, v in file_tests(hits, file).items() if wanted.intersection(v)}
     return {t for t in passing if t in nodes or function_name(t) in funcs}
 
 
