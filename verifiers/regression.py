@@ -24,6 +24,7 @@ import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -209,20 +210,28 @@ def record_original(
     # more sandboxes only when the pool has room beside the one held here (else waiting would deadlock)
     room = getattr(pool, "max_concurrent", getattr(getattr(pool, "pool", None), "max_concurrent", 1))
     workers = max(1, min(len(files), config.max_parallel, room)) if pool is not None else 1
-    shares = [list(enumerate(files))[i::workers] for i in range(workers)]
+    # each worker takes the next file when it is free, the largest first: one slow file no longer
+    # leaves the other workers idle behind a fixed share
+    sizes = _sizes(sb, files) if workers > 1 else {}
+    todo: SimpleQueue[tuple[int, str]] = SimpleQueue()
+    for item in sorted(enumerate(files), key=lambda item: -sizes.get(item[1], 0)):
+        todo.put(item)
 
-    def run_share(box_: Any, share: int, ok: bool) -> list[tuple[int, Any, dict[str, str], list | None]]:
+    def run_share(box_: Any, ok: bool) -> list[tuple[int, Any, dict[str, str], list | None]]:
         out = []
-        for number, file in shares[share]:
+        while True:
+            try:
+                number, file = todo.get_nowait()
+            except Empty:
+                return out
             res, statuses, directory = _record_file(box_, env, number, file, sources, ok, config, task)
             out.append((number, res, statuses, _read_calls(box_, directory) if ok else None))
-        return out
 
     def work(share: int) -> list[tuple[int, Any, dict[str, str], list | None]]:
         if share == 0:
-            return run_share(sb, 0, traced)
+            return run_share(sb, traced)
         with pool.sandbox(env.image, workdir=WORKDIR) as other:
-            return run_share(other, share, traced and _install_tracer(other, env))
+            return run_share(other, traced and _install_tracer(other, env))
 
     with ThreadPoolExecutor(max_workers=workers) as executor:
         results = sorted((r for part in executor.map(work, range(workers)) for r in part), key=lambda r: r[0])
@@ -242,6 +251,17 @@ def record_original(
     plan.seconds = round(time.monotonic() - started, 2)
     cache.put(key, plan.model_dump())
     return plan
+
+
+def _sizes(sb: Any, files: list[str]) -> dict[str, int]:
+    """Bytes of each test file (a rough guide to its run time); files it cannot read are left out."""
+    res = sb.exec(f"cd {WORKDIR} && wc -c -- " + " ".join(map(shlex.quote, files)))
+    sizes = {}
+    for line in res.output.splitlines():
+        count, _, name = line.strip().partition(" ")
+        if count.isdigit() and name in files:
+            sizes[name] = int(count)
+    return sizes
 
 
 def _record_file(
@@ -339,6 +359,12 @@ def candidate_batches(
         timeout = min(config.regression_timeout, sum(subset_timeout(r, keywords, config) for r, _ in members))
         batches.append((members, command, round(timeout, 1)))
     return batches
+
+
+def expected_seconds(plan: RegressionPlan, env: Any, patch: str, config: VerifierConfig) -> float:
+    """What a candidate's regression runs should take, as their timeouts add up (the original's seconds
+    of the tests each runs, times the factor, plus a margin per process): the longest start first."""
+    return sum(timeout for _, _, timeout in candidate_batches(plan, env, patch, False, config))
 
 
 def test_names(record: FileRecord) -> set[str]:

@@ -3,7 +3,7 @@
 1. the original code runs first (reference column; selects the regression test files and keeps the
    regression tests that pass on it);
 2. one sandbox per distinct candidate patch (by hash) runs all generated tests and the regression
-   command, `max_parallel` at a time, from the cache where possible;
+   command, `max_parallel` at a time (targeted: the longest expected first), from the cache where possible;
 3. the judge scores the applying candidates concurrently (optional);
 4. weights (weights.py), generated scores and hybrid scores (hybrid.py); the table is saved as
    out_dir/verifier_table.json.
@@ -35,7 +35,7 @@ from verifiers.execute import (
 )
 from verifiers.hybrid import score_rows
 from verifiers.judge import ChatModel, Judge
-from verifiers.regression import RegressionPlan, record_original, run_candidate
+from verifiers.regression import RegressionPlan, expected_seconds, record_original, run_candidate
 from verifiers.table import (
     Candidate,
     CandidateRow,
@@ -212,8 +212,10 @@ def _run_candidates(run: _Run, patches: dict[str, str], original: _Original) -> 
             log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
             return VersionResult(patch_hash=patch_hash, applies=False, apply_output=f"sandbox error: {exc!r}")
 
+    items = sorted(patches.items())
+    if original.plan is not None:  # the longest first, so no slot idles while one long run ends
+        items.sort(key=lambda item: -expected_seconds(original.plan, run.env, item[1], run.vconf))
     with ThreadPoolExecutor(max_workers=max(1, run.vconf.max_parallel)) as executor:
-        items = sorted(patches.items())
         return dict(zip([h for h, _ in items], executor.map(one, items), strict=True))
 
 

@@ -230,3 +230,31 @@ def test_a_killed_run_keeps_the_seconds_of_the_tests_that_ended():
     # tests ended and none called a touched function: the file has a record (nothing to run), not none
     quiet = _merge_calls([_from_journal('{"seconds": ["func:t.py::test_b", 0.1]}\n')], [], {})
     assert quiet == {}
+
+
+def test_the_candidate_whose_selected_tests_took_longest_on_the_original_is_expected_longest(repo):
+    """Candidates start longest first (no slot idles behind a long last run): the cost of one is what its
+    selected tests took on the original."""
+    from types import SimpleNamespace
+
+    from verifiers.config import VerifierConfig
+    from verifiers.regression import FileRecord, RegressionPlan, expected_seconds
+
+    key = "func:t/test_a.py::"
+    record = FileRecord(
+        file="t/test_a.py",
+        seconds=60.0,
+        passing=["test_slow", "test_fast"],
+        hits={key + "test_slow": [0], key + "test_fast": [1]},
+        durations={key + "test_slow": 50.0, key + "test_fast": 1.0},
+    )
+    functions = [["pkg/mod.py", 4, 6], ["pkg/mod.py", 16, 17]]  # alpha, gamma
+    plan = RegressionPlan(files=[record], functions=functions, spans=_spans(repo))
+    env = SimpleNamespace(test_cmd="bin/test -C --verbose")
+    config = VerifierConfig(regression_timeout_factor=3.0, regression_timeout_margin=30.0)
+    alpha = _patch(repo, SOURCE.replace("return x + 1", "return x + 2"))
+    gamma = _patch(repo, SOURCE.replace("return 0", "return 1"))
+    untested = _patch(repo, SOURCE.replace("return self.size", "return 0"))
+    assert expected_seconds(plan, env, alpha, config) == 3 * 50.0 + 30
+    assert expected_seconds(plan, env, gamma, config) == 3 * 1.0 + 30
+    assert expected_seconds(plan, env, untested, config) == 0
