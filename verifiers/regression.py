@@ -352,7 +352,9 @@ def candidate_batches(
         else:
             subsets.append((record, ids))
     parts = [(r.file, ids) for r, ids in subsets]
-    for group in process_groups(runner(test_cmd), parts, {r.file: test_names(r) for r, _ in subsets}):
+    names = {r.file: test_names(r) for r, _ in subsets}
+    costs = [subset_timeout(r, {function_name(t) for t in ids}, config) for r, ids in subsets]
+    for group in process_groups(runner(test_cmd), parts, names, costs, config.regression_timeout):
         members = [subsets[i] for i in group]
         command = subset_command_many(test_cmd, [parts[i] for i in group])
         keywords = {function_name(t) for _, ids in members for t in ids}  # sympy: -k applies to every file

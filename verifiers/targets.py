@@ -216,26 +216,32 @@ def subset_command_many(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str
 
 
 def process_groups(
-    kind: str, parts: list[tuple[str, set[str]]], names: dict[str, set[str]]
+    kind: str,
+    parts: list[tuple[str, set[str]]],
+    names: dict[str, set[str]],
+    costs: list[float] | None = None,
+    budget: float | None = None,
 ) -> list[list[int]]:
-    """Indices of `parts` grouped into as few processes as their test names allow.
+    """Indices of `parts` grouped into as few processes as their test names and the time budget allow.
 
     sympy's parser names tests by function only, so one process must not run two files that share a test
-    name (`names`: every test name known in each file); other runners' ids name the file or class, so one
-    process runs them all. First fit, in the given order."""
-    if kind != "sympy":
-        return [list(range(len(parts)))] if parts else []
-    groups: list[tuple[list[int], set[str]]] = []
+    name (`names`: every test name known in each file); other runners' ids name the file or class. A
+    process also holds no more than `budget` seconds of its parts' `costs` (their timeouts), because its
+    own timeout stops at that cap: a part that needs the whole budget runs alone. First fit, in the given
+    order."""
+    groups: list[tuple[list[int], set[str], float]] = []
     for at, (file, _) in enumerate(parts):
-        mine = names.get(file, set())
-        for members, taken in groups:
-            if not mine & taken:
+        mine = names.get(file, set()) if kind == "sympy" else set()
+        cost = costs[at] if costs is not None else 0.0
+        for number, (members, taken, spent) in enumerate(groups):
+            if not mine & taken and (budget is None or spent + cost <= budget):
                 members.append(at)
                 taken.update(mine)
+                groups[number] = (members, taken, spent + cost)
                 break
         else:
-            groups.append(([at], set(mine)))
-    return [members for members, _ in groups]
+            groups.append(([at], set(mine), cost))
+    return [members for members, _, _ in groups]
 
 
 def in_process(test_cmd: str) -> str:

@@ -145,6 +145,19 @@ def test_one_process_for_several_files_unless_names_collide():
     assert process_groups("sympy", [], {}) == []
 
 
+def test_a_process_holds_no_more_than_the_timeout_cap_of_its_parts_timeouts():
+    """A process's timeout stops at `regression_timeout`: parts whose timeouts add up to more go to
+    another process (sympy 13471: two slow files in one process timed out on every candidate)."""
+    from verifiers.targets import process_groups
+
+    parts = [(f"{name}.py", {"test_x"}) for name in "abcd"]
+    costs = [400.0, 300.0, 100.0, 600.0]
+    assert process_groups("pytest", parts, {}, costs, 600.0) == [[0, 2], [1], [3]]
+    names = {p: {f"test_{p[0]}"} for p, _ in parts}
+    assert process_groups("sympy", parts, names, costs, 600.0) == [[0, 2], [1], [3]]
+    assert process_groups("sympy", parts, names, costs, None) == [[0, 1, 2, 3]]
+
+
 def test_sympy_runs_its_tests_in_its_own_process():
     from verifiers.targets import in_process
 
