@@ -33,6 +33,7 @@ from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import regression_command, touched_files
 from verifiers.config import VerifierConfig
 from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regression_files, shell
+from verifiers.isolation import isolated
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import sha256
@@ -56,6 +57,7 @@ TRACER_IN_BOX = "/tmp/swescale_calltrace_box.py"
 CALLS_DIR = "/tmp/swescale_calls"
 LOG = "/tmp/swescale_regression_file.log"
 PLAN_VERSION = "6"
+LOAD_TIMEOUT = 120  # importing the changed modules once
 PASSED = "PASSED"
 
 
@@ -306,18 +308,48 @@ def subset_timeout(record: FileRecord, keywords: set[str], config: VerifierConfi
     return round(min(whole, relative), 1)
 
 
-def compiles(sandbox: Any, env: Any, patch: str, patch_hash: str, cache: OutcomeCache) -> bool:
-    """Whether every Python file the patch changes still compiles (a file that does not breaks every test
-    importing it, not only those calling the changed functions)."""
+LOAD_CHECK = """
+import importlib, os, sys
+at = sys.argv.index("--")
+for path in sys.argv[1:at]:
+    compile(open(path, encoding="utf-8").read(), path, "exec")
+for path in sys.argv[at + 1:]:
+    if not os.path.exists(path):
+        continue  # removed by the patch
+    parts = path[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    elif not os.path.exists(os.path.join(os.path.dirname(path), "__init__.py")):
+        continue  # not a package's module (a script such as setup.py): importing it would run it
+    top = len(parts) - 1
+    while top > 0 and os.path.exists(os.path.join(*parts[:top], "__init__.py")):
+        top -= 1
+    sys.path.insert(0, os.path.join(*parts[:top]) if top else ".")
+    importlib.import_module(".".join(parts[top:]))
+"""
+
+
+def loads(
+    sandbox: Any, env: Any, plan: RegressionPlan, patch: str, patch_hash: str, cache: OutcomeCache
+) -> bool:
+    """Whether every Python file the patch changes still compiles, and every module it changes outside
+    function bodies still imports. A file that does not breaks every test importing it, not only those
+    calling the changed functions (requests 2674: a candidate's new `from .exceptions import` of a name
+    the module lacks failed every test, and ran none of them when only callers were selected)."""
     files = [p for p in touched_files([patch]) if p.endswith(".py")]
     if not files:
         return True
-    key = cache_key("compiles", env.image, patch_hash)
+    key = cache_key("loads", env.image, patch_hash)
     if (cached := cache.get(key)) is not None:
         return bool(cached)
-    script = "import sys; [compile(open(f, encoding='utf-8').read(), f, 'exec') for f in sys.argv[1:]]"
-    command = f"cd {WORKDIR} && {env.python} -c {shlex.quote(script)} " + " ".join(map(shlex.quote, files))
-    ok = sandbox().exec(shell(env, command)).exit_code == 0
+    tests = [r.file for r in plan.files]
+    modules = sorted(targets_of(patch, plan.spans, tests).load_time - set(tests))
+    args = " ".join(map(shlex.quote, [*files, "--", *modules]))
+    command = isolated(f"cd {WORKDIR} && {env.python} -c {shlex.quote(LOAD_CHECK)} {args}")
+    res = sandbox().exec(shell(env, command), timeout=LOAD_TIMEOUT)
+    ok = res.exit_code == 0 and not res.timed_out
+    if not ok:
+        log.info("patch %s: a changed module does not load: %s", patch_hash[:12], res.output[-300:])
     cache.put(key, ok)
     return ok
 
@@ -400,7 +432,7 @@ def run_candidate(
     `sandbox()` returns the candidate's sandbox with the patch applied; it is called only on a cache miss."""
     statuses = {column_id(r.file, t): PASSED for r in plan.files for t in r.passing}
     digests, exit_code, timed_out, seconds, ran = [], 0, False, 0.0, 0
-    broken = not compiles(sandbox, env, patch, patch_hash, cache)
+    broken = not loads(sandbox, env, plan, patch, patch_hash, cache)
     for members, command, timeout in candidate_batches(plan, env, patch, broken, config):
         key = cache_key("treg", PARSE_VERSION, env.image, patch_hash, command, str(timeout))
         cached = cache.get(key)

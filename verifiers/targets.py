@@ -4,7 +4,8 @@ A candidate's changed lines (in the original file's numbering) map to the functi
 (spans from the original's AST, recorded in the sandbox by calltrace_box.py). A change outside every
 function (module or class level) targets the whole file: every test that called any function of it.
 Added or removed import lines, comments, blank lines and new top-level functions or classes target
-nothing by themselves (they act only through changed code that calls them, which is a target).
+nothing by themselves (they act only through changed code that calls them, which is a target); they
+run at import, though, so the sandbox checks that such a module still imports (regression.loads).
 A change to a file that is neither Python source nor documentation targets every test.
 
 The recorded calls of the original run say which tests called which functions; a test is selected for
@@ -39,6 +40,9 @@ class Targets:
     """A change whose reach is unknown (e.g. a configuration file): run every regression test."""
     edited_tests: set[str] = field(default_factory=set)
     """Regression test files the candidate edits itself: run whole."""
+    load_time: set[str] = field(default_factory=set)
+    """Python files changed outside function bodies (imports, module or class level, new definitions):
+    code that runs when the module is imported, so a failure there breaks every test importing it."""
 
 
 def _is_doc(path: str) -> bool:
@@ -109,12 +113,15 @@ def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str])
         info = spans.get(path)
         if info is None or any(n == 0 for n, _, _ in lines):  # unknown structure, or the file is removed
             result.whole_files.add(path)
+            result.load_time.add(path)
             continue
         functions, imports = info["functions"], info["imports"]
         in_new_def = False  # inside an added top-level def/class block
         for number, sign, text in lines:
             if not text.strip() or text.strip().startswith("#"):
                 continue
+            if not _inside(functions, number, text, sign):
+                result.load_time.add(path)
             if sign == "+" and _NEW_DEF.match(text):
                 in_new_def = True
                 continue

@@ -45,9 +45,12 @@ def more(calc_repo, candidates) -> list[Candidate]:
     ops = (calc_repo / "calc" / "ops.py").read_text()
     hang = ops.replace("def mean(xs):\n", "def mean(xs):\n    while xs:\n        pass\n")
     add = ops.replace("return a + b", "return a - b")
+    # an import between two functions targets no function, yet breaks every import of the module
+    unimportable = ops.replace("\n\ndef mean", "\nfrom calc.missing import nothing\n\n\ndef mean")
     extra = {
         "F": make_patch(calc_repo, {"calc/ops.py": hang}),
         "G": make_patch(calc_repo, {"calc/ops.py": add}),
+        "H": make_patch(calc_repo, {"calc/ops.py": unimportable}),
     }
     return [c for c in candidates if c.candidate_id != "D"] + [
         Candidate(candidate_id=k, patch=p, source="test") for k, p in extra.items()
@@ -75,9 +78,16 @@ def test_targeted_runs_only_the_tests_calling_the_changed_function(tables):
 
 def test_targeted_and_whole_file_runs_agree(tables):
     targeted, files = tables["targeted"][0], tables["files"][0]
-    for cid in ("A", "B", "C", "E", "G"):
+    for cid in ("A", "B", "C", "E", "G", "H"):
         got = {t.removeprefix("tests/test_ops.py::") for t in targeted.row(cid).regression.new_failures}
         assert got == set(files.row(cid).regression.new_failures), cid
+
+
+def test_a_candidate_whose_module_no_longer_imports_runs_every_file_whole(tables):
+    """An added import of a missing name targets no function, yet fails every test importing the module."""
+    regression = tables["targeted"][0].row("H").regression
+    assert regression.failed >= 2  # test_mean and test_add, which import calc.ops
+    assert regression.ran == regression.passed + regression.failed  # all ran, not only callers (none)
 
 
 def test_a_hanging_candidate_costs_a_timeout_relative_to_the_original(tables):

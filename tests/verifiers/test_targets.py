@@ -71,6 +71,7 @@ def test_a_change_inside_a_function_targets_that_function(repo):
     }
     targets = targets_of(patch, _spans(repo), [])
     assert targets.functions == {"pkg/mod.py": {6}} and not targets.whole_files and not targets.everything
+    assert not targets.load_time  # runs only when called: importing the module cannot fail on it
     functions = [["pkg/mod.py", 4, 6], ["pkg/mod.py", 12, 13], ["pkg/mod.py", 16, 17]]
     assert target_functions(targets, functions, _spans(repo)) == {0}
 
@@ -79,6 +80,7 @@ def test_imports_and_new_top_level_functions_target_nothing(repo):
     new = SOURCE.replace("import os\n", "import os\nimport sys\n") + "\n\ndef delta():\n    return sys.argv\n"
     targets = targets_of(_patch(repo, new), _spans(repo), [])
     assert not targets.functions and not targets.whole_files and not targets.everything
+    assert targets.load_time == {"pkg/mod.py"}  # but they run at import, which the sandbox checks
 
 
 def test_a_class_level_change_targets_the_whole_file(repo):
