@@ -120,7 +120,8 @@ def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str])
         for number, sign, text in lines:
             if not text.strip() or text.strip().startswith("#"):
                 continue
-            if not _inside(functions, number, text, sign):
+            inside = _inside(functions, number, text, sign)
+            if not inside:
                 result.load_time.add(path)
             if sign == "+" and _NEW_DEF.match(text):
                 in_new_def = True
@@ -129,7 +130,7 @@ def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str])
                 in_new_def = False
             elif in_new_def:
                 continue
-            if _inside(functions, number, text, sign):
+            if inside:
                 result.functions.setdefault(path, set()).add(number)
             elif _IMPORTISH.match(text) or any(a <= number <= b for a, b in imports):
                 continue
@@ -236,19 +237,21 @@ def process_groups(
     process also holds no more than `budget` seconds of its parts' `costs` (their timeouts), because its
     own timeout stops at that cap: a part that needs the whole budget runs alone. First fit, in the given
     order."""
-    groups: list[tuple[list[int], set[str], float]] = []
+    groups: list[tuple[list[int], set[str]]] = []
+    spent: list[float] = []  # per group: the sum of its parts' costs
     for at, (file, _) in enumerate(parts):
         mine = names.get(file, set()) if kind == "sympy" else set()
         cost = costs[at] if costs is not None else 0.0
-        for number, (members, taken, spent) in enumerate(groups):
-            if not mine & taken and (budget is None or spent + cost <= budget):
+        for number, (members, taken) in enumerate(groups):
+            if not mine & taken and (budget is None or spent[number] + cost <= budget):
                 members.append(at)
                 taken.update(mine)
-                groups[number] = (members, taken, spent + cost)
+                spent[number] += cost
                 break
         else:
-            groups.append(([at], set(mine), cost))
-    return [members for members, _, _ in groups]
+            groups.append(([at], set(mine)))
+            spent.append(cost)
+    return [members for members, _ in groups]
 
 
 def in_process(test_cmd: str) -> str:
