@@ -32,6 +32,11 @@ class NullCache:
         pass
 
 
+OUTCOMES_VERSION = "2"
+"""Part of every key: bump it when a change to how tests run changes what they report (2: one fixed
+PYTHONHASHSEED, verifiers.execute.HASH_SEED), so no run reuses outcomes of the old way."""
+
+
 class SqliteCache:
     """Thread-safe; one row per key. Values are JSON. Keys are taken within `namespace` (e.g. the id of the
     image the outcomes come from), so one file can serve many runs and images."""
@@ -56,7 +61,7 @@ class SqliteCache:
             db.close()
 
     def _key(self, key: str) -> str:
-        return cache_key(self.namespace, key) if self.namespace else key
+        return cache_key(OUTCOMES_VERSION, self.namespace, key)
 
     def get(self, key: str) -> Any | None:
         key = self._key(key)

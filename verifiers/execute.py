@@ -101,9 +101,18 @@ def _regression_key(env: EnvLike, patch_hash: str, command: str, config: Verifie
     return cache_key("reg", PARSE_VERSION, env.image, patch_hash, command, str(config.regression_timeout))
 
 
+HASH_SEED = "0"
+"""PYTHONHASHSEED of every verification run. Python salts str and bytes hashes per process, so the order
+of sets and dicts of strings changes from run to run, and so do tests that depend on it (sympy 12454's
+test_normalize_sort_diogonalization passed on the original and raised on the patch six systems agree on in
+one run, not in two others). One seed for the original and every candidate leaves the patch as the only
+thing that differs. sympy's bin/test keeps a seed it is given (and then runs in its own process)."""
+
+
 def shell(env: EnvLike, command: str) -> str:
-    """The command preceded by the environment's setup lines (e.g. conda activation in SWE-bench images)."""
-    return "\n".join([*getattr(env, "eval_commands", []), command])
+    """The command after the environment's setup lines (e.g. conda activation in SWE-bench images), with
+    the fixed hash seed."""
+    return "\n".join([*getattr(env, "eval_commands", []), f"export PYTHONHASHSEED={HASH_SEED}", command])
 
 
 def run_generated(

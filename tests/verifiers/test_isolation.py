@@ -46,6 +46,12 @@ TESTS = [
         script="from calc.extra import VALUE\nfrom calc.ops import mean\nassert VALUE == 1 and mean([]) == 0.0\n",
         path="t4_extra.py",
     ),
+    # prints a salted str hash: the same on every version only under one PYTHONHASHSEED
+    GeneratedTest(
+        test_id="t5_hash",
+        script="import os\nprint(os.environ.get('PYTHONHASHSEED'), hash('swescale'))\n",
+        path="t5_hash.py",
+    ),
 ]
 
 
@@ -97,3 +103,11 @@ def test_a_test_never_writes_where_the_candidates_files_are(verified):
     row = verified.row("X")
     assert row.outcomes["t3_same_path"].passed
     assert row.outcomes["t4_extra"].passed, row.outcomes["t4_extra"].output_excerpt
+
+
+def test_every_version_hashes_strings_with_one_seed(verified):
+    """Set and dict order of strings, and the tests that depend on it, are the same on the original and
+    on the candidate: the outcome of a test differs only where the patch makes it differ."""
+    reference, outcome = verified.test("t5_hash").reference, verified.row("X").outcomes["t5_hash"]
+    assert reference.passed and outcome.passed
+    assert outcome.output_digest == reference.output_digest, reference.output_excerpt
