@@ -13,17 +13,18 @@ import contextlib
 import fcntl
 import json
 import os
-import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from envs.task import Task
+from sandbox.store import Cursor, Store
+from sandbox.store import Row as SqlRow
 from swescale.outcome import StageCost
 
 STATE_FILE = "state.sqlite"
@@ -36,7 +37,8 @@ ORACLE_KEY = "candidates_graded"
 """Meta key: ids of the done instances whose candidates were all graded (`bench report --grade-candidates`)."""
 VERDICTS = ("resolved", "unresolved", "apply-failed", "empty", "eval-error")
 
-_SCHEMA = """
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS instances (
     instance_id TEXT PRIMARY KEY,
     position INTEGER NOT NULL,
@@ -64,6 +66,8 @@ CREATE TABLE IF NOT EXISTS candidates (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+]
+"""The schema, one migration per version (`sandbox.store`); 1 is the schema files had before versions."""
 
 
 class StateError(RuntimeError):
@@ -147,13 +151,9 @@ class BenchState:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fh = self._take_lock() if lock else None
-        self._db = sqlite3.connect(self.run_dir / STATE_FILE, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._mutex = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a process kill (WAL)
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        # synchronous=NORMAL: durable across a process kill (WAL)
+        self._store = Store(self.run_dir / STATE_FILE, MIGRATIONS, synchronous="NORMAL", busy_timeout=10)
+        self._mutex = threading.Lock()  # one predictions writer at a time
         if lock:  # a driver that died left rows running: they resume from their run folders
             self._exec("UPDATE instances SET status='pending' WHERE status='running'")
 
@@ -178,8 +178,7 @@ class BenchState:
         return fh
 
     def close(self) -> None:
-        with self._mutex:
-            self._db.close()
+        self._store.close()
         if self._lock_fh is not None:
             self._lock_fh.close()
             self._lock_fh = None
@@ -190,20 +189,8 @@ class BenchState:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _exec(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
-        with self._mutex:
-            return self._db.execute(sql, tuple(args))
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _exec(self, sql: str, args: Iterable[Any] = ()) -> Cursor:
+        return self._store.execute(sql, args)
 
     # -- meta ----------------------------------------------------------------------------------------------
 
@@ -219,7 +206,7 @@ class BenchState:
     def sync(self, tasks: list[Task]) -> int:
         """Add the tasks not known yet as pending (known ones keep their state); returns how many were new."""
         added = 0
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             start = db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM instances").fetchone()[0]
             for task in tasks:
                 cur = db.execute(
@@ -246,8 +233,8 @@ class BenchState:
         return self._row(found)
 
     @staticmethod
-    def _row(r: sqlite3.Row) -> Row:
-        data = {k: r[k] for k in r.keys() if k != "task"}  # noqa: SIM118 - sqlite3.Row has no items()
+    def _row(r: SqlRow) -> Row:
+        data = {k: r[k] for k in r.keys() if k != "task"}  # noqa: SIM118 - a Row has no items()
         data["result"] = InstanceResult.model_validate_json(r["result"]) if r["result"] else None
         data["verdict_detail"] = json.loads(r["verdict_detail"]) if r["verdict_detail"] else {}
         return Row.model_validate(data)
@@ -261,7 +248,7 @@ class BenchState:
     def reset(self, ids: Iterable[str], status_from: tuple[str, ...] = ("error",)) -> list[str]:
         """Make these instances pending again if their status is in `status_from`; returns those reset."""
         out = []
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             for iid in ids:
                 placeholders = ",".join("?" * len(status_from))
                 cur = db.execute(
@@ -276,7 +263,7 @@ class BenchState:
     def redo(self, ids: Iterable[str]) -> list[str]:
         """Forget these instances' results (prediction, verdict, candidates): they run again from scratch."""
         ids = list(ids)
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             for iid in ids:
                 db.execute(
                     "UPDATE instances SET status='pending', error_class=NULL, error=NULL, result=NULL, "
@@ -299,7 +286,7 @@ class BenchState:
         """Store an attempt's result in one transaction: done (with its prediction), error, or pending."""
         now = time.time()
         patch = result.patch if result.status == "done" else None
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             db.execute(
                 "UPDATE instances SET status=?, error_class=?, error=?, finished_at=?, result=?, patch=?, "
                 "updated_at=? WHERE instance_id=?",
