@@ -1,15 +1,13 @@
-"""A small on-disk key -> JSON cache (sqlite) of test outcomes, keyed by (image, patch hash, test hash)."""
+"""A small on-disk key -> JSON cache (SQLite, `sandbox.store`) of test outcomes, keyed by (image, patch hash,
+test hash)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandbox.store import Store
 from verifiers.table import sha256
 
 
@@ -37,36 +35,28 @@ OUTCOMES_VERSION = "2"
 PYTHONHASHSEED, verifiers.execute.HASH_SEED), so no run reuses outcomes of the old way."""
 
 
+MIGRATIONS = ["CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, value TEXT NOT NULL)"]
+"""The schema, one migration per version (`sandbox.store`); 1 is the schema files had before versions."""
+
+
 class SqliteCache:
-    """Thread-safe; one row per key. Values are JSON. Keys are taken within `namespace` (e.g. the id of the
-    image the outcomes come from), so one file can serve many runs and images."""
+    """Thread-safe (a connection per thread); one row per key. Values are JSON. Keys are taken within
+    `namespace` (e.g. the id of the image the outcomes come from), so one file can serve many runs, images
+    and processes."""
 
     def __init__(self, path: str | Path, namespace: str = ""):
         self.path = Path(path)
         self.namespace = namespace
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._store = Store(self.path, MIGRATIONS)
         self.hits = 0
         self.misses = 0
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:  # commits or rolls back
-                yield db
-        finally:
-            db.close()
 
     def _key(self, key: str) -> str:
         return cache_key(OUTCOMES_VERSION, self.namespace, key)
 
     def get(self, key: str) -> Any | None:
         key = self._key(key)
-        with self._lock, self._connect() as db:
-            row = db.execute("SELECT value FROM outcomes WHERE key = ?", (key,)).fetchone()
+        row = self._store.execute("SELECT value FROM outcomes WHERE key = ?", (key,)).fetchone()
         if row is None:
             self.misses += 1
             return None
@@ -75,8 +65,9 @@ class SqliteCache:
 
     def put(self, key: str, value: Any) -> None:
         key = self._key(key)
-        with self._lock, self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO outcomes (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self._store.execute(
+            "INSERT OR REPLACE INTO outcomes (key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
 
 
 def open_cache(
