@@ -8,15 +8,16 @@ started `max_attempts` times, then reported.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
-_SCHEMA = """
+from sandbox.store import Row, Store
+
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS deliveries (
     delivery TEXT PRIMARY KEY, event TEXT NOT NULL, received REAL NOT NULL, job INTEGER, ignored TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -26,6 +27,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     tokens INTEGER NOT NULL DEFAULT 0, result TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 """
+]
+"""The schema, one migration per version (`sandbox.store`); 1 is the schema files had before versions."""
 
 
 class Job(BaseModel):
@@ -47,32 +50,17 @@ def _day_start(now: float) -> float:
 
 
 class JobQueue:
-    """One connection shared by the server's threads (serialised by a lock; SQLite does the durability)."""
+    """The server's threads each use their own connection; every call is one transaction."""
 
     def __init__(self, path: Path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+        self._store = Store(path, MIGRATIONS, synchronous="FULL")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
-    def _tx(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._db.execute(sql, args).fetchall()
-                self._db.execute("COMMIT")
-                return rows
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _tx(self, sql: str, args: tuple = ()) -> list[Row]:
+        with self._store.transaction() as db:
+            return db.execute(sql, args).fetchall()
 
     def record(
         self, delivery: str, event: str, repo: str = "", trigger: str | None = None, ignored: str = ""
@@ -80,30 +68,21 @@ class JobQueue:
         """Record a delivery (and its job, when `trigger` is given). Returns (job id, new): `new` is False
         for a delivery seen before, which then changes nothing."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                seen = self._db.execute(
-                    "SELECT job FROM deliveries WHERE delivery = ?", (delivery,)
-                ).fetchone()
-                if seen is not None:
-                    self._db.execute("COMMIT")
-                    return seen["job"], False
-                job = None
-                if trigger is not None:
-                    job = self._db.execute(
-                        "INSERT INTO jobs (delivery, repo, trigger, created) VALUES (?, ?, ?, ?)",
-                        (delivery, repo, trigger, now),
-                    ).lastrowid
-                self._db.execute(
-                    "INSERT INTO deliveries (delivery, event, received, job, ignored) VALUES (?, ?, ?, ?, ?)",
-                    (delivery, event, now, job, ignored or None),
-                )
-                self._db.execute("COMMIT")
-                return job, True
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._store.transaction() as db:
+            seen = db.execute("SELECT job FROM deliveries WHERE delivery = ?", (delivery,)).fetchone()
+            if seen is not None:
+                return seen["job"], False
+            job = None
+            if trigger is not None:
+                job = db.execute(
+                    "INSERT INTO jobs (delivery, repo, trigger, created) VALUES (?, ?, ?, ?)",
+                    (delivery, repo, trigger, now),
+                ).lastrowid
+            db.execute(
+                "INSERT INTO deliveries (delivery, event, received, job, ignored) VALUES (?, ?, ?, ?, ?)",
+                (delivery, event, now, job, ignored or None),
+            )
+            return job, True
 
     def claim(self, repo_concurrency: int) -> Job | None:
         """The oldest queued job whose repository has fewer than `repo_concurrency` jobs running, now running."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from contextlib import closing
 
 from swescale.bot.queue import JobQueue
 from swescale.bot.redact import MASK, Redactor
@@ -37,7 +39,9 @@ def test_queue_dedupes_deliveries_durably(tmp_path):
     assert reopened.record("d-1", "issues", "o/r", '{"x": 1}') == (1, False)
     assert reopened.record("d-2", "issue_comment", ignored="outsider") == (None, False)
     assert reopened.counts() == {"queued": 1}
-    assert reopened._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reopened.close()
+    with closing(sqlite3.connect(tmp_path / "q.sqlite3")) as db:  # WAL is a property of the file
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_queue_claims_respect_per_repository_concurrency(tmp_path):
