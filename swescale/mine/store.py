@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import fcntl
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.store import DatabaseError
+from sandbox.store import Store as SQLiteStore
 from swescale.mine.candidates import Candidate
 
-SCHEMA = """
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS commits (
     sha TEXT PRIMARY KEY,
@@ -28,6 +29,8 @@ CREATE TABLE IF NOT EXISTS commits (
     updated REAL NOT NULL
 );
 """
+]
+"""The schema, one migration per version (`sandbox.store`); 1 is the schema files had before versions."""
 
 
 class RunDirError(ValueError):
@@ -47,12 +50,11 @@ class Row:
 
 
 class Store:
-    """Thread-safe access to `<run_dir>/mine.sqlite`."""
+    """Thread-safe access to `<run_dir>/mine.sqlite` (a connection per thread)."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
         # one mining process per run directory; the kernel drops the lock with its process (kill -9 too)
         self._flock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 - held until close()
         try:
@@ -61,67 +63,60 @@ class Store:
             self._flock.close()
             raise RunDirError(f"{path.parent} is in use by another mining run") from exc
         try:
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            self._store = SQLiteStore(path, MIGRATIONS, synchronous="NORMAL")
+        except DatabaseError as exc:
+            self._flock.close()
             raise RunDirError(f"{path}: not a readable mining state ({exc})") from exc
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-            self._flock.close()
+        self._store.close()
+        self._flock.close()
 
     def claim_repo(self, repo: str) -> None:
         """Bind the run directory to `repo`; a directory of another repository is an error."""
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key='repo'").fetchone()
+        with self._store.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='repo'").fetchone()
             if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('repo', ?)", (repo,))
+                db.execute("INSERT INTO meta VALUES ('repo', ?)", (repo,))
             elif row[0] != repo:
                 raise RunDirError(f"{self.path.parent} holds the mining state of {row[0]}, not of {repo}")
 
     def known(self, sha: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM commits WHERE sha=?", (sha,)).fetchone() is not None
+        return self._store.execute("SELECT 1 FROM commits WHERE sha=?", (sha,)).fetchone() is not None
 
     def add(self, cand: Candidate) -> None:
         """A scanned commit (kept as it is when already known): finished at once when it is no candidate."""
         stage = "scanned" if cand.reason else "touching"
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO commits (sha, candidate, done, stage, reason, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (cand.sha, cand.model_dump_json(), int(bool(cand.reason)), stage, cand.reason, time.time()),
-            )
+        self._store.execute(
+            "INSERT OR IGNORE INTO commits (sha, candidate, done, stage, reason, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (cand.sha, cand.model_dump_json(), int(bool(cand.reason)), stage, cand.reason, time.time()),
+        )
 
     def finish(
         self, sha: str, stage: str, reason: str, task: dict | None, seconds: float, detail: dict | None = None
     ) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE commits SET done=1, stage=?, reason=?, task=?, seconds=?, detail=?, updated=? WHERE sha=?",
-                (
-                    stage,
-                    reason,
-                    json.dumps(task) if task else None,
-                    seconds,
-                    json.dumps(detail or {}),
-                    time.time(),
-                    sha,
-                ),
-            )
+        self._store.execute(
+            "UPDATE commits SET done=1, stage=?, reason=?, task=?, seconds=?, detail=?, updated=? WHERE sha=?",
+            (
+                stage,
+                reason,
+                json.dumps(task) if task else None,
+                seconds,
+                json.dumps(detail or {}),
+                time.time(),
+                sha,
+            ),
+        )
 
     def rows(self, shas: list[str]) -> list[Row]:
         """Rows of `shas`, in that order (unknown ones left out)."""
-        with self._lock:
-            found = {
-                r[0]: r
-                for r in self._db.execute(
-                    "SELECT sha, candidate, done, stage, reason, task, seconds, detail FROM commits"
-                )
-            }
+        found = {
+            r[0]: r
+            for r in self._store.execute(
+                "SELECT sha, candidate, done, stage, reason, task, seconds, detail FROM commits"
+            )
+        }
         out = []
         for sha in shas:
             if sha in found:
