@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,31 +26,27 @@ from pydantic import BaseModel, Field
 
 from envs.config import EnvConfig
 from sandbox.cleanup import owner_alive, owner_labels
+from sandbox.store import Store
 
 log = logging.getLogger(__name__)
 ENV_LABEL = "swescale.env"
 GB = 1024**3
-_SCHEMA = """
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS used (tag TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (id INTEGER PRIMARY KEY, tag TEXT NOT NULL, owner TEXT NOT NULL, at REAL);
 """
+]
+"""The schema, one migration per version (`sandbox.store`); 1 is the schema files had before versions."""
 
 
 def usage_path(config: EnvConfig) -> Path:
     return Path(config.usage_file or Path.home() / ".cache" / "swescale" / "images.sqlite").expanduser()
 
 
-@contextlib.contextmanager
-def _db(config: EnvConfig) -> Iterator[sqlite3.Connection]:
-    path = usage_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(_SCHEMA)
-        yield db
-    finally:
-        db.close()
+def _db(config: EnvConfig) -> Store:
+    """The usage file, opened for one operation (`with _db(config) as db:`): it is shared by every process."""
+    return Store(usage_path(config), MIGRATIONS)
 
 
 def touch(config: EnvConfig, tag: str) -> None:
@@ -77,7 +72,7 @@ def lease(config: EnvConfig, tag: str) -> Iterator[None]:
             db.execute("DELETE FROM leases WHERE id=?", (lease_id,))
 
 
-def _leased(db: sqlite3.Connection) -> set[str]:
+def _leased(db: Store) -> set[str]:
     out = set()
     for lease_id, tag, owner in db.execute("SELECT id, tag, owner FROM leases").fetchall():
         if owner_alive(json.loads(owner)):
@@ -127,7 +122,7 @@ def env_images(client: docker.DockerClient, config: EnvConfig) -> list[EnvImage]
     return sorted(out, key=lambda i: -i.last_used)
 
 
-def _in_use(client: docker.DockerClient, db: sqlite3.Connection) -> tuple[set[str], set[str]]:
+def _in_use(client: docker.DockerClient, db: Store) -> tuple[set[str], set[str]]:
     """(image ids that a container was made from, tags leased by live processes)."""
     ids = {c.get("ImageID") for c in client.api.containers(all=True)}
     return {i for i in ids if i}, _leased(db)
