@@ -3,6 +3,7 @@ connection per thread."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -173,3 +174,21 @@ def test_connections_of_ended_threads_are_closed_when_another_opens(tmp_path):
         _run_thread(lambda: store.connection)
         with pytest.raises(sqlite3.ProgrammingError):
             ended[0].execute("SELECT 1")
+
+
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(tmp_path):
+    with Store(tmp_path / "s.sqlite", [TABLE]) as store:
+        parent = store.connection
+        pid = os.fork()
+        if pid == 0:  # the child: writes through a connection of its own, closes only that one
+            code = 0
+            try:
+                assert store.connection is not parent
+                store.execute("INSERT INTO items VALUES ('child')")
+                store.close()
+            except BaseException:  # noqa: BLE001 - reported through the exit code
+                code = 1
+            os._exit(code)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert store.connection is parent
+        assert [r["name"] for r in store.execute("SELECT name FROM items")] == ["child"]
