@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.patch import changed_paths
+from envs.runners import runner_for
 from verifiers.cache import OutcomeCache, cache_key
-from verifiers.collect import regression_command
 from verifiers.config import VerifierConfig
 from verifiers.isolation import CleanRuns, isolated, script_path
 from verifiers.logparse import PARSE_VERSION, parse_log
@@ -103,10 +103,10 @@ def _regression_key(env: EnvLike, patch_hash: str, command: str, config: Verifie
 
 HASH_SEED = "0"
 """PYTHONHASHSEED of every verification run. Python salts str and bytes hashes per process, so the order
-of sets and dicts of strings changes from run to run, and so do tests that depend on it (sympy 12454's
-test_normalize_sort_diogonalization passed on the original and raised on the patch six systems agree on in
-one run, not in two others). One seed for the original and every candidate leaves the patch as the only
-thing that differs. sympy's bin/test keeps a seed it is given (and then runs in its own process)."""
+of sets and dicts of strings changes from run to run, and so do tests that depend on it (a test that
+passed on the original raised on the patch six systems agree on in one run, not in two others, see
+docs/verifiers.md). One seed for the original and every candidate leaves the patch as the only thing that
+differs. A runner that would seed a second interpreter of its own keeps a seed it is given."""
 
 
 def shell(env: EnvLike, command: str) -> str:
@@ -221,7 +221,9 @@ def run_version(
                 files = select_regression_files(box, env, touched, cache, config) if touched else []
                 if selected is not None:
                     selected.extend(files)
-                regression_cmd = regression_command(env.test_cmd, files) if files else None
+                regression_cmd = (
+                    runner_for(env.test_cmd).file_commands(env.test_cmd, files) if files else None
+                )
             for test in tests:
                 key = _test_key(env, patch_hash, test, config)
                 if (cached := cache.get(key)) is not None:

@@ -6,11 +6,14 @@
 2. Each candidate runs, per file, only the tests that called a function its patch changes
    (verifiers.targets), with a timeout relative to the original's run time of that file
    (`regression_timeout_factor * seconds + regression_timeout_margin`, at most `regression_timeout`),
-   or of the tests the run selects when the original timed each (sympy's runner).
-   Tests it does not run cannot see its change and count as they did on the original (passed).
-   The selected tests of several files share a process where the log parser can tell them apart, and
-   sympy's runner runs them in its own process (targets.in_process): interpreter starts and imports are
-   most of a small run.
+   or of the tests the run selects when the original timed each (a runner whose tracer hook brackets
+   each test). Tests it does not run cannot see its change and count as they did on the original (passed).
+   The selected tests of several files share a process where the log parser can tell them apart, and a
+   runner that allows it runs them in its own process (Runner.in_process): interpreter starts and imports
+   are most of a small run.
+
+What depends on the test runner (commands, selection by test id, log parsing, the tracer's hooks) comes
+from its adapter (envs.runners).
 
 Everything is cached: the plan under (image, touched files, file selection), a candidate's file run
 under (image, patch hash, command, timeout).
@@ -29,26 +32,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from envs.runners import Runner, function_name, runner_for, tracer_hooks
 from verifiers.cache import OutcomeCache, cache_key
-from verifiers.collect import regression_command, touched_files
+from verifiers.collect import touched_files
 from verifiers.config import VerifierConfig
 from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regression_files, shell
 from verifiers.isolation import isolated
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
 from verifiers.table import sha256
-from verifiers.targets import (
-    file_tests,
-    function_name,
-    in_process,
-    process_groups,
-    runner,
-    selected_ids,
-    subset_command,
-    subset_command_many,
-    target_functions,
-    targets_of,
-)
+from verifiers.targets import file_tests, process_groups, selected_ids, target_functions, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +66,8 @@ class FileRecord(BaseModel):
     hits: dict[str, list[int]] | None = None
     """Tracer key -> indices into RegressionPlan.functions; None when the tracer recorded nothing."""
     durations: dict[str, float] | None = None
-    """Tracer key -> the test's seconds on the original (sympy's runner times each test), else None."""
+    """Tracer key -> the test's seconds on the original (when the runner's tracer hook times each test),
+    else None."""
 
 
 class RegressionPlan(BaseModel):
@@ -120,9 +114,9 @@ def _install_tracer(sb: Any, env: Any) -> bool:
 
 def _read_calls(sb: Any, directory: str) -> list[dict] | None:
     """The recorder's files of every process of one run (None: it wrote nothing). A process killed at
-    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there, and under
-    sympy's runner the seconds of each test that ended, so a cut file whose tests called no touched
-    function has an empty record (nothing for candidates to run) rather than none (run it whole)."""
+    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there, and the seconds
+    of each test that ended (under a runner whose hook times tests), so a cut file whose tests called no
+    touched function has an empty record (nothing for candidates to run) rather than none (run it whole)."""
     listing = sb.exec(f"ls {directory} 2>/dev/null")
     names = set(listing.output.split())
     out = []
@@ -278,13 +272,18 @@ def _record_file(
 ) -> tuple[Any, dict[str, str], str]:
     """One file on the original, with the call recorder writing into its own folder."""
     directory = f"{CALLS_DIR}/{number}"
-    sb.write_file(
-        f"{directory}.json",
-        json.dumps({"out": directory, "root": WORKDIR, "touched": sources, "tests": [file]}),
-    )
+    tracer_config = {
+        "out": directory,
+        "root": WORKDIR,
+        "touched": sources,
+        "tests": [file],
+        "hooks": tracer_hooks(),
+    }
+    sb.write_file(f"{directory}.json", json.dumps(tracer_config))
     sb.exec(f"mkdir -p {directory}")
     prefix = f"export SWESCALE_CALLTRACE={directory}.json; " if traced else ""
-    command = prefix + regression_command(in_process(env.test_cmd), [file])
+    runner = runner_for(env.test_cmd)
+    command = prefix + runner.file_commands(runner.in_process(env.test_cmd), [file])
     res, text = _run_logged(sb, env, command, config.regression_timeout, f"{directory}.log")
     return res, parse_log(text, env, task), directory
 
@@ -295,15 +294,15 @@ def file_timeout(record: FileRecord, config: VerifierConfig) -> float:
     return round(min(config.regression_timeout, relative), 1)
 
 
-def subset_timeout(record: FileRecord, keywords: set[str], config: VerifierConfig) -> float:
+def subset_timeout(record: FileRecord, keywords: set[str], runner: Runner, config: VerifierConfig) -> float:
     """A subset run's timeout for one file: relative to the original's seconds of the tests of the file
-    that the run's `-k` keywords select (sympy matches substrings, so also tests not asked for), when the
+    that the run's keywords select (a runner may match substrings, so also tests not asked for), when the
     original ran the whole file and timed each test; else relative to the whole file."""
     whole = file_timeout(record, config)
     if record.timed_out or not record.durations:
         return whole
     tests = file_tests(record.durations, record.file)
-    seconds = sum(s for name, s in tests.items() if any(k in name for k in keywords))
+    seconds = sum(s for name, s in tests.items() if runner.selects(keywords, name))
     relative = config.regression_timeout_factor * seconds + config.regression_timeout_margin
     return round(min(whole, relative), 1)
 
@@ -334,8 +333,8 @@ def loads(
 ) -> bool:
     """Whether every Python file the patch changes still compiles, and every module it changes outside
     function bodies still imports. A file that does not breaks every test importing it, not only those
-    calling the changed functions (requests 2674: a candidate's new `from .exceptions import` of a name
-    the module lacks failed every test, and ran none of them when only callers were selected)."""
+    calling the changed functions (a candidate's new `from .exceptions import` of a name the module
+    lacks failed every test, and ran none of them when only callers were selected; docs/verifiers.md)."""
     files = [p for p in touched_files([patch]) if p.endswith(".py")]
     if not files:
         return True
@@ -364,7 +363,8 @@ def candidate_batches(
     """The commands a candidate must run. Whole files run one per process; the selected tests of the other
     files share as few processes as the runner can name them unambiguously in (fewer interpreter
     starts). `broken`: a changed file does not compile, so every file runs whole."""
-    test_cmd = in_process(env.test_cmd)
+    runner = runner_for(env.test_cmd)
+    test_cmd = runner.in_process(env.test_cmd)
     files = [r.file for r in plan.files]
     targets = targets_of(patch, plan.spans, files)
     targets.everything = targets.everything or broken
@@ -372,25 +372,28 @@ def candidate_batches(
     batches: list[Batch] = []
     subsets: list[tuple[FileRecord, set[str]]] = []
     for record in plan.files:
-        whole = regression_command(test_cmd, [record.file])
+        whole = runner.file_commands(test_cmd, [record.file])
         if targets.everything or record.file in targets.edited_tests or record.hits is None:
             batches.append(([(record, None)], whole, file_timeout(record, config)))
             continue
         ids = selected_ids(record.passing, record.file, record.hits, wanted)
         if not ids:
             continue
-        if subset_command(test_cmd, record.file, ids) is None:
+        if runner.subset_command(test_cmd, [(record.file, ids)]) is None:
             batches.append(([(record, None)], whole, file_timeout(record, config)))
         else:
             subsets.append((record, ids))
     parts = [(r.file, ids) for r, ids in subsets]
-    names = {r.file: test_names(r) for r, _ in subsets}
-    costs = [subset_timeout(r, {function_name(t) for t in ids}, config) for r, ids in subsets]
-    for group in process_groups(runner(test_cmd), parts, names, costs, config.regression_timeout):
+    # where the parser's ids do not name the file, files sharing a test name need processes of their own
+    names = {} if runner.ids_name_the_file else {r.file: test_names(r) for r, _ in subsets}
+    costs = [subset_timeout(r, {function_name(t) for t in ids}, runner, config) for r, ids in subsets]
+    for group in process_groups(parts, names, costs, config.regression_timeout):
         members = [subsets[i] for i in group]
-        command = subset_command_many(test_cmd, [parts[i] for i in group])
-        keywords = {function_name(t) for _, ids in members for t in ids}  # sympy: -k applies to every file
-        timeout = min(config.regression_timeout, sum(subset_timeout(r, keywords, config) for r, _ in members))
+        command = runner.subset_command(test_cmd, [parts[i] for i in group])
+        keywords = {function_name(t) for _, ids in members for t in ids}  # keywords apply to every file
+        timeout = min(
+            config.regression_timeout, sum(subset_timeout(r, keywords, runner, config) for r, _ in members)
+        )
         batches.append((members, command, round(timeout, 1)))
     return batches
 

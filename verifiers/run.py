@@ -23,8 +23,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from envs.runners import runner_for
 from verifiers.cache import image_identity, open_cache
-from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
+from verifiers.collect import merge_tests, tests_from_candidates, touched_files
 from verifiers.execute import (
     EnvLike,
     PoolLike,
@@ -180,7 +181,8 @@ def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _
         plan = plans[0]
         return _Original(result, [r.file for r in plan.files], plan.columns(), plan=plan)
     reg_ids = _passing_regression_ids(result)
-    reg_cmd = regression_command(run.env.test_cmd, selected) if reg_ids else None
+    test_cmd = run.env.test_cmd
+    reg_cmd = runner_for(test_cmd).file_commands(test_cmd, selected) if reg_ids else None
     return _Original(result, selected, reg_ids, reg_cmd=reg_cmd)
 
 
