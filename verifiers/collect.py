@@ -9,11 +9,19 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent.patch import changed_paths
 from agent.result import TrajectoryResult
+from verifiers.protocols import EnvLike, PoolLike
 from verifiers.table import Candidate, GeneratedTest
+
+if TYPE_CHECKING:
+    import threading
+
+    from agent.agent import Model
+    from envs.task import Task
+    from verifiers.config import VerifierSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +88,14 @@ def merge_tests(*groups: Iterable[GeneratedTest]) -> list[GeneratedTest]:
 
 
 def run_test_trajectories(
-    task: Any,
-    env: Any,
-    model: Any,
-    pool: Any,
-    config: Any,
+    task: Task,
+    env: EnvLike,
+    model: Model,
+    pool: PoolLike,
+    config: VerifierSettings,
     out_dir: str | Path,
     count: int | None = None,
-    cancel: Any = None,
+    cancel: threading.Event | None = None,
 ) -> list[GeneratedTest]:
     """Run `config.verifier.test_trajectories` test-writing trajectories (agent mode="test") concurrently.
 

@@ -3,14 +3,13 @@ swebench's parser the environment names (the runner's own when it names none), a
 
 from __future__ import annotations
 
-from typing import Any
-
 from envs.runners import runner_for
+from verifiers.protocols import EnvLike, TaskLike
 
 PARSE_VERSION = "2"
 """Part of the cache key of every cached parse (statuses read with an older parse are not reused)."""
 
 
-def parse_log(log: str, env: Any, task: Any = None) -> dict[str, str]:
+def parse_log(log: str, env: EnvLike, task: TaskLike | None = None) -> dict[str, str]:
     """Test id -> PASSED/FAILED/ERROR/SKIPPED/... for the log of `env.test_cmd`."""
-    return runner_for(getattr(env, "test_cmd", "")).parse_log(log, env, task)
+    return runner_for(env.test_cmd).parse_log(log, env, task)

@@ -28,7 +28,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -36,10 +35,11 @@ from envs.runners import Runner, function_name, runner_for, tracer_hooks
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import touched_files
 from verifiers.config import VerifierConfig
-from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regression_files, shell
+from verifiers.execute import WORKDIR, RegressionRun, select_regression_files, shell
 from verifiers.isolation import isolated
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
+from verifiers.protocols import Box, EnvLike, PoolLike, RunResult, SandboxSource, TaskLike
 from verifiers.table import sha256
 from verifiers.targets import file_tests, process_groups, selected_ids, target_functions, targets_of
 
@@ -89,7 +89,9 @@ def column_id(file: str, test_id: str) -> str:
     return test_id if test_id.startswith(f"{file}::") else f"{file}::{test_id}"
 
 
-def _run_logged(sb: Any, env: Any, command: str, timeout: float, path: str = LOG) -> tuple[Any, str]:
+def _run_logged(
+    sb: Box, env: EnvLike, command: str, timeout: float, path: str = LOG
+) -> tuple[RunResult, str]:
     # the log goes to a file and is read back whole (command output is capped)
     res = sb.exec(shell(env, f"cd {WORKDIR} && ({command}) > {path} 2>&1"), timeout=timeout, cwd=WORKDIR)
     text = sb.read_file(path) + res.output
@@ -97,7 +99,7 @@ def _run_logged(sb: Any, env: Any, command: str, timeout: float, path: str = LOG
     return res, text
 
 
-def _install_tracer(sb: Any, env: Any) -> bool:
+def _install_tracer(sb: Box, env: EnvLike) -> bool:
     found = sb.exec(
         shell(env, f"{env.python} -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"")
     )
@@ -112,7 +114,7 @@ def _install_tracer(sb: Any, env: Any) -> bool:
     return True
 
 
-def _read_calls(sb: Any, directory: str) -> list[dict] | None:
+def _read_calls(sb: Box, directory: str) -> list[dict] | None:
     """The recorder's files of every process of one run (None: it wrote nothing). A process killed at
     its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there, and the seconds
     of each test that ended (under a runner whose hook times tests), so a cut file whose tests called no
@@ -173,13 +175,13 @@ def _merge_calls(data: list[dict], functions: list[list], index: dict) -> dict[s
 
 
 def record_original(
-    box: LazySandbox,
-    env: Any,
+    box: SandboxSource,
+    env: EnvLike,
     touched: list[str],
     cache: OutcomeCache,
     config: VerifierConfig,
-    task: Any,
-    pool: Any = None,
+    task: TaskLike | None,
+    pool: PoolLike | None = None,
 ) -> RegressionPlan:
     """Select the regression files and run each on the original with the call tracer (cached).
 
@@ -213,7 +215,7 @@ def record_original(
     for item in sorted(enumerate(files), key=lambda item: -sizes.get(item[1], 0)):
         todo.put(item)
 
-    def run_share(box_: Any, ok: bool) -> list[tuple[int, Any, dict[str, str], list | None]]:
+    def run_share(box_: Box, ok: bool) -> list[tuple[int, RunResult, dict[str, str], list | None]]:
         out = []
         while True:
             try:
@@ -223,8 +225,8 @@ def record_original(
             res, statuses, directory = _record_file(box_, env, number, file, sources, ok, config, task)
             out.append((number, res, statuses, _read_calls(box_, directory) if ok else None))
 
-    def work(share: int) -> list[tuple[int, Any, dict[str, str], list | None]]:
-        if share == 0:
+    def work(share: int) -> list[tuple[int, RunResult, dict[str, str], list | None]]:
+        if share == 0 or pool is None:
             return run_share(sb, traced)
         with pool.sandbox(env.image, workdir=WORKDIR) as other:
             return run_share(other, traced and _install_tracer(other, env))
@@ -249,7 +251,7 @@ def record_original(
     return plan
 
 
-def _sizes(sb: Any, files: list[str]) -> dict[str, int]:
+def _sizes(sb: Box, files: list[str]) -> dict[str, int]:
     """Bytes of each test file (a rough guide to its run time); files it cannot read are left out."""
     res = sb.exec(f"cd {WORKDIR} && wc -c -- " + " ".join(map(shlex.quote, files)))
     sizes = {}
@@ -261,15 +263,15 @@ def _sizes(sb: Any, files: list[str]) -> dict[str, int]:
 
 
 def _record_file(
-    sb: Any,
-    env: Any,
+    sb: Box,
+    env: EnvLike,
     number: int,
     file: str,
     sources: list[str],
     traced: bool,
     config: VerifierConfig,
-    task: Any,
-) -> tuple[Any, dict[str, str], str]:
+    task: TaskLike | None,
+) -> tuple[RunResult, dict[str, str], str]:
     """One file on the original, with the call recorder writing into its own folder."""
     directory = f"{CALLS_DIR}/{number}"
     tracer_config = {
@@ -329,7 +331,7 @@ for path in sys.argv[at + 1:]:
 
 
 def loads(
-    sandbox: Any, env: Any, plan: RegressionPlan, patch: str, patch_hash: str, cache: OutcomeCache
+    box: SandboxSource, env: EnvLike, plan: RegressionPlan, patch: str, patch_hash: str, cache: OutcomeCache
 ) -> bool:
     """Whether every Python file the patch changes still compiles, and every module it changes outside
     function bodies still imports. A file that does not breaks every test importing it, not only those
@@ -345,7 +347,7 @@ def loads(
     modules = sorted(targets_of(patch, plan.spans, tests).load_time - set(tests))
     args = " ".join(map(shlex.quote, [*files, "--", *modules]))
     command = isolated(f"cd {WORKDIR} && {env.python} -c {shlex.quote(LOAD_CHECK)} {args}")
-    res = sandbox().exec(shell(env, command), timeout=LOAD_TIMEOUT)
+    res = box.get().exec(shell(env, command), timeout=LOAD_TIMEOUT)
     ok = res.exit_code == 0 and not res.timed_out
     if not ok:
         log.info("patch %s: a changed module does not load: %s", patch_hash[:12], res.output[-300:])
@@ -358,7 +360,7 @@ Batch = tuple[list[tuple[FileRecord, set[str] | None]], str, float]
 
 
 def candidate_batches(
-    plan: RegressionPlan, env: Any, patch: str, broken: bool, config: VerifierConfig
+    plan: RegressionPlan, env: EnvLike, patch: str, broken: bool, config: VerifierConfig
 ) -> list[Batch]:
     """The commands a candidate must run. Whole files run one per process; the selected tests of the other
     files share as few processes as the runner can name them unambiguously in (fewer interpreter
@@ -398,7 +400,7 @@ def candidate_batches(
     return batches
 
 
-def expected_seconds(plan: RegressionPlan, env: Any, patch: str, config: VerifierConfig) -> float:
+def expected_seconds(plan: RegressionPlan, env: EnvLike, patch: str, config: VerifierConfig) -> float:
     """What a candidate's regression runs should take, as their timeouts add up (the original's seconds
     of the tests each runs, times the factor, plus a margin per process): the longest start first."""
     return sum(timeout for _, _, timeout in candidate_batches(plan, env, patch, False, config))
@@ -409,8 +411,8 @@ def test_names(record: FileRecord) -> set[str]:
     return {function_name(t) for t in record.passing} | set(file_tests(record.hits or {}, record.file))
 
 
-def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) -> dict:
-    res, text = _run_logged(sandbox(), env, command, timeout)
+def _run_batch(box: SandboxSource, env: EnvLike, command: str, timeout: float, task: TaskLike | None) -> dict:
+    res, text = _run_logged(box.get(), env, command, timeout)
     return {
         "statuses": parse_log(text, env, task),
         "exit_code": res.exit_code,
@@ -421,26 +423,26 @@ def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) 
 
 
 def run_candidate(
-    sandbox: Any,
-    env: Any,
+    box: SandboxSource,
+    env: EnvLike,
     plan: RegressionPlan,
     patch: str,
     patch_hash: str,
     cache: OutcomeCache,
     config: VerifierConfig,
-    task: Any,
+    task: TaskLike | None,
 ) -> RegressionRun:
     """The candidate's statuses on every regression column (tests it need not run count as passed).
 
-    `sandbox()` returns the candidate's sandbox with the patch applied; it is called only on a cache miss."""
+    `box.get()` gives the candidate's sandbox with the patch applied; it is called only on a cache miss."""
     statuses = {column_id(r.file, t): PASSED for r in plan.files for t in r.passing}
     digests, exit_code, timed_out, seconds, ran = [], 0, False, 0.0, 0
-    broken = not loads(sandbox, env, plan, patch, patch_hash, cache)
+    broken = not loads(box, env, plan, patch, patch_hash, cache)
     for members, command, timeout in candidate_batches(plan, env, patch, broken, config):
         key = cache_key("treg", PARSE_VERSION, env.image, patch_hash, command, str(timeout))
         cached = cache.get(key)
         if cached is None:
-            cached = _run_batch(sandbox, env, command, timeout, task)
+            cached = _run_batch(box, env, command, timeout, task)
             cache.put(key, cached)
         # a clean exit means every test that ran passed, also one the parser did not report
         missing = PASSED if cached["exit_code"] == 0 and not cached["timed_out"] else "MISSING"

@@ -13,10 +13,7 @@ to the command, single tests cannot be selected, logs are read by the environmen
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from envs.task import Task
+from typing import Protocol
 
 PYTEST_PARSER = "parse_log_pytest"
 """swebench's pytest parser: what a log is read with when neither the environment nor the runner names one."""
@@ -30,13 +27,21 @@ class LogEnv(Protocol):
     log_parser: str
 
 
+class LogTask(Protocol):
+    """What parsing a log needs of a task (envs.task.Task)."""
+
+    instance_id: str
+    repo: str
+    version: str
+
+
 def function_name(test_id: str) -> str:
     """The test function's name in a log parser's test id: a pytest node id (`file::Class::name[param]`),
     a bare function name, or unittest's `name (module.Class)`."""
     return test_id.split("::")[-1].split("[")[0].split(" (")[0].strip()
 
 
-def parse_test_log(log: str, spec: LogEnv, task: Task | None = None) -> dict[str, str]:
+def parse_test_log(log: str, spec: LogEnv, task: LogTask | None = None) -> dict[str, str]:
     """Test id -> PASSED/FAILED/SKIPPED/ERROR/XFAIL, by the swebench parser named in `spec` (exactly as
     the harness reads it)."""
     from swebench.harness.log_parsers import PARSER_REGISTRY
@@ -103,7 +108,7 @@ class Runner:
         """The log as swebench's parser reads it right (the runner's quirks the parser misses)."""
         return log
 
-    def parse_log(self, log: str, env: LogEnv, task: Any = None) -> dict[str, str]:
+    def parse_log(self, log: str, env: LogEnv, task: LogTask | None = None) -> dict[str, str]:
         """Test id -> PASSED/FAILED/ERROR/SKIPPED/... of a log of this runner: the environment's parser
         (the runner's own when it names none), after the runner's fixes."""
         parser = getattr(env, "log_parser", "") or self.parser
