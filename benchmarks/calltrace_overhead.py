@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from envs.runners import tracer_hooks
+
 ROOT = Path(__file__).resolve().parents[1]
 TRACER = ROOT / "verifiers" / "calltrace_box.py"
 
@@ -87,6 +89,7 @@ def _run(root: Path, runner: str | None) -> float:
                     "root": str(root),
                     "touched": ["pkg/mod.py"],
                     "tests": ["tests/test_hot.py"],
+                    "hooks": tracer_hooks(),  # as verifiers.regression writes it
                 }
             )
         )

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from envs.environment import EnvBuildError, EnvSpec, _tail, prepare_environment
 from envs.faults import END, START, Fault, classify
-from envs.grading import grade, parse_test_log, test_spec
+from envs.grading import grade, test_spec
 from envs.internet import drop_setup_caps, sandbox_caps, sandbox_setup
 from envs.records import DatasetError, read_records
+from envs.runners import parse_test_log
 from envs.specs import harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from envs.internet import SERVED_HOSTS
+from envs.runners import runner_modules
 from envs.task import Task
 
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
@@ -32,7 +33,7 @@ KINDS = {
     "timeout": "the tests did not finish in time",
     "internal": "the evaluation itself failed",
 }
-RUNNERS = {"pytest", "py.test", "_pytest", "tox", "nose", "nose2", "unittest"}
+RUNNERS = runner_modules()
 _MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
 _MISSING_NAME = re.compile(r"cannot import name '?(\w+)'? from '?([\w.]+)'? \(([^)]+)\)")
 _INTERPRETER_LACKS = re.compile(r"^(\S*python[\d.]*): No module named '?([\w.]+)'?", re.M)

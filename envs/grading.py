@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from envs.specs import harness_spec, reinstall_command
+from envs.runners import runner_for
+from envs.specs import harness_spec, harness_test_cmd, reinstall_command
 from envs.task import Task
 
 if TYPE_CHECKING:
@@ -32,21 +33,18 @@ def test_files(test_patch: str) -> list[str]:
 
 
 def test_directives(task: Task, env: EnvSpec | None = None) -> list[str]:
-    """What the harness (swebench 4.x get_test_directives) passes to the test command. Under pytest only
-    Python files: pytest stops with "not found" (exit 4, no test run) on a data file such as `x.sql`,
-    so the harness's list could only make such a task ungradable."""
+    """What the harness (swebench 4.x get_test_directives) passes to the test command: the test patch's
+    files, as the runner of `env`'s test command (else of the task's harness spec) names them
+    (envs.runners: `Runner.directives`)."""
     from swebench.harness.constants import NON_TEST_EXTS
 
-    directives = [
+    files = [
         d
         for d in re.findall(r"diff --git a/.* b/(.*)", task.test_patch)
         if not any(d.endswith(ext) for ext in NON_TEST_EXTS)
     ]
-    if task.repo == "django/django":
-        directives = [d.removesuffix(".py").removeprefix("tests/").replace("/", ".") for d in directives]
-    elif env is not None and "pytest" in env.test_cmd:
-        directives = [d for d in directives if d.endswith(".py")]
-    return directives
+    test_cmd = env.test_cmd if env is not None else harness_test_cmd(harness_spec(task))
+    return runner_for(test_cmd).directives(files)
 
 
 def eval_script(task: Task, env: EnvSpec) -> str:
@@ -110,24 +108,6 @@ def test_spec(task: Task, env: EnvSpec) -> TestSpec:
     from swebench.harness.utils import make_test_spec
 
     return make_test_spec(harness_instance(task, env))
-
-
-def parse_test_log(log: str, spec: EnvSpec, task: Task | None = None) -> dict[str, str]:
-    """Test id -> PASSED/FAILED/SKIPPED/ERROR/XFAIL, by the swebench parser named in `spec`."""
-    from swebench.harness.log_parsers import PARSER_REGISTRY
-    from swebench.types import TestSpec
-
-    ts = TestSpec(
-        instance_id=task.instance_id if task else "",
-        image=spec.image,
-        eval_script_list=[],
-        repo=task.repo if task else "",
-        version=task.version if task else "",
-        FAIL_TO_PASS=[],
-        PASS_TO_PASS=[],
-        log_parser=spec.log_parser,
-    )
-    return PARSER_REGISTRY[spec.log_parser](log, ts)
 
 
 def grade(task: Task, env: EnvSpec, prediction: dict, log_path: str) -> dict[str, Any]:

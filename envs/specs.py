@@ -67,6 +67,12 @@ def harness_spec(task: Task) -> dict | None:
     return harness_data()["specs"].get(task.repo, {}).get(task.version)
 
 
+def harness_test_cmd(spec: dict | None) -> str:
+    """The test command of a harness spec ("" without one); a list of commands joined by `&&`."""
+    test_cmd = (spec or {}).get("test_cmd", "")
+    return test_cmd if isinstance(test_cmd, str) else " && ".join(test_cmd)
+
+
 def reinstall_command(spec: dict | None) -> str:
     """What the evaluation script runs once the patch is applied, as the harness's does: the spec's
     `install`, when it is not editable (an editable install sees the patch anyway). Evaluation has no

@@ -6,24 +6,29 @@ Two uses:
   "imports": [[first, last]]}} from the original files' ASTs (first = first decorator line), so the host
   can map a candidate's changed lines to functions.
 * imported at interpreter start (a .pth file in site-packages) with SWESCALE_CALLTRACE set to a JSON
-  config {"out": DIR, "root": "/testbed", "touched": [...], "tests": [...]}: an import hook compiles the
-  touched modules with one call to a recorder at the start of every function body (its line numbers
-  unchanged; no bytecode written), so only calls of touched functions cost anything. At exit it writes
-  DIR/calls-<pid>.json: {"functions": [[file, first, last]], "hits": {test key: [function index, ...]},
-  "loaded": [touched files instrumented], "elsewhere": [touched files imported from another path]};
-  meanwhile each new (test, function) pair is appended to DIR/calls-<pid>.jsonl as [key, file, first,
-  last], so a process killed at its timeout still leaves what it saw. Under sympy's runner it also keeps
-  each test's seconds ("durations": {key: seconds}; journalled as {"seconds": [key, seconds]}).
+  config {"out": DIR, "root": "/testbed", "touched": [...], "tests": [...], "hooks": {runner: source}}:
+  an import hook compiles the touched modules with one call to a recorder at the start of every function
+  body (its line numbers unchanged; no bytecode written), so only calls of touched functions cost anything.
+  At exit it writes DIR/calls-<pid>.json: {"functions": [[file, first, last]], "hits": {test key: [function
+  index, ...]}, "loaded": [touched files instrumented], "elsewhere": [touched files imported from another
+  path]}; meanwhile each new (test, function) pair is appended to DIR/calls-<pid>.jsonl as [key, file,
+  first, last], so a process killed at its timeout still leaves what it saw. Under a runner whose hook
+  brackets each test it also keeps each test's seconds ("durations": {key: seconds}; journalled as
+  {"seconds": [key, seconds]}).
 
-A test key is `node:<pytest node id>` while pytest runs a test (PYTEST_CURRENT_TEST, which also covers
-its fixtures), and `func:<test file>::<function name>` for the innermost `test*` function of a test file
-on the stack (any runner: unittest, Django's, sympy's bin/test, pytest's in-process pytester).
-Subprocesses inherit the variable, so runners that start a fresh interpreter are traced too.
+A test key is `func:<test file>::<function name>` for the innermost `test*` function of a test file on the
+stack (any runner, a runner's in-process runs included), plus what the runners' hooks say runs now (e.g.
+`node:<node id>` while a runner that names its current test in the environment runs one, which also covers
+its fixtures). Subprocesses inherit the variable, so runners that start a fresh interpreter are traced too.
 
-Finding the test on the stack costs a walk per call, which made heavily used modules slow (sympy's
-test_expr.py with core/basic.py recorded: 350 s, against 119 s untraced). Under sympy's runner, whose
-reporter is told when each test starts and ends, the test is known without a walk: the recorder hooks
-that reporter, and each instrumented function records itself once per test
+The hooks come from the test-runner adapters (envs/runners, `Runner.tracer_hook`): module sources run
+here, each defining `current_test()` (keys of the running test, asked on each stack walk) and/or
+`MODULES` and `attach(module, recorder)` (called when one of MODULES has run).
+
+Finding the test on the stack costs a walk per call, which made heavily used modules slow (a test file
+of a package's core with a core module recorded: 350 s, against 119 s untraced). Under a runner whose
+reporter is told when each test starts and ends, the test is known without a walk: the runner's hook
+brackets each test (Recorder.set_current), and each instrumented function records itself once per test
 (`if __swescale_seen__[i] is not __swescale_epoch__: __swescale_hit__(i)`; the epoch is a new object at
 every start and end of a test), so later calls in the same test cost one comparison."""
 
@@ -40,8 +45,6 @@ ENV = "SWESCALE_CALLTRACE"
 HOOK = "__swescale_hit__"
 SEEN = "__swescale_seen__"  # function index -> the epoch of the test that last recorded it
 EPOCH = "__swescale_epoch__"  # a new object whenever a test known to the recorder starts or ends
-RUNNER_MODULES = ("sympy.testing.runtests", "sympy.utilities.runtests")  # home of sympy's PyTestReporter
-REPORTER_ENDS = ("test_pass", "test_fail", "test_skip", "test_xfail", "test_xpass", "test_exception")
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -89,8 +92,22 @@ def spans(paths):
     return out
 
 
+def load_hooks(sources):
+    """The runners' hooks (runner name -> module source): [namespace of each]. A hook that fails to load
+    is left out (its runner's tests are then found by the stack walk)."""
+    hooks = []
+    for name, source in sorted((sources or {}).items()):
+        namespace = {"__name__": "swescale_calltrace_hook_" + name}
+        try:
+            exec(compile(source, "<swescale hook " + name + ">", "exec"), namespace)
+        except Exception:  # noqa: BLE001 - a broken hook must not break the run it observes
+            continue
+        hooks.append(namespace)
+    return hooks
+
+
 class Recorder:
-    def __init__(self, config):
+    def __init__(self, config, hooks=()):
         self.root = config.get("root", "/testbed").rstrip("/") + "/"
         self.out = config["out"]
         self.touched = {self.root + p for p in config["touched"]}
@@ -103,8 +120,9 @@ class Recorder:
         self.seen = []  # per function: the epoch it was last recorded in (builtins.__swescale_seen__)
         self._epoch = object()
         self._journal_pid, self._journal_file = None, None
-        self.durations = {}  # test key -> seconds, for tests the runner's reporter brackets (sympy's)
+        self.durations = {}  # test key -> seconds, for tests a runner's hook brackets
         self._started = None
+        self._running = [h["current_test"] for h in hooks if callable(h.get("current_test"))]
 
     def instrument(self, tree, path):
         """Insert the guarded `__swescale_hit__(index)` first in every function body (after its docstring)."""
@@ -130,9 +148,12 @@ class Recorder:
             body.insert(at, call)
         self.loaded.append(relative)
 
-    def _node(self):
-        node = os.environ.get("PYTEST_CURRENT_TEST")
-        return ["node:" + node.rsplit(" (", 1)[0]] if node else []
+    def _running_keys(self):
+        """What the runners' hooks say runs now."""
+        keys = []
+        for current_test in self._running:
+            keys += current_test()
+        return keys
 
     def _keys(self, caller):
         """Test keys of the call stack above `caller`. Frames below a test frame are memoized with the
@@ -146,13 +167,13 @@ class Recorder:
                 break
             code = frame.f_code
             if self._is_test(code):
-                keys = self._node() + [self._func_key(code)]
+                keys = self._running_keys() + [self._func_key(code)]
                 chain.append(frame)
                 break
             chain.append(frame)
             frame = frame.f_back
-        if keys is None:  # no test on the stack (collection, fixtures): only pytest's current test
-            return self._node()
+        if keys is None:  # no test on the stack (collection, fixtures): only what the hooks say runs
+            return self._running_keys()
         if len(memo) > 50000:
             memo.clear()
         for frame in chain:
@@ -190,7 +211,7 @@ class Recorder:
 
     def test_keys(self, function):
         """The keys of a test function the runner is about to call (None: not one of the recorded files)."""
-        while hasattr(function, "__wrapped__"):  # sympy's XFAIL and slow decorators use functools.wraps
+        while hasattr(function, "__wrapped__"):  # a runner's decorators (XFAIL, slow) use functools.wraps
             function = function.__wrapped__
         code = getattr(function, "__code__", None)
         return [self._func_key(code)] if code is not None and self._is_test(code) else None
@@ -201,31 +222,6 @@ class Recorder:
 
     def _func_key(self, code):
         return "func:" + code.co_filename[len(self.root) :] + "::" + code.co_name
-
-    def attach_reporter(self, module):
-        """Hook sympy's PyTestReporter: entering_test starts a test, its outcome calls end it."""
-        reporter = getattr(module, "PyTestReporter", None)
-        if reporter is None or getattr(reporter, "_swescale_hooked", False):
-            return
-        recorder = self
-        enter = reporter.entering_test
-
-        def entering_test(self, f, *args, **kwargs):
-            recorder.set_current(recorder.test_keys(f))
-            return enter(self, f, *args, **kwargs)
-
-        def ending(original):
-            def end(self, *args, **kwargs):
-                recorder.set_current(None)
-                return original(self, *args, **kwargs)
-
-            return end
-
-        reporter.entering_test = entering_test
-        for name in REPORTER_ENDS:
-            if hasattr(reporter, name):
-                setattr(reporter, name, ending(getattr(reporter, name)))
-        reporter._swescale_hooked = True
 
     def _journal(self, key, index):
         """Append each new (test, function) pair at once, so a run killed at its timeout keeps them."""
@@ -278,8 +274,12 @@ class Loader(SourceFileLoader):
 
 
 class Finder:
-    def __init__(self, recorder):
+    def __init__(self, recorder, hooks=()):
         self.recorder = recorder
+        self.watched = {}  # module name -> the attach() of the hook watching it
+        for hook in hooks:
+            if callable(hook.get("attach")):
+                self.watched.update(dict.fromkeys(hook.get("MODULES", ()), hook["attach"]))
 
     def find_spec(self, name, path=None, target=None):
         spec = None
@@ -294,18 +294,18 @@ class Finder:
         if ours:
             spec.loader = Loader(name, spec.origin)
             spec.loader.recorder = self.recorder
-        if name in RUNNER_MODULES and hasattr(spec.loader, "exec_module"):
-            self._watch(spec)
+        if name in self.watched and hasattr(spec.loader, "exec_module"):
+            self._watch(spec, self.watched[name])
             ours = True
         return spec if ours else None
 
-    def _watch(self, spec):
-        """sympy's test runner: hook its reporter once the module has run."""
+    def _watch(self, spec, attach):
+        """A runner's module: its hook attaches once the module has run."""
         run, recorder = spec.loader.exec_module, self.recorder
 
         def exec_module(module):
             run(module)
-            recorder.attach_reporter(module)
+            attach(module, recorder)
 
         spec.loader.exec_module = exec_module
 
@@ -319,11 +319,12 @@ def install():
             config = json.load(handle)
     except (OSError, ValueError, KeyError):
         return
-    recorder = Recorder(config)
+    hooks = load_hooks(config.get("hooks"))
+    recorder = Recorder(config, hooks)
     setattr(builtins, HOOK, recorder.hit)
     setattr(builtins, SEEN, recorder.seen)
     setattr(builtins, EPOCH, recorder._epoch)
-    sys.meta_path.insert(0, Finder(recorder))
+    sys.meta_path.insert(0, Finder(recorder, hooks))
     atexit.register(recorder.write)
 
 

@@ -6,15 +6,22 @@ Never uses a dataset's test_patch, FAIL_TO_PASS or PASS_TO_PASS.
 from __future__ import annotations
 
 import logging
-import shlex
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent.patch import changed_paths
 from agent.result import TrajectoryResult
+from verifiers.protocols import EnvLike, PoolLike
 from verifiers.table import Candidate, GeneratedTest
+
+if TYPE_CHECKING:
+    import threading
+
+    from agent.agent import Model
+    from envs.task import Task
+    from verifiers.config import VerifierSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +88,14 @@ def merge_tests(*groups: Iterable[GeneratedTest]) -> list[GeneratedTest]:
 
 
 def run_test_trajectories(
-    task: Any,
-    env: Any,
-    model: Any,
-    pool: Any,
-    config: Any,
+    task: Task,
+    env: EnvLike,
+    model: Model,
+    pool: PoolLike,
+    config: VerifierSettings,
     out_dir: str | Path,
     count: int | None = None,
-    cancel: Any = None,
+    cancel: threading.Event | None = None,
 ) -> list[GeneratedTest]:
     """Run `config.verifier.test_trajectories` test-writing trajectories (agent mode="test") concurrently.
 
@@ -121,17 +128,3 @@ def run_test_trajectories(
 def touched_files(patches: Iterable[str]) -> list[str]:
     """Paths (new side) changed by any of the patches, sorted."""
     return sorted({path for patch in patches for path in changed_paths(patch)})
-
-
-def regression_command(test_cmd: str, files: list[str]) -> str:
-    """`test_cmd` on each test file in turn (modules for Django's runtests.py).
-
-    One process per file: tests that pass alone but fail next to another file (shared imports, global
-    state) must not count as regressions of a candidate.
-    """
-    if "runtests.py" in test_cmd:
-        args = [f[len("tests/") :] if f.startswith("tests/") else f for f in files]
-        args = [a[: -len(".py")].replace("/", ".") for a in args]
-    else:
-        args = files
-    return "; ".join(f"{test_cmd} {shlex.quote(a)}" for a in args)

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 from agent.patch import changed_paths
+from envs.runners import runner_for
 from verifiers.cache import OutcomeCache, cache_key
-from verifiers.collect import regression_command
 from verifiers.config import VerifierConfig
 from verifiers.isolation import CleanRuns, isolated, script_path
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
+from verifiers.protocols import Box, EnvLike, PoolLike, SandboxSource, TaskLike
 from verifiers.table import GeneratedTest, Outcome
 
 log = logging.getLogger(__name__)
@@ -32,19 +32,6 @@ WORKDIR = "/testbed"
 FIND_TESTS = Path(__file__).with_name("find_tests_script.py")
 FIND_TESTS_IN_BOX = "/tmp/swescale_find_tests.py"
 REGRESSION_LOG = "/tmp/swescale_regression.log"
-
-
-class EnvLike(Protocol):
-    """What verification needs of envs.environment.EnvSpec."""
-
-    image: str
-    test_cmd: str
-    log_parser: str
-    python: str
-
-
-class PoolLike(Protocol):
-    def sandbox(self, image: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass
@@ -74,13 +61,33 @@ class LazySandbox:
 
     def __init__(self, pool: PoolLike, image: str, stack: ExitStack, counter: SandboxCounter):
         self.pool, self.image, self.stack, self.counter = pool, image, stack, counter
-        self.box: Any = None
+        self.box: Box | None = None
 
-    def get(self) -> Any:
+    def get(self) -> Box:
         if self.box is None:
             self.box = self.stack.enter_context(self.pool.sandbox(self.image, workdir=WORKDIR))
             self.counter.add()
         return self.box
+
+
+class PreparedSandbox:
+    """A version's sandbox, ready for one run each time it is asked for: started on first use, patched
+    once (the patch's applying recorded in the cache), and put back as it was after the patch before every
+    run (isolation.py)."""
+
+    def __init__(self, box: LazySandbox, patch: str, cache: OutcomeCache, apply_key: str):
+        self.box, self.patch, self.cache, self.apply_key = box, patch, cache, apply_key
+        self.applied = not patch.strip()
+        self.runs = CleanRuns(set(changed_paths(patch)))
+
+    def get(self) -> Box:
+        sb = self.box.get()
+        if not self.applied:
+            self.applied = True
+            sb.apply_patch(self.patch)
+            self.cache.put(self.apply_key, {"applies": True, "output": ""})
+        self.runs.before_run(sb)
+        return sb
 
 
 class SandboxCounter:
@@ -103,10 +110,10 @@ def _regression_key(env: EnvLike, patch_hash: str, command: str, config: Verifie
 
 HASH_SEED = "0"
 """PYTHONHASHSEED of every verification run. Python salts str and bytes hashes per process, so the order
-of sets and dicts of strings changes from run to run, and so do tests that depend on it (sympy 12454's
-test_normalize_sort_diogonalization passed on the original and raised on the patch six systems agree on in
-one run, not in two others). One seed for the original and every candidate leaves the patch as the only
-thing that differs. sympy's bin/test keeps a seed it is given (and then runs in its own process)."""
+of sets and dicts of strings changes from run to run, and so do tests that depend on it (a test that
+passed on the original raised on the patch six systems agree on in one run, not in two others, see
+docs/verifiers.md). One seed for the original and every candidate leaves the patch as the only thing that
+differs. A runner that would seed a second interpreter of its own keeps a seed it is given."""
 
 
 def shell(env: EnvLike, command: str) -> str:
@@ -116,7 +123,7 @@ def shell(env: EnvLike, command: str) -> str:
 
 
 def run_generated(
-    box: Any, env: EnvLike, test: GeneratedTest, config: VerifierConfig, path: str | None = None
+    box: Box, env: EnvLike, test: GeneratedTest, config: VerifierConfig, path: str | None = None
 ) -> Outcome:
     """Run one generated test, written at `path` (default `isolation.script_path`: a name of its own in
     the directory the test names, never a file of the candidate)."""
@@ -128,7 +135,7 @@ def run_generated(
 
 
 def run_regression(
-    box: Any, env: EnvLike, command: str, config: VerifierConfig, task: Any = None
+    box: Box, env: EnvLike, command: str, config: VerifierConfig, task: TaskLike | None = None
 ) -> RegressionRun:
     # The log goes to a file and is read back whole: command output is capped (head and tail), and a cut
     # in the middle would lose test statuses.
@@ -152,7 +159,7 @@ def _regression_from_json(data: dict) -> RegressionRun:
 
 
 def select_regression_files(
-    box: LazySandbox, env: EnvLike, touched: list[str], cache: OutcomeCache, config: VerifierConfig
+    box: SandboxSource, env: EnvLike, touched: list[str], cache: OutcomeCache, config: VerifierConfig
 ) -> list[str]:
     """Existing test files relevant to the touched files, found in the original code (cached)."""
     key = cache_key("select", env.image, json.dumps(touched), str(config.regression_max_files))
@@ -185,15 +192,15 @@ def run_version(
     counter: SandboxCounter,
     touched: list[str] | None = None,
     selected: list[str] | None = None,
-    task: Any = None,
-    regression_fn: Callable[[Callable[[], Any]], RegressionRun] | None = None,
+    task: TaskLike | None = None,
+    regression_fn: Callable[[SandboxSource], RegressionRun] | None = None,
 ) -> VersionResult:
     """Run every test on one version (patch "" = the original code), from cache where possible.
 
     For the original, pass `touched` to select regression files first (they land in `selected`), and
-    regression_cmd=None; the command is then built from the selection. `regression_fn(sandbox)` runs the
+    regression_cmd=None; the command is then built from the selection. `regression_fn(box)` runs the
     regression tests instead of `regression_cmd` (targeted runs, verifiers.regression); it calls
-    `sandbox()` only when it needs one.
+    `box.get()` (the PreparedSandbox) only when it needs the sandbox.
     """
     result = VersionResult(patch_hash=patch_hash)
     apply_key = cache_key("apply", env.image, patch_hash)
@@ -202,42 +209,32 @@ def run_version(
         return result
     with ExitStack() as stack:
         box = LazySandbox(pool, env.image, stack, counter)
-        applied = not patch.strip()
-        runs = CleanRuns(set(changed_paths(patch)))
-
-        def sandbox() -> Any:
-            """The sandbox, ready for one run: patched, and as it was after the patch (isolation.py)."""
-            nonlocal applied
-            sb = box.get()
-            if not applied:
-                applied = True
-                sb.apply_patch(patch)
-                cache.put(apply_key, {"applies": True, "output": ""})
-            runs.before_run(sb)
-            return sb
+        prepared = PreparedSandbox(box, patch, cache, apply_key)
 
         try:
             if touched is not None:
                 files = select_regression_files(box, env, touched, cache, config) if touched else []
                 if selected is not None:
                     selected.extend(files)
-                regression_cmd = regression_command(env.test_cmd, files) if files else None
+                regression_cmd = (
+                    runner_for(env.test_cmd).file_commands(env.test_cmd, files) if files else None
+                )
             for test in tests:
                 key = _test_key(env, patch_hash, test, config)
                 if (cached := cache.get(key)) is not None:
                     result.outcomes[test.test_id] = Outcome.model_validate(cached)
                     continue
-                outcome = run_generated(sandbox(), env, test, config, runs.script_path(test))
+                outcome = run_generated(prepared.get(), env, test, config, prepared.runs.script_path(test))
                 cache.put(key, outcome.model_dump())
                 result.outcomes[test.test_id] = outcome
             if regression_fn is not None:
-                result.regression = regression_fn(sandbox)
+                result.regression = regression_fn(prepared)
             elif regression_cmd:
                 key = _regression_key(env, patch_hash, regression_cmd, config)
                 if (cached := cache.get(key)) is not None:
                     result.regression = _regression_from_json(cached)
                 else:
-                    result.regression = run_regression(sandbox(), env, regression_cmd, config, task)
+                    result.regression = run_regression(prepared.get(), env, regression_cmd, config, task)
                     cache.put(key, _regression_to_json(result.regression))
         except Exception as exc:
             from sandbox.result import PatchError

@@ -17,9 +17,9 @@ so it works in images without python3 on the default PATH.
 from __future__ import annotations
 
 import posixpath
-from typing import Any
 
 from sandbox.result import SandboxError
+from verifiers.protocols import Box
 from verifiers.table import GeneratedTest
 
 ROOT = "/testbed"
@@ -81,7 +81,7 @@ class CleanRuns:
         self.taken = set(taken or ())
         self.runs = 0
 
-    def before_run(self, box: Any) -> None:
+    def before_run(self, box: Box) -> None:
         script = SNAPSHOT if self.runs == 0 else RESTORE
         res = box.exec(script, timeout=300, cwd=ROOT)
         if res.exit_code != 0:

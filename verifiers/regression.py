@@ -6,11 +6,14 @@
 2. Each candidate runs, per file, only the tests that called a function its patch changes
    (verifiers.targets), with a timeout relative to the original's run time of that file
    (`regression_timeout_factor * seconds + regression_timeout_margin`, at most `regression_timeout`),
-   or of the tests the run selects when the original timed each (sympy's runner).
-   Tests it does not run cannot see its change and count as they did on the original (passed).
-   The selected tests of several files share a process where the log parser can tell them apart, and
-   sympy's runner runs them in its own process (targets.in_process): interpreter starts and imports are
-   most of a small run.
+   or of the tests the run selects when the original timed each (a runner whose tracer hook brackets
+   each test). Tests it does not run cannot see its change and count as they did on the original (passed).
+   The selected tests of several files share a process where the log parser can tell them apart, and a
+   runner that allows it runs them in its own process (Runner.in_process): interpreter starts and imports
+   are most of a small run.
+
+What depends on the test runner (commands, selection by test id, log parsing, the tracer's hooks) comes
+from its adapter (envs.runners).
 
 Everything is cached: the plan under (image, touched files, file selection), a candidate's file run
 under (image, patch hash, command, timeout).
@@ -25,30 +28,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from envs.runners import Runner, function_name, runner_for, tracer_hooks
 from verifiers.cache import OutcomeCache, cache_key
-from verifiers.collect import regression_command, touched_files
+from verifiers.collect import touched_files
 from verifiers.config import VerifierConfig
-from verifiers.execute import WORKDIR, LazySandbox, RegressionRun, select_regression_files, shell
+from verifiers.execute import WORKDIR, RegressionRun, select_regression_files, shell
 from verifiers.isolation import isolated
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
+from verifiers.protocols import Box, EnvLike, PoolLike, RunResult, SandboxSource, TaskLike
 from verifiers.table import sha256
-from verifiers.targets import (
-    file_tests,
-    function_name,
-    in_process,
-    process_groups,
-    runner,
-    selected_ids,
-    subset_command,
-    subset_command_many,
-    target_functions,
-    targets_of,
-)
+from verifiers.targets import file_tests, process_groups, selected_ids, target_functions, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +66,8 @@ class FileRecord(BaseModel):
     hits: dict[str, list[int]] | None = None
     """Tracer key -> indices into RegressionPlan.functions; None when the tracer recorded nothing."""
     durations: dict[str, float] | None = None
-    """Tracer key -> the test's seconds on the original (sympy's runner times each test), else None."""
+    """Tracer key -> the test's seconds on the original (when the runner's tracer hook times each test),
+    else None."""
 
 
 class RegressionPlan(BaseModel):
@@ -95,7 +89,9 @@ def column_id(file: str, test_id: str) -> str:
     return test_id if test_id.startswith(f"{file}::") else f"{file}::{test_id}"
 
 
-def _run_logged(sb: Any, env: Any, command: str, timeout: float, path: str = LOG) -> tuple[Any, str]:
+def _run_logged(
+    sb: Box, env: EnvLike, command: str, timeout: float, path: str = LOG
+) -> tuple[RunResult, str]:
     # the log goes to a file and is read back whole (command output is capped)
     res = sb.exec(shell(env, f"cd {WORKDIR} && ({command}) > {path} 2>&1"), timeout=timeout, cwd=WORKDIR)
     text = sb.read_file(path) + res.output
@@ -103,7 +99,7 @@ def _run_logged(sb: Any, env: Any, command: str, timeout: float, path: str = LOG
     return res, text
 
 
-def _install_tracer(sb: Any, env: Any) -> bool:
+def _install_tracer(sb: Box, env: EnvLike) -> bool:
     found = sb.exec(
         shell(env, f"{env.python} -c \"import sysconfig; print(sysconfig.get_paths()['purelib'])\"")
     )
@@ -118,11 +114,11 @@ def _install_tracer(sb: Any, env: Any) -> bool:
     return True
 
 
-def _read_calls(sb: Any, directory: str) -> list[dict] | None:
+def _read_calls(sb: Box, directory: str) -> list[dict] | None:
     """The recorder's files of every process of one run (None: it wrote nothing). A process killed at
-    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there, and under
-    sympy's runner the seconds of each test that ended, so a cut file whose tests called no touched
-    function has an empty record (nothing for candidates to run) rather than none (run it whole)."""
+    its timeout left only its journal (calls-<pid>.jsonl): its pairs are read from there, and the seconds
+    of each test that ended (under a runner whose hook times tests), so a cut file whose tests called no
+    touched function has an empty record (nothing for candidates to run) rather than none (run it whole)."""
     listing = sb.exec(f"ls {directory} 2>/dev/null")
     names = set(listing.output.split())
     out = []
@@ -179,13 +175,13 @@ def _merge_calls(data: list[dict], functions: list[list], index: dict) -> dict[s
 
 
 def record_original(
-    box: LazySandbox,
-    env: Any,
+    box: SandboxSource,
+    env: EnvLike,
     touched: list[str],
     cache: OutcomeCache,
     config: VerifierConfig,
-    task: Any,
-    pool: Any = None,
+    task: TaskLike | None,
+    pool: PoolLike | None = None,
 ) -> RegressionPlan:
     """Select the regression files and run each on the original with the call tracer (cached).
 
@@ -219,7 +215,7 @@ def record_original(
     for item in sorted(enumerate(files), key=lambda item: -sizes.get(item[1], 0)):
         todo.put(item)
 
-    def run_share(box_: Any, ok: bool) -> list[tuple[int, Any, dict[str, str], list | None]]:
+    def run_share(box_: Box, ok: bool) -> list[tuple[int, RunResult, dict[str, str], list | None]]:
         out = []
         while True:
             try:
@@ -229,8 +225,8 @@ def record_original(
             res, statuses, directory = _record_file(box_, env, number, file, sources, ok, config, task)
             out.append((number, res, statuses, _read_calls(box_, directory) if ok else None))
 
-    def work(share: int) -> list[tuple[int, Any, dict[str, str], list | None]]:
-        if share == 0:
+    def work(share: int) -> list[tuple[int, RunResult, dict[str, str], list | None]]:
+        if share == 0 or pool is None:
             return run_share(sb, traced)
         with pool.sandbox(env.image, workdir=WORKDIR) as other:
             return run_share(other, traced and _install_tracer(other, env))
@@ -255,7 +251,7 @@ def record_original(
     return plan
 
 
-def _sizes(sb: Any, files: list[str]) -> dict[str, int]:
+def _sizes(sb: Box, files: list[str]) -> dict[str, int]:
     """Bytes of each test file (a rough guide to its run time); files it cannot read are left out."""
     res = sb.exec(f"cd {WORKDIR} && wc -c -- " + " ".join(map(shlex.quote, files)))
     sizes = {}
@@ -267,24 +263,29 @@ def _sizes(sb: Any, files: list[str]) -> dict[str, int]:
 
 
 def _record_file(
-    sb: Any,
-    env: Any,
+    sb: Box,
+    env: EnvLike,
     number: int,
     file: str,
     sources: list[str],
     traced: bool,
     config: VerifierConfig,
-    task: Any,
-) -> tuple[Any, dict[str, str], str]:
+    task: TaskLike | None,
+) -> tuple[RunResult, dict[str, str], str]:
     """One file on the original, with the call recorder writing into its own folder."""
     directory = f"{CALLS_DIR}/{number}"
-    sb.write_file(
-        f"{directory}.json",
-        json.dumps({"out": directory, "root": WORKDIR, "touched": sources, "tests": [file]}),
-    )
+    tracer_config = {
+        "out": directory,
+        "root": WORKDIR,
+        "touched": sources,
+        "tests": [file],
+        "hooks": tracer_hooks(),
+    }
+    sb.write_file(f"{directory}.json", json.dumps(tracer_config))
     sb.exec(f"mkdir -p {directory}")
     prefix = f"export SWESCALE_CALLTRACE={directory}.json; " if traced else ""
-    command = prefix + regression_command(in_process(env.test_cmd), [file])
+    runner = runner_for(env.test_cmd)
+    command = prefix + runner.file_commands(runner.in_process(env.test_cmd), [file])
     res, text = _run_logged(sb, env, command, config.regression_timeout, f"{directory}.log")
     return res, parse_log(text, env, task), directory
 
@@ -295,15 +296,15 @@ def file_timeout(record: FileRecord, config: VerifierConfig) -> float:
     return round(min(config.regression_timeout, relative), 1)
 
 
-def subset_timeout(record: FileRecord, keywords: set[str], config: VerifierConfig) -> float:
+def subset_timeout(record: FileRecord, keywords: set[str], runner: Runner, config: VerifierConfig) -> float:
     """A subset run's timeout for one file: relative to the original's seconds of the tests of the file
-    that the run's `-k` keywords select (sympy matches substrings, so also tests not asked for), when the
+    that the run's keywords select (a runner may match substrings, so also tests not asked for), when the
     original ran the whole file and timed each test; else relative to the whole file."""
     whole = file_timeout(record, config)
     if record.timed_out or not record.durations:
         return whole
     tests = file_tests(record.durations, record.file)
-    seconds = sum(s for name, s in tests.items() if any(k in name for k in keywords))
+    seconds = sum(s for name, s in tests.items() if runner.selects(keywords, name))
     relative = config.regression_timeout_factor * seconds + config.regression_timeout_margin
     return round(min(whole, relative), 1)
 
@@ -330,12 +331,12 @@ for path in sys.argv[at + 1:]:
 
 
 def loads(
-    sandbox: Any, env: Any, plan: RegressionPlan, patch: str, patch_hash: str, cache: OutcomeCache
+    box: SandboxSource, env: EnvLike, plan: RegressionPlan, patch: str, patch_hash: str, cache: OutcomeCache
 ) -> bool:
     """Whether every Python file the patch changes still compiles, and every module it changes outside
     function bodies still imports. A file that does not breaks every test importing it, not only those
-    calling the changed functions (requests 2674: a candidate's new `from .exceptions import` of a name
-    the module lacks failed every test, and ran none of them when only callers were selected)."""
+    calling the changed functions (a candidate's new `from .exceptions import` of a name the module
+    lacks failed every test, and ran none of them when only callers were selected; docs/verifiers.md)."""
     files = [p for p in touched_files([patch]) if p.endswith(".py")]
     if not files:
         return True
@@ -346,7 +347,7 @@ def loads(
     modules = sorted(targets_of(patch, plan.spans, tests).load_time - set(tests))
     args = " ".join(map(shlex.quote, [*files, "--", *modules]))
     command = isolated(f"cd {WORKDIR} && {env.python} -c {shlex.quote(LOAD_CHECK)} {args}")
-    res = sandbox().exec(shell(env, command), timeout=LOAD_TIMEOUT)
+    res = box.get().exec(shell(env, command), timeout=LOAD_TIMEOUT)
     ok = res.exit_code == 0 and not res.timed_out
     if not ok:
         log.info("patch %s: a changed module does not load: %s", patch_hash[:12], res.output[-300:])
@@ -359,12 +360,13 @@ Batch = tuple[list[tuple[FileRecord, set[str] | None]], str, float]
 
 
 def candidate_batches(
-    plan: RegressionPlan, env: Any, patch: str, broken: bool, config: VerifierConfig
+    plan: RegressionPlan, env: EnvLike, patch: str, broken: bool, config: VerifierConfig
 ) -> list[Batch]:
     """The commands a candidate must run. Whole files run one per process; the selected tests of the other
     files share as few processes as the runner can name them unambiguously in (fewer interpreter
     starts). `broken`: a changed file does not compile, so every file runs whole."""
-    test_cmd = in_process(env.test_cmd)
+    runner = runner_for(env.test_cmd)
+    test_cmd = runner.in_process(env.test_cmd)
     files = [r.file for r in plan.files]
     targets = targets_of(patch, plan.spans, files)
     targets.everything = targets.everything or broken
@@ -372,30 +374,33 @@ def candidate_batches(
     batches: list[Batch] = []
     subsets: list[tuple[FileRecord, set[str]]] = []
     for record in plan.files:
-        whole = regression_command(test_cmd, [record.file])
+        whole = runner.file_commands(test_cmd, [record.file])
         if targets.everything or record.file in targets.edited_tests or record.hits is None:
             batches.append(([(record, None)], whole, file_timeout(record, config)))
             continue
         ids = selected_ids(record.passing, record.file, record.hits, wanted)
         if not ids:
             continue
-        if subset_command(test_cmd, record.file, ids) is None:
+        if runner.subset_command(test_cmd, [(record.file, ids)]) is None:
             batches.append(([(record, None)], whole, file_timeout(record, config)))
         else:
             subsets.append((record, ids))
     parts = [(r.file, ids) for r, ids in subsets]
-    names = {r.file: test_names(r) for r, _ in subsets}
-    costs = [subset_timeout(r, {function_name(t) for t in ids}, config) for r, ids in subsets]
-    for group in process_groups(runner(test_cmd), parts, names, costs, config.regression_timeout):
+    # where the parser's ids do not name the file, files sharing a test name need processes of their own
+    names = {} if runner.ids_name_the_file else {r.file: test_names(r) for r, _ in subsets}
+    costs = [subset_timeout(r, {function_name(t) for t in ids}, runner, config) for r, ids in subsets]
+    for group in process_groups(parts, names, costs, config.regression_timeout):
         members = [subsets[i] for i in group]
-        command = subset_command_many(test_cmd, [parts[i] for i in group])
-        keywords = {function_name(t) for _, ids in members for t in ids}  # sympy: -k applies to every file
-        timeout = min(config.regression_timeout, sum(subset_timeout(r, keywords, config) for r, _ in members))
+        command = runner.subset_command(test_cmd, [parts[i] for i in group])
+        keywords = {function_name(t) for _, ids in members for t in ids}  # keywords apply to every file
+        timeout = min(
+            config.regression_timeout, sum(subset_timeout(r, keywords, runner, config) for r, _ in members)
+        )
         batches.append((members, command, round(timeout, 1)))
     return batches
 
 
-def expected_seconds(plan: RegressionPlan, env: Any, patch: str, config: VerifierConfig) -> float:
+def expected_seconds(plan: RegressionPlan, env: EnvLike, patch: str, config: VerifierConfig) -> float:
     """What a candidate's regression runs should take, as their timeouts add up (the original's seconds
     of the tests each runs, times the factor, plus a margin per process): the longest start first."""
     return sum(timeout for _, _, timeout in candidate_batches(plan, env, patch, False, config))
@@ -406,8 +411,8 @@ def test_names(record: FileRecord) -> set[str]:
     return {function_name(t) for t in record.passing} | set(file_tests(record.hits or {}, record.file))
 
 
-def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) -> dict:
-    res, text = _run_logged(sandbox(), env, command, timeout)
+def _run_batch(box: SandboxSource, env: EnvLike, command: str, timeout: float, task: TaskLike | None) -> dict:
+    res, text = _run_logged(box.get(), env, command, timeout)
     return {
         "statuses": parse_log(text, env, task),
         "exit_code": res.exit_code,
@@ -418,26 +423,26 @@ def _run_batch(sandbox: Any, env: Any, command: str, timeout: float, task: Any) 
 
 
 def run_candidate(
-    sandbox: Any,
-    env: Any,
+    box: SandboxSource,
+    env: EnvLike,
     plan: RegressionPlan,
     patch: str,
     patch_hash: str,
     cache: OutcomeCache,
     config: VerifierConfig,
-    task: Any,
+    task: TaskLike | None,
 ) -> RegressionRun:
     """The candidate's statuses on every regression column (tests it need not run count as passed).
 
-    `sandbox()` returns the candidate's sandbox with the patch applied; it is called only on a cache miss."""
+    `box.get()` gives the candidate's sandbox with the patch applied; it is called only on a cache miss."""
     statuses = {column_id(r.file, t): PASSED for r in plan.files for t in r.passing}
     digests, exit_code, timed_out, seconds, ran = [], 0, False, 0.0, 0
-    broken = not loads(sandbox, env, plan, patch, patch_hash, cache)
+    broken = not loads(box, env, plan, patch, patch_hash, cache)
     for members, command, timeout in candidate_batches(plan, env, patch, broken, config):
         key = cache_key("treg", PARSE_VERSION, env.image, patch_hash, command, str(timeout))
         cached = cache.get(key)
         if cached is None:
-            cached = _run_batch(sandbox, env, command, timeout, task)
+            cached = _run_batch(box, env, command, timeout, task)
             cache.put(key, cached)
         # a clean exit means every test that ran passed, also one the parser did not report
         missing = PASSED if cached["exit_code"] == 0 and not cached["timed_out"] else "MISSING"

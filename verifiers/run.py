@@ -20,21 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-from verifiers.cache import image_identity, open_cache
-from verifiers.collect import merge_tests, regression_command, tests_from_candidates, touched_files
-from verifiers.execute import (
-    EnvLike,
-    PoolLike,
-    RegressionRun,
-    SandboxCounter,
-    VersionResult,
-    run_version,
-)
+from envs.runners import runner_for
+from verifiers.cache import OutcomeCache, image_identity, open_cache
+from verifiers.collect import merge_tests, tests_from_candidates, touched_files
+from verifiers.config import VerifierConfig, VerifierSettings
+from verifiers.execute import RegressionRun, SandboxCounter, VersionResult, run_version
 from verifiers.hybrid import score_rows
 from verifiers.judge import ChatModel, Judge
+from verifiers.protocols import EnvLike, PoolLike, SandboxSource, TaskLike
 from verifiers.regression import RegressionPlan, expected_seconds, record_original, run_candidate
 from verifiers.table import (
     Candidate,
@@ -55,11 +49,11 @@ TABLE_FILE = "verifier_table.json"
 
 
 def verify(
-    task: Any,
+    task: TaskLike,
     env: EnvLike,
     candidates: list[Candidate],
     tests: list[GeneratedTest],
-    config: Any,
+    config: VerifierSettings,
     judge_model: ChatModel | None = None,
     pool: PoolLike | None = None,
     out_dir: str | Path | None = None,
@@ -125,12 +119,12 @@ def verify(
 class _Run:
     """What every stage of one verification shares."""
 
-    task: Any
+    task: TaskLike
     env: EnvLike
     pool: PoolLike
     tests: list[GeneratedTest]
-    cache: Any
-    vconf: Any
+    cache: OutcomeCache
+    vconf: VerifierConfig
     counter: SandboxCounter
     started: float
 
@@ -180,7 +174,8 @@ def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _
         plan = plans[0]
         return _Original(result, [r.file for r in plan.files], plan.columns(), plan=plan)
     reg_ids = _passing_regression_ids(result)
-    reg_cmd = regression_command(run.env.test_cmd, selected) if reg_ids else None
+    test_cmd = run.env.test_cmd
+    reg_cmd = runner_for(test_cmd).file_commands(test_cmd, selected) if reg_ids else None
     return _Original(result, selected, reg_ids, reg_cmd=reg_cmd)
 
 
@@ -266,7 +261,7 @@ def _table(
     )
 
 
-def _obsolete(task: Any, rows: list[CandidateRow], model: ChatModel, vconf: Any) -> set[str]:
+def _obsolete(task: TaskLike, rows: list[CandidateRow], model: ChatModel, vconf: VerifierConfig) -> set[str]:
     if not vconf.obsolete_tests:
         return set()
     from verifiers.obsolete import obsolete_tests
@@ -282,14 +277,14 @@ def _record_plan(
     env: EnvLike,
     pool: PoolLike,
     touched: list[str],
-    cache: Any,
-    vconf: Any,
-    task: Any,
+    cache: OutcomeCache,
+    vconf: VerifierConfig,
+    task: TaskLike,
     plans: list[RegressionPlan],
-    sandbox: Any,
+    box: SandboxSource,
 ) -> RegressionRun:
     """The original's targeted regression record (verifiers.regression), in the original's sandbox."""
-    plan = record_original(SimpleNamespace(get=sandbox), env, touched, cache, vconf, task, pool)
+    plan = record_original(box, env, touched, cache, vconf, task, pool)
     plans.append(plan)
     columns = plan.columns()
     return RegressionRun(statuses=dict.fromkeys(columns, PASSED), outcome=_ok())
@@ -300,12 +295,12 @@ def _targeted(
     plan: RegressionPlan,
     patch: str,
     patch_hash: str,
-    cache: Any,
-    vconf: Any,
-    task: Any,
-    sandbox: Any,
-) -> Any:
-    return run_candidate(sandbox, env, plan, patch, patch_hash, cache, vconf, task)
+    cache: OutcomeCache,
+    vconf: VerifierConfig,
+    task: TaskLike,
+    box: SandboxSource,
+) -> RegressionRun:
+    return run_candidate(box, env, plan, patch, patch_hash, cache, vconf, task)
 
 
 def _passing_regression_ids(original: VersionResult) -> list[str]:

@@ -15,12 +15,13 @@ a candidate when it called one of the candidate's targets.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
+
+from envs.runners import function_name
 
 DOC_SUFFIXES = (".rst", ".md", ".txt", ".html", ".css", ".png", ".svg", ".cfg.sample")
 _IMPORTISH = re.compile(r"^\s*(import\s|from\s+\S+\s+import\b|#|$)")
@@ -157,11 +158,6 @@ def target_functions(targets: Targets, functions: list[list], spans: dict[str, d
     return out
 
 
-def function_name(test_id: str) -> str:
-    """The test function's name in a log parser's test id (pytest node id, sympy name, Django `name (Class)`)."""
-    return test_id.split("::")[-1].split("[")[0].split(" (")[0].strip()
-
-
 def file_tests(recorded: dict[str, V], file: str) -> dict[str, V]:
     """The recorder's `func:<file>::<test function>` entries of one file, by test function name."""
     prefix = f"func:{file}::"
@@ -171,60 +167,13 @@ def file_tests(recorded: dict[str, V], file: str) -> dict[str, V]:
 def selected_ids(passing: list[str], file: str, hits: dict[str, list[int]], wanted: set[int]) -> set[str]:
     """Test ids of `file` (as the log parser names them) that called a wanted function in the original run.
 
-    `hits` maps tracer keys (`node:<pytest node id>`, `func:<file>::<function>`) to function indices."""
+    `hits` maps tracer keys (`node:<node id>`, `func:<file>::<function>`) to function indices."""
     nodes = {k[5:] for k, v in hits.items() if k.startswith("node:") and wanted.intersection(v)}
     funcs = {name for name, v in file_tests(hits, file).items() if wanted.intersection(v)}
     return {t for t in passing if t in nodes or function_name(t) in funcs}
 
 
-def runner(test_cmd: str) -> str:
-    """`pytest`, `sympy`, `django`, `unittest` or `other` (no way known to run single tests)."""
-    if "bin/test" in test_cmd:
-        return "sympy"
-    if "runtests.py" in test_cmd:
-        return "django"
-    if "unittest" in test_cmd:
-        return "unittest"
-    if "pytest" in test_cmd or ("tox" in test_cmd and " -- " in f"{test_cmd} "):
-        return "pytest"
-    return "other"
-
-
-def subset_command(test_cmd: str, file: str, ids: set[str]) -> str | None:
-    """`test_cmd` running only `ids` of `file`, or None when the runner cannot select single tests."""
-    return subset_command_many(test_cmd, [(file, ids)])
-
-
-def subset_command_many(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
-    """One `test_cmd` process running only the given ids of each file (None: the runner cannot)."""
-    kind = runner(test_cmd)
-    if kind == "pytest":
-        nodes = []
-        for file, ids in parts:
-            mine = sorted({t.split("[")[0] for t in ids if t.startswith(f"{file}::")})
-            if len(mine) != len({t.split("[")[0] for t in ids}):
-                return None  # ids that are not node ids of this file
-            nodes += mine
-        return f"{test_cmd} " + " ".join(shlex.quote(n) for n in nodes)
-    if kind == "sympy":
-        files = [shlex.quote(file) for file, _ in parts]
-        names = sorted({function_name(t) for _, ids in parts for t in ids})
-        return f"{test_cmd} {' '.join(files)} -k " + " ".join(shlex.quote(n) for n in names)
-    if kind in ("django", "unittest"):
-        labels = []
-        for _, ids in parts:
-            for test in sorted(ids):
-                match = re.match(r"^(\w+) \(([\w.]+)\)", test.split("::")[-1])
-                if not match:
-                    return None
-                name, where = match.group(1), match.group(2)
-                labels.append(where if where.endswith(f".{name}") else f"{where}.{name}")
-        return f"{test_cmd} " + " ".join(shlex.quote(label) for label in labels)
-    return None
-
-
 def process_groups(
-    kind: str,
     parts: list[tuple[str, set[str]]],
     names: dict[str, set[str]],
     costs: list[float] | None = None,
@@ -232,15 +181,14 @@ def process_groups(
 ) -> list[list[int]]:
     """Indices of `parts` grouped into as few processes as their test names and the time budget allow.
 
-    sympy's parser names tests by function only, so one process must not run two files that share a test
-    name (`names`: every test name known in each file); other runners' ids name the file or class. A
-    process also holds no more than `budget` seconds of its parts' `costs` (their timeouts), because its
-    own timeout stops at that cap: a part that needs the whole budget runs alone. First fit, in the given
-    order."""
+    One process must not run two files that share a test name in `names` (given for a runner whose log
+    parser names tests by function only: every test name known in each file). A process also holds no
+    more than `budget` seconds of its parts' `costs` (their timeouts), because its own timeout stops at
+    that cap: a part that needs the whole budget runs alone. First fit, in the given order."""
     groups: list[tuple[list[int], set[str]]] = []
     spent: list[float] = []  # per group: the sum of its parts' costs
     for at, (file, _) in enumerate(parts):
-        mine = names.get(file, set()) if kind == "sympy" else set()
+        mine = names.get(file, set())
         cost = costs[at] if costs is not None else 0.0
         for number, (members, taken) in enumerate(groups):
             if not mine & taken and (budget is None or spent[number] + cost <= budget):
@@ -252,12 +200,3 @@ def process_groups(
             groups.append(([at], set(mine)))
             spent.append(cost)
     return [members for members, _ in groups]
-
-
-def in_process(test_cmd: str) -> str:
-    """sympy's `bin/test` starts a second interpreter only to randomize hashing (with a random
-    PYTHONHASHSEED; none when the variable is set), which Python 3 does by itself: run the tests in
-    bin/test's own process, one interpreter start and one sympy import less per run."""
-    if runner(test_cmd) != "sympy" or "--no-subprocess" in test_cmd:
-        return test_cmd
-    return test_cmd.replace("bin/test", "bin/test --no-subprocess", 1)

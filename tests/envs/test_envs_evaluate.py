@@ -48,7 +48,7 @@ def test_same_verdict_as_swebench_grading(evaluated, calc_task, calc_env):
     """Re-grade our logs with swebench's parser + get_eval_tests_report + get_resolution_status directly."""
     from swebench.harness.grading import get_eval_tests_report, get_resolution_status
 
-    from envs.grading import parse_test_log
+    from envs.runners import parse_test_log
 
     run_dir, _ = evaluated
     iid = calc_task.instance_id

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from envs.runners import tracer_hooks
+
 TRACER = Path(__file__).parents[2] / "verifiers" / "calltrace_box.py"
 
 MODULE = '''import functools
@@ -141,7 +143,15 @@ def _record(root: Path, test_file: str, command: list[str]) -> dict:
     out.mkdir(exist_ok=True)
     conf = root.parent / "conf.json"
     conf.write_text(
-        json.dumps({"out": str(out), "root": str(root), "touched": ["pkg/mod.py"], "tests": [test_file]})
+        json.dumps(
+            {
+                "out": str(out),
+                "root": str(root),
+                "touched": ["pkg/mod.py"],
+                "tests": [test_file],
+                "hooks": tracer_hooks(),  # as verifiers.regression writes it
+            }
+        )
     )
     env = {**os.environ, "PYTHONPATH": f"{root.parent / 'site'}:{root}", "SWESCALE_CALLTRACE": str(conf)}
     env.pop("PYTEST_CURRENT_TEST", None)  # set by the pytest running this test
@@ -234,6 +244,7 @@ def test_a_killed_run_keeps_its_journal(project):
                 "root": str(project),
                 "touched": ["pkg/mod.py"],
                 "tests": ["tests/test_killed.py"],
+                "hooks": tracer_hooks(),
             }
         )
     )

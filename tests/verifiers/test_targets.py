@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from envs.runners import function_name, runner_for
 from verifiers.calltrace_box import spans
-from verifiers.targets import (
-    changed_line_numbers,
-    function_name,
-    selected_ids,
-    subset_command,
-    target_functions,
-    targets_of,
-)
+from verifiers.targets import changed_line_numbers, selected_ids, target_functions, targets_of
 
 SOURCE = '''import os
 
@@ -115,6 +109,14 @@ def test_selected_ids_by_node_id_or_test_function():
     assert function_name("test_x (mod.Class.test_x)") == "test_x"
 
 
+def subset_command(test_cmd: str, file: str, ids: set[str]) -> str | None:
+    return runner_for(test_cmd).subset_command(test_cmd, [(file, ids)])
+
+
+def subset_command_many(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
+    return runner_for(test_cmd).subset_command(test_cmd, parts)
+
+
 def test_subset_commands_per_runner():
     ids = {"t/test_a.py::TestA::test_one[1]", "t/test_a.py::TestA::test_one[2]"}
     assert subset_command("pytest -rA", "t/test_a.py", ids) == "pytest -rA t/test_a.py::TestA::test_one"
@@ -132,19 +134,19 @@ def test_subset_commands_per_runner():
 
 
 def test_one_process_for_several_files_unless_names_collide():
-    from verifiers.targets import process_groups, subset_command_many
+    from verifiers.targets import process_groups
 
     parts = [("t/test_a.py", {"t/test_a.py::test_x"}), ("t/test_b.py", {"t/test_b.py::T::test_y[1]"})]
     assert subset_command_many("pytest -rA", parts) == "pytest -rA t/test_a.py::test_x t/test_b.py::T::test_y"
-    assert process_groups("pytest", parts, {}) == [[0, 1]]
+    assert process_groups(parts, {}) == [[0, 1]]  # pytest's node ids name the file: no names to keep apart
     sympy = [("a.py", {"test_x"}), ("b.py", {"test_y"}), ("c.py", {"test_w"})]
     assert subset_command_many("bin/test -C", sympy[:2]) == "bin/test -C a.py b.py -k test_x test_y"
     # sympy's parser names tests by function only: files sharing a test name go to different processes,
     # the others share one (first fit)
     names = {"a.py": {"test_x", "test_z"}, "b.py": {"test_y", "test_z"}, "c.py": {"test_w"}}
-    assert process_groups("sympy", sympy, names) == [[0, 2], [1]]
-    assert process_groups("sympy", sympy, {"a.py": {"test_x"}, "b.py": {"test_y"}}) == [[0, 1, 2]]
-    assert process_groups("sympy", [], {}) == []
+    assert process_groups(sympy, names) == [[0, 2], [1]]
+    assert process_groups(sympy, {"a.py": {"test_x"}, "b.py": {"test_y"}}) == [[0, 1, 2]]
+    assert process_groups([], {}) == []
 
 
 def test_a_process_holds_no_more_than_the_timeout_cap_of_its_parts_timeouts():
@@ -154,14 +156,15 @@ def test_a_process_holds_no_more_than_the_timeout_cap_of_its_parts_timeouts():
 
     parts = [(f"{name}.py", {"test_x"}) for name in "abcd"]
     costs = [400.0, 300.0, 100.0, 600.0]
-    assert process_groups("pytest", parts, {}, costs, 600.0) == [[0, 2], [1], [3]]
+    assert process_groups(parts, {}, costs, 600.0) == [[0, 2], [1], [3]]
     names = {p: {f"test_{p[0]}"} for p, _ in parts}
-    assert process_groups("sympy", parts, names, costs, 600.0) == [[0, 2], [1], [3]]
-    assert process_groups("sympy", parts, names, costs, None) == [[0, 1, 2, 3]]
+    assert process_groups(parts, names, costs, 600.0) == [[0, 2], [1], [3]]
+    assert process_groups(parts, names, costs, None) == [[0, 1, 2, 3]]
 
 
 def test_sympy_runs_its_tests_in_its_own_process():
-    from verifiers.targets import in_process
+    def in_process(test_cmd: str) -> str:
+        return runner_for(test_cmd).in_process(test_cmd)
 
     assert (
         in_process("PYTHONWARNINGS=x bin/test -C --verbose")

@@ -12,6 +12,7 @@ import pytest
 
 from agent.result import ExitStatus, TrajectoryResult
 from envs.environment import EnvSpec
+from envs.runners import runner_for
 from verifiers import collect
 from verifiers.config import VerifierConfig
 from verifiers.execute import FIND_TESTS
@@ -186,13 +187,12 @@ def test_collection_helpers():
         "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n"
     )
     assert collect.touched_files([patch]) == ["new.py", "pkg/m.py"]
+    pytest_cmd, django_cmd = "python -m pytest -rA", "./tests/runtests.py --verbosity 2"
     assert (
-        collect.regression_command("python -m pytest -rA", ["tests/a b.py", "tests/c.py"])
+        runner_for(pytest_cmd).file_commands(pytest_cmd, ["tests/a b.py", "tests/c.py"])
         == "python -m pytest -rA 'tests/a b.py'; python -m pytest -rA tests/c.py"  # one process per file
     )
-    django = collect.regression_command(
-        "./tests/runtests.py --verbosity 2", ["tests/forms_tests/tests/test_forms.py"]
-    )
+    django = runner_for(django_cmd).file_commands(django_cmd, ["tests/forms_tests/tests/test_forms.py"])
     assert django.endswith(" forms_tests.tests.test_forms")
 
 
