@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from swescale.bench.runner import Job
+from swescale.bench.jobs import Job
 from swescale.bench.state import InstanceResult, instance_dir
 from swescale.config import SwescaleConfig
 
