@@ -10,7 +10,9 @@ from swescale.config import ModelConfig
 from swescale.demo.scripted_server import ScriptedServer
 
 MSGS = [{"role": "user", "content": "hi"}]
-TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {"type": "object", "properties": {}}}}]
+TOOLS = [
+    {"type": "function", "function": {"name": "bash", "parameters": {"type": "object", "properties": {}}}}
+]
 
 
 def call(tokens: int = 10) -> Usage:
@@ -52,7 +54,9 @@ def test_concurrent_records_from_many_threads_add_up_exactly():
     def work(leaf: Ledger) -> None:
         start.wait()
         for _ in range(2000):
-            record(Usage(prompt_tokens=1, completion_tokens=2, calls=1, retries=1), "http://a", other_tree, leaf)
+            record(
+                Usage(prompt_tokens=1, completion_tokens=2, calls=1, retries=1), "http://a", other_tree, leaf
+            )
 
     threads = [threading.Thread(target=work, args=(leaf,)) for leaf in leaves]
     for thread in threads:
@@ -68,13 +72,19 @@ def test_concurrent_records_from_many_threads_add_up_exactly():
 
 def test_client_records_retries_errors_and_cached_tokens_per_server_and_for_the_caller():
     answers = iter(
-        [{"status": 502}, {"status": 503}, {"content": "ok", "usage": {"prompt_tokens": 40, "cached_tokens": 32}}]
+        [
+            {"status": 502},
+            {"status": 503},
+            {"content": "ok", "usage": {"prompt_tokens": 40, "cached_tokens": 32}},
+        ]
     )
     with ScriptedServer(lambda r: next(answers)) as server:
         client = ModelClient(ModelConfig(urls=[server.url], name="m", retries=3, backoff=0.01))
         caller = Ledger()
         result = client.chat(MSGS, ledger=caller.child("judge"))
-        assert result.usage.retries == 1 and result.usage.cached_tokens == 32  # this answer repeated a request
+        assert (
+            result.usage.retries == 1 and result.usage.cached_tokens == 32
+        )  # this answer repeated a request
         for usage in (client.usage, caller.total, client.usage_by_server[server.url]):
             assert (usage.calls, usage.errors, usage.retries) == (1, 2, 2)
             assert usage.prompt_tokens == 40 and usage.cached_tokens == 32
