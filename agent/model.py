@@ -241,7 +241,7 @@ class ModelClient:
         return self.resolve_tool_format()
 
     def resolve_tool_format(self, ledger: Ledger | None = None) -> str:
-        """`tool_format`, the probe (when it runs) also recorded in `ledger`."""
+        """`tool_format`; the probe, when this call runs it, is also recorded in `ledger`."""
         with self._probe_lock:
             if not self._format:
                 self._format = self._probe(ledger)
@@ -288,7 +288,8 @@ class ModelClient:
 
         `session` (e.g. a trajectory id) keeps the calls of one conversation on one server; `ledger` is
         the caller's, where the call's usage is recorded too."""
-        fmt = self.resolve_tool_format(ledger) if tools else (self._format or "native")
+        probe_ledger = ledger.root if ledger is not None else None  # a probe is the run's, no stage's
+        fmt = self.resolve_tool_format(probe_ledger) if tools else (self._format or "native")
         params: dict[str, Any] = dict(
             messages=messages,
             n=n,
