@@ -23,23 +23,26 @@ from agent.config import AgentSettings
 from agent.context import files_from_sandbox, repo_context
 from agent.model import ChatResult, Choice, ContextLengthError, ModelError
 from agent.parsing import TEXT_FORMAT_EXAMPLE, ToolCall, describe_tools
-from agent.result import ExitStatus, TrajectoryResult, Usage
+from agent.result import ExitStatus, TrajectoryResult
 from agent.templating import render, task_view
 from agent.tools import make_toolset
 from agent.tools.base import Environment
 from agent.trajectory import Step, TrajectoryRecord, save_trajectory
+from agent.usage import Ledger, Usage
 from envs.task import Task
 
 ROOT = "/testbed"
 
 
 class Model(Protocol):
-    """What the agent needs of a model (`agent.model.ModelClient`)."""
+    """What the agent needs of a model (`agent.model.ModelClient`, `agent.model.ModelView`)."""
 
     @property
     def model_name(self) -> str: ...
     @property
     def tool_format(self) -> str: ...
+    @property
+    def ledger(self) -> Ledger: ...
     def chat(self, messages: list[dict], tools: list[dict] | None = None, **kwargs: Any) -> ChatResult: ...
 
 
@@ -79,12 +82,17 @@ class Agent:
         self.path = Path(out_dir) / f"{trajectory_id}.json"
         self.toolset = make_toolset(self.config.tools, env, ROOT, config.sandbox.command_timeout)
         self.schemas = self.toolset.schemas()
-        self.usage = Usage()
+        self.ledger = model.ledger.child(trajectory_id)
+        """This trajectory's usage, counted in the model's ledger (e.g. its stage of the run) too."""
         self.steps = 0
         self.error = ""
         self.format_errors = 0
         self.started = time.monotonic()
         self.record: TrajectoryRecord | None = None
+
+    @property
+    def usage(self) -> Usage:
+        return self.ledger.total
 
     @property
     def messages(self) -> list[dict]:
@@ -165,7 +173,7 @@ class Agent:
         t0 = time.monotonic()
         try:
             session = f"{self.record.instance_id}/{self.trajectory_id}"  # one replica per trajectory
-            result = self.model.chat(self.messages, tools=self.schemas, session=session)
+            result = self.model.chat(self.messages, tools=self.schemas, session=session, ledger=self.ledger)
         except ContextLengthError as exc:
             step.error = self.error = str(exc)
             return ExitStatus.context_exceeded
@@ -175,7 +183,6 @@ class Agent:
         finally:
             step.model_seconds = time.monotonic() - t0
         step.response, step.usage, step.server = result.raw, result.usage, result.url
-        self.usage.add(result.usage)
         choice = result.choices[0] if result.choices else Choice()
         step.reasoning, step.finish_reason = choice.reasoning, choice.finish_reason or ""
         calls = choice.calls()
@@ -262,13 +269,14 @@ class Agent:
 
     def finish(self, status: ExitStatus | None) -> TrajectoryResult:
         """Capture the candidate from the environment and save the trajectory's last state."""
-        self.usage.seconds = time.monotonic() - self.started
+        usage = self.usage
+        usage.seconds = time.monotonic() - self.started  # the trajectory's wall time, not its calls'
         result = TrajectoryResult(
             trajectory_id=self.trajectory_id,
             mode=self.mode,
             exit_status=status or ExitStatus.sandbox_error,
             steps=self.steps,
-            usage=self.usage,
+            usage=usage,
             error=self.error,
             trajectory_file=str(self.path),
         )

@@ -4,6 +4,7 @@
 client = ModelClient(ModelConfig(urls=["http://localhost:8000/v1"]))
 result = client.chat(messages, tools=schemas, n=4, logprobs=True, top_logprobs=5)
 result.choices[0].tool_calls, client.usage, client.tool_format  # "native" or "text"
+client.chat(messages, ledger=run.child("fix"))  # also counted in the caller's ledger (agent.usage)
 ```
 
 With `tool_format` `text` (or `auto` resolved to text by the start-up probe) tools are not sent to the
@@ -21,6 +22,11 @@ sessions move. A connection error, timeout or 5xx marks the server down for a wh
 to another server at once; the session stays there. Calls without a session go to the least busy server.
 `usage_by_server` records which server served what. With an empty `config.name` every server's own
 model is asked for (a mix of models behind one client).
+
+Usage: every request is recorded once, when it ends (answered: tokens, cached tokens, a call; failed: an
+error; sent again after a failure: a retry), per server, in the client's `ledger` and in the `ledger` the
+caller passes to `chat`. `ModelView` is the client seen from one ledger (a run's stage, say), for code that
+calls `chat` without one.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from agent.config import ModelConfig
 from agent.parsing import ToolCall, make_call, parse_content_calls, split_reasoning
-from agent.result import Usage, UsageLedger
+from agent.usage import Ledger, Usage, record
 
 PROBE_TOOL = "swescale_probe"
 """Name of the tool the start-up probe offers (ScriptedServer's ConversationPolicy answers it)."""
@@ -182,7 +188,8 @@ class ModelClient:
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._rr = itertools.count()
-        self._ledger = UsageLedger()
+        self.ledger = Ledger()
+        """Everything this client's requests cost, per server (callers' ledgers count their own part)."""
         self._sticky: dict[str, _Endpoint] = {}
         """Session -> the server it stays on."""
         self._name = config.name
@@ -195,12 +202,12 @@ class ModelClient:
     @property
     def usage(self) -> Usage:
         """Usage summed over every call of this client (a copy)."""
-        return self._ledger.total
+        return self.ledger.total
 
     @property
     def usage_by_server(self) -> dict[str, Usage]:
         """Usage per server URL (copies): which replica served how many calls and tokens."""
-        return self._ledger.by_server
+        return self.ledger.by_server
 
     @property
     def model_name(self) -> str:
@@ -231,12 +238,16 @@ class ModelClient:
     @property
     def tool_format(self) -> str:
         """`native` or `text`; `auto` is resolved once by a probe request with one tool."""
+        return self.resolve_tool_format()
+
+    def resolve_tool_format(self, ledger: Ledger | None = None) -> str:
+        """`tool_format`; the probe, when this call runs it, is also recorded in `ledger`."""
         with self._probe_lock:
             if not self._format:
-                self._format = self._probe()
+                self._format = self._probe(ledger)
         return self._format
 
-    def _probe(self) -> str:
+    def _probe(self, ledger: Ledger | None) -> str:
         try:
             result = self._call(
                 dict(
@@ -247,6 +258,7 @@ class ModelClient:
                     temperature=0.0,
                 ),
                 retries=1,
+                ledger=ledger,
             )
         except ModelError as exc:
             if "status 4" in str(exc):  # the server rejects tools
@@ -269,12 +281,15 @@ class ModelClient:
         max_tokens: int | None = None,
         stop: list[str] | None = None,
         session: str | None = None,
+        ledger: Ledger | None = None,
         **extra: Any,
     ) -> ChatResult:
         """One chat completion (n choices). Raises ModelError after `config.retries` retries.
 
-        `session` (e.g. a trajectory id) keeps the calls of one conversation on one server."""
-        fmt = self.tool_format if tools else (self._format or "native")
+        `session` (e.g. a trajectory id) keeps the calls of one conversation on one server; `ledger` is
+        the caller's, where the call's usage is recorded too."""
+        probe_ledger = ledger.root if ledger is not None else None  # a probe is the run's, no stage's
+        fmt = self.resolve_tool_format(probe_ledger) if tools else (self._format or "native")
         params: dict[str, Any] = dict(
             messages=messages,
             n=n,
@@ -290,7 +305,7 @@ class ModelClient:
             params["stop"] = stop
         if tools and fmt == "native":
             params["tools"] = tools
-        result = self._call_fitting(params, session=session if self.config.affinity else None)
+        result = self._call_fitting(params, session if self.config.affinity else None, ledger)
         result.tool_format = fmt
         for choice in result.choices:
             _read_answer(choice, tools, fmt)
@@ -311,15 +326,15 @@ class ModelClient:
         start = next(self._rr)  # least in flight, ties broken round robin
         return min((up[(start + i) % len(up)] for i in range(len(up))), key=lambda e: e.in_flight)
 
-    def _call_fitting(self, params: dict, session: str | None = None) -> ChatResult:
+    def _call_fitting(self, params: dict, session: str | None, ledger: Ledger | None) -> ChatResult:
         """`_call`; when the prompt fits but the requested completion does not, once more with less."""
         try:
-            return self._call(params, session=session)
+            return self._call(params, session=session, ledger=ledger)
         except ContextLengthError as exc:
             room = exc.room
             if room is None or room < MIN_COMPLETION_TOKENS or room >= params["max_tokens"]:
                 raise
-            return self._call({**params, "max_tokens": room}, session=session)
+            return self._call({**params, "max_tokens": room}, session=session, ledger=ledger, repeat=True)
 
     @contextmanager
     def _endpoint(self, session: str | None = None):
@@ -368,11 +383,21 @@ class ModelClient:
             ep.name = models[0].id
         return ep.name
 
-    def _call(self, params: dict, retries: int | None = None, session: str | None = None) -> ChatResult:
+    def _call(
+        self,
+        params: dict,
+        retries: int | None = None,
+        session: str | None = None,
+        ledger: Ledger | None = None,
+        repeat: bool = False,
+    ) -> ChatResult:
+        """One request with tenacity's retries, each attempt recorded; `repeat`: the first attempt
+        already repeats a failed request."""
         retrying = self._retrying(retries, failover=True)
         try:
             for attempt in retrying:
                 with attempt, self._endpoint(session) as ep:  # a failed server is skipped by the next one
+                    retry = int(repeat or attempt.retry_state.attempt_number > 1)
                     started = time.monotonic()
                     try:
                         response = ep.client.chat.completions.create(
@@ -380,9 +405,13 @@ class ModelClient:
                         )
                     except openai.OpenAIError as exc:
                         self._mark(ep, _server_failed(exc))
+                        record(Usage(errors=1, retries=retry), ep.url, self.ledger, ledger)
                         raise
                     self._mark(ep, False)
-                    return self._result(response, ep.url, time.monotonic() - started)
+                    result = self._result(response, ep.url, time.monotonic() - started)
+                    result.usage.retries = retry
+                    record(result.usage, ep.url, self.ledger, ledger)
+                    return result
         except openai.OpenAIError as exc:
             n = retrying.statistics.get("attempt_number", 1)
             status = getattr(exc, "status_code", None)
@@ -429,10 +458,10 @@ class ModelClient:
         usage = Usage(
             prompt_tokens=getattr(u, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(u, "completion_tokens", 0) or 0,
+            cached_tokens=getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", 0) or 0,
             calls=1,
             seconds=seconds,
         )
-        self._ledger.add(url, usage)
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)
 
 
@@ -450,3 +479,32 @@ def _read_answer(choice: Choice, tools: list[dict] | None, fmt: str) -> None:
     choice.parse_errors = found.errors
     if fmt == "native" and found.calls:
         choice.content = found.rest
+
+
+class ModelView:
+    """A model client seen from one ledger: the same servers, limits and tool format; its calls (and a
+    start-up probe it triggers) are recorded in `ledger` too, unless `chat` is given a ledger of its own."""
+
+    def __init__(self, model: Any, ledger: Ledger) -> None:
+        self._model, self.ledger = model, ledger
+
+    def chat(self, messages: list[dict], tools: list[dict] | None = None, **kwargs: Any) -> ChatResult:
+        kwargs["ledger"] = kwargs.get("ledger") or self.ledger
+        return self._model.chat(messages, tools, **kwargs)
+
+    @property
+    def tool_format(self) -> str:
+        """The client's; a probe it runs for this is the whole run's cost (the ledger's root), no stage's."""
+        return self._model.resolve_tool_format(self.ledger.root)
+
+    @property
+    def usage(self) -> Usage:
+        """Usage of the calls seen from this view's ledger (a copy)."""
+        return self.ledger.total
+
+    @property
+    def usage_by_server(self) -> dict[str, Usage]:
+        return self.ledger.by_server
+
+    def __getattr__(self, name: str) -> Any:  # config, model_name, resolve_tool_format ... of the client
+        return getattr(self._model, name)

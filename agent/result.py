@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from agent.usage import Usage
 
 
 class ExitStatus(StrEnum):
@@ -19,49 +20,6 @@ class ExitStatus(StrEnum):
     """The conversation no longer fits the model's context (the server said so); the diff is kept."""
     sandbox_error = "sandbox_error"
     cancelled = "cancelled"
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    calls: int = 0
-    seconds: float = 0.0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def add(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.calls += other.calls
-        self.seconds += other.seconds
-
-
-class UsageLedger:
-    """Usage of many calls, in total and per server URL; safe to add to from several threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._total = Usage()
-        self._by_server: dict[str, Usage] = {}
-
-    def add(self, url: str, usage: Usage) -> None:
-        with self._lock:
-            self._total.add(usage)
-            self._by_server.setdefault(url, Usage()).add(usage)
-
-    @property
-    def total(self) -> Usage:
-        """The sum over every call (a copy)."""
-        with self._lock:
-            return self._total.model_copy()
-
-    @property
-    def by_server(self) -> dict[str, Usage]:
-        """The sum per server URL (copies)."""
-        with self._lock:
-            return {url: u.model_copy() for url, u in self._by_server.items()}
 
 
 class TrajectoryResult(BaseModel):

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.result import TrajectoryResult, Usage
+from agent.result import TrajectoryResult
+from agent.usage import Usage
 
 
 class Step(BaseModel):

@@ -2,7 +2,8 @@
 exits or installs signal handlers, so the CLI, the bot and the webhook server share them.
 
 Errors: `swescale.preflight.PreflightError` (Docker or a model server missing), `envs.datasets.DatasetError`
-(a bad dataset, issue or repository), `envs.environment.EnvBuildError`, `swescale.pipeline.RunDirError`.
+(a bad dataset, issue or repository), `envs.environment.EnvBuildError`, `swescale.outcome.RunDirError`.
+The API sits above the pipeline and bench (`solve_task` is `swescale.pipeline`'s); neither imports it.
 """
 
 from __future__ import annotations
@@ -17,51 +18,24 @@ from pydantic import BaseModel, Field
 
 from agent.model import ModelClient
 from envs.datasets import local_task
-from envs.environment import EnvSpec, prepare_environment
 from envs.task import Task
-from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.config import SwescaleConfig, judge_config
 from swescale.outcome import Progress, SolveOutcome
-from swescale.pipeline import SolveRun
+from swescale.pipeline import solve_task
 from swescale.preflight import check_services
-from swescale.report import write_report
 from swescale.select import select_task
 from verifiers.table import Candidate
 
 if TYPE_CHECKING:
     from swescale.bench.runner import BenchSummary
 
+__all__ = ["SelectOutcome", "SelectResult", "bench_run", "default_run_dir", "select", "solve", "solve_task"]
 log = logging.getLogger(__name__)
 
 
 def default_run_dir(instance_id: str, root: Path = Path("runs")) -> Path:
     return root / f"{instance_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def solve_task(
-    task: Task,
-    config: SwescaleConfig,
-    run_dir: Path,
-    *,
-    env: EnvSpec | None = None,
-    progress: Progress | None = None,
-    model: ModelClient | None = None,
-    judge: ModelClient | None = None,
-    pool: SandboxPool | None = None,
-) -> SolveOutcome:
-    """Environment, pipeline and report for one task. Shared `model`/`judge` clients and `pool` let many
-    tasks share global limits (requests in flight per server, sandboxes alive)."""
-    env = env or prepare_environment(task, config)
-    model = model or ModelClient(config.model)
-    if judge is None and config.verifier.judge:
-        judge = ModelClient(judge_config(config))
-    solver = SolveRun(task, env, config, Path(run_dir), model, judge, progress=progress, pool=pool)
-    outcome = solver.run()
-    write_report(
-        Path(run_dir), outcome, solver.table, solver.candidates, solver.results, task.problem_statement
-    )
-    return outcome
 
 
 def solve(

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from agent.result import Usage
+from agent.usage import Usage
 from swescale.config import SolveConfig
 
 

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from agent.result import TrajectoryResult, Usage
+from agent.result import TrajectoryResult
+from agent.usage import Usage
 from selection.select import Decision
 from swescale.serve.metrics import ServerMetrics
 from verifiers.table import Candidate, VerifierTable

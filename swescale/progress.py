@@ -10,7 +10,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.result import TrajectoryResult, Usage
+from agent.result import TrajectoryResult
+from agent.usage import Usage
 from swescale.outcome import GenerationStats
 
 

@@ -1,10 +1,10 @@
 """Per-instance views of the run's shared model clients and sandbox pool.
 
 Instances of a bench run share one `ModelClient` per server group (requests in flight per server) and one
-`SandboxPool` (sandboxes alive): global limits. Each instance sees them through these views, which keep its
-own usage (so a solve's budgets and its reported tokens are its own, not the whole run's) and the wall time
-during which one of its sandboxes is open or one of its model calls in flight (`Activity.busy`): the rest of
-its wall time is orchestration overhead. A `Guard` stops an instance at its deadline or when the run stops:
+`SandboxPool` (sandboxes alive): global limits. Each instance sees them through these views, which keep the
+wall time during which one of its sandboxes is open or one of its model calls in flight (`Activity.busy`):
+the rest of its wall time is orchestration overhead. Its usage is its run's ledger (`agent.usage`), which
+the solve passes with every call, so a solve's budgets and its reported tokens are its own. A `Guard` stops an instance at its deadline or when the run stops:
 its model calls and new sandboxes then fail, and its open sandboxes are closed.
 """
 
@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from agent.model import ModelError
-from agent.result import Usage, UsageLedger
 from sandbox.result import SandboxError
 from swescale.bench.errors import server_down
 
@@ -104,13 +103,12 @@ class Activity:
 
 
 class MeteredModel:
-    """A shared ModelClient seen by one instance: the same servers and limits, its own usage."""
+    """A shared ModelClient seen by one instance: the same servers and limits, its own busy time and guard."""
 
     def __init__(self, client: Any, activity: Activity | None = None, guard: Guard | None = None) -> None:
         self._client = client
         self._activity = activity or Activity()
         self._guard = guard or Guard()
-        self._ledger = UsageLedger()
         self.failure = ""
         """The first call that failed because the server did not answer (after the client's retries)."""
 
@@ -119,23 +117,12 @@ class MeteredModel:
             raise ModelError(refused)
         with self._activity:
             try:
-                result = self._client.chat(*args, **kwargs)
+                result = self._client.chat(*args, **kwargs)  # the caller's ledger travels in kwargs
             except ModelError as exc:
                 if server_down(str(exc)) and not self.failure:
                     self.failure = str(exc)[:500]
                 raise
-        self._ledger.add(result.url, result.usage)
         return result
-
-    @property
-    def usage(self) -> Usage:
-        """Usage of this instance's calls (a copy)."""
-        return self._ledger.total
-
-    @property
-    def usage_by_server(self) -> dict[str, Usage]:
-        """This instance's usage per server URL (copies)."""
-        return self._ledger.by_server
 
     def __getattr__(self, name: str) -> Any:  # config, model_name, tool_format ... of the shared client
         return getattr(self._client, name)

@@ -2,7 +2,8 @@
 
 environment-build (the image could not be built), docker-infrastructure (the engine or a sandbox failed),
 model-server (a model server did not answer), agent (a bug on our side or in the task), timeout
-(`bench.instance_timeout` reached without a patch).
+(`bench.instance_timeout` reached without a patch), worker-lost (with Ray: the instance's worker process or
+node died on every one of Ray's tries).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from envs.environment import EnvBuildError
 from sandbox.result import SandboxError
 
 RETRYABLE = ("docker-infrastructure", "model-server")
-"""Classes worth another attempt in the same run (`bench.max_attempts`)."""
+"""Classes worth another attempt in the same run (`bench.max_attempts`). Not `worker-lost`: Ray already ran
+the task again (`bench.ray_max_retries`), and one failure is retried by one layer (docs/architecture.md)."""
+WORKER_LOST = "worker-lost"
 
 
 class InstanceTimeout(TimeoutError):

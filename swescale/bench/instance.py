@@ -18,13 +18,13 @@ from agent.model import ModelClient
 from envs.environment import prepare_environment
 from envs.image_budget import lease
 from sandbox import SandboxPool
-from swescale.api import solve_task
 from swescale.bench.accounting import Activity, Guard, MeteredModel, MeteredPool
 from swescale.bench.errors import classify, error_summary, last_results, outcome_json, trajectory_failures
 from swescale.bench.grading import EVAL_DIR, grade_patch
 from swescale.bench.state import InstanceResult
 from swescale.config import SwescaleConfig, judge_config
 from swescale.outcome import SolveOutcome, StageCost
+from swescale.pipeline import solve_task
 
 log = logging.getLogger(__name__)
 

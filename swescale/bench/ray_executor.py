@@ -5,7 +5,7 @@ another node resumes from the finished trajectories); the node solves it with th
 executor (`swescale.bench.instance.run_instance`) in a temporary folder and returns the result with the
 folder as a tar blob, which the driver unpacks into the bench run directory. When a worker process or its
 node dies, Ray runs the task again elsewhere (`bench.ray_max_retries`); when it gives up, the instance is a
-`docker-infrastructure` error. Needs `pip install 'swescale[dist]'`.
+`worker-lost` error (which `bench.max_attempts` does not retry again). Needs `pip install 'swescale[dist]'`.
 
 Limits: sandboxes and model requests in flight are bounded per Ray worker process (one instance at a time
 each); instances per node by `bench.ray_cpus`. Repositories must be reachable from every node (GitHub, a
@@ -23,7 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from swescale.bench.runner import Job
+from swescale.bench.errors import WORKER_LOST
+from swescale.bench.jobs import Job
 from swescale.bench.state import InstanceResult, instance_dir
 from swescale.config import SwescaleConfig
 
@@ -151,7 +152,7 @@ class RayExecutor:
             return InstanceResult(
                 instance_id=iid,
                 status="error",
-                error_class="docker-infrastructure",
+                error_class=WORKER_LOST,
                 error=f"Ray: {type(exc).__name__}: {str(exc)[:1500]}",
                 node=socket.gethostname(),
             )

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 from rich.console import Console
@@ -24,22 +24,12 @@ from envs.records import DatasetError
 from envs.task import Task
 from swescale.bench.errors import RETRYABLE
 from swescale.bench.instance import Shared, run_instance
+from swescale.bench.jobs import Executor, Job
 from swescale.bench.progress import BenchProgress
 from swescale.bench.state import BenchState, InstanceResult, instance_dir
 from swescale.config import SwescaleConfig, public_dump
 
 log = logging.getLogger(__name__)
-
-
-class Job(BaseModel):
-    """One attempt at one instance: solve it (resuming its folder), or only grade its prediction."""
-
-    task: Task
-    solve: bool = True
-    patch: str = ""
-    """The prediction to grade when not solving."""
-    attempt: int = 1
-    """Attempt within this `bench run` (the state counts all attempts)."""
 
 
 class BenchSummary(BaseModel):
@@ -54,16 +44,6 @@ class BenchSummary(BaseModel):
     error_ids: list[str] = Field(default_factory=list)
     predictions: str = ""
     interrupted: bool = False
-
-
-class Executor(Protocol):
-    capacity: int
-    """Jobs in flight at once."""
-
-    def submit(self, job: Job) -> Any: ...
-    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, InstanceResult]]: ...
-    def stop(self) -> None: ...
-    def close(self) -> None: ...
 
 
 class LocalExecutor:

@@ -32,7 +32,14 @@ LOCK_FILE = "state.lock"
 PREDICTIONS_FILE = "predictions.jsonl"
 INSTANCES_DIR = "instances"
 STATUSES = ("pending", "running", "done", "error")
-ERROR_CLASSES = ("environment-build", "docker-infrastructure", "model-server", "agent", "timeout")
+ERROR_CLASSES = (
+    "environment-build",
+    "docker-infrastructure",
+    "model-server",
+    "agent",
+    "timeout",
+    "worker-lost",
+)
 ORACLE_KEY = "candidates_graded"
 """Meta key: ids of the done instances whose candidates were all graded (`bench report --grade-candidates`)."""
 VERDICTS = ("resolved", "unresolved", "apply-failed", "empty", "eval-error")

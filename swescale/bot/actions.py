@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from swescale.bot.client import GitHubClient
 from swescale.bot.events import Ignored, Trigger, parse_event
-from swescale.bot.flow import JobContext, JobResult, run_trigger
+from swescale.bot.flow import run_trigger
+from swescale.bot.job import JobContext, JobResult
 from swescale.bot.redact import redactor
 from swescale.config import SwescaleConfig
 

@@ -7,7 +7,7 @@ P(YES), the confidence, the runner-ups, and the tokens spent.
 
 from __future__ import annotations
 
-from agent.result import Usage
+from agent.usage import Usage
 from selection.select import Decision
 from verifiers.table import Outcome, VerifierTable
 

@@ -8,57 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel
-
-from swescale.bot.client import GitHubClient
 from swescale.bot.events import Trigger
 from swescale.bot.evidence import failure_comment
+from swescale.bot.job import JobContext, JobResult
 from swescale.bot.redact import redactor
+from swescale.bot.review import review_pull
+from swescale.bot.solve import solve_issue
 from swescale.config import SwescaleConfig
 
 log = logging.getLogger(__name__)
-
-
-class JobResult(BaseModel):
-    """What a job ended with."""
-
-    state: Literal["pr", "abstained", "reviewed", "failed", "refused"]
-    url: str = ""
-    """The draft PR or the comment that answered."""
-    tokens: int = 0
-    message: str = ""
-
-
-@dataclass
-class JobContext:
-    """Everything one job needs besides its trigger."""
-
-    config: SwescaleConfig
-    client: GitHubClient
-    workspace: Path
-    """A git checkout of the repository whose `origin` is the repository on GitHub."""
-    run_dir: Path
-    run_name: str
-    """Names the run in comments (the Actions run, or the server's job)."""
-    run_url: str = ""
-    """Where the run can be watched (the Actions run page), if anywhere."""
-
-    @property
-    def token(self) -> str:
-        return self.client.token
-
-
-def capped(config: SwescaleConfig, token_cap: int) -> SwescaleConfig:
-    """The config of one job: its token budget lowered to `token_cap` (0 = no cap)."""
-    if token_cap <= 0:
-        return config
-    current = config.solve.max_total_tokens
-    limit = min(current, token_cap) if current else token_cap
-    return config.model_copy(update={"solve": config.solve.model_copy(update={"max_total_tokens": limit})})
 
 
 def retry_command(trigger: Trigger, config: SwescaleConfig) -> str:
@@ -81,9 +41,6 @@ def ack_text(trigger: Trigger, ctx: JobContext) -> str:
 
 def run_trigger(trigger: Trigger, ctx: JobContext, acknowledge: bool = True) -> JobResult:
     """Run one job; never raises for a failure that can be reported on the issue."""
-    from swescale.bot.review import review_pull
-    from swescale.bot.solve import solve_issue
-
     redactor.add(ctx.token)
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     try:

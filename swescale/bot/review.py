@@ -12,14 +12,15 @@ import logging
 from swescale.bot import gitops
 from swescale.bot.events import Trigger
 from swescale.bot.evidence import review_comment
-from swescale.bot.flow import JobContext, JobResult
+from swescale.bot.job import JobContext, JobResult
 from swescale.issuerefs import issue_refs
 
 log = logging.getLogger(__name__)
 
 
 def review_pull(trigger: Trigger, ctx: JobContext) -> JobResult:
-    from agent.model import ModelClient
+    from agent.model import ModelClient, ModelView
+    from agent.usage import Ledger
     from envs.datasets import local_task
     from swescale.config import judge_config
     from swescale.preflight import check_services
@@ -46,14 +47,13 @@ def review_pull(trigger: Trigger, ctx: JobContext) -> JobResult:
     config = ctx.config
     check_services(config)
     task = local_task(ctx.workspace, f"{title.strip()}\n\n{(body or '').strip()}\n", base_commit=start)
-    model = ModelClient(config.model)
-    judge = ModelClient(judge_config(config)) if config.verifier.judge else None
+    ledger = Ledger()  # the job's usage, model and judge
+    model = ModelView(ModelClient(config.model), ledger)
+    judge = ModelView(ModelClient(judge_config(config)), ledger) if config.verifier.judge else None
     candidate = Candidate(candidate_id=f"pr-{pr.number}", patch=patch, source="pull-request")
     log.info("%s: reviewing %s#%s (%d diff lines)", ctx.run_name, trigger.repo, pr.number, patch.count("\n"))
     table, decision = select_task(task, [candidate], config, ctx.run_dir, model=model, judge_model=judge)
-    usage = model.usage.model_copy()
-    if judge is not None and judge is not model:
-        usage.add(judge.usage)
+    usage = ledger.total
     text = review_comment(pr.number, ctx.run_name, table, decision, usage)
     url = ctx.client.comment(trigger.repo, pr.number, text)
     return JobResult(state="reviewed", url=url, tokens=usage.total_tokens, message=decision.reason)

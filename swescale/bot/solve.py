@@ -10,7 +10,7 @@ from pathlib import Path
 from swescale.bot import gitops
 from swescale.bot.events import Trigger
 from swescale.bot.evidence import abstain_comment, pr_body
-from swescale.bot.flow import JobContext, JobResult, capped
+from swescale.bot.job import JobContext, JobResult, capped
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from swescale.bot import gitops
 from swescale.bot.client import GitHubClient
 from swescale.bot.events import Trigger
-from swescale.bot.flow import JobContext, JobResult, ack_text, report_failure, retry_command, run_trigger
+from swescale.bot.flow import ack_text, report_failure, retry_command, run_trigger
+from swescale.bot.job import JobContext, JobResult
 from swescale.bot.queue import Job, JobQueue
 from swescale.config import SwescaleConfig
 

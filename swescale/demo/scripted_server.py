@@ -18,7 +18,8 @@ for `n > 1` it is called n times. A reply (a dict or a `Reply`) may hold:
 - `logprobs`: `[{"token", "logprob", "top_logprobs": [{"token", "logprob"}]}]` (synthesised from the
   content when the request asks for logprobs and the reply has none);
 - `status`: answer this HTTP error code instead (e.g. 500); `delay`: seconds to wait before answering;
-- `usage`: `{"prompt_tokens", "completion_tokens"}` overriding the rough chars/4 count;
+- `usage`: `{"prompt_tokens", "completion_tokens"}` overriding the rough chars/4 count, and
+  `cached_tokens` (sent as `prompt_tokens_details.cached_tokens`, as vLLM does when asked);
 - `reasoning`: sent as the message's `reasoning_content`, as vLLM's reasoning parsers do.
 
 `ConversationPolicy` replays one script (list of replies) per trajectory; `Router` sends requests of
@@ -166,7 +167,7 @@ class ScriptedServer:
         prompt_tokens = _rough_tokens(
             json.dumps(body.get("messages", [])) + json.dumps(body.get("tools", []))
         )
-        completion_tokens = 0
+        completion_tokens = cached_tokens = 0
         choices = []
         for index, reply in enumerate(replies):
             choice, tokens = self._choice(index, reply, body, call_id)
@@ -174,6 +175,7 @@ class ScriptedServer:
             completion_tokens += tokens
             if reply.usage:
                 prompt_tokens = reply.usage.get("prompt_tokens", prompt_tokens)
+                cached_tokens = reply.usage.get("cached_tokens", cached_tokens)
         if any(r.usage and "completion_tokens" in r.usage for r in replies):
             completion_tokens = sum((r.usage or {}).get("completion_tokens", 0) for r in replies)
         return 200, {
@@ -186,6 +188,7 @@ class ScriptedServer:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
+                **({"prompt_tokens_details": {"cached_tokens": cached_tokens}} if cached_tokens else {}),
             },
         }
 
