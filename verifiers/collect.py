@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agent.patch import changed_paths
 from agent.result import TrajectoryResult
+from sandbox.patch import changed_paths
 from verifiers.table import Candidate, GeneratedTest
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.patch import changed_paths
+from sandbox.patch import PatchError, apply_patch, changed_paths
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import regression_command
 from verifiers.config import VerifierConfig
@@ -211,7 +211,7 @@ def run_version(
             sb = box.get()
             if not applied:
                 applied = True
-                sb.apply_patch(patch)
+                apply_patch(sb, patch)
                 cache.put(apply_key, {"applies": True, "output": ""})
             runs.before_run(sb)
             return sb
@@ -239,12 +239,8 @@ def run_version(
                 else:
                     result.regression = run_regression(sandbox(), env, regression_cmd, config, task)
                     cache.put(key, _regression_to_json(result.regression))
-        except Exception as exc:
-            from sandbox.result import PatchError
-
-            if not isinstance(exc, PatchError):
-                raise
-            output = getattr(exc, "output", str(exc))[-2000:]
+        except PatchError as exc:
+            output = exc.output[-2000:]
             cache.put(apply_key, {"applies": False, "output": output})
             result = VersionResult(patch_hash=patch_hash, applies=False, apply_output=output)
         result.sandbox_started = box.box is not None
