@@ -10,9 +10,10 @@ shell commands (`CommandRunner`: a `DockerSandbox`, or `LocalTree` for a work tr
 returns which step applied it, or raises `PatchError` with every step's output. The chains (the table
 is in docs/architecture.md, "Patches"):
 - `HARNESS`: SWE-bench's evaluation, exactly as swebench 5.x runs it (`GIT_APPLY_CMDS`, a reset to a
-  clean tree before each later command, then the "already applied" check); `bench eval` uses it.
+  clean tree before each later command, then the "already applied" check): `bench eval`, `bench
+  validate` and mining.
 - `SANDBOX`: swescale's verification sandboxes: `git apply`, then `patch --fuzz` only after a dry run,
-  so a failed step leaves no half-applied edit in a sandbox that is reused.
+  so a failed step leaves no half-applied edit in a sandbox that is used on.
 - `GIT`: plain `git apply`, and `git apply -R` with `reverse=True` (the agent's candidate capture).
 - `INDEX`: `git apply --index` (the CI bot stages the patch to commit it).
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import codecs
 import fnmatch
 import io
+import shlex
 import subprocess
 import uuid
 from collections.abc import Callable, Iterable
@@ -288,8 +290,9 @@ class Step:
     def shell(self, patch_file: str, git: str = "git", reverse: bool = False) -> str:
         if reverse and "{R}" not in self.command:
             raise ValueError(f"the apply step {self.name} cannot reverse a patch")
-        command = self.command.format(git=git, R=" -R" if reverse else "", patch=patch_file)
-        return command if "{patch}" in self.command else f"{command} {patch_file}"
+        path = shlex.quote(patch_file)
+        command = self.command.format(git=git, R=" -R" if reverse else "", patch=path)
+        return command if "{patch}" in self.command else f"{command} {path}"
 
 
 @dataclass(frozen=True)
@@ -424,7 +427,7 @@ def apply_patch(
                 return Applied(step.name, res.output, tuple(attempts))
     finally:
         if not patch_file:
-            run.exec(f"rm -f {path}", timeout=timeout, cwd=cwd)
+            run.exec(f"rm -f {shlex.quote(path)}", timeout=timeout, cwd=cwd)
     output = "\n".join(f"$ {a.command}\n{a.output}" for a in attempts)
     raise PatchError(f"patch does not apply{_why_not(patch)}", output, tuple(attempts))
 

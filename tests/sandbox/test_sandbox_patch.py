@@ -1,4 +1,4 @@
-"""sandbox.patch.apply_patch / diff round trips: modified, new, binary, ignored files; the agent's index stays untouched."""
+"""apply_patch / diff round trips: modified, new, binary, ignored files; the agent's index stays untouched."""
 
 from __future__ import annotations
 
