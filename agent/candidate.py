@@ -9,10 +9,10 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.patch import filter_patch
 from agent.tools.base import Environment, SandboxLike
+from sandbox.patch import ANY_OWNER_GIT, GIT, PatchError, apply_patch
 
 ROOT = "/testbed"
 PY = "PY=$(command -v python || command -v python3)"
-GIT = "git -c safe.directory='*'"
 
 
 def _run_script(sandbox: SandboxLike, script: str, timeout: float) -> int:
@@ -30,8 +30,8 @@ def capture_candidate(sandbox: Environment, config: AgentConfig, mode: str) -> d
     """Capture the candidate: patch without scratch files, the reproduction script and its exit codes.
 
     The script runs on the patched tree, then on the original code: the (filtered) patch is reverse-applied
-    in place with `git apply -R` (the script and scratch files stay), and re-applied afterwards. Running in
-    place keeps compiled extensions and editable installs of the environment valid.
+    in place with `git apply -R` (sandbox.patch.apply_patch; the script and scratch files stay), and
+    re-applied afterwards. Running in place keeps compiled extensions and editable installs valid.
     """
     full = sandbox.diff()
     patch, dropped = filter_patch(full, config.repro_script)
@@ -51,18 +51,18 @@ def capture_candidate(sandbox: Environment, config: AgentConfig, mode: str) -> d
             else _run_script(sandbox, script, config.repro_timeout)
         )
         return out
-    tmp = "/tmp/.swescale_candidate.diff"
-    sandbox.write_file(tmp, patch if patch.endswith("\n") else patch + "\n")
-    reverse = sandbox.exec(f"cd {ROOT} && {GIT} apply -R --binary {tmp}", timeout=60)
-    if reverse.exit_code != 0:
+    try:
+        apply_patch(sandbox, patch, chain=GIT, reverse=True, cwd=ROOT, timeout=60, git=ANY_OWNER_GIT)
+    except PatchError as exc:
         out["repro_error"] = (
-            f"could not reverse the patch to run the script on the original code: {reverse.output}"
+            f"could not reverse the patch to run the script on the original code: {exc.output}"
         )
         return out
     try:
         out["repro_exit_original"] = _run_script(sandbox, script, config.repro_timeout)
     finally:
-        again = sandbox.exec(f"cd {ROOT} && {GIT} apply --binary {tmp} && rm -f {tmp}", timeout=60)
-        if again.exit_code != 0:
-            out["repro_error"] = f"could not re-apply the patch: {again.output}"
+        try:
+            apply_patch(sandbox, patch, chain=GIT, cwd=ROOT, timeout=60, git=ANY_OWNER_GIT)
+        except PatchError as exc:
+            out["repro_error"] = f"could not re-apply the patch: {exc.output}"
     return out

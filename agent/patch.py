@@ -14,46 +14,10 @@ from __future__ import annotations
 import posixpath
 import re
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
+from sandbox.patch import PatchError, file_patches
 
 _ROOT_SCRATCH = re.compile(r"^(reproduce.*|repro_.*|repro\.py|scratch.*|debug_.*|test_issue.*|test_repro.*)$")
 _ANYWHERE = re.compile(r"(^|/)__pycache__/|\.(pyc|pyo|orig|rej|swp)$|~$")
-_HEADER = re.compile(r"^diff --git a/(.*) b/(.*)$", re.MULTILINE)
-
-
-def split_diff(diff: str) -> list[str]:
-    """A git diff -> one chunk per file (each starting with `diff --git`)."""
-    starts = [m.start() for m in _HEADER.finditer(diff)]
-    return [diff[a:b] for a, b in zip(starts, [*starts[1:], len(diff)], strict=False)]
-
-
-def _file_info(chunk: str) -> tuple[str, bool]:
-    """(path, is new file) of one chunk; unidiff for text diffs, the git header for binary ones."""
-    try:
-        patched = PatchSet(chunk)
-        if len(patched) == 1:
-            f = patched[0]
-            path = f.target_file if f.target_file and f.target_file != "/dev/null" else f.source_file
-            return path.removeprefix("b/").removeprefix("a/"), f.is_added_file
-    except (UnidiffParseError, IndexError, ValueError):
-        pass
-    m = _HEADER.match(chunk)
-    path = m.group(2) if m else ""
-    return path, bool(re.search(r"^new file mode", chunk, re.MULTILINE))
-
-
-def changed_paths(diff: str) -> list[str]:
-    """Paths a diff changes (the new side; the old one for deletions), in order, binary files included."""
-    return [path for path in (_file_info(chunk)[0] for chunk in split_diff(diff)) if path]
-
-
-def changed_lines(diff: str) -> int:
-    """Added plus removed lines of a unified diff (0 for one unidiff cannot parse)."""
-    try:
-        return sum(f.added + f.removed for f in PatchSet(diff))
-    except (UnidiffParseError, ValueError):
-        return 0
 
 
 def is_scratch(path: str, is_new: bool, repro_script: str) -> bool:
@@ -63,12 +27,15 @@ def is_scratch(path: str, is_new: bool, repro_script: str) -> bool:
 
 
 def filter_patch(diff: str, repro_script: str) -> tuple[str, list[str]]:
-    """(patch without scratch files, dropped paths)."""
+    """(patch without scratch files, dropped paths); a diff unidiff cannot read is kept whole."""
+    try:
+        files = file_patches(diff)
+    except PatchError:
+        return diff, []
     kept, dropped = [], []
-    for chunk in split_diff(diff):
-        path, is_new = _file_info(chunk)
-        if is_scratch(path, is_new, repro_script):
-            dropped.append(path)
+    for f in files:
+        if is_scratch(f.path, f.added, repro_script):
+            dropped.append(f.path)
         else:
-            kept.append(chunk)
+            kept.append(f.text)
     return "".join(kept), dropped

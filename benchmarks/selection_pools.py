@@ -16,10 +16,10 @@ import hashlib
 import random
 from pathlib import Path
 
-from unidiff import PatchSet
 from unidiff.patch import Line
 
 from envs.task import Task
+from sandbox.patch import parse_patch
 
 MUTATIONS = [
     (" == ", " != "),
@@ -43,7 +43,7 @@ MUTATIONS = [
 
 def cosmetic(patch: str, rng: random.Random) -> str:
     """Insert a comment line before the first added line (same indentation): behaviour unchanged."""
-    ps = PatchSet(patch)
+    ps = parse_patch(patch)
     for pfile in ps:
         if not pfile.path.endswith(".py"):
             continue
@@ -65,7 +65,7 @@ def cosmetic(patch: str, rng: random.Random) -> str:
 
 
 def drop_hunk(patch: str, rng: random.Random) -> str | None:
-    ps = PatchSet(patch)
+    ps = parse_patch(patch)
     hunks = [(f, h) for f in ps for h in f]
     if len(hunks) < 2:
         return None

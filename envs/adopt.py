@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from envs.repos import CLEAN_HISTORY
 from envs.task import Task
 from sandbox import DockerSandbox
+from sandbox.patch import ANY_OWNER_GIT, is_applied
 
 if TYPE_CHECKING:
     from envs.config import EnvSettings
@@ -70,10 +71,7 @@ def _check(sb: DockerSandbox, image: str, task: Task) -> None:
     for name, patch in (("gold patch", task.patch), ("test patch", task.test_patch)):
         if not patch.strip():
             continue
-        sb.write_file("/tmp/.swescale_check.diff", patch if patch.endswith("\n") else patch + "\n")
-        code, _ = _sh(sb, "git apply --check -R /tmp/.swescale_check.diff")
-        sb.exec("rm -f /tmp/.swescale_check.diff")
-        if code == 0:
+        if is_applied(sb, patch, timeout=600, git=ANY_OWNER_GIT):
             raise ImageCheckError(f"{image}: the task's {name} is already applied in {sb.workdir}")
 
 

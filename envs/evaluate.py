@@ -31,6 +31,7 @@ from envs.specs import harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
 from sandbox.cleanup import ensure_atexit
+from sandbox.patch import HARNESS, Attempt, PatchError, apply_patch, changed_paths
 
 if TYPE_CHECKING:
     from envs.config import EnvSettings
@@ -47,13 +48,6 @@ APPLY_FAILED = {
     "resolved": False,
     "patch_apply_failed": True,
 }
-# the harness's chain (swebench.harness.run_evaluation.GIT_APPLY_CMDS)
-APPLY_CMDS = [
-    "git apply --verbose",
-    "git apply --verbose --3way",
-    "git apply --verbose --reject",
-    "patch --batch --forward --fuzz=5 -p1 -i",
-]
 
 
 class SandboxSetupError(RuntimeError):
@@ -82,23 +76,25 @@ def instance_dir(run_dir: Path, pred: dict) -> Path:
     return Path(run_dir) / str(pred["model_name_or_path"]).replace("/", "__") / pred["instance_id"]
 
 
-def _apply(sb: DockerSandbox, say: Callable[[str], None]) -> tuple[bool, str]:
-    """The harness's apply chain, restarting from a clean tree after each failed attempt."""
-    out = ""
-    for attempt, cmd in enumerate(APPLY_CMDS):
-        if attempt:
-            sb.exec("git checkout -- . ; git clean -fdq", timeout=120)
-        run = sb.exec(f"{cmd} {PATCH_FILE}", timeout=300)
-        out = run.output
-        if run.exit_code == 0:
-            say(f">>>>> Applied Patch ({cmd}):\n{out}")
-            return True, out
-        say(f"Failed to apply patch to container: {cmd}\n{out}")
-    check = sb.exec(f"git apply --check --reverse {PATCH_FILE}", timeout=120)
-    if check.exit_code == 0:
-        say(">>>>> Applied Patch: verified already applied")
-        return True, out
-    return False, out
+def _apply(sb: DockerSandbox, patch: str, say: Callable[[str], None]) -> tuple[bool, str]:
+    """The harness's apply chain (sandbox.patch.HARNESS), logged as the harness logs it; (applied, the
+    last apply command's output)."""
+
+    def record(attempt: Attempt) -> None:
+        if attempt.check:
+            if attempt.ok:
+                say(">>>>> Applied Patch: verified already applied")
+        elif attempt.ok:
+            say(f">>>>> Applied Patch ({attempt.command}):\n{attempt.output}")
+        else:
+            say(f"Failed to apply patch to container: {attempt.command}\n{attempt.output}")
+
+    try:
+        apply_patch(sb, patch, chain=HARNESS, patch_file=PATCH_FILE, timeout=300, on_attempt=record)
+    except PatchError as exc:
+        outputs = [a.output for a in exc.attempts if not a.check]
+        return False, outputs[-1] if outputs else str(exc)
+    return True, ""
 
 
 @dataclass
@@ -142,8 +138,7 @@ def run_prediction(
     """Apply `patch` by the harness's chain (an empty one: the code as it is), then run the task's
     evaluation script; the log is read back whole from a file (the exec result keeps only head and tail)."""
     if patch:
-        sb.write_file(PATCH_FILE, patch)
-        applied, output = _apply(sb, say)
+        applied, output = _apply(sb, patch, say)
         if not applied:
             say(f">>>>> Patch Apply Failed:\n{output}")
             return EvalRun(applied=False, apply_output=output)
@@ -186,7 +181,7 @@ class InstanceResult:
 
 def _in_repo(sb: DockerSandbox, task: Task, patch: str) -> Callable[[str], bool]:
     """Is a module of that name part of the repository (tracked, or added by a patch)? Cached per name."""
-    added = re.findall(r"^\+\+\+ b/(\S+)", "\n".join([task.patch, task.test_patch, patch]), re.M)
+    added = [path for diff in (task.patch, task.test_patch, patch) for path in changed_paths(diff)]
     listing = f"{{ git ls-files; printf '%s\\n' {' '.join(map(shlex.quote, added))}; }}"
     cache: dict[str, bool] = {}
 

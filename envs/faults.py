@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from envs.internet import SERVED_HOSTS
 from envs.runners import runner_modules
 from envs.task import Task
+from sandbox.patch import PatchError, added_lines, changed_paths
 
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
 TEST_EXIT = re.compile(r">>>>> Test Exit Code:\s*(-?\d+)")
@@ -57,7 +58,7 @@ _CODE_FAILED = (
     "Failed to import",
 )
 _SKIP_LINE = re.compile(r"^SKIPPED|\bSKIP\b|could not import|[Ss]kipp(ed|ing)")
-_IMPORTED = re.compile(r"^\+\s*(?:from\s+([\w.]+)\s+import|import\s+([\w., ]+))", re.M)
+_IMPORTED = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w., ]+))")
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,19 @@ class Fault:
 
 def _patch_imports(patch: str) -> set[str]:
     """Top-level modules the patch's added lines import."""
+    try:
+        lines = added_lines(patch or "")
+    except PatchError:
+        return set()
     out: set[str] = set()
-    for match in _IMPORTED.finditer(patch or ""):
+    for match in filter(None, map(_IMPORTED.match, lines)):
         names = [match.group(1)] if match.group(1) else match.group(2).split(",")
         out |= {n.strip().split(" ")[0].split(".")[0] for n in names if n.strip()}
     return out
 
 
 def _patched_files(patch: str) -> set[str]:
-    return set(re.findall(r"^diff --git a/\S+ b/(\S+)", patch or "", re.M))
+    return set(changed_paths(patch or ""))
 
 
 def _section(log: str) -> str:

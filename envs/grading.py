@@ -5,12 +5,12 @@ swebench's harness is imported lazily: importing it loads `datasets` and runs lo
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from envs.runners import runner_for
 from envs.specs import harness_spec, harness_test_cmd, reinstall_command
 from envs.task import Task
+from sandbox.patch import changed_paths, parse_patch
 
 if TYPE_CHECKING:
     from swebench.types import TestSpec
@@ -23,11 +23,9 @@ START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
 
 def test_files(test_patch: str) -> list[str]:
     """Existing files a patch modifies (the harness's get_modified_files: new files excluded)."""
-    from unidiff import PatchSet
-
     return [
         f.source_file[2:]
-        for f in PatchSet(test_patch)
+        for f in parse_patch(test_patch)
         if f.source_file != "/dev/null" and f.source_file.startswith("a/")
     ]
 
@@ -38,11 +36,7 @@ def test_directives(task: Task, env: EnvSpec | None = None) -> list[str]:
     (envs.runners: `Runner.directives`)."""
     from swebench.harness.constants import NON_TEST_EXTS
 
-    files = [
-        d
-        for d in re.findall(r"diff --git a/.* b/(.*)", task.test_patch)
-        if not any(d.endswith(ext) for ext in NON_TEST_EXTS)
-    ]
+    files = [d for d in changed_paths(task.test_patch) if not any(d.endswith(ext) for ext in NON_TEST_EXTS)]
     test_cmd = env.test_cmd if env is not None else harness_test_cmd(harness_spec(task))
     return runner_for(test_cmd).directives(files)
 

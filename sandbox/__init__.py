@@ -3,7 +3,8 @@
 from sandbox.cleanup import gc
 from sandbox.config import SandboxConfig
 from sandbox.docker_sandbox import DockerSandbox
+from sandbox.patch import PatchError
 from sandbox.pool import SandboxPool
-from sandbox.result import ExecResult, PatchError, SandboxError
+from sandbox.result import ExecResult, SandboxError
 
 __all__ = ["DockerSandbox", "ExecResult", "PatchError", "SandboxConfig", "SandboxError", "SandboxPool", "gc"]

@@ -19,7 +19,7 @@ from sandbox import cleanup
 from sandbox.config import SandboxConfig
 from sandbox.exec_server import Capture
 from sandbox.gitbase import PIN_SCRIPT, PinnedBase, diff_script, parse_pin
-from sandbox.result import ExecResult, PatchError, SandboxError
+from sandbox.result import ExecResult, SandboxError
 from sandbox.transport import ServerChannel
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,6 @@ LAUNCH = (
     f'exec "$py" -I -u {SERVER_PATH}; done; echo \'{{"id": 0, "ready": false}}\''
 )
 DEFAULT_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1"}
-PATCH_COMMANDS = [  # like the SWE-bench harness, but each step atomic: a failed step leaves no partial edit
-    "git apply --verbose {p}",
-    "patch --batch --fuzz=5 -p1 --dry-run -i {p} >/dev/null && patch --batch --fuzz=5 -p1 --no-backup-if-mismatch -i {p}",
-]
 ANSWER_GRACE = 30.0  # seconds the client waits beyond a command's timeout before declaring the server dead
 
 _client: docker.DockerClient | None = None
@@ -365,25 +361,6 @@ class DockerSandbox:
     def base_commit(self) -> str:
         """HEAD's commit when the base was pinned."""
         return self.base.head
-
-    def apply_patch(self, diff: str) -> ExecResult:
-        """Apply a unified diff in the workdir: `git apply`, then `patch --fuzz`. Raises PatchError."""
-        if not diff.strip():
-            raise PatchError("empty patch")
-        if not diff.endswith("\n"):
-            diff += "\n"
-        tmp = f"/tmp/.swescale_patch_{uuid.uuid4().hex}.diff"
-        self.write_file(tmp, diff)
-        outputs = []
-        try:
-            for template in PATCH_COMMANDS:
-                res = self.exec(template.format(p=tmp))
-                if res.exit_code == 0:
-                    return res
-                outputs.append(f"$ {template.format(p='PATCH')}\n{res.output}")
-        finally:
-            self.exec(f"rm -f {tmp}")
-        raise PatchError("patch does not apply", "\n".join(outputs))
 
     def diff(self) -> str:
         """`git diff --binary` from the pinned base to the working tree, untracked (not ignored) files

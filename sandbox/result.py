@@ -22,11 +22,3 @@ class ExecResult:
 
 class SandboxError(RuntimeError):
     """The sandbox cannot do what was asked (container gone, exec server dead, file missing...)."""
-
-
-class PatchError(SandboxError):
-    """No patch tool could apply the diff; `output` holds what the tools said."""
-
-    def __init__(self, message: str, output: str = "") -> None:
-        super().__init__(f"{message}\n{output}" if output else message)
-        self.output = output

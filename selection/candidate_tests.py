@@ -4,8 +4,8 @@ From each candidate patch:
 - a new standalone script (a new `.py` file outside any package and outside test folders, e.g. an
   agent's `reproduce_issue.py`) runs as it is: exit 0 = the behaviour it checks holds;
 - new test functions (top-level `test*` functions without parameters) in a new test file or added to an
-  existing one run through a wrapper script that executes the test module and calls each of them
-  (exit 1 when one raises).
+  existing one (a test file by `sandbox.patch.is_test_path`) run through a wrapper script that executes
+  the test module and calls each of them (exit 1 when one raises).
 Build artefacts (`build/`), `setup.py`, `conftest.py` and package modules are skipped. Identical
 scripts count once. Each test's `source` is `candidate:<candidate id>`, so the verifier leaves a
 candidate's own tests out of its own generated score (weights.generated_scores).
@@ -17,9 +17,7 @@ import ast
 import hashlib
 from collections.abc import Iterable
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
-
+from sandbox.patch import PatchError, is_test_path, parse_patch
 from selection.normalize import OriginalFiles, apply_file_patch
 from verifiers.collect import merge_tests
 from verifiers.table import Candidate, GeneratedTest
@@ -44,15 +42,6 @@ for name in NAMES:
         failures += 1
 sys.exit(1 if failures else 0)
 '''
-
-
-def is_test_path(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith("test_") or name.endswith("_test.py")
-
-
-def _in_test_dir(path: str) -> bool:
-    return any(part in ("tests", "test", "testing") for part in path.split("/")[:-1])
 
 
 def _skipped(path: str) -> bool:
@@ -93,8 +82,8 @@ def _wrapper(path: str, source: str, names: list[str], package: str | None) -> s
 def tests_of(candidate: Candidate, originals: OriginalFiles | None) -> list[GeneratedTest]:
     """The scripts and test functions one candidate patch brings."""
     try:
-        files = PatchSet(candidate.patch)
-    except UnidiffParseError:
+        files = parse_patch(candidate.patch)
+    except PatchError:
         return []
     out = []
     for pfile in files:
@@ -108,7 +97,7 @@ def tests_of(candidate: Candidate, originals: OriginalFiles | None) -> list[Gene
         if after is None:
             continue
         package = _package(path, originals)
-        if is_test_path(path) or _in_test_dir(path):
+        if is_test_path(path):
             new = [n for n in (runnable_tests(after) or []) if n not in (runnable_tests(before) or [])]
             if not new:
                 continue

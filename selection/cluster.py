@@ -6,7 +6,7 @@ from statistics import mean
 
 from pydantic import BaseModel, Field
 
-from agent.patch import changed_lines
+from sandbox.patch import changed_line_count
 from selection.evidence import issue_overlap
 from selection.normalize import PatchGroup
 from verifiers.hybrid import regression_loss, regression_rate
@@ -106,7 +106,7 @@ def build_clusters(
     for index, (key, members) in enumerate(by_key.items()):
         member_rows = [rows[cid] for cid in members]
         judged = [r.judge for r in member_rows if r.judge is not None]
-        lengths = {cid: changed_lines(patches.get(cid, "")) for cid in members}
+        lengths = {cid: changed_line_count(patches.get(cid, "")) for cid in members}
         votes = {c: group_of[c].count if c in group_of else 1 for c in members}
         issue = {c: issue_overlap(patches.get(c, ""), names) for c in members}
 

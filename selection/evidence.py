@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
+from sandbox.patch import PatchError, parse_patch
 
 _CODE_SPAN = re.compile(r"`{1,3}([^`]+)`{1,3}", re.S)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,8 +42,8 @@ def issue_names(text: str) -> set[str]:
 def patch_names(patch: str) -> set[str]:
     """Functions and classes the patch changes, and the module names of the files it touches."""
     try:
-        files = PatchSet(patch)
-    except UnidiffParseError:
+        files = parse_patch(patch)
+    except PatchError:
         return set()
     names: set[str] = set()
     for pfile in files:

@@ -17,9 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
-from unidiff.patch import PatchedFile
+from sandbox.patch import PatchedFile, PatchError, parse_patch
 
 OriginalFiles = Callable[[str], str | None]
 
@@ -133,8 +131,8 @@ def normalize_patch(patch: str, original_files: OriginalFiles | None = None) -> 
     if not patch.strip():
         return ""
     try:
-        files = PatchSet(patch)
-    except UnidiffParseError:
+        files = parse_patch(patch)
+    except PatchError:
         return "\n".join(_squash(line) for line in patch.splitlines() if _squash(line))
     parts: list[str] = []
     for pfile in sorted(files, key=_file_path):

@@ -82,13 +82,13 @@ class _Review:
         return f"exit code {r.exit_code}{' (timed out)' if r.timed_out else ''}\n{_tail(r.output)}"
 
     def run_test(self, script: str) -> str:
-        from sandbox import PatchError
+        from sandbox.patch import PatchError, apply_patch
 
         self.sb.write_file(TEST_PATH, script)
         reports = [f"== original code: {self._run()}"]
         for cid, patch in self.shown:
             try:
-                self.sb.apply_patch(patch)
+                apply_patch(self.sb, patch)
                 reports.append(f"== candidate {cid}: {self._run()}")
             except PatchError as exc:
                 reports.append(f"== candidate {cid}: patch does not apply ({exc})")

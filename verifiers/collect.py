@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.patch import changed_paths
 from agent.result import TrajectoryResult
+from sandbox.patch import changed_paths
 from verifiers.protocols import EnvLike, PoolLike
 from verifiers.table import Candidate, GeneratedTest
 

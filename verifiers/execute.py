@@ -16,8 +16,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.patch import changed_paths
 from envs.runners import runner_for
+from sandbox.patch import PatchError, apply_patch, changed_paths
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.config import VerifierConfig
 from verifiers.isolation import CleanRuns, isolated, script_path
@@ -84,7 +84,7 @@ class PreparedSandbox:
         sb = self.box.get()
         if not self.applied:
             self.applied = True
-            sb.apply_patch(self.patch)
+            apply_patch(sb, self.patch)
             self.cache.put(self.apply_key, {"applies": True, "output": ""})
         self.runs.before_run(sb)
         return sb
@@ -236,12 +236,8 @@ def run_version(
                 else:
                     result.regression = run_regression(prepared.get(), env, regression_cmd, config, task)
                     cache.put(key, _regression_to_json(result.regression))
-        except Exception as exc:
-            from sandbox.result import PatchError
-
-            if not isinstance(exc, PatchError):
-                raise
-            output = getattr(exc, "output", str(exc))[-2000:]
+        except PatchError as exc:
+            output = exc.output[-2000:]
             cache.put(apply_key, {"applies": False, "output": output})
             result = VersionResult(patch_hash=patch_hash, applies=False, apply_output=output)
         result.sandbox_started = box.box is not None

@@ -18,10 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
-
 from envs.runners import function_name
+from sandbox.patch import PatchError, line_changes
 
 DOC_SUFFIXES = (".rst", ".md", ".txt", ".html", ".css", ".png", ".svg", ".cfg.sample")
 _IMPORTISH = re.compile(r"^\s*(import\s|from\s+\S+\s+import\b|#|$)")
@@ -51,40 +49,6 @@ def _is_doc(path: str) -> bool:
     return path.lower().endswith(DOC_SUFFIXES) or parts[0] in ("doc", "docs", "changelog", "changes")
 
 
-def _position(hunk, index: int) -> int:
-    """Original line number at an added line: that of the nearest earlier original line in the hunk."""
-    for line in reversed(list(hunk)[:index]):
-        if line.source_line_no is not None:
-            return line.source_line_no
-    return max(hunk.source_start - 1, 0)
-
-
-def changed_line_numbers(patch: str) -> dict[str, list[tuple[int, str, str]]] | None:
-    """File -> [(original line number, '+'/'-', text)] of every changed line; None: not a parsable diff.
-
-    Added files are left out (no test of the original calls them); removed files appear with line 0."""
-    try:
-        files = PatchSet(patch)
-    except UnidiffParseError:
-        return None
-    out: dict[str, list[tuple[int, str, str]]] = {}
-    for pfile in files:
-        if pfile.is_added_file:
-            continue
-        path = pfile.source_file[2:] if pfile.source_file.startswith("a/") else pfile.path
-        lines = out.setdefault(path, [])
-        if pfile.is_removed_file:
-            lines.append((0, "-", ""))
-            continue
-        for hunk in pfile:
-            for index, line in enumerate(hunk):
-                if line.is_removed:
-                    lines.append((line.source_line_no, "-", line.value.rstrip("\n")))
-                elif line.is_added:
-                    lines.append((_position(hunk, index), "+", line.value.rstrip("\n")))
-    return out
-
-
 def _inside(spans: list, line: int, text: str, sign: str) -> bool:
     for _, first, last, col in spans:
         if first <= line <= last:
@@ -99,8 +63,9 @@ def _inside(spans: list, line: int, text: str, sign: str) -> bool:
 def targets_of(patch: str, spans: dict[str, dict | None], test_files: list[str]) -> Targets:
     """The targets of a candidate patch; `spans` from calltrace_box.py for the touched source files."""
     result = Targets()
-    changed = changed_line_numbers(patch)
-    if changed is None:
+    try:
+        changed = line_changes(patch)
+    except PatchError:
         result.everything = True
         return result
     for path, lines in changed.items():

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sandbox.patch import INDEX, LocalTree, PatchError, apply_patch
 from swescale.bot.client import BotError
 from swescale.bot.redact import redactor
 
@@ -100,9 +101,10 @@ def clean_checkout(repo: Path, commit: str) -> Iterator[Path]:
 
 def commit_patch(checkout: Path, patch: str, message: str, name: str, email: str) -> str:
     """Apply `patch` to the clean checkout and commit it; returns the commit id."""
-    if not patch.endswith("\n"):
-        patch += "\n"
-    git(checkout, "apply", "--index", "--whitespace=nowarn", "-", input=patch)
+    try:
+        apply_patch(LocalTree(checkout, env=_env(None)), patch, chain=INDEX)
+    except PatchError as exc:
+        raise GitError(f"git apply failed: {redactor.scrub(exc.output or str(exc))[-2000:]}") from exc
     identity = ["-c", f"user.name={name}", "-c", f"user.email={email}", "-c", "commit.gpgsign=false"]
     git(checkout, *identity, "commit", "--quiet", "--no-verify", "-m", message)
     return git(checkout, "rev-parse", "HEAD").strip()

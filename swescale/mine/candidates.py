@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,11 +10,10 @@ from pathlib import PurePosixPath
 
 import git
 from pydantic import BaseModel
-from unidiff import PatchSet
-from unidiff.errors import UnidiffParseError
 
 from envs.grading import test_directives
 from envs.task import Task
+from sandbox.patch import PatchError, file_patches, path_matches, split_tests
 from swescale.mine.config import MineConfig
 
 _GITHUB = re.compile(r"github\.com[:/]([^/]+)/([^/]+?)(?:\.git)?/?$")
@@ -61,19 +59,6 @@ def repo_name(source: str, repo: git.Repo) -> str:
     return f"local/{re.sub(r'[^A-Za-z0-9_.-]+', '-', name) or 'repo'}"
 
 
-def _matches(path: str, patterns: list[str]) -> bool:
-    def one(pattern: str) -> bool:
-        if fnmatch.fnmatch(path, pattern):
-            return True
-        return pattern.startswith("**/") and fnmatch.fnmatch(path, pattern[3:])  # `**/` = zero folders too
-
-    return any(one(p) for p in patterns)
-
-
-def is_test_file(path: str, config: MineConfig) -> bool:
-    return _matches(path, config.test_patterns)
-
-
 def scan(
     repo: git.Repo, since: str | None = None, until: str | None = None, limit: int | None = None
 ) -> Iterator[git.Commit]:
@@ -113,19 +98,18 @@ def split(repo: git.Repo, commit: git.Commit, config: MineConfig, parent: str = 
     if text.count("\n") > config.max_patch_lines:
         return cand.model_copy(update={"reason": f"diff longer than {config.max_patch_lines} lines"})
     try:
-        files = list(PatchSet(text))
-    except UnidiffParseError as exc:
+        files = file_patches(text)
+    except PatchError as exc:
         return cand.model_copy(update={"reason": f"unparsable diff: {exc}"})
-    binary = [f.path for f in files if f.is_binary_file]
+    binary = [f.path for f in files if f.binary]
     if binary:
         return cand.model_copy(update={"reason": f"binary file changed: {binary[0]}"})
-    tests = [f for f in files if is_test_file(f.path, config)]
-    others = [f for f in files if not is_test_file(f.path, config)]
+    others, tests = split_tests(files, config.test_patterns)
     sources = [
         f
         for f in others
         if PurePosixPath(f.path).suffix in config.source_suffixes
-        and not _matches(f.path, config.doc_patterns)
+        and not path_matches(f.path, config.doc_patterns)
     ]
     if not tests and not sources:
         return cand.model_copy(update={"reason": "changes neither source nor test files"})
@@ -133,8 +117,8 @@ def split(repo: git.Repo, commit: git.Commit, config: MineConfig, parent: str = 
         return cand.model_copy(update={"reason": "no test file changed"})
     if not sources:
         return cand.model_copy(update={"reason": "no source file changed"})
-    cand.patch = "".join(str(f) for f in others)
-    cand.test_patch = "".join(str(f) for f in tests)
+    cand.patch = "".join(f.text for f in others)
+    cand.test_patch = "".join(f.text for f in tests)
     return _check_directives(cand, tests)
 
 
@@ -146,7 +130,7 @@ def _check_directives(cand: Candidate, tests: list) -> Candidate:
     ]
     if not directives:
         return cand.model_copy(update={"reason": "no test module changed (only test data)"})
-    deleted = [f.path for f in tests if f.is_removed_file and f.path in directives]
+    deleted = [f.path for f in tests if f.removed and f.path in directives]
     if deleted:
         return cand.model_copy(update={"reason": f"deletes test file {deleted[0]}"})
     return cand

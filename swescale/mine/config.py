@@ -1,6 +1,7 @@
 """Configuration of `swescale env mine`: which commits become tasks and how they are validated."""
 
 from sandbox.configbase import Section
+from sandbox.patch import TEST_PATTERNS
 
 
 class MineConfig(Section):
@@ -12,17 +13,9 @@ class MineConfig(Section):
     `env.eval_timeout`); a candidate whose tests hang (e.g. a fixed exponential case) is dropped."""
     workers: int = 2
     """Candidates validated at once (each holds one sandbox at a time); `--workers` overrides it."""
-    test_patterns: list[str] = [
-        "test/**",
-        "tests/**",
-        "testing/**",
-        "**/test/**",
-        "**/tests/**",
-        "**/test_*.py",
-        "**/*_test.py",
-        "**/conftest.py",
-    ]
-    """Glob patterns (fnmatch, `**` = any folders) of test files: they go into `test_patch`."""
+    test_patterns: list[str] = list(TEST_PATTERNS)
+    """Glob patterns (fnmatch, `**` = any folders) of test files: they go into `test_patch` (default: the one
+    rule of `sandbox.patch.TEST_PATTERNS`)."""
     doc_patterns: list[str] = ["doc/**", "docs/**", "examples/**", "**/*.md", "**/*.rst", "**/*.txt"]
     """Glob patterns of documentation files: never count as source (they still go into `patch`)."""
     source_suffixes: list[str] = [".py", ".pyx", ".pxd", ".c", ".h", ".cpp", ".pyi"]

@@ -11,6 +11,7 @@ from agent.agent import run_trajectory
 from agent.model import ModelClient
 from agent.result import ExitStatus
 from agent.trajectory import load_trajectory
+from sandbox.patch import apply_patch
 from swescale.config import AgentConfig, ModelConfig, SwescaleConfig
 from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from tests.agent.conftest import GIT, REPRO
@@ -60,7 +61,7 @@ def assert_fixes(sandbox, patch: str) -> None:
     """The patch applies to a clean checkout and fixes the bug."""
     assert sandbox.exec(f"cd /testbed && {GIT} reset -q --hard && {GIT} clean -qfdx").exit_code == 0
     # (apply_patch changes the files after the reset, so a stale index stat cannot hide them here)
-    sandbox.apply_patch(patch)
+    apply_patch(sandbox, patch)
     r = sandbox.exec("cd /testbed && python3 -c 'from calc.ops import add; assert add(2, 3) == 5'")
     assert r.exit_code == 0, r.output
 

@@ -94,7 +94,7 @@ def test_missing_repository_module_is_the_code_not_the_environment():
 
 def test_dependency_the_patch_imports_is_the_patch():
     section = "E   ModuleNotFoundError: No module named 'numpy'\nERROR tests/test_m.py\n"
-    patch = "diff --git a/pkg/mod.py b/pkg/mod.py\n+import numpy as np\n"
+    patch = "diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1,0 +2 @@\n+import numpy as np\n"
     assert fault(log(section), {"tests/test_m.py": "ERROR"}, patch=patch) is None
 
 

@@ -9,8 +9,9 @@ import os
 import git
 import pytest
 
+from sandbox.patch import is_test_path
 from swescale.issuerefs import issue_refs
-from swescale.mine.candidates import is_test_file, repo_name, scan, split
+from swescale.mine.candidates import repo_name, scan, split
 from swescale.mine.config import MineConfig
 from swescale.mine.issues import IssueSource, load_issue_dump
 from swescale.mine.statement import problem_statement
@@ -97,9 +98,9 @@ def test_model_failure_falls_back_to_the_commit_message():
 def test_test_file_patterns():
     config = MineConfig()
     for path in ("tests/test_a.py", "test_a.py", "pkg/tests/data/x.sql", "a/b_test.py", "conftest.py"):
-        assert is_test_file(path, config), path
+        assert is_test_path(path, config.test_patterns), path
     for path in ("pkg/core.py", "setup.py", "docs/conf.py", "pkg/testing_utils.py"):
-        assert not is_test_file(path, config), path
+        assert not is_test_path(path, config.test_patterns), path
 
 
 def _commit(repo: git.Repo, files: dict[str, str | None], message: str) -> git.Commit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import DockerSandbox, PatchError
+from sandbox.patch import PATCH_FUZZ_ATOMIC, apply_patch
 from tests.sandbox.conftest import INIT_REPO, TEST_LABEL
 
 pytestmark = pytest.mark.docker
@@ -40,7 +41,7 @@ def test_diff_round_trip_new_and_binary_files(repo, base_image, run_tag):
     with DockerSandbox(base_image, workdir="/testbed", labels={TEST_LABEL: run_tag}) as fresh:
         assert fresh.exec(INIT_REPO, cwd="/").exit_code == 0
         fresh.pin_base()
-        fresh.apply_patch(patch)
+        apply_patch(fresh, patch)
         assert fresh.read_bytes("data/blob.bin") == BINARY
         assert fresh.read_file("pkg/new_module.py") == "X = 1\n"
         assert "b + a" in fresh.read_file("calc.py")
@@ -77,19 +78,21 @@ def test_apply_patch_fuzz_fallback_and_errors(repo):
             "",
         ]
     )
-    res = repo.apply_patch(fuzzy)
-    assert res.exit_code == 0 and "fuzz" in res.output  # git apply refused, patch --fuzz applied
+    res = apply_patch(repo, fuzzy)
+    assert (
+        res.step == PATCH_FUZZ_ATOMIC.name and "fuzz" in res.output
+    )  # git apply refused, patch --fuzz applied
     assert "return a - b  # fixed" in repo.read_file("calc.py")
     assert not repo.exec("ls calc.py.orig calc.py.rej 2>/dev/null").output
 
     bad = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n-nothing like this\n-at all\n+x\n+y\n"
     before = repo.diff()
     with pytest.raises(PatchError) as err:
-        repo.apply_patch(bad)
+        apply_patch(repo, bad)
     assert "git apply" in err.value.output and "patch" in err.value.output
     assert repo.diff() == before  # a failed patch leaves nothing half-applied
     with pytest.raises(PatchError):
-        repo.apply_patch("")
+        apply_patch(repo, "")
 
 
 def test_diff_sees_same_size_edit_in_the_same_second(repo):

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from envs.runners import function_name, runner_for
+from sandbox.patch import line_changes
 from verifiers.calltrace_box import spans
-from verifiers.targets import changed_line_numbers, selected_ids, target_functions, targets_of
+from verifiers.targets import selected_ids, target_functions, targets_of
 
 SOURCE = '''import os
 
@@ -60,9 +61,7 @@ def test_spans_of_functions_and_imports(repo):
 
 def test_a_change_inside_a_function_targets_that_function(repo):
     patch = _patch(repo, SOURCE.replace("return x + 1", "return x + 2"))
-    assert changed_line_numbers(patch) == {
-        "pkg/mod.py": [(6, "-", "    return x + 1"), (6, "+", "    return x + 2")]
-    }
+    assert line_changes(patch) == {"pkg/mod.py": [(6, "-", "    return x + 1"), (6, "+", "    return x + 2")]}
     targets = targets_of(patch, _spans(repo), [])
     assert targets.functions == {"pkg/mod.py": {6}} and not targets.whole_files and not targets.everything
     assert not targets.load_time  # runs only when called: importing the module cannot fail on it
