@@ -151,7 +151,8 @@ def grade_candidates(state: BenchState, run_dir: Path, config: EnvSettings, work
     return len(complete)
 
 
-def _plots(summary: dict[str, Any], candidates: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+def report_plots(summary: dict[str, Any], candidates: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The report's SVG charts: resolve rate against tokens and trajectory length, cost per stage."""
     graded = [p for p in summary["per_instance"] if p["verdict"] is not None and p["status"] == "done"]
     cand_steps = [
         (float(c["steps"] or 0), c["verdict"] == "resolved") for cs in candidates.values() for c in cs
@@ -175,7 +176,7 @@ def write_report(state: BenchState, run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     html = _env.get_template("bench_report.html.j2").render(
-        s=summary, plots=_plots(summary, state.candidates())
+        s=summary, plots=report_plots(summary, state.candidates())
     )
     atomic_write(run_dir / "report.html", html)
     return summary

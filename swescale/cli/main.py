@@ -8,6 +8,7 @@ from swescale.cli.bench import bench_app
 from swescale.cli.bot import bot_app
 from swescale.cli.config import config_app
 from swescale.cli.env import env_app
+from swescale.cli.inspect import inspect_command
 from swescale.cli.sandbox import sandbox_app
 from swescale.cli.select import select_command
 from swescale.cli.serve import serve_app
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command("solve")(solve_command)
 app.command("demo")(demo_command)
 app.command("select")(select_command)
+app.command("inspect")(inspect_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(env_app, name="env")
 app.add_typer(sandbox_app, name="sandbox")
