@@ -2,13 +2,15 @@
 
 Everything shown comes from the verifier table and the selection decision of the run: the tests the
 agents wrote with their results on the original code and on the patch, the regression tests, the judge's
-P(YES), the confidence, the runner-ups, and the tokens spent.
+P(YES), the confidence explained signal by signal (the same explanation as `swescale inspect`'s,
+swescale.inspect.explain), the runner-ups, and the tokens spent.
 """
 
 from __future__ import annotations
 
 from agent.usage import Usage
 from selection.select import Decision
+from swescale.inspect.explain import decision_markdown
 from verifiers.table import Outcome, VerifierTable
 
 MAX_TEST_ROWS = 20
@@ -139,6 +141,8 @@ def pr_body(number: int, run: str, outcome, limit: int) -> str:
         f"Fixes #{number}\n\n"
         f"swescale run `{run}` chose candidate `{chosen}` out of {len(outcome.candidates)}: "
         f"{decision.reason}\n\n"
+        + decision_markdown(decision)
+        + "\n"
         + evidence(outcome.table, decision, chosen, outcome.usage)
         + "\nStopped: "
         + "; ".join(outcome.stop_reasons)
@@ -156,10 +160,15 @@ def abstain_comment(run: str, outcome, limit: int) -> str:
     decision: Decision | None = outcome.decision
     best = decision.best if decision is not None else None
     if best is None or outcome.table is None or best not in outcome.candidates:
-        return head + usage_line(outcome.usage)
+        return (
+            head
+            + (decision_markdown(decision) + "\n" if decision is not None else "")
+            + usage_line(outcome.usage)
+        )
     return (
         head
-        + f"The best candidate was `{best}`:\n\n"
+        + decision_markdown(decision)
+        + f"\nThe best candidate was `{best}`:\n\n"
         + evidence(outcome.table, decision, best, outcome.usage)
         + "\n"
         + folded_diff(f"the best candidate's diff (`{best}`)", outcome.candidates[best].patch, limit // 2)

@@ -3,6 +3,8 @@ network), built from a solve or a bench run directory."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from importlib.resources import files
 from pathlib import Path
@@ -24,6 +26,12 @@ def embed(data: Any) -> str:
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
+def packed(data: Any) -> str:
+    """JSON gzipped and base64-encoded: an instance's view in a bench page (the browser's
+    DecompressionStream unpacks it when the instance is opened)."""
+    return base64.b64encode(gzip.compress(json.dumps(data, separators=(",", ":")).encode(), 6)).decode()
+
+
 def build_page(run_dir: Path, full: bool = False, live: bool = False) -> str:
     """The HTML of `run_dir`'s inspector; `live`: the page polls the server it came from and reloads when
     the run's files change (`swescale inspect --serve`)."""
@@ -39,7 +47,7 @@ def build_page(run_dir: Path, full: bool = False, live: bool = False) -> str:
         css=(_ASSETS / "inspect.css").read_text(),
         js=(_ASSETS / "inspect.js").read_text(),
         data=embed(data),
-        solves={iid: embed(view) for iid, view in solves.items()},
+        solves={iid: packed(view) for iid, view in solves.items()},
         live=live,
     )
 

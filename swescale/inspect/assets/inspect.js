@@ -5,10 +5,14 @@
 const DATA = JSON.parse(document.getElementById("data").textContent);
 const SOLVES = {};
 
-function solveOf(id) {
+// A bench run's instance views are gzipped JSON in base64, unpacked when first opened.
+async function solveOf(id) {
   if (!(id in SOLVES)) {
     const node = Array.from(document.querySelectorAll("script.solve")).find((s) => s.dataset.id === id);
-    SOLVES[id] = node ? JSON.parse(node.textContent) : null;
+    if (!node) return null;
+    const bytes = Uint8Array.from(atob(node.textContent.trim()), (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    SOLVES[id] = await new Response(stream).json();
   }
   return SOLVES[id];
 }
@@ -363,7 +367,10 @@ function renderBench() {
 
 // ---------------------------------------------------------------------------------------------- routing
 
-function render() {
+let rendering = 0;
+
+async function render() {
+  const ticket = ++rendering;
   const app = document.getElementById("app");
   const params = hashParams();
   const crumbs = document.getElementById("crumbs");
@@ -371,7 +378,8 @@ function render() {
   if (DATA.kind === "bench") {
     const id = params.get("i");
     if (id) {
-      const solve = solveOf(id);
+      const solve = await solveOf(id);
+      if (ticket !== rendering) return; // another navigation came first
       view = solve ? el("div", {}, link({}, "← all instances"), renderSolve(solve, { i: id })) : el("p", {}, "no run folder for " + id);
     } else {
       view = renderBench();
@@ -382,6 +390,7 @@ function render() {
     crumbs.textContent = params.get("t") || "";
   }
   app.replaceChildren(view);
+  app.dataset.view = location.hash || "#";
   window.scrollTo(0, 0);
 }
 
