@@ -266,7 +266,6 @@ def solve_view(run_dir: Path, full: bool = False, detail: str = "chosen") -> dic
         if view is not None:
             view["generation"] = _generation_of(view["id"])
             trajectories.append(view)
-    # test-writing trajectories of the selection step live under gen<N>/<instance>/trajectories
     heat = matrix(table)
     rows = {r["id"]: r for r in heat["rows"]}
     ranking = decision.ranking if decision else sorted(candidates)
