@@ -168,3 +168,22 @@ def test_live_server_rebuilds_and_reports_a_new_version_when_a_trajectory_is_sav
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_bots_pr_body_and_abstention_explain_the_decision_as_the_inspector_does(run):
+    from swescale.bot.evidence import abstain_comment, pr_body
+    from swescale.outcome import SolveOutcome
+    from verifiers.table import Candidate, VerifierTable
+
+    outcome = SolveOutcome.model_validate_json((run / "run.json").read_text())
+    outcome.table = VerifierTable.load(next(run.glob("gen1/*/verifier_table.json")))
+    outcome.candidates = {
+        c["candidate_id"]: Candidate.model_validate(c)
+        for c in map(json.loads, (run / "candidates.jsonl").read_text().splitlines())
+    }
+    signals = solve_view(run)["decision"]["signals"]
+    body = pr_body(7, "run-1", outcome, 20000)
+    assert decision_markdown(outcome.decision) in body
+    assert all(f"| {s['name']} (`{s['key']}`) | {s['shown']} ({s['level']}) |" in body for s in signals)
+    outcome.decision.abstained, outcome.decision.chosen = True, None
+    assert decision_markdown(outcome.decision) in abstain_comment("run-1", outcome, 20000)
