@@ -32,7 +32,14 @@ def main() -> None:
     parser.add_argument("--observation-chars", type=int, default=3000)
     parser.add_argument("--keep", type=Path, help="Write the run here and keep it.")
     args = parser.parse_args()
-    root = args.keep or Path(tempfile.mkdtemp(prefix="swescale-inspect-scale-"))
+    if args.keep:
+        measure(args, args.keep)
+        return
+    with tempfile.TemporaryDirectory(prefix="swescale-inspect-scale-") as tmp:
+        measure(args, Path(tmp))
+
+
+def measure(args: argparse.Namespace, root: Path) -> None:
     start = time.perf_counter()
     run_dir = bench_run(root / "run", args.instances, args.trajectories, args.steps, args.observation_chars)
     print(
