@@ -23,8 +23,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from agent.agent import run_trajectory
 from agent.model import ModelClient, ModelView
@@ -35,7 +38,7 @@ from envs.task import Task
 from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
-from swescale.config import SwescaleConfig, judge_config
+from swescale.config import SolveConfig, SwescaleConfig, judge_config
 from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome
 from swescale.refine import converged, render_parents
 from swescale.report import write_report
@@ -123,6 +126,8 @@ class SolveRun:
         self.results: list[TrajectoryResult] = []
         self.candidates: dict[str, Candidate] = {}
         self.tests: list[GeneratedTest] = []
+        self.set_aside_results: list[TrajectoryResult] = []
+        """Attempts of fix trajectories whose sandbox failed and that ran again (`rerun_sandbox_errors`)."""
         self.finished: dict[str, TrajectoryResult] = {}
         """Trajectories that ended (not cancelled), by id: never run again in this run directory."""
         self.table: VerifierTable | None = None
@@ -249,30 +254,45 @@ class SolveRun:
             self.progress.trajectory_step(trajectory_id, steps, usage)
             budget.check()
 
-        try:
-            with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
-                result = run_trajectory(
-                    self.task,
-                    sandbox,
-                    self._model_for("fix"),
-                    self.config,
-                    self.files.trajectories_dir,
-                    trajectory_id,
-                    mode="fix",
-                    parents=parents,
-                    cancel=cancel,
-                    on_step=on_step,
+        def attempt() -> TrajectoryResult:
+            try:
+                with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
+                    return run_trajectory(
+                        self.task,
+                        sandbox,
+                        self._model_for("fix"),
+                        self.config,
+                        self.files.trajectories_dir,
+                        trajectory_id,
+                        mode="fix",
+                        parents=parents,
+                        cancel=cancel,
+                        on_step=on_step,
+                    )
+            except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
+                log.warning("trajectory %s failed: %s", trajectory_id, exc)
+                return TrajectoryResult(
+                    trajectory_id=trajectory_id,
+                    exit_status=ExitStatus.sandbox_error,
+                    error=f"{type(exc).__name__}: {exc}",
                 )
-        except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
-            log.warning("trajectory %s failed: %s", trajectory_id, exc)
-            result = TrajectoryResult(
-                trajectory_id=trajectory_id,
-                exit_status=ExitStatus.sandbox_error,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+
+        result = rerun_sandbox_errors(attempt, self.config.solve, cancel, self.set_aside)
         self.keep(result, generation, save=True)
         self.progress.trajectory_finished(result)
         return result
+
+    def set_aside(self, result: TrajectoryResult, attempt: int) -> None:
+        """A fix trajectory's attempt whose sandbox failed, before it runs again: its record (and the diff
+        it had, when it could be read) is kept in trajectories.jsonl and its JSON under another name."""
+        path = Path(result.trajectory_file) if result.trajectory_file else None
+        if path is not None and path.exists():
+            aside = path.with_name(f"{path.stem}.sandbox-error-{attempt}.json")
+            path.replace(aside)
+            result = result.model_copy(update={"trajectory_file": str(aside)})
+        with self._lock:
+            self.set_aside_results.append(result)
+        self.files.append_trajectory(result)
 
     def test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
         """The verifier's test-writing trajectories (first generation only)."""
@@ -375,6 +395,26 @@ class SolveRun:
         clients = [c for c in (self.model, self.judge) if c is not None]
         urls = [u for c in clients for u in c.config.urls]
         return MetricsSampler(urls, self.config.serve.metrics_interval, self.run_dir / "metrics.jsonl")
+
+
+def rerun_sandbox_errors(
+    attempt: Callable[[], TrajectoryResult],
+    solve: SolveConfig,
+    cancel: threading.Event,
+    set_aside: Callable[[TrajectoryResult, int], None],
+) -> TrajectoryResult:
+    """Run `attempt` again in a fresh sandbox while it ends `sandbox_error`, `solve.sandbox_reruns` more
+    times at most with exponential backoff (tenacity), unless the run is cancelled; each failed attempt
+    goes to `set_aside(result, attempt_number)` before the next. Returns the last attempt's result."""
+    retrying = Retrying(
+        retry=retry_if_result(lambda r: r.exit_status == ExitStatus.sandbox_error and not cancel.is_set()),
+        stop=stop_after_attempt(solve.sandbox_reruns + 1),
+        wait=wait_exponential(multiplier=solve.sandbox_backoff, max=60),
+        before_sleep=lambda state: set_aside(state.outcome.result(), state.attempt_number),
+        sleep=cancel.wait,
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    return retrying(attempt)
 
 
 def _solved(result: TrajectoryResult) -> bool:
