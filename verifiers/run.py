@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -128,6 +128,8 @@ class _Run:
     vconf: VerifierConfig
     counter: SandboxCounter
     started: float
+    retried: dict[str, str] = field(default_factory=dict)
+    """Versions whose verification raised and ran again (patch hash, "" the original -> the first error)."""
 
 
 @dataclass
@@ -156,6 +158,7 @@ def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _
         record = partial(
             _record_plan, run.env, run.pool, touched or [], run.cache, run.vconf, run.task, plans
         )
+
     def original() -> VersionResult:
         selected.clear()
         plans.clear()
@@ -175,7 +178,7 @@ def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _
             regression_fn=record,
         )
 
-    result = _twice(original, "the original code")
+    result = _twice(original, sha256(""), run.retried)
     if plans:
         plan = plans[0]
         return _Original(result, [r.file for r in plan.files], plan.columns(), plan=plan)
@@ -210,7 +213,7 @@ def _run_candidates(run: _Run, patches: dict[str, str], original: _Original) -> 
             regression_fn=regression_fn,
         )
         try:  # a broken sandbox or cache errors this candidate (a state, not a verdict), not the table
-            return _twice(version, f"patch {patch_hash[:12]}")
+            return _twice(version, patch_hash, run.retried)
         except Exception as exc:  # noqa: BLE001
             return VersionResult(patch_hash=patch_hash, applies=False, apply_output=ERRORED, error=repr(exc))
 
@@ -225,13 +228,14 @@ ERRORED = "verification error"
 """`apply_output` of a version whose verification failed twice (its `error` says why)."""
 
 
-def _twice(run: Callable[[], VersionResult], what: str) -> VersionResult:
+def _twice(run: Callable[[], VersionResult], patch_hash: str, retried: dict[str, str]) -> VersionResult:
     """`run()`, and once more (a fresh sandbox) when it raises: an infrastructure failure such as a removed
-    container or a locked cache. The second failure is raised."""
+    container or a locked cache; the first error goes to `retried`. The second failure is raised."""
     try:
         return run()
     except Exception as exc:  # noqa: BLE001 - retried once, then raised
-        log.warning("verifying %s failed, once more in a fresh sandbox: %r", what, exc)
+        log.warning("verifying %s failed, once more in a fresh sandbox: %r", patch_hash[:12], exc)
+        retried[patch_hash] = repr(exc)[:1000]
     return run()
 
 
@@ -278,6 +282,7 @@ def _table(
                 h: v.apply_output for h, v in sorted(versions.items()) if not v.applies and not v.error
             },
             "verification_errors": {h: v.error for h, v in sorted(versions.items()) if v.error},
+            "verification_retries": dict(sorted(run.retried.items())),
             "original_regression_run": reference.outcome.model_dump() if reference else None,
             "regression_plan_seconds": plan.seconds if plan is not None else None,
             "regression_file_seconds": {r.file: r.seconds for r in plan.files} if plan is not None else None,

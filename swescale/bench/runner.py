@@ -220,7 +220,7 @@ def run_bench(
             done=sum(r.status == "done" for r in rows.values()),
             errors=sum(r.status == "error" for r in rows.values()),
             resolved=sum(r.verdict == "resolved" for r in rows.values()),
-            graded=sum(r.verdict is not None for r in rows.values()),
+            graded=sum(r.verdict not in (None, GRADING_ERROR) for r in rows.values()),
             interval=config.bench.status_interval,
         )
         started = time.time()
