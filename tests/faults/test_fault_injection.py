@@ -4,10 +4,14 @@ every instance exactly once, with a prediction, nothing lost or silently emptied
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+from bench_scripts import cli
 from scenario import CASES, FAULTS, run_scenario
+
+from swescale.bench.state import instance_dir
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
@@ -26,6 +30,15 @@ def test_every_fault_is_survived_with_nothing_lost(fault_env, fault_repo, tmp_pa
         assert outcome.trajectories[iid]["submitted"] == 1 and rows[iid]["attempts"] == 1
     assert "locked" in " ".join(outcome.verification_retries["f-lock"]), outcome.verification_retries
     assert outcome.containers_left == []
+    # every lost piece of work has a line in the reports
+    report = cli("bench", "report", str(outcome.run_dir))
+    assert report.returncode == 0, report.stderr[-3000:]
+    lost = json.loads((outcome.run_dir / "summary.json").read_text())["lost_work"]
+    for iid in ("f-rm", "f-kill"):
+        assert any("sandbox_error" in line and "ran again: submitted" in line for line in lost[iid]), lost
+        assert "Lost work" in (instance_dir(outcome.run_dir, iid) / "report.html").read_text()
+    assert any("ran again" in line and "locked" in line for line in lost["f-lock"]), lost
+    assert "lost work" in report.stdout
 
 
 @pytest.mark.skipif(
