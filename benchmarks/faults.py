@@ -74,7 +74,9 @@ def table(faulty: Outcome, clean: Outcome) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keep", type=Path, help="leave the run directories here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="swescale-faults-") as tmp:

@@ -255,9 +255,10 @@ class SolveRun:
             budget.check()
 
         def attempt() -> TrajectoryResult:
+            result = None
             try:
                 with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
-                    return run_trajectory(
+                    result = run_trajectory(
                         self.task,
                         sandbox,
                         self._model_for("fix"),
@@ -271,11 +272,14 @@ class SolveRun:
                     )
             except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
                 log.warning("trajectory %s failed: %s", trajectory_id, exc)
+                if result is not None:  # it ended; only removing its sandbox failed: its work stands
+                    return result
                 return TrajectoryResult(
                     trajectory_id=trajectory_id,
                     exit_status=ExitStatus.sandbox_error,
                     error=f"{type(exc).__name__}: {exc}",
                 )
+            return result
 
         result = rerun_sandbox_errors(attempt, self.config.solve, cancel, self.set_aside)
         self.keep(result, generation, save=True)

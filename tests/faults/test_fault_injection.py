@@ -26,7 +26,7 @@ def test_every_fault_is_survived_with_nothing_lost(fault_env, fault_repo, tmp_pa
     assert {i: r["status"] for i, r in rows.items()} == dict.fromkeys(CASES, "done"), logs
     assert {i: r["verdict"] for i, r in rows.items()} == dict.fromkeys(CASES, "resolved"), logs
     for iid in ("f-rm", "f-kill"):  # the dead sandbox's trajectory ran again within the same run
-        assert outcome.trajectories[iid]["sandbox_error"] == 1, outcome.trajectories
+        assert outcome.trajectories[iid]["sandbox_error"] >= 1, outcome.trajectories  # more: other users
         assert outcome.trajectories[iid]["submitted"] == 1 and rows[iid]["attempts"] == 1
     assert "locked" in " ".join(outcome.verification_retries["f-lock"]), outcome.verification_retries
     assert outcome.containers_left == []
