@@ -38,8 +38,8 @@ class SolveConfig(Section):
     early_stop_judge: float = 0.9
     """Stop refining when the best candidate passes every distinguishing test with at least this judge score."""
     sandbox_reruns: int = Field(default=2, ge=0)
-    """A fix trajectory whose sandbox failed (`sandbox_error`: its container or exec server died) runs again
-    from the start in a fresh sandbox, at most this many more times within the run."""
+    """A trajectory (fix or test-writing) whose sandbox failed (`sandbox_error`: its container or exec
+    server died) runs again from the start in a fresh sandbox, at most this many more times within the run."""
     sandbox_backoff: float = Field(default=2.0, ge=0)
     """Seconds before the first such rerun, doubling for each next one (at most 60)."""
 

@@ -42,7 +42,7 @@ from swescale.config import SolveConfig, SwescaleConfig, judge_config
 from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome
 from swescale.refine import converged, render_parents
 from swescale.report import write_report
-from swescale.rundir import RunDir
+from swescale.rundir import RERUN_ON_RESUME, RunDir
 from swescale.select import select_task
 from swescale.serve.metrics import MetricsSampler
 from swescale.stages import StageCosts
@@ -127,7 +127,7 @@ class SolveRun:
         self.candidates: dict[str, Candidate] = {}
         self.tests: list[GeneratedTest] = []
         self.set_aside_results: list[TrajectoryResult] = []
-        """Attempts of fix trajectories whose sandbox failed and that ran again (`rerun_sandbox_errors`)."""
+        """Attempts of trajectories whose sandbox failed and that ran again (`rerun_sandbox_errors`)."""
         self.finished: dict[str, TrajectoryResult] = {}
         """Trajectories that ended (not cancelled), by id: never run again in this run directory."""
         self.table: VerifierTable | None = None
@@ -233,7 +233,9 @@ class SolveRun:
                 raise
             self.stages.spent("fix", time.monotonic() - started)
             if written is not None:
-                self.files.save_tests(written.result())
+                rerun = any(r.mode == "test" and r.exit_status in RERUN_ON_RESUME for r in self.results)
+                if not rerun:  # a resumed run writes the tests again when a writer failed
+                    self.files.save_tests(written.result())
                 self.tests.extend(written.result())
         known = {t.test_id for t in self.tests}
         this_generation = [
@@ -287,8 +289,8 @@ class SolveRun:
         return result
 
     def set_aside(self, result: TrajectoryResult, attempt: int) -> None:
-        """A fix trajectory's attempt whose sandbox failed, before it runs again: its record (and the diff
-        it had, when it could be read) is kept in trajectories.jsonl and its JSON under another name."""
+        """A trajectory's attempt whose sandbox failed, before it runs again: its record (and the diff it
+        had, when it could be read) is kept in trajectories.jsonl and its JSON under another name."""
         path = Path(result.trajectory_file) if result.trajectory_file else None
         if path is not None and path.exists():
             aside = path.with_name(f"{path.stem}.sandbox-error-{attempt}.json")
@@ -311,6 +313,10 @@ class SolveRun:
                 self.config,
                 self.files.trajectories_dir,
                 cancel=cancel,
+                on_result=lambda result: self.keep(result, 0, save=True),
+                rerun=lambda attempt: rerun_sandbox_errors(
+                    attempt, self.config.solve, cancel, self.set_aside
+                ),
             )
         finally:
             self.stages.spent("tests", time.monotonic() - started)
@@ -365,7 +371,8 @@ class SolveRun:
         trajectories that ended and the written tests (swescale.rundir.RERUN_ON_RESUME run again).
         Returns how many trajectories were kept."""
         for result in self.files.earlier_results(self.task):
-            self.keep(result, int(result.trajectory_id.split("-")[0].lstrip("g") or 0))
+            generation = result.trajectory_id.split("-")[0].removeprefix("g")  # g<N>-t<i>, or testgen-<i>
+            self.keep(result, int(generation) if generation.isdigit() else 0)
         self.tests = self.files.earlier_tests()
         return len(self.finished)
 
