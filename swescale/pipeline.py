@@ -126,8 +126,6 @@ class SolveRun:
         self.results: list[TrajectoryResult] = []
         self.candidates: dict[str, Candidate] = {}
         self.tests: list[GeneratedTest] = []
-        self.set_aside_results: list[TrajectoryResult] = []
-        """Attempts of trajectories whose sandbox failed and that ran again (`rerun_sandbox_errors`)."""
         self.finished: dict[str, TrajectoryResult] = {}
         """Trajectories that ended (not cancelled), by id: never run again in this run directory."""
         self.table: VerifierTable | None = None
@@ -296,8 +294,6 @@ class SolveRun:
             aside = path.with_name(f"{path.stem}.sandbox-error-{attempt}.json")
             path.replace(aside)
             result = result.model_copy(update={"trajectory_file": str(aside)})
-        with self._lock:
-            self.set_aside_results.append(result)
         self.files.append_trajectory(result)
 
     def test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
