@@ -203,6 +203,14 @@ def select(
         ],
     )
     viable = [c for c in clusters if c.viable]
+    if errored := {r.candidate_id: r.error for r in table.rows if r.error}:  # unknown, maybe the best
+        decision.best = viable[0].representative if viable else None
+        first = next(iter(errored.values()))
+        decision.reason = (
+            f"abstain: the verification of {len(errored)} candidate(s) failed ({', '.join(errored)}: "
+            f"{first[:300]}); any of them could have been the best"
+        )
+        return decision
     if not viable:
         decision.reason = "no viable candidate (every patch is empty or does not apply)"
         return decision

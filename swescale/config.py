@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 
 from agent.config import AgentConfig, ModelConfig
 from envs.config import EnvConfig
@@ -36,6 +37,11 @@ class SolveConfig(Section):
     """Wall-time budget of the whole run, in seconds (0 = unlimited)."""
     early_stop_judge: float = 0.9
     """Stop refining when the best candidate passes every distinguishing test with at least this judge score."""
+    sandbox_reruns: int = Field(default=2, ge=0)
+    """A trajectory (fix or test-writing) whose sandbox failed (`sandbox_error`: its container or exec
+    server died) runs again from the start in a fresh sandbox, at most this many more times within the run."""
+    sandbox_backoff: float = Field(default=2.0, ge=0)
+    """Seconds before the first such rerun, doubling for each next one (at most 60)."""
 
 
 class SwescaleConfig(Section):

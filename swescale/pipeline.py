@@ -23,8 +23,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from agent.agent import run_trajectory
 from agent.model import ModelClient, ModelView
@@ -35,11 +38,11 @@ from envs.task import Task
 from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
-from swescale.config import SwescaleConfig, judge_config
+from swescale.config import SolveConfig, SwescaleConfig, judge_config
 from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome
 from swescale.refine import converged, render_parents
 from swescale.report import write_report
-from swescale.rundir import RunDir
+from swescale.rundir import RERUN_ON_RESUME, RunDir
 from swescale.select import select_task
 from swescale.serve.metrics import MetricsSampler
 from swescale.stages import StageCosts
@@ -228,7 +231,9 @@ class SolveRun:
                 raise
             self.stages.spent("fix", time.monotonic() - started)
             if written is not None:
-                self.files.save_tests(written.result())
+                rerun = any(r.mode == "test" and r.exit_status in RERUN_ON_RESUME for r in self.results)
+                if not rerun:  # a resumed run writes the tests again when a writer failed
+                    self.files.save_tests(written.result())
                 self.tests.extend(written.result())
         known = {t.test_id for t in self.tests}
         this_generation = [
@@ -249,30 +254,47 @@ class SolveRun:
             self.progress.trajectory_step(trajectory_id, steps, usage)
             budget.check()
 
-        try:
-            with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
-                result = run_trajectory(
-                    self.task,
-                    sandbox,
-                    self._model_for("fix"),
-                    self.config,
-                    self.files.trajectories_dir,
-                    trajectory_id,
-                    mode="fix",
-                    parents=parents,
-                    cancel=cancel,
-                    on_step=on_step,
+        def attempt() -> TrajectoryResult:
+            result = None
+            try:
+                with self.pool.sandbox(self.env.image, workdir="/testbed") as sandbox:
+                    result = run_trajectory(
+                        self.task,
+                        sandbox,
+                        self._model_for("fix"),
+                        self.config,
+                        self.files.trajectories_dir,
+                        trajectory_id,
+                        mode="fix",
+                        parents=parents,
+                        cancel=cancel,
+                        on_step=on_step,
+                    )
+            except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
+                log.warning("trajectory %s failed: %s", trajectory_id, exc)
+                if result is not None:  # it ended; only removing its sandbox failed: its work stands
+                    return result
+                return TrajectoryResult(
+                    trajectory_id=trajectory_id,
+                    exit_status=ExitStatus.sandbox_error,
+                    error=f"{type(exc).__name__}: {exc}",
                 )
-        except Exception as exc:  # noqa: BLE001 - one failing trajectory never stops the others
-            log.warning("trajectory %s failed: %s", trajectory_id, exc)
-            result = TrajectoryResult(
-                trajectory_id=trajectory_id,
-                exit_status=ExitStatus.sandbox_error,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            return result
+
+        result = rerun_sandbox_errors(attempt, self.config.solve, cancel, self.set_aside)
         self.keep(result, generation, save=True)
         self.progress.trajectory_finished(result)
         return result
+
+    def set_aside(self, result: TrajectoryResult, attempt: int) -> None:
+        """A trajectory's attempt whose sandbox failed, before it runs again: its record (and the diff it
+        had, when it could be read) is kept in trajectories.jsonl and its JSON under another name."""
+        path = Path(result.trajectory_file) if result.trajectory_file else None
+        if path is not None and path.exists():
+            aside = path.with_name(f"{path.stem}.sandbox-error-{attempt}.json")
+            path.replace(aside)
+            result = result.model_copy(update={"trajectory_file": str(aside)})
+        self.files.append_trajectory(result)
 
     def test_trajectories(self, cancel: threading.Event) -> list[GeneratedTest]:
         """The verifier's test-writing trajectories (first generation only)."""
@@ -287,6 +309,10 @@ class SolveRun:
                 self.config,
                 self.files.trajectories_dir,
                 cancel=cancel,
+                on_result=lambda result: self.keep(result, 0, save=True),
+                rerun=lambda attempt: rerun_sandbox_errors(
+                    attempt, self.config.solve, cancel, self.set_aside
+                ),
             )
         finally:
             self.stages.spent("tests", time.monotonic() - started)
@@ -341,7 +367,8 @@ class SolveRun:
         trajectories that ended and the written tests (swescale.rundir.RERUN_ON_RESUME run again).
         Returns how many trajectories were kept."""
         for result in self.files.earlier_results(self.task):
-            self.keep(result, int(result.trajectory_id.split("-")[0].lstrip("g") or 0))
+            generation = result.trajectory_id.split("-")[0].removeprefix("g")  # g<N>-t<i>, or testgen-<i>
+            self.keep(result, int(generation) if generation.isdigit() else 0)
         self.tests = self.files.earlier_tests()
         return len(self.finished)
 
@@ -375,6 +402,26 @@ class SolveRun:
         clients = [c for c in (self.model, self.judge) if c is not None]
         urls = [u for c in clients for u in c.config.urls]
         return MetricsSampler(urls, self.config.serve.metrics_interval, self.run_dir / "metrics.jsonl")
+
+
+def rerun_sandbox_errors(
+    attempt: Callable[[], TrajectoryResult],
+    solve: SolveConfig,
+    cancel: threading.Event,
+    set_aside: Callable[[TrajectoryResult, int], None],
+) -> TrajectoryResult:
+    """Run `attempt` again in a fresh sandbox while it ends `sandbox_error`, `solve.sandbox_reruns` more
+    times at most with exponential backoff (tenacity), unless the run is cancelled; each failed attempt
+    goes to `set_aside(result, attempt_number)` before the next. Returns the last attempt's result."""
+    retrying = Retrying(
+        retry=retry_if_result(lambda r: r.exit_status == ExitStatus.sandbox_error and not cancel.is_set()),
+        stop=stop_after_attempt(solve.sandbox_reruns + 1),
+        wait=wait_exponential(multiplier=solve.sandbox_backoff, max=60),
+        before_sleep=lambda state: set_aside(state.outcome.result(), state.attempt_number),
+        sleep=cancel.wait,
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    return retrying(attempt)
 
 
 def _solved(result: TrajectoryResult) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agent.result import TrajectoryResult
+from swescale.lostwork import lost_work
 from swescale.outcome import GenerationStats, SolveOutcome
 from verifiers.table import Candidate, VerifierTable
 
@@ -96,6 +97,7 @@ def write_report(
         chosen_patch=candidates[chosen].patch if chosen in candidates else "",
         plot=generation_plot(outcome.generations),
         servers=server_rows(outcome),
+        lost=lost_work(run_dir),
     )
     path = run_dir / "report.html"
     path.write_text(html)

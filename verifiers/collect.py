@@ -6,12 +6,13 @@ Never uses a dataset's test_patch, FAIL_TO_PASS or PASS_TO_PASS.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.result import TrajectoryResult
+from agent.result import ExitStatus, TrajectoryResult
 from sandbox.patch import changed_paths
 from verifiers.protocols import EnvLike, PoolLike
 from verifiers.table import Candidate, GeneratedTest
@@ -96,32 +97,48 @@ def run_test_trajectories(
     out_dir: str | Path,
     count: int | None = None,
     cancel: threading.Event | None = None,
+    on_result: Callable[[TrajectoryResult], None] | None = None,
+    rerun: Callable[[Callable[[], TrajectoryResult]], TrajectoryResult] | None = None,
 ) -> list[GeneratedTest]:
     """Run `config.verifier.test_trajectories` test-writing trajectories (agent mode="test") concurrently.
 
     Each runs in its own sandbox of `env.image`; the scripts they leave become GeneratedTests
-    `testgen:<trajectory id>`. Failed trajectories are logged and skipped.
+    `testgen:<trajectory id>`; `on_result` is given each trajectory's result as it ends, a failed one's
+    too (`sandbox_error` when its sandbox failed before it ended). `rerun(attempt)` runs one trajectory's
+    attempts (the pipeline's sandbox reruns); by default it runs once.
     """
     from agent.agent import run_trajectory
 
     count = config.verifier.test_trajectories if count is None else count
     out_dir = Path(out_dir)
 
-    def one(index: int) -> TrajectoryResult | None:
-        trajectory_id = f"testgen-{index}"
+    def attempt(trajectory_id: str) -> TrajectoryResult:
+        result = None
         try:
             with pool.sandbox(env.image, workdir="/testbed") as sandbox:
-                return run_trajectory(
+                result = run_trajectory(
                     task, sandbox, model, config, out_dir, trajectory_id, mode="test", cancel=cancel
                 )
         except Exception as exc:  # noqa: BLE001 - one broken trajectory must not stop the others
             log.warning("test trajectory %s failed: %s", trajectory_id, exc)
-            return None
+            if result is None:  # its sandbox failed before it ended: recorded, never dropped
+                error, status = f"{type(exc).__name__}: {exc}", ExitStatus.sandbox_error
+                result = TrajectoryResult(
+                    trajectory_id=trajectory_id, mode="test", exit_status=status, error=error
+                )
+        return result
+
+    def one(index: int) -> TrajectoryResult:
+        once = partial(attempt, f"testgen-{index}")
+        result = rerun(once) if rerun is not None else once()
+        if on_result is not None:
+            on_result(result)
+        return result
 
     if count <= 0:
         return []
     with ThreadPoolExecutor(max_workers=min(count, max(1, config.verifier.max_parallel))) as executor:
-        results = [r for r in executor.map(one, range(count)) if r is not None]
+        results = list(executor.map(one, range(count)))
     return tests_from_trajectories(results, prefix="testgen")
 
 

@@ -54,6 +54,8 @@ class VersionResult:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     regression: RegressionRun | None = None
     sandbox_started: bool = False
+    error: str = ""
+    """Why verifying this version failed (retried once): a state, not a verdict; `applies` is then False."""
 
 
 class LazySandbox:
@@ -174,8 +176,9 @@ def select_regression_files(
         files = json.loads(res.output.strip().splitlines()[-1]) if res.exit_code == 0 else []
     except (ValueError, IndexError):
         files = []
-    if res.exit_code != 0:
+    if res.exit_code != 0:  # not cached: the next run selects again
         log.warning("regression test selection failed: %s", res.output[-500:])
+        return files
     cache.put(key, files)
     return files
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -127,6 +128,8 @@ class _Run:
     vconf: VerifierConfig
     counter: SandboxCounter
     started: float
+    retried: dict[str, str] = field(default_factory=dict)
+    """Versions whose verification raised and ran again (patch hash, "" the original -> the first error)."""
 
 
 @dataclass
@@ -155,21 +158,27 @@ def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _
         record = partial(
             _record_plan, run.env, run.pool, touched or [], run.cache, run.vconf, run.task, plans
         )
-    result = run_version(
-        run.pool,
-        run.env,
-        "",
-        sha256(""),
-        run.tests,
-        None,
-        run.cache,
-        run.vconf,
-        run.counter,
-        touched=None if targeted else touched,
-        selected=selected,
-        task=run.task,
-        regression_fn=record,
-    )
+
+    def original() -> VersionResult:
+        selected.clear()
+        plans.clear()
+        return run_version(
+            run.pool,
+            run.env,
+            "",
+            sha256(""),
+            run.tests,
+            None,
+            run.cache,
+            run.vconf,
+            run.counter,
+            touched=None if targeted else touched,
+            selected=selected,
+            task=run.task,
+            regression_fn=record,
+        )
+
+    result = _twice(original, sha256(""), run.retried)
     if plans:
         plan = plans[0]
         return _Original(result, [r.file for r in plan.files], plan.columns(), plan=plan)
@@ -184,34 +193,50 @@ def _run_candidates(run: _Run, patches: dict[str, str], original: _Original) -> 
 
     def one(item: tuple[str, str]) -> VersionResult:
         patch_hash, patch = item
-        try:
-            regression_fn = None
-            if original.plan is not None and original.reg_ids:
-                regression_fn = partial(
-                    _targeted, run.env, original.plan, patch, patch_hash, run.cache, run.vconf, run.task
-                )
-            return run_version(
-                run.pool,
-                run.env,
-                patch,
-                patch_hash,
-                run.tests,
-                original.reg_cmd,
-                run.cache,
-                run.vconf,
-                run.counter,
-                task=run.task,
-                regression_fn=regression_fn,
+        regression_fn = None
+        if original.plan is not None and original.reg_ids:
+            regression_fn = partial(
+                _targeted, run.env, original.plan, patch, patch_hash, run.cache, run.vconf, run.task
             )
-        except Exception as exc:  # noqa: BLE001 - a broken sandbox fails this candidate, not the whole table
-            log.warning("verifying patch %s failed: %s", patch_hash[:12], exc)
-            return VersionResult(patch_hash=patch_hash, applies=False, apply_output=f"sandbox error: {exc!r}")
+        version = partial(
+            run_version,
+            run.pool,
+            run.env,
+            patch,
+            patch_hash,
+            run.tests,
+            original.reg_cmd,
+            run.cache,
+            run.vconf,
+            run.counter,
+            task=run.task,
+            regression_fn=regression_fn,
+        )
+        try:  # a broken sandbox or cache errors this candidate (a state, not a verdict), not the table
+            return _twice(version, patch_hash, run.retried)
+        except Exception as exc:  # noqa: BLE001
+            return VersionResult(patch_hash=patch_hash, applies=False, apply_output=ERRORED, error=repr(exc))
 
     items = sorted(patches.items())
     if original.plan is not None:  # the longest first, so no slot idles while one long run ends
         items.sort(key=lambda item: -expected_seconds(original.plan, run.env, item[1], run.vconf))
     with ThreadPoolExecutor(max_workers=max(1, run.vconf.max_parallel)) as executor:
         return dict(zip([h for h, _ in items], executor.map(one, items), strict=True))
+
+
+ERRORED = "verification error"
+"""`apply_output` of a version whose verification failed twice (its `error` says why)."""
+
+
+def _twice(run: Callable[[], VersionResult], patch_hash: str, retried: dict[str, str]) -> VersionResult:
+    """`run()`, and once more (a fresh sandbox) when it raises: an infrastructure failure such as a removed
+    container or a locked cache; the first error goes to `retried`. The second failure is raised."""
+    try:
+        return run()
+    except Exception as exc:  # noqa: BLE001 - retried once, then raised
+        log.warning("verifying %s failed, once more in a fresh sandbox: %r", patch_hash[:12], exc)
+        retried[patch_hash] = repr(exc)[:1000]
+    return run()
 
 
 def _table(
@@ -253,7 +278,11 @@ def _table(
             "formula": formula,
             "regression_files": original.selected,
             "sandboxes_started": run.counter.count,
-            "apply_errors": {h: v.apply_output for h, v in sorted(versions.items()) if not v.applies},
+            "apply_errors": {
+                h: v.apply_output for h, v in sorted(versions.items()) if not v.applies and not v.error
+            },
+            "verification_errors": {h: v.error for h, v in sorted(versions.items()) if v.error},
+            "verification_retries": dict(sorted(run.retried.items())),
             "original_regression_run": reference.outcome.model_dump() if reference else None,
             "regression_plan_seconds": plan.seconds if plan is not None else None,
             "regression_file_seconds": {r.file: r.seconds for r in plan.files} if plan is not None else None,
@@ -316,6 +345,7 @@ def _row(
         candidate_id=candidate.candidate_id,
         patch_hash=candidate.patch_hash,
         applies=version.applies,
+        error=version.error or None,
         judge=judge,
     )
     if not version.applies:

@@ -129,6 +129,9 @@ class CandidateRow(BaseModel):
     patch_hash: str
     applies: bool = True
     """False when the patch does not apply to the base commit (then no outcomes and the lowest hybrid score)."""
+    error: str | None = None
+    """The verification failed (twice: a sandbox died, the cache stayed locked): no outcomes, `applies` False,
+    and selection abstains rather than choose among the others (`selection.select`)."""
     outcomes: dict[str, Outcome] = Field(default_factory=dict)
     """Outcome per test id (generated and regression)."""
     regression: RegressionResult = Field(default_factory=RegressionResult)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from envs.evaluate import evaluate_instance
 from envs.task import Task
+from swescale.bench.state import GRADING_ERROR
 
 if TYPE_CHECKING:
     from envs.config import EnvSettings
@@ -28,7 +29,7 @@ def patch_hash(patch: str) -> str:
 def verdict_of(report: dict[str, Any] | None, instance_id: str) -> tuple[str, dict[str, Any]]:
     """(verdict, detail) of an evaluation report (None: the evaluation itself failed)."""
     if report is None:
-        return "eval-error", {}
+        return GRADING_ERROR, {}
     entry = report.get(instance_id, {})
     detail = {k: entry[k] for k in _DETAIL_KEYS if k in entry}
     for kind, tests in (entry.get("tests_status") or {}).items():
@@ -50,7 +51,7 @@ def grade_patch(
     with slot:
         report = evaluate_instance(task, prediction, Path(out_dir), config).report  # None: an error
     verdict, detail = verdict_of(report, task.instance_id)
-    if verdict == "eval-error":
+    if verdict == GRADING_ERROR:
         log = Path(out_dir) / name / task.instance_id / "run_instance.log"
         detail["log_tail"] = log.read_text()[-1500:] if log.exists() else ""
     return verdict, detail

@@ -21,7 +21,7 @@ from sandbox import SandboxPool
 from swescale.bench.accounting import Activity, Guard, MeteredModel, MeteredPool
 from swescale.bench.errors import classify, error_summary, last_results, outcome_json, trajectory_failures
 from swescale.bench.grading import EVAL_DIR, grade_patch
-from swescale.bench.state import InstanceResult
+from swescale.bench.state import GRADING_ERROR, InstanceResult
 from swescale.config import SwescaleConfig, judge_config
 from swescale.outcome import SolveOutcome, StageCost
 from swescale.pipeline import solve_task
@@ -169,7 +169,7 @@ def run_instance(
                 task, result.patch, run_dir / EVAL_DIR, config, config.bench.model_name, pool=shared.pool
             )
         except Exception as exc:  # noqa: BLE001 - the prediction stands; its grading failed
-            result.verdict, result.verdict_detail = "eval-error", {"error": error_summary(exc)}
+            result.verdict, result.verdict_detail = GRADING_ERROR, {"error": error_summary(exc)}
         result.stages["grading"] = StageCost(seconds=time.monotonic() - graded)
     result.seconds = time.monotonic() - started
     return result

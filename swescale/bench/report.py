@@ -19,7 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from swescale.bench.grading import CANDIDATES_EVAL_DIR, grade_patch, patch_hash, read_candidates
 from swescale.bench.plots import bar_chart, binned_rate, rate_chart
-from swescale.bench.state import ORACLE_KEY, BenchState, Row, atomic_write, instance_dir
+from swescale.bench.state import GRADING_ERROR, ORACLE_KEY, BenchState, Row, atomic_write, instance_dir
+from swescale.lostwork import lost_work
 
 if TYPE_CHECKING:
     from envs.config import EnvSettings
@@ -69,6 +70,17 @@ def _instance(row: Row, candidates: list[dict[str, Any]] | None) -> dict[str, An
     }
 
 
+def lost_lines(run_dir: Path, row: Row) -> list[str]:
+    """The instance's lost work (`swescale.lostwork`), its error and a failed grading, one line each."""
+    lines = lost_work(instance_dir(run_dir, row.instance_id))
+    if row.status == "error":
+        lines.append(f"instance error ({row.error_class}): {(row.error or '')[:300]}")
+    if row.verdict == GRADING_ERROR:
+        detail = row.verdict_detail.get("error") or row.verdict_detail.get("log_tail", "")[-300:]
+        lines.append(f"grading failed, the prediction is kept and graded again by --evaluate: {detail}")
+    return lines
+
+
 def compute(state: BenchState) -> dict[str, Any]:
     """Every figure of the report, from the state alone."""
     candidates = state.candidates()
@@ -95,6 +107,7 @@ def compute(state: BenchState) -> dict[str, Any]:
         if any(s in p["stages"] for p in done)
     }
     sessions = state.meta("sessions", [])
+    lost = {r.instance_id: lines for r in rows if (lines := lost_lines(state.run_dir, r))}
     return {
         "instances": n,
         "done": len(done),
@@ -118,6 +131,7 @@ def compute(state: BenchState) -> dict[str, Any]:
         "stages": stages,
         "run_wall_seconds": sum(end - start for start, end in sessions),
         "per_instance": per,
+        "lost_work": lost,
     }
 
 
@@ -200,6 +214,8 @@ def text_summary(summary: dict[str, Any]) -> str:
     ]
     if s["errors_by_class"]:
         lines.append("errors               " + ", ".join(f"{k} {v}" for k, v in s["errors_by_class"].items()))
+    for iid, lost in s["lost_work"].items():
+        lines += [f"lost work            {iid}: {line}" for line in lost]
     lines.append("stage                tokens (total)   seconds (total)")
     for name, cost in s["stages"].items():
         lines.append(f"  {name:<18} {cost['tokens']['total']:>14,.0f}   {cost['seconds']['total']:>15.1f}")

@@ -26,7 +26,7 @@ from swescale.bench.errors import RETRYABLE
 from swescale.bench.instance import Shared, run_instance
 from swescale.bench.jobs import Executor, Job
 from swescale.bench.progress import BenchProgress
-from swescale.bench.state import BenchState, InstanceResult, instance_dir
+from swescale.bench.state import GRADING_ERROR, BenchState, InstanceResult, instance_dir
 from swescale.config import SwescaleConfig, public_dump
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ def _redo(state: BenchState, run_dir: Path, ids: list[str]) -> None:
 
 
 def plan_jobs(state: BenchState, tasks: list[Task], evaluate: bool) -> list[Job]:
-    """The jobs of the selected tasks: pending ones are solved; done but ungraded ones graded if asked."""
+    """The jobs of the selected tasks: pending ones are solved; done ones graded if asked, when ungraded or
+    their grading failed."""
     wanted = {t.instance_id for t in tasks}
     jobs = []
     for row in state.rows():
@@ -104,7 +105,7 @@ def plan_jobs(state: BenchState, tasks: list[Task], evaluate: bool) -> list[Job]
             continue
         if row.status == "pending":
             jobs.append(Job(task=state.task(row.instance_id)))
-        elif row.status == "done" and evaluate and row.verdict is None:
+        elif row.status == "done" and evaluate and row.verdict in (None, GRADING_ERROR):
             jobs.append(Job(task=state.task(row.instance_id), solve=False, patch=row.patch or ""))
     return jobs
 
@@ -121,10 +122,14 @@ class Driver:
     def record(self, job: Job, result: InstanceResult) -> Job | None:
         """Store a result; returns the next attempt when the error is worth one."""
         with self._lock:
-            if result.status == "done" and not job.solve:  # a grading job: only the verdict changes
-                self.state.set_verdict(
-                    result.instance_id, result.verdict or "eval-error", result.verdict_detail
-                )
+            if not job.solve:  # a grading job: only the verdict changes, the prediction stays
+                if result.status == "done":
+                    self.state.set_verdict(
+                        result.instance_id, result.verdict or GRADING_ERROR, result.verdict_detail
+                    )
+                elif result.status == "error":  # the job itself failed (e.g. its Ray worker died)
+                    failure = f"{result.error_class}: {result.error}".strip(": ")
+                    self.state.set_verdict(result.instance_id, GRADING_ERROR, {"error": failure})
             else:
                 self.state.record(result)
             self.state.write_predictions(self.config.bench.model_name, self.output)
@@ -133,7 +138,8 @@ class Driver:
         if result.verdict:
             self.progress.verdict(result.instance_id, result.verdict)
         retry = (
-            result.status == "error"
+            job.solve
+            and result.status == "error"
             and result.error_class in RETRYABLE
             and job.attempt < self.config.bench.max_attempts
         )
@@ -214,7 +220,7 @@ def run_bench(
             done=sum(r.status == "done" for r in rows.values()),
             errors=sum(r.status == "error" for r in rows.values()),
             resolved=sum(r.verdict == "resolved" for r in rows.values()),
-            graded=sum(r.verdict is not None for r in rows.values()),
+            graded=sum(r.verdict not in (None, GRADING_ERROR) for r in rows.values()),
             interval=config.bench.status_interval,
         )
         started = time.time()

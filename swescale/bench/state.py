@@ -43,6 +43,9 @@ ERROR_CLASSES = (
 ORACLE_KEY = "candidates_graded"
 """Meta key: ids of the done instances whose candidates were all graded (`bench report --grade-candidates`)."""
 VERDICTS = ("resolved", "unresolved", "apply-failed", "empty", "eval-error")
+GRADING_ERROR = "eval-error"
+"""The verdict of a prediction whose grading failed (the harness, or the grading job itself): a state, not
+a verdict on the patch. The prediction stays; the next `bench run --evaluate` grades it again."""
 
 MIGRATIONS = [
     """

@@ -82,3 +82,25 @@ def test_live_display_on_a_terminal_shows_running_instances_and_counts():
     text = out.getvalue()
     assert "org__repo-7" in text and "generation 0: 4 trajectories" in text
     assert "3/3 finished" not in text and "2/3 finished: 2 done, 0 errors" in text and "resolved 1/1" in text
+
+
+def test_a_grading_job_that_fails_keeps_the_prediction_and_is_graded_again(tmp_path):
+    tasks = [Task(instance_id="a")]
+    config = load_config([], ["bench.evaluate=true"])
+    graded = _done("a").model_copy(update={"verdict": "resolved"})
+    first = ListExecutor({"a": [_done("a").model_copy(update={"verdict": "eval-error"})]})
+    run_bench(tasks, config, tmp_path, executor_factory=lambda *_: first)
+    # the grading job's worker dies (Ray's give-up): an error result for a job that only grades
+    lost = ListExecutor({"a": [_error("a", "worker-lost")]})
+    run_bench(tasks, config, tmp_path, executor_factory=lambda *_: lost)
+    assert lost.jobs == ["a"]
+    with BenchState(tmp_path, lock=False) as state:
+        row = state.row("a")
+        assert (row.status, row.patch, row.verdict) == ("done", "diff of a", "eval-error")
+        assert "worker-lost" in row.verdict_detail["error"]
+    assert "diff of a" in (tmp_path / "predictions.jsonl").read_text()
+    again = ListExecutor({"a": [graded]})
+    summary = run_bench(tasks, config, tmp_path, executor_factory=lambda *_: again)
+    assert again.jobs == ["a"] and summary.resolved == 1
+    with BenchState(tmp_path, lock=False) as state:
+        assert state.row("a").patch == "diff of a" and state.row("a").attempts == 1

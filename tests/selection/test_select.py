@@ -162,3 +162,17 @@ def test_without_tests_groups_vote():
 def test_config_rejects_unknown_ranking_key():
     with pytest.raises(ValueError):
         SelectionConfig(ranking=["hybrid", "vibes"])
+
+
+def test_abstains_when_a_candidate_whose_verification_failed_could_have_been_the_best():
+    errored = row("b", {}, applies=False)
+    errored.error = "SandboxError: the container is gone"
+    table = VerifierTable(
+        instance_id="t", tests=[gen_test("g1")], rows=[row("a", {"g1": PASS}, 1.0), errored]
+    )
+    decision = select(table, SelectionConfig(abstain_threshold_unjudged=0.0))
+    assert decision.abstained and decision.chosen is None and decision.best == "a"
+    assert (
+        "verification of 1 candidate(s) failed (b:" in decision.reason
+        and "container is gone" in decision.reason
+    )
