@@ -1,5 +1,6 @@
-"""Ready means usable: `/health` answers 200, `/v1/models` lists the served name, and one smoke request gets
-an answer the role can use (the agent: a tool call in the chosen format; the judge: logprobs).
+"""Ready means usable: the engine's health path (vLLM's `/health`) answers 200, `/v1/models` lists the
+served name, and one smoke request gets an answer the role can use (the agent: a tool call in the chosen
+format; the judge: logprobs).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes] | None:
 
 
 def serves(spec: ReplicaSpec, timeout: float = 5.0) -> bool:
-    """/health answers 200 and /v1/models lists the served model name."""
-    health = http_get(f"{spec.base_url}/health", timeout)
+    """The engine's health path answers 200 and /v1/models lists the served model name."""
+    health = http_get(f"{spec.base_url}{spec.engine.health_path}", timeout)
     if health is None or health[0] != 200:
         return False
     models = http_get(f"{spec.url}/models", timeout)
