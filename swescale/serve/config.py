@@ -33,7 +33,7 @@ class ServeConfig(Section):
     python: str = ""
     """llama.cpp: the Python that runs `-m llama_cpp.server` (empty: the one running swescale)."""
     threads: int = 0
-    """llama.cpp: CPU threads per replica (`--n_threads`, `--n_threads_batch`; 0: the server's default)."""
+    """llama.cpp: CPU threads generating per replica (`--n_threads`; 0: the server's default, half the cores)."""
     chat_format: str = ""
     """llama.cpp: `--chat_format`, e.g. chatml-function-calling (empty: the GGUF's own chat template)."""
     families_file: str = ""

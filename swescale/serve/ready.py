@@ -1,6 +1,6 @@
 """Ready means usable: the engine's health path (vLLM's `/health`) answers 200, `/v1/models` lists the
 served name, and one smoke request gets an answer the role can use (the agent: a tool call in the chosen
-format; the judge: logprobs).
+format, or any answer for a family whose `smoke` is `answer`; the judge: logprobs).
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def smoke(replica: Replica, tool_format: str, timeout: float = 300.0) -> str:
     except ModelError as exc:
         raise ReplicaFailed(replica, f"the smoke request failed: {exc}") from exc
     choice = result.choices[0] if result.choices else None
+    if spec.family.smoke == "answer" and choice is not None and (choice.content or choice.tool_calls):
+        return fmt
     if choice is None or not any(c["name"] == PROBE_TOOL for c in choice.tool_calls):
         answer = (choice.content or "")[:300] if choice else ""
         raise ReplicaFailed(

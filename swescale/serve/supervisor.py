@@ -146,7 +146,12 @@ class Supervisor:
                 failed.set()
                 raise
             self.status[replica.spec.name] = "up"
-            checked = "logprobs" if replica.spec.role == "judge" else f"{fmt} tool calls"
+            checked = (
+                f"{fmt} tool calls"
+                if replica.spec.family.smoke == "tool_call"
+                else f"an answer, {fmt} format"
+            )
+            checked = "logprobs" if replica.spec.role == "judge" else checked
             self.on_event(f"{replica.spec.name}: ready on {replica.spec.url} ({checked} checked)")
             return fmt
 

@@ -1,5 +1,6 @@
 """Engines as adapters (swescale/serve/engines): vLLM's and llama.cpp's command lines, how llama.cpp finds a
-GGUF (a path or a package that ships one), and what each supports. Real files, no server."""
+GGUF (a path or a package that ships one), and what each supports; the smollm family's smoke request.
+Real files; the one server is the `vllm` stand-in."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from swescale.serve.config import ServeConfig
 from swescale.serve.engines import ENGINES, EngineError, engine_named
 from swescale.serve.engines.llamacpp import LLAMACPP
-from swescale.serve.families import load_families
+from swescale.serve.families import family_for, load_families
 from swescale.serve.plan import PlanError, plan_replicas
+from swescale.serve.supervisor import Supervisor
 
 
 def plan(models: list[str], judge: str | None = None, gpus=None, **config):
@@ -86,7 +89,7 @@ def test_llamacpp_command_line(gguf_package):
     assert spec.argv(cfg) == [
         sys.executable, "-m", "llama_cpp.server", "--model", gguf,
         "--model_alias", "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M", "--host", "127.0.0.1", "--port", "8300",
-        "--n_ctx", "8192", "--n_threads", "1", "--n_threads_batch", "1",
+        "--n_ctx", "8192", "--n_threads", "1",
         "--chat_format", "chatml-function-calling", "--n_gpu_layers", "-1",
     ]  # fmt: skip
     # the family is matched on the GGUF's name; its vLLM flags are not used, and the server parses no
@@ -127,3 +130,24 @@ def test_llamacpp_says_what_is_missing_before_starting(tmp_path):
     absent = ServeConfig(engine="llama.cpp", python=str(tmp_path / "no-python"))
     assert "cannot run serve.python" in LLAMACPP.missing(absent)
     assert engine_named("vllm").missing(ServeConfig()) is None  # vLLM: a missing executable fails at start
+
+
+def test_smollm_is_served_in_text_and_its_smoke_needs_only_an_answer(
+    fake_vllm, tmp_path, port_base, monkeypatch
+):
+    """SmolLM2 cannot write a tool call on request: its replica is ready once it answers at all (a server
+    that answers tool requests with plain text, as the model does), while other families still need a call."""
+    monkeypatch.setenv("FAKE_VLLM_NO_TOOLS", "1")
+    family = family_for("HuggingFaceTB/SmolLM2-1.7B-Instruct", load_families())
+    assert (family.name, family.tool_format, family.smoke) == ("smollm", "text", "answer")
+    assert family_for("Qwen/Qwen2.5-Coder-7B-Instruct", load_families()).smoke == "tool_call"
+    cfg = ServeConfig(port_base=port_base, state_dir=str(tmp_path / "state"))
+    specs = plan_replicas(["HuggingFaceTB/SmolLM2-1.7B-Instruct"], None, None, 1, cfg, load_families())
+    events: list[str] = []
+    sup = Supervisor(specs, cfg, tmp_path / "servers.yaml", on_event=events.append)
+    try:
+        sup.start()
+    finally:
+        sup.stop()
+    assert yaml.safe_load((tmp_path / "servers.yaml").read_text())["agent"]["tool_format"] == "text"
+    assert any("ready on" in e and "(an answer, text format checked)" in e for e in events), events

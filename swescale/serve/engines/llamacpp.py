@@ -82,8 +82,8 @@ class LlamaCppEngine(Engine):
         argv = [config.python or sys.executable, "-m", "llama_cpp.server", "--model", spec.location]
         argv += ["--model_alias", spec.served_name, "--host", spec.host, "--port", str(spec.port)]
         argv += ["--n_ctx", str(config.max_model_len)]  # 0: the model's own context length
-        if config.threads:
-            argv += ["--n_threads", str(config.threads), "--n_threads_batch", str(config.threads)]
+        if config.threads:  # generation; prompt processing keeps the server's default (every core)
+            argv += ["--n_threads", str(config.threads)]
         if config.chat_format:
             argv += ["--chat_format", config.chat_format]
         return argv + list(config.extra_args)
