@@ -30,6 +30,7 @@ cd "$WORK"
 cleanup() { swescale serve stop >/dev/null 2>&1 || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 start=$(date +%s.%N)
+cut -d' ' -f1 /proc/loadavg > load.before  # other work on the machine slows a CPU server a lot
 # shellcheck disable=SC2086  # SERVE_ARGS is a list of options
 swescale serve --engine "$ENGINE" --model "$MODEL" --port-base "$PORT" $SERVE_ARGS --detach
 echo "$start $(date +%s.%N)" > serve.seconds
@@ -91,7 +92,8 @@ server_rate = sum(m.get("generation_tokens_per_s") or 0 for m in servers)
 trajectories = [json.loads(p.read_text()) for p in sorted(Path("run").glob("trajectories/*.json"))]
 statuses = Counter(f"{t.get('mode')}: {(t.get('result') or {}).get('exit_status')}" for t in trajectories)
 rate = lambda n, s: f"{n / s:.1f}" if s else "n/a"
-print(f"\n== {os.environ['ENGINE']} {os.environ['MODEL']} (load average before the solve: {os.getloadavg()[0]:.1f})")
+load = f"load average {float(Path('load.before').read_text()):.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+print(f"\n== {os.environ['ENGINE']} {os.environ['MODEL']} ({os.cpu_count()} cores; {load})")
 print(f"server start to ready            {ready - start:8.1f} s")
 print(f"one streamed request, alone:")
 print(f"  time to first token            {stream['ttft']:8.2f} s   (the demo issue, ~150 prompt tokens)")
