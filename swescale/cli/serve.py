@@ -1,4 +1,4 @@
-"""`swescale serve` (start and watch local vLLM servers), `swescale serve status`, `swescale serve stop`."""
+"""`swescale serve` (start and watch local vLLM or llama.cpp servers), `swescale serve status`, `swescale serve stop`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from swescale.cli.options import ConfigFiles, config_from_cli, console
 from swescale.serve.config import ServeConfig
+from swescale.serve.engines import ENGINES, EngineError, engine_named
 from swescale.serve.families import load_families
 from swescale.serve.metrics import scrape
 from swescale.serve.plan import PlanError, ReplicaSpec, parse_gpus, plan_replicas
@@ -29,7 +30,8 @@ Sets = Annotated[
 ]
 
 serve_app = typer.Typer(
-    help="Local vLLM servers: started per model family, checked, restarted; endpoints in servers.yaml.",
+    help="Local model servers (vLLM or llama.cpp): started per model family, checked, restarted; "
+    "endpoints in servers.yaml.",
     invoke_without_command=True,
 )
 
@@ -39,13 +41,15 @@ def _serve_config(files: list[Path] | None, sets: list[str] | None) -> ServeConf
 
 
 def _plan_table(specs: list[ReplicaSpec]) -> Table:
-    table = Table(title="replicas", title_justify="left")
+    engines = ", ".join(dict.fromkeys(s.engine.name for s in specs))
+    table = Table(title=f"replicas ({engines})", title_justify="left")
     for column in ("replica", "model", "family", "tools", "GPUs", "URL"):
         table.add_column(column)
     for s in specs:
         gpus = ",".join(map(str, s.gpus)) if s.gpus is not None else "(not pinned)"
+        gpus = gpus if s.engine.gpus else "-"
         dp = f" x{s.data_parallel} (data parallel)" if s.data_parallel > 1 else ""
-        table.add_row(s.name, s.model, s.family.name, s.family.tool_format, gpus + dp, s.url)
+        table.add_row(s.name, s.model, s.family.name, s.tool_format, gpus + dp, s.url)
     return table
 
 
@@ -114,7 +118,25 @@ def serve(
     ctx: typer.Context,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="Model name or path for the agent (repeatable: a mix of models)."),
+        typer.Option(
+            "--model",
+            help="The agent's model (repeatable: a mix of models): a name or folder for vLLM; "
+            "a .gguf file or pkg:PACKAGE (a GGUF an installed package ships) for llama.cpp.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help=f"Inference engine: {' or '.join(ENGINES)} (default: serve.engine, vllm)."),
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option(help="Context length (0: the model's own); serve.max_model_len.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="llama.cpp: CPU threads per replica.")] = None,
+    chat_format: Annotated[
+        str | None,
+        typer.Option(
+            help="llama.cpp: chat format, e.g. chatml-function-calling (default: the GGUF's template)."
+        ),
     ] = None,
     judge: Annotated[str | None, typer.Option(help="Judge model (served on its own GPU group).")] = None,
     gpus: Annotated[str | None, typer.Option(help="GPUs to use, e.g. 0,1,2,3 (default: not pinned).")] = None,
@@ -132,8 +154,8 @@ def serve(
     config: ConfigFiles = None,
     sets: Sets = None,
 ) -> None:
-    """Start `vllm serve` per replica with the model family's flags, wait until each is usable, write the
-    endpoints file, restart replicas that die; Ctrl-C or SIGTERM stops them all.
+    """Start a server per replica (`vllm serve` with the model family's flags, or llama.cpp's), wait until
+    each is usable, write the endpoints file, restart replicas that die; Ctrl-C or SIGTERM stops them all.
 
     Then point other commands at the servers: `swescale solve --servers servers.yaml ...`.
     """
@@ -143,7 +165,17 @@ def serve(
         console.print("[red]give --model NAME_OR_PATH[/red] (or a sub-command: status, stop)")
         raise typer.Exit(2)
     extra = list(sets or [])
+    if engine is not None:
+        try:
+            engine_named(engine)
+        except EngineError as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from exc
     for key, value in (
+        ("engine", engine),
+        ("max_model_len", max_model_len),
+        ("threads", threads),
+        ("chat_format", chat_format),
         ("tensor_parallel", tensor_parallel),
         ("port_base", port_base),
         ("families_file", families and str(families.resolve())),
@@ -195,10 +227,12 @@ def status_command(config: ConfigFiles = None, sets: Sets = None) -> None:
     ):
         table.add_column(column)
     for r in state["replicas"]:
-        health = http_get(r["url"].removesuffix("/v1") + "/health", timeout=3)
+        engine = engine_named(r.get("engine", "vllm"))
+        health = http_get(r["url"].removesuffix("/v1") + engine.health_path, timeout=3)
         reading = scrape(r["url"], timeout=3) or {}
         queries = reading.get("prefix_cache_queries")
         hits = f"{reading.get('prefix_cache_hits', 0) / queries:.0%}" if queries else ""
+        hits = hits if engine.metrics else "n/a"
         table.add_row(
             r["name"],
             r["model"],

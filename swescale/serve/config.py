@@ -1,4 +1,4 @@
-"""The `serve` config section: how `swescale serve` starts and watches vLLM."""
+"""The `serve` config section: how `swescale serve` starts and watches its servers (vLLM or llama.cpp)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from sandbox.configbase import Section
 
 
 class ServeConfig(Section):
+    engine: Literal["vllm", "llama.cpp"] = "vllm"
+    """The inference engine: vLLM (GPUs) or llama.cpp (llama-cpp-python's server; GGUF files, CPUs)."""
     vllm: str = "vllm"
     """The vLLM executable (looked up on PATH); it is run as `<vllm> serve MODEL ...`."""
     host: str = "127.0.0.1"
@@ -19,7 +21,7 @@ class ServeConfig(Section):
     data_parallel: bool = False
     """One `vllm serve --data-parallel-size N` process per model (vLLM balances) instead of one process per replica."""
     max_model_len: int = 0
-    """`--max-model-len` (0: the model's own context length)."""
+    """Context length: vLLM's `--max-model-len`, llama.cpp's `--n_ctx` (0: the model's own)."""
     gpu_memory_utilization: float = 0.9
     """`--gpu-memory-utilization`: fraction of each GPU's memory vLLM may take."""
     prefix_caching: bool = True
@@ -28,10 +30,16 @@ class ServeConfig(Section):
     """Speculative decoding without a draft model (`--speculative-config`): ngram, suffix (needs arctic-inference) or off."""
     speculative_tokens: int = 0
     """Speculated tokens per step (`num_speculative_tokens`; 0: 5 for ngram, 32 for suffix)."""
+    python: str = ""
+    """llama.cpp: the Python that runs `-m llama_cpp.server` (empty: the one running swescale)."""
+    threads: int = 0
+    """llama.cpp: CPU threads generating per replica (`--n_threads`; 0: the server's default, half the cores)."""
+    chat_format: str = ""
+    """llama.cpp: `--chat_format`, e.g. chatml-function-calling (empty: the GGUF's own chat template)."""
     families_file: str = ""
     """YAML file of model families that extends or overrides the built-in table (swescale/serve/families.yaml)."""
     extra_args: list[str] = []
-    """Flags added to every `vllm serve` command line, after the family's."""
+    """Flags added to every server command line (after the family's flags for vLLM)."""
     ready_timeout: float = 1800.0
     """Seconds a replica may take to become ready (weights download and load) before serve gives up."""
     restart_backoff: float = 5.0

@@ -51,7 +51,7 @@ def endpoints_of(specs: list[ReplicaSpec], formats: dict[str, str]) -> Endpoints
         if not mine:
             continue
         names = sorted({s.served_name for s in mine})
-        used = {formats.get(s.name, s.family.tool_format) for s in mine}
+        used = {formats.get(s.name, s.tool_format) for s in mine}
         if role == "agent" and len(used) > 1:
             raise ValueError(f"the agent models answered in different tool formats {sorted(used)}")
         roles[role] = RoleEndpoints(

@@ -1,4 +1,4 @@
-"""Model families: which vLLM flags and which tool-call format a model needs.
+"""Model families: which vLLM flags and which tool-call format a model needs, and what its smoke request checks.
 
 ```python
 table = load_families("my_families.yaml")     # built-ins, extended or overridden by a user file
@@ -27,6 +27,9 @@ class Family(BaseModel):
     tool_format: Literal["native", "text", "auto"] = "auto"
     args: list[str] = Field(default_factory=list)
     """Flags for `vllm serve`."""
+    smoke: Literal["tool_call", "answer"] = "tool_call"
+    """What the agent's smoke request must get: a call to the probe tool in the tool format, or, for models
+    too small to call a tool on request (SmolLM2-135M), any answer."""
 
 
 class FamilyTable(BaseModel):

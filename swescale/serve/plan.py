@@ -1,4 +1,4 @@
-"""Replica planning: which `vllm serve` processes to start, on which GPUs and ports, with which flags.
+"""Replica planning: which server processes to start, on which GPUs and ports, with which flags.
 
 ```python
 specs = plan_replicas(["Qwen/Qwen2.5-Coder-32B-Instruct"], judge=None, gpus=[0, 1], replicas=None,
@@ -9,20 +9,18 @@ specs[1].env(os.environ)["CUDA_VISIBLE_DEVICES"]  # "1"
 One replica per group of `tensor_parallel` GPUs (`replicas=None`: as many as the GPUs allow, a judge
 taking one group); with `config.data_parallel` one process per model gets all its groups and vLLM's
 `--data-parallel-size`. Without `gpus` nothing is pinned (CUDA_VISIBLE_DEVICES is left as it is).
+`config.engine` names the engine (`swescale.serve.engines`) that finds the model and builds the command
+line; an engine without GPU placement (llama.cpp) refuses `gpus`, tensor and data parallelism.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from swescale.serve.config import ServeConfig
+from swescale.serve.engines import Engine, EngineError, engine_named
 from swescale.serve.families import Family, FamilyTable, family_for
-
-SPECULATIVE_TOKENS = {"ngram": 5, "suffix": 32}
-"""vLLM's suggested `num_speculative_tokens` per method (docs: n-gram example 5, suffix default 32)."""
 
 
 class PlanError(ValueError):
@@ -36,8 +34,12 @@ class ReplicaSpec:
     index: int
     """Position within its role."""
     model: str
+    """The model as given to serve."""
+    location: str
+    """What the engine loads (a model name, a folder, a GGUF file)."""
     served_name: str
     family: Family
+    engine: Engine
     host: str
     port: int
     gpus: tuple[int, ...] | None
@@ -57,25 +59,14 @@ class ReplicaSpec:
         """The OpenAI-compatible base URL (what ModelConfig.urls holds)."""
         return f"{self.base_url}/v1"
 
+    @property
+    def tool_format(self) -> str:
+        """The tool format this replica is checked in (its engine's reading of the family's)."""
+        return self.engine.tool_format(self.family)
+
     def argv(self, config: ServeConfig) -> list[str]:
-        """The `vllm serve` command line of this replica."""
-        argv = [config.vllm, "serve", self.model, "--host", self.host, "--port", str(self.port)]
-        argv += ["--served-model-name", self.served_name, "--tensor-parallel-size", str(self.tensor_parallel)]
-        if self.data_parallel > 1:
-            argv += ["--data-parallel-size", str(self.data_parallel)]
-        argv.append("--enable-prefix-caching" if config.prefix_caching else "--no-enable-prefix-caching")
-        if config.max_model_len:
-            argv += ["--max-model-len", str(config.max_model_len)]
-        argv += ["--gpu-memory-utilization", str(config.gpu_memory_utilization)]
-        if config.speculative:
-            spec = {
-                "method": config.speculative,
-                "num_speculative_tokens": config.speculative_tokens or SPECULATIVE_TOKENS[config.speculative],
-            }
-            if config.speculative == "ngram":
-                spec["prompt_lookup_max"] = 4
-            argv += ["--speculative-config", json.dumps(spec)]
-        return argv + list(self.family.args) + list(config.extra_args)
+        """The replica's server command line (built by its engine)."""
+        return self.engine.argv(self, config)
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         """The replica's environment: `base` with CUDA_VISIBLE_DEVICES set to its GPUs."""
@@ -96,12 +87,6 @@ def parse_gpus(text: str | None) -> list[int] | None:
     if len(set(gpus)) != len(gpus) or any(g < 0 for g in gpus):
         raise PlanError(f"--gpus lists a GPU twice or a negative index: {text!r}")
     return gpus
-
-
-def served_name(model: str) -> str:
-    """The name clients ask for: the model as given, or the folder name of a local model."""
-    path = Path(model)
-    return path.name if path.is_dir() else model
 
 
 def _counts(models: list[str], judge: str | None, groups: int | None, replicas: int | None) -> list[int]:
@@ -133,12 +118,22 @@ def plan_replicas(
     tp = config.tensor_parallel
     if tp < 1 or (replicas is not None and replicas < 1):
         raise PlanError("--tensor-parallel and --replicas must be at least 1")
+    try:
+        engine = engine_named(config.engine)
+        located = {m: engine.locate(m) for m in [*models, *([judge] if judge else [])]}
+    except EngineError as exc:
+        raise PlanError(str(exc)) from exc
+    if not engine.gpus and (gpus is not None or tp > 1 or config.data_parallel):
+        raise PlanError(
+            f"{engine.name} does not place replicas on GPUs: drop --gpus, --tensor-parallel, --data-parallel"
+        )
+    families = {m: family_for(_identity(m, where), table) for m, where in located.items()}
     groups = None
     if gpus is not None:
         if len(gpus) % tp:
             raise PlanError(f"{len(gpus)} GPU(s) do not split into groups of --tensor-parallel {tp}")
         groups = [tuple(gpus[i : i + tp]) for i in range(0, len(gpus), tp)]
-    formats = {family_for(m, table).tool_format for m in models} - {"auto"}
+    formats = {engine.tool_format(families[m]) for m in models} - {"auto"}
     if len(formats) > 1:
         raise PlanError(f"a model mix needs one tool format; these models use {sorted(formats)}")
     counts = _counts(models, judge, None if groups is None else len(groups), replicas)
@@ -158,8 +153,10 @@ def plan_replicas(
                     role=role,
                     index=role_index[role],
                     model=model,
-                    served_name=served_name(model),
-                    family=family_for(model, table),
+                    location=located[model],
+                    engine=engine,
+                    served_name=engine.served_name(model, located[model]),
+                    family=families[model],
                     host=config.host,
                     port=config.port_base + len(specs),
                     gpus=gpu_set,
@@ -169,3 +166,8 @@ def plan_replicas(
             )
             role_index[role] += 1
     return specs
+
+
+def _identity(model: str, location: str) -> str:
+    """What a family's `match` texts are looked for in: the model as given and what it resolved to."""
+    return model if location == model else f"{model} {location}"

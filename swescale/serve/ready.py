@@ -1,5 +1,6 @@
-"""Ready means usable: `/health` answers 200, `/v1/models` lists the served name, and one smoke request gets
-an answer the role can use (the agent: a tool call in the chosen format; the judge: logprobs).
+"""Ready means usable: the engine's health path (vLLM's `/health`) answers 200, `/v1/models` lists the
+served name, and one smoke request gets an answer the role can use (the agent: a tool call in the chosen
+format, or any answer for a family whose `smoke` is `answer`; the judge: logprobs).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes] | None:
 
 
 def serves(spec: ReplicaSpec, timeout: float = 5.0) -> bool:
-    """/health answers 200 and /v1/models lists the served model name."""
-    health = http_get(f"{spec.base_url}/health", timeout)
+    """The engine's health path answers 200 and /v1/models lists the served model name."""
+    health = http_get(f"{spec.base_url}{spec.engine.health_path}", timeout)
     if health is None or health[0] != 200:
         return False
     models = http_get(f"{spec.url}/models", timeout)
@@ -107,6 +108,8 @@ def smoke(replica: Replica, tool_format: str, timeout: float = 300.0) -> str:
     except ModelError as exc:
         raise ReplicaFailed(replica, f"the smoke request failed: {exc}") from exc
     choice = result.choices[0] if result.choices else None
+    if spec.family.smoke == "answer" and choice is not None and (choice.content or choice.tool_calls):
+        return fmt
     if choice is None or not any(c["name"] == PROBE_TOOL for c in choice.tool_calls):
         answer = (choice.content or "")[:300] if choice else ""
         raise ReplicaFailed(

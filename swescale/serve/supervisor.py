@@ -87,6 +87,7 @@ class Supervisor:
                             "name": r.spec.name,
                             "role": r.spec.role,
                             "model": r.spec.model,
+                            "engine": r.spec.engine.name,
                             "url": r.spec.url,
                             "gpus": list(r.spec.gpus) if r.spec.gpus is not None else None,
                             "pid": r.pid,
@@ -113,6 +114,10 @@ class Supervisor:
                 f"a swescale serve is already running from {self.state_dir} (pid {running.get('pid')}); "
                 "see `swescale serve status`, end it with `swescale serve stop`"
             )
+        for engine in {r.spec.engine for r in self.replicas}:
+            problem = engine.missing(self.config)
+            if problem:
+                raise ServeError(f"{engine.name} cannot run: {problem}")
         busy = [r.spec.port for r in self.replicas if port_in_use(r.spec.host, r.spec.port)]
         if busy:
             raise ServeError(f"port(s) {busy} already in use; choose others with --port-base")
@@ -127,8 +132,7 @@ class Supervisor:
                 replica.start()
             except OSError as exc:
                 raise ServeError(
-                    f"cannot run {replica.argv[0]!r} ({exc}); install vLLM (pip install vllm) "
-                    "or point serve.vllm at its executable"
+                    f"cannot run {replica.argv[0]!r} ({exc}); {replica.spec.engine.install_hint}"
                 ) from exc
             self.on_event(f"{replica.spec.name}: started pid {replica.pid}, log {replica.log}")
         self._save()
@@ -137,12 +141,17 @@ class Supervisor:
 
         def ready(replica: Replica) -> str:
             try:
-                fmt = wait_ready(replica, replica.spec.family.tool_format, self.config.ready_timeout, waiting)
+                fmt = wait_ready(replica, replica.spec.tool_format, self.config.ready_timeout, waiting)
             except ReplicaFailed:
                 failed.set()
                 raise
             self.status[replica.spec.name] = "up"
-            checked = "logprobs" if replica.spec.role == "judge" else f"{fmt} tool calls"
+            checked = (
+                f"{fmt} tool calls"
+                if replica.spec.family.smoke == "tool_call"
+                else f"an answer, {fmt} format"
+            )
+            checked = "logprobs" if replica.spec.role == "judge" else checked
             self.on_event(f"{replica.spec.name}: ready on {replica.spec.url} ({checked} checked)")
             return fmt
 
@@ -183,7 +192,7 @@ class Supervisor:
 
     def _restart(self, replica: Replica) -> None:
         name = replica.spec.name
-        fmt = self.formats.get(name, replica.spec.family.tool_format)
+        fmt = self.formats.get(name, replica.spec.tool_format)
         replica.stop(timeout=5)  # what is left of the old process group (engine workers hold GPU memory)
         failures = 0
         while not self.stop_event.is_set():
