@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from swescale.serve.config import ServeConfig
     from swescale.serve.families import Family
-    from swescale.serve.plan import ReplicaSpec
+
+
+class Replica(Protocol):
+    """What an engine reads of a planned replica (swescale.serve.plan.ReplicaSpec)."""
+
+    location: str
+    served_name: str
+    host: str
+    port: int
+    tensor_parallel: int
+    data_parallel: int
+    family: Family
 
 
 class EngineError(ValueError):
@@ -52,5 +63,5 @@ class Engine:
         """Why the engine cannot run at all here (None: it may); checked before any replica starts."""
         return None
 
-    def argv(self, spec: ReplicaSpec, config: ServeConfig) -> list[str]:
+    def argv(self, spec: Replica, config: ServeConfig) -> list[str]:
         raise NotImplementedError

@@ -16,12 +16,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swescale.serve.engines.base import Engine, EngineError
+from swescale.serve.engines.base import Engine, EngineError, Replica
 
 if TYPE_CHECKING:
     from swescale.serve.config import ServeConfig
     from swescale.serve.families import Family
-    from swescale.serve.plan import ReplicaSpec
 
 PACKAGE = "pkg:"
 SERVER_MODULES = ("llama_cpp", "sse_starlette", "starlette_context", "pydantic_settings")
@@ -77,7 +76,7 @@ class LlamaCppEngine(Engine):
             return f"{python} lacks {', '.join(absent)}; {self.install_hint}"
         return None
 
-    def argv(self, spec: ReplicaSpec, config: ServeConfig) -> list[str]:
+    def argv(self, spec: Replica, config: ServeConfig) -> list[str]:
         """`python -m llama_cpp.server --model FILE ...`, then `serve.extra_args` (the family's are vLLM's)."""
         argv = [config.python or sys.executable, "-m", "llama_cpp.server", "--model", spec.location]
         argv += ["--model_alias", spec.served_name, "--host", spec.host, "--port", str(spec.port)]

@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from swescale.serve.engines.base import Engine
+from swescale.serve.engines.base import Engine, Replica
 
 if TYPE_CHECKING:
     from swescale.serve.config import ServeConfig
-    from swescale.serve.plan import ReplicaSpec
 
 SPECULATIVE_TOKENS = {"ngram": 5, "suffix": 32}
 """vLLM's suggested `num_speculative_tokens` per method (docs: n-gram example 5, suffix default 32)."""
 
 
 class VllmEngine(Engine):
-    def argv(self, spec: ReplicaSpec, config: ServeConfig) -> list[str]:
+    def argv(self, spec: Replica, config: ServeConfig) -> list[str]:
         """`vllm serve MODEL ...` with the family's flags, then `serve.extra_args`."""
         argv = [config.vllm, "serve", spec.location, "--host", spec.host, "--port", str(spec.port)]
         argv += ["--served-model-name", spec.served_name, "--tensor-parallel-size", str(spec.tensor_parallel)]
