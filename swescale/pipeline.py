@@ -36,10 +36,10 @@ from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
 from swescale.config import SwescaleConfig, judge_config
-from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome
+from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome, model_failure
 from swescale.refine import converged, render_parents
 from swescale.report import write_report
-from swescale.rundir import RunDir
+from swescale.rundir import RERUN_ON_RESUME, RunDir
 from swescale.select import select_task
 from swescale.serve.metrics import MetricsSampler
 from swescale.stages import StageCosts
@@ -228,7 +228,9 @@ class SolveRun:
                 raise
             self.stages.spent("fix", time.monotonic() - started)
             if written is not None:
-                self.files.save_tests(written.result())
+                rerun = any(r.mode == "test" and r.exit_status in RERUN_ON_RESUME for r in self.results)
+                if not rerun:  # a resumed run writes the tests again when a writer failed
+                    self.files.save_tests(written.result())
                 self.tests.extend(written.result())
         known = {t.test_id for t in self.tests}
         this_generation = [
@@ -287,6 +289,7 @@ class SolveRun:
                 self.config,
                 self.files.trajectories_dir,
                 cancel=cancel,
+                on_result=lambda result: self.keep(result, 0, save=True),
             )
         finally:
             self.stages.spent("tests", time.monotonic() - started)
@@ -341,7 +344,8 @@ class SolveRun:
         trajectories that ended and the written tests (swescale.rundir.RERUN_ON_RESUME run again).
         Returns how many trajectories were kept."""
         for result in self.files.earlier_results(self.task):
-            self.keep(result, int(result.trajectory_id.split("-")[0].lstrip("g") or 0))
+            generation = result.trajectory_id.split("-")[0].removeprefix("g")  # g<N>-t<i>, or testgen-<i>
+            self.keep(result, int(generation) if generation.isdigit() else 0)
         self.tests = self.files.earlier_tests()
         return len(self.finished)
 
@@ -360,6 +364,9 @@ class SolveRun:
             outcome.abstained, outcome.reason = decision.abstained, decision.reason
             if not decision.abstained and decision.chosen:
                 outcome.patch = self.candidates[decision.chosen].patch
+        if not outcome.interrupted and not outcome.patch and (failure := model_failure(self.results)):
+            outcome.abstained, outcome.error_class, outcome.error = False, "model-server", failure
+            outcome.reason = failure
         outcome.run_dir, outcome.table, outcome.candidates = (
             str(self.run_dir),
             self.table,

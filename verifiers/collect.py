@@ -6,7 +6,7 @@ Never uses a dataset's test_patch, FAIL_TO_PASS or PASS_TO_PASS.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,11 +96,13 @@ def run_test_trajectories(
     out_dir: str | Path,
     count: int | None = None,
     cancel: threading.Event | None = None,
+    on_result: Callable[[TrajectoryResult], None] | None = None,
 ) -> list[GeneratedTest]:
     """Run `config.verifier.test_trajectories` test-writing trajectories (agent mode="test") concurrently.
 
     Each runs in its own sandbox of `env.image`; the scripts they leave become GeneratedTests
-    `testgen:<trajectory id>`. Failed trajectories are logged and skipped.
+    `testgen:<trajectory id>`; `on_result` is given each trajectory's result as it ends. Failed
+    trajectories are logged and skipped.
     """
     from agent.agent import run_trajectory
 
@@ -111,12 +113,15 @@ def run_test_trajectories(
         trajectory_id = f"testgen-{index}"
         try:
             with pool.sandbox(env.image, workdir="/testbed") as sandbox:
-                return run_trajectory(
+                result = run_trajectory(
                     task, sandbox, model, config, out_dir, trajectory_id, mode="test", cancel=cancel
                 )
         except Exception as exc:  # noqa: BLE001 - one broken trajectory must not stop the others
             log.warning("test trajectory %s failed: %s", trajectory_id, exc)
             return None
+        if on_result is not None:
+            on_result(result)
+        return result
 
     if count <= 0:
         return []
