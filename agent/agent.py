@@ -188,8 +188,8 @@ class Agent:
         calls = choice.calls()
         step.tool_calls = choice.tool_calls
         problem = self.answer_problem(choice, calls)
-        if problem:  # the answer's calls are not run; the model is told why
-            self.messages.append(self.assistant_message(choice.content or "", []))
+        if problem:  # the answer's calls are not run (kept as text in the history); the model is told why
+            self.messages.append(self.assistant_message(self.as_text(choice.content or "", calls), []))
             status = self.format_error(step, problem)
         else:
             ignored = len(calls) - 1 if self.text_format else 0
@@ -209,6 +209,15 @@ class Agent:
                 "calls ran (a cut call may be incomplete). Answer more briefly: shorter reasoning, and split "
                 "long edits or files into several smaller calls."
             )
+        unreadable = [c for c in calls if c.error]
+        if unreadable:  # kept as text: a history holding them as calls is refused by servers that parse it
+            return "Your tool call could not be read: " + "; ".join(
+                f"`{c.name}`: {c.error}" for c in unreadable
+            ) + "."
+        runnable = calls[:1] if self.text_format else calls
+        if runnable and all(c.name not in self.toolset.tools for c in runnable):
+            names = ", ".join(f"`{c.name}`" for c in runnable)
+            return f"There is no tool {names} (the format example's name is not a tool either)."
         if calls:
             return ""
         if choice.parse_errors:
@@ -216,6 +225,13 @@ class Agent:
         if not (choice.content or "").strip():
             return "Your answer was empty."
         return "Your answer did not contain a tool call."
+
+    def as_text(self, content: str, calls: list[ToolCall]) -> str:
+        """The answer's content with its native calls written in as text (they are not run); in the text
+        format the calls are in the content already."""
+        if self.text_format or not calls:
+            return content
+        return "\n".join(part for part in (content, *(c.to_text() for c in calls)) if part)
 
     def assistant_message(self, content: str, calls: list[ToolCall]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}

@@ -22,6 +22,9 @@ for `n > 1` it is called n times. A reply (a dict or a `Reply`) may hold:
   `cached_tokens` (sent as `prompt_tokens_details.cached_tokens`, as vLLM does when asked);
 - `reasoning`: sent as the message's `reasoning_content`, as vLLM's reasoning parsers do.
 
+Servers differ: `json_history=True` refuses histories whose tool-call arguments are not JSON (vLLM),
+`honour_n=False` answers one choice whatever `n` asks (llama.cpp).
+
 `ConversationPolicy` replays one script (list of replies) per trajectory; `Router` sends requests of
 different kinds (e.g. judge prompts) to different policies.
 """
@@ -93,12 +96,37 @@ def _synth_logprobs(content: str) -> list[dict]:
     ]
 
 
+def _unparsable_history_call(body: dict) -> str:
+    """vLLM's chat endpoint parses history tool-call arguments as JSON; why this request fails there, or ""."""
+    for message in body.get("messages", []):
+        for call in message.get("tool_calls") or []:
+            arguments = call.get("function", {}).get("arguments", "")
+            try:
+                json.loads(arguments)
+            except (TypeError, json.JSONDecodeError) as exc:
+                return f"tool call arguments in the history are not valid JSON: {exc}"
+    return ""
+
+
 class ScriptedServer:
     """OpenAI-compatible HTTP server on 127.0.0.1 answering from `policy`. Use as a context manager."""
 
-    def __init__(self, policy: Policy, model: str = "scripted", host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        policy: Policy,
+        model: str = "scripted",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        json_history: bool = False,
+        honour_n: bool = True,
+    ):
         self.policy = policy
         self.model = model
+        self.json_history = json_history
+        """Refuse (400) a request whose history holds tool-call arguments that are not JSON, as vLLM does."""
+        self.honour_n = honour_n
+        """False: one choice whatever `n` asks, as llama.cpp's server does."""
         self.requests: list[dict] = []
         """JSON bodies of the chat requests received, in arrival order."""
         self.errors: list[str] = []
@@ -144,7 +172,9 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(body)
             call_id = next(self._ids)
-        n = int(body.get("n") or 1)
+        if self.json_history and (bad := _unparsable_history_call(body)):
+            return 400, {"error": {"message": bad, "type": "invalid_request_error", "code": 400}}
+        n = int(body.get("n") or 1) if self.honour_n else 1
         try:
             replies = [Reply.of(self.policy(body)) for _ in range(n)]
         except Exception:  # noqa: BLE001 - a broken policy becomes a 500, recorded for the test to see

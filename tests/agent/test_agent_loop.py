@@ -44,7 +44,8 @@ def run(
     **agent,
 ):
     agent.setdefault("context_tokens", 0)
-    with ScriptedServer(policy or ConversationPolicy(scripts)) as server:
+    # every history must be valid for vLLM, which parses the tool-call arguments it is sent back
+    with ScriptedServer(policy or ConversationPolicy(scripts), json_history=True) as server:
         config = SwescaleConfig(
             model=ModelConfig(
                 urls=[server.url], tool_format=tool_format, retries=retries, backoff=0.01, timeout=30
@@ -155,6 +156,7 @@ def test_new_source_file_kept_scratch_dropped(repo_sandbox, task, tmp_path):
 
 def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
     script = [
+        call("bash", command="true"),
         {"tool_calls": [{"name": "bash", "arguments": "{not json"}]},
         call("frobnicate", x=1),
         call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py"),
@@ -180,9 +182,9 @@ def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
     ]
     result, _ = run(repo_sandbox, task, tmp_path, [script])
     assert result.exit_status == ExitStatus.submitted, result.error
-    obs = [o for s in load_trajectory(result.trajectory_file).steps for o in s.observations]
-    assert obs[0].startswith("ERROR: Could not parse the arguments")
-    assert "Unknown tool `frobnicate`" in obs[1]
+    obs = [o for s in load_trajectory(result.trajectory_file).steps for o in s.observations][1:]
+    assert obs[0].startswith("Your tool call could not be read: `bash`: the arguments are not valid JSON")
+    assert obs[1].startswith("There is no tool `frobnicate`")
     assert "`old_str` is required" in obs[2]
     assert "Multiple occurrences" in obs[3] and "[6, 11]" in obs[3]
     assert "does not exist" in obs[4]

@@ -55,20 +55,48 @@ def test_tool_calls_written_into_the_content_are_parsed(repo_sandbox, task, tmp_
     assert_fixes(repo_sandbox, result.patch)
 
 
-def test_malformed_json_gets_one_error_turn(repo_sandbox, task, tmp_path):
+def test_malformed_json_gets_one_error_turn_and_the_history_stays_valid(repo_sandbox, task, tmp_path):
+    """The server (json_history, as vLLM) refuses a history whose call arguments are not JSON: a call whose
+    arguments do not parse is kept as text and answered with a format error; parsed ones are sent back as
+    canonical JSON."""
     script = [
-        LOOK,
+        {"tool_calls": [{"name": "bash", "arguments": '{ "command" :  "cat calc/ops.py" }'}]},
         {"tool_calls": [{"name": "bash", "arguments": '{"command": "ls"'}]},  # native, cut JSON
+        {"content": hermes("bash", '{"command": "ls"')},  # arguments a JSON string that is cut
         {"content": '<tool_call>\n{"name": "bash", "arguments": {"command": "ls"}\n</tool_call>'},
         call("bash", command=FIX),
         call("submit"),
     ]
-    result, _ = run(repo_sandbox, task, tmp_path, [script])
+    result, server = run(repo_sandbox, task, tmp_path, [script], max_format_errors=4)
     assert result.exit_status == ExitStatus.submitted, result.error
     obs = observations(result)
-    assert obs[1].startswith("ERROR: Could not parse the arguments of `bash`")
-    assert obs[2].startswith("Your tool call could not be read: the <tool_call> block is not valid JSON")
+    assert obs[1].startswith("Your tool call could not be read: `bash`: the arguments are not valid JSON")
+    assert obs[2].startswith("Your tool call could not be read: `bash`: the arguments are not valid JSON")
+    assert obs[3].startswith("Your tool call could not be read: the <tool_call> block is not valid JSON")
+    sent = assistant_messages(server)
+    assert sent[0]["tool_calls"][0]["function"]["arguments"] == '{"command": "cat calc/ops.py"}'
+    assert "tool_calls" not in sent[1] and '{"command": "ls"' in sent[1]["content"]
+    assert "tool_calls" not in sent[2] and '{"command": "ls"' in sent[2]["content"]
     assert_fixes(repo_sandbox, result.patch)
+
+
+def test_unknown_tools_are_format_errors(repo_sandbox, task, tmp_path):
+    """A model that copies the prompt's format example or invents a tool ends at max_format_errors, not
+    by burning every step."""
+    script = [
+        LOOK,
+        call("example_function_name", example_parameter_1="value_1"),
+        call("create_module", path="calc/new.py"),
+        call("example_function_name", example_parameter_1="value_1"),
+    ] + [LOOK] * 10
+    result, _ = run(repo_sandbox, task, tmp_path, [script], max_steps=10)
+    assert result.exit_status == ExitStatus.format_errors and result.steps == 4
+    assert observations(result)[1].startswith("There is no tool `example_function_name`")
+
+    example = {"content": "<function=example_function_name>\n<parameter=x>1</parameter>\n</function>"}
+    script = [example, example, text_call("bash", command=FIX), example, example, example]
+    result, _ = run(repo_sandbox, task, tmp_path / "text", [script], tool_format="text", max_steps=10)
+    assert result.exit_status == ExitStatus.format_errors and result.steps == 6  # a call that ran resets
 
 
 def test_several_calls_in_one_answer(repo_sandbox, task, tmp_path):
