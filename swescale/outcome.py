@@ -100,6 +100,9 @@ class SolveOutcome(BaseModel):
     test-writing) ended `model_error` and no patch was chosen (the model never got to try)."""
     error: str = ""
     """What failed, with the first trajectory's error (empty unless `error_class` is set)."""
+    judge_failures: int = 0
+    """Candidates the judge was asked about and gave no judgement for (a failed request, no verdict),
+    summed over generations; such a decision keeps the judged threshold."""
     stop_reasons: list[str] = Field(default_factory=list)
     generations: list[GenerationStats] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)

@@ -328,6 +328,7 @@ class SolveRun:
             tests=self.tests,
             cache_dir=self.run_dir,  # one cache for the run: a generation re-runs no earlier cell
         )
+        self.outcome.judge_failures += (result[0].meta.get("judge_method") or {}).get("failed", 0)
         # the judge's and the selection trajectory's model time, the rest is running tests
         wall = time.monotonic() - started
         judge_seconds = min(wall, judge.total.seconds)
