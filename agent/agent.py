@@ -32,6 +32,8 @@ from agent.usage import Ledger, Usage
 from envs.task import Task
 
 ROOT = "/testbed"
+CUT_ANSWER_KEPT = 2000
+"""Characters of an answer cut at the token limit that stay in the history (the rest only fills the context)."""
 
 
 class Model(Protocol):
@@ -189,7 +191,10 @@ class Agent:
         step.tool_calls = choice.tool_calls
         problem = self.answer_problem(choice, calls)
         if problem:  # the answer's calls are not run (kept as text in the history); the model is told why
-            self.messages.append(self.assistant_message(self.as_text(choice.content or "", calls), []))
+            content = self.as_text(choice.content or "", calls)
+            if choice.finish_reason == "length" and len(content) > CUT_ANSWER_KEPT:  # not kept whole
+                content = content[:CUT_ANSWER_KEPT] + "\n[... the rest of this cut answer is not kept ...]"
+            self.messages.append(self.assistant_message(content, []))
             status = self.format_error(step, problem)
         else:
             ignored = len(calls) - 1 if self.text_format else 0
@@ -203,6 +208,12 @@ class Agent:
 
     def answer_problem(self, choice: Choice, calls: list[ToolCall]) -> str:
         """Why the answer's calls cannot run (a cut answer, no call, an unreadable call), or ""."""
+        if choice.finish_reason == "length" and choice.cut_by_context:
+            return (
+                "Your answer was cut off because the conversation filled the model's context window, so "
+                "none of its tool calls ran. Little room is left: answer with one short tool call, view "
+                "smaller parts of files, or submit."
+            )
         if choice.finish_reason == "length":
             return (
                 "Your answer was cut off at the completion token limit before it ended, so none of its tool "
@@ -211,9 +222,11 @@ class Agent:
             )
         unreadable = [c for c in calls if c.error]
         if unreadable:  # kept as text: a history holding them as calls is refused by servers that parse it
-            return "Your tool call could not be read: " + "; ".join(
-                f"`{c.name}`: {c.error}" for c in unreadable
-            ) + "."
+            return (
+                "Your tool call could not be read: "
+                + "; ".join(f"`{c.name}`: {c.error}" for c in unreadable)
+                + "."
+            )
         runnable = calls[:1] if self.text_format else calls
         if runnable and all(c.name not in self.toolset.tools for c in runnable):
             names = ", ".join(f"`{c.name}`" for c in runnable)

@@ -18,7 +18,11 @@ class ModelConfig(Section):
     temperature: float = 0.8
     """Sampling temperature of agent trajectories."""
     max_tokens: int = 4096
-    """Maximum completion tokens per model call."""
+    """Maximum completion tokens per model call; with a known context window, never more than the room the
+    prompt leaves, and at most a quarter of the window unless a caller asks for more."""
+    context_window: int = 0
+    """The model's context window in tokens; 0: learned from the server (vLLM's /v1/models, a context-length
+    error, an answer the server shortened, as llama.cpp does)."""
     timeout: float = 300.0
     """Timeout of one model call, in seconds."""
     retries: int = 4

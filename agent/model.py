@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import threading
 import time
@@ -60,6 +61,8 @@ PROBE_SCHEMA = {
 }
 
 
+_PRIVATE = ("default_max_tokens", "room_capped")
+"""Keys of a request's params that the client reads and never sends."""
 MIN_COMPLETION_TOKENS = 256
 """A request whose prompt leaves less room than this for the answer is a full context, not retried."""
 _CONTEXT_FULL = re.compile(
@@ -119,6 +122,9 @@ class Choice(BaseModel):
     logprobs: list[TokenLogprob] | None = None
     parse_errors: list[str] = Field(default_factory=list)
     """Why blocks of the content that look like tool calls could not be read."""
+    cut_by_context: bool = False
+    """Cut (`finish_reason: length`) because the context window was full, not at the requested
+    `max_tokens` (llama.cpp shortens such answers silently; the client capped it to the room left)."""
 
     def calls(self) -> list[ToolCall]:
         return [make_call(c["name"], c["arguments"], c.get("id", "")) for c in self.tool_calls]
@@ -144,10 +150,14 @@ class _Endpoint:
         self.in_flight = 0
         self.name = config.name
         """The served model (asked from this server when config.name is empty)."""
+        self.asked_context = False
         self.down_until = 0.0
         """monotonic() time before which the server counts as down (after a failure)."""
         self.failures = 0
         """Consecutive failures (the down time doubles with each)."""
+        self.context = config.context_window or None
+        """The model's context window in tokens: configured, else learned (vLLM's /v1/models
+        `max_model_len`, a context-length error, an answer the server cut short of `max_tokens`)."""
 
     def weight(self, session: str) -> int:
         """Rendezvous-hashing weight of this server for a session (stable across runs and processes)."""
@@ -192,6 +202,8 @@ class ModelClient:
         """Everything this client's requests cost, per server (callers' ledgers count their own part)."""
         self._sticky: dict[str, _Endpoint] = {}
         """Session -> the server it stays on."""
+        self._sizes: dict[str, tuple[int, int]] = {}
+        """Session -> (characters, prompt tokens) of its last request: the next prompt's size estimate."""
         self._name = config.name
         self._format = config.tool_format if config.tool_format in ("native", "text") else ""
         if config.tool_format not in ("native", "text", "auto"):
@@ -297,6 +309,8 @@ class ModelClient:
             max_tokens=self.config.max_tokens if max_tokens is None else max_tokens,
             **extra,
         )
+        if max_tokens is None:
+            params["default_max_tokens"] = True  # `_fit` may leave a small context more room
         if logprobs:
             params["logprobs"] = True
             if top_logprobs:
@@ -376,12 +390,46 @@ class ModelClient:
 
     def _served_name(self, ep: _Endpoint) -> str:
         """The model to ask this server for: config.name, else the first it lists (asked once)."""
-        if not ep.name:
+        if not ep.name or ep.context is None and not ep.asked_context:
+            ep.asked_context = True
             models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
             if not models:
                 raise ModelError(f"{ep.url} lists no model under /v1/models")
-            ep.name = models[0].id
+            ep.name = ep.name or models[0].id
+            served = next((m for m in models if m.id == ep.name), models[0])
+            if isinstance(length := (served.model_extra or {}).get("max_model_len"), int):
+                ep.context = ep.context or length  # vLLM says; llama.cpp's server does not
         return ep.name
+
+    def _fit(self, params: dict, ep: _Endpoint, session: str | None) -> dict:
+        """`max_tokens` capped to the room the context leaves (when the server's context is known), so no
+        server shortens an answer unasked; a default leaves three quarters of a small context to the
+        conversation. The prompt's size is estimated from the session's previous request."""
+        if ep.context is None:
+            return params
+        wanted = params["max_tokens"]
+        if params.get("default_max_tokens"):
+            wanted = min(wanted, max(MIN_COMPLETION_TOKENS, ep.context // 4))
+        chars = len(json.dumps(params["messages"]))
+        before = self._sizes.get(session) if session is not None else None
+        estimate = before[1] + (chars - before[0]) // 3 if before else chars // 3
+        fitted = min(wanted, max(MIN_COMPLETION_TOKENS, ep.context - estimate))
+        return {**params, "max_tokens": fitted, "room_capped": fitted < wanted}
+
+    def _learn(self, ep: _Endpoint, sent: dict, result: ChatResult, session: str | None) -> None:
+        """Mark answers cut by the context, and learn the context window from them."""
+        usage = result.usage
+        if session is not None:
+            with self._lock:
+                self._sizes[session] = (len(json.dumps(sent["messages"])), usage.prompt_tokens)
+        for choice in result.choices:
+            if choice.finish_reason != "length":
+                continue
+            if len(result.choices) == 1 and 0 < usage.completion_tokens < sent["max_tokens"]:
+                choice.cut_by_context = True  # the server shortened it: the context ran out
+                ep.context = usage.prompt_tokens + usage.completion_tokens
+            elif sent.get("room_capped"):
+                choice.cut_by_context = True  # capped to the room left, and that ran out
 
     def _call(
         self,
@@ -400,8 +448,11 @@ class ModelClient:
                     retry = int(repeat or attempt.retry_state.attempt_number > 1)
                     started = time.monotonic()
                     try:
+                        name = self._served_name(ep)
+                        sent = self._fit(params, ep, session)
+                        body = {k: v for k, v in sent.items() if k not in _PRIVATE}
                         response = ep.client.chat.completions.create(
-                            model=self._served_name(ep), timeout=self.config.timeout, **params
+                            model=name, timeout=self.config.timeout, **body
                         )
                     except openai.OpenAIError as exc:
                         self._mark(ep, _server_failed(exc))
@@ -409,6 +460,7 @@ class ModelClient:
                         raise
                     self._mark(ep, False)
                     result = self._result(response, ep.url, time.monotonic() - started)
+                    self._learn(ep, sent, result, session)
                     result.usage.retries = retry
                     record(result.usage, ep.url, self.ledger, ledger)
                     return result
@@ -419,6 +471,9 @@ class ModelClient:
                 f" (status {status})" if status else ""
             )
             if isinstance(exc, openai.APIStatusError) and (full := _context_error(exc, prefix)):
+                if full.limit:
+                    for ep in self._endpoints:  # one model behind the client: each server's window
+                        ep.context = ep.context or full.limit
                 raise full from exc
             raise ModelError(f"{prefix}: {getattr(exc, 'message', exc)}") from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")

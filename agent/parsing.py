@@ -57,7 +57,9 @@ class ToolCall:
 
     def to_text(self) -> str:
         """The call as the model sent it, as text (for a history that must not hold it as a tool call)."""
-        return f'<tool_call>\n{{"name": {json.dumps(self.name)}, "arguments": {self.arguments}}}\n</tool_call>'
+        return (
+            f'<tool_call>\n{{"name": {json.dumps(self.name)}, "arguments": {self.arguments}}}\n</tool_call>'
+        )
 
 
 def decode_arguments(raw: str | dict | None) -> tuple[dict, str]:

@@ -141,7 +141,9 @@ def _tokens(choice: Any) -> list[Any]:
 
 def _thinking(choice: Any) -> bool:
     """Did the answer open a reasoning block (the verdict is after it)?"""
-    first = next((str(_get(t, "token") or "") for t in _tokens(choice) if str(_get(t, "token") or "").strip()), "")
+    first = next(
+        (str(_get(t, "token") or "") for t in _tokens(choice) if str(_get(t, "token") or "").strip()), ""
+    )
     return bool(_REASONING_START.match(first.strip())) or bool(_get(choice, "reasoning"))
 
 
@@ -258,7 +260,9 @@ class Judge:
     def _samples(self, messages: list[dict], k: int) -> list[Any]:
         """k sampled answers: one request with `n=k`, then one request per answer the server left out
         (llama.cpp ignores `n`)."""
-        ask = dict(temperature=self.config.judge_temperature, max_tokens=max(self.max_tokens, 8), **self._extra)
+        ask = dict(
+            temperature=self.config.judge_temperature, max_tokens=max(self.max_tokens, 8), **self._extra
+        )
         choices = _choices(self.model.chat(messages, n=k, **ask))[:k]
         for _ in range(k - len(choices)):
             choices += _choices(self.model.chat(messages, n=1, **ask))[:1]

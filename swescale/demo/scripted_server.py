@@ -23,7 +23,8 @@ for `n > 1` it is called n times. A reply (a dict or a `Reply`) may hold:
 - `reasoning`: sent as the message's `reasoning_content`, as vLLM's reasoning parsers do.
 
 Servers differ: `json_history=True` refuses histories whose tool-call arguments are not JSON (vLLM),
-`honour_n=False` answers one choice whatever `n` asks (llama.cpp).
+`honour_n=False` answers one choice whatever `n` asks (llama.cpp), `context_window=N` refuses prompts and
+cuts answers as llama.cpp does with an N-token context.
 
 `ConversationPolicy` replays one script (list of replies) per trajectory; `Router` sends requests of
 different kinds (e.g. judge prompts) to different policies.
@@ -120,6 +121,7 @@ class ScriptedServer:
         *,
         json_history: bool = False,
         honour_n: bool = True,
+        context_window: int = 0,
     ):
         self.policy = policy
         self.model = model
@@ -127,6 +129,9 @@ class ScriptedServer:
         """Refuse (400) a request whose history holds tool-call arguments that are not JSON, as vLLM does."""
         self.honour_n = honour_n
         """False: one choice whatever `n` asks, as llama.cpp's server does."""
+        self.context_window = context_window
+        """As llama.cpp with this many tokens of context (0: none): a prompt that does not fit is refused
+        (400, llama-cpp-python's message), an answer that does not fit is cut silently (`length`)."""
         self.requests: list[dict] = []
         """JSON bodies of the chat requests received, in arrival order."""
         self.errors: list[str] = []
@@ -208,6 +213,23 @@ class ScriptedServer:
                 cached_tokens = reply.usage.get("cached_tokens", cached_tokens)
         if any(r.usage and "completion_tokens" in r.usage for r in replies):
             completion_tokens = sum((r.usage or {}).get("completion_tokens", 0) for r in replies)
+        if self.context_window:
+            if prompt_tokens >= self.context_window:
+                asked = body.get("max_tokens") or 0
+                message = (
+                    f"This model's maximum context length is {self.context_window} tokens. However, you "
+                    f"requested {prompt_tokens + asked} tokens ({prompt_tokens} in the messages, {asked} in "
+                    "the completion). Please reduce the length of the messages or completion."
+                )
+                return 400, {"error": {"message": message, "type": "invalid_request_error", "code": 400}}
+            room = self.context_window - prompt_tokens
+            limit = min(room, body.get("max_tokens") or room)
+            if completion_tokens > limit:  # cut where the tokens ran out, as llama.cpp does
+                completion_tokens = limit
+                for choice in choices:
+                    choice["finish_reason"] = "length"
+                    choice["message"].pop("tool_calls", None)
+                    choice["message"]["content"] = (choice["message"]["content"] or "")[: limit * 4]
         return 200, {
             "id": f"chatcmpl-scripted-{call_id}",
             "object": "chat.completion",

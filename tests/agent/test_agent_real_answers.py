@@ -7,8 +7,12 @@ import json
 
 import pytest
 
+from agent.agent import run_trajectory
+from agent.model import ModelClient
 from agent.result import ExitStatus
 from agent.trajectory import load_trajectory
+from swescale.config import AgentConfig, ModelConfig, SwescaleConfig
+from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from tests.agent.test_agent_loop import assert_fixes, call, run, text_call
 
 pytestmark = pytest.mark.docker
@@ -140,13 +144,17 @@ def test_empty_answer_gets_one_format_error_turn(repo_sandbox, task, tmp_path):
     assert_fixes(repo_sandbox, result.patch)
 
 
+AT_LIMIT = {"completion_tokens": 4096}
+"""A cut at `max_tokens` spends all of it (fewer tokens would mean the context ran out)."""
+
+
 def test_answer_cut_at_max_tokens_runs_nothing(repo_sandbox, task, tmp_path):
     """A cut call may be incomplete (here the cut command would create a file): it is not run."""
     cut_text = "<function=bash>\n<parameter=command>\ntouch /testbed/CUT_RAN && sed -i 's/a/"
     cut_native = {"tool_calls": [{"name": "bash", "arguments": {"command": "touch /testbed/CUT_RAN"}}]}
     script = [
         text_call("bash", command="cat calc/ops.py"),
-        {"content": cut_text, "finish_reason": "length"},
+        {"content": cut_text, "finish_reason": "length", "usage": AT_LIMIT},
         {**text_call("bash", command=FIX)},
         {"content": "<function=submit>\n</function>"},
     ]
@@ -160,7 +168,7 @@ def test_answer_cut_at_max_tokens_runs_nothing(repo_sandbox, task, tmp_path):
         repo_sandbox,
         task,
         tmp_path / "native",
-        [[LOOK, {**cut_native, "finish_reason": "length"}, call("submit")]],
+        [[LOOK, {**cut_native, "finish_reason": "length", "usage": AT_LIMIT}, call("submit")]],
     )
     assert result.exit_status == ExitStatus.submitted
     assert "tool_calls" not in assistant_messages(server)[1]  # no call without its tool answer
@@ -185,8 +193,6 @@ def test_context_length_error_stops_cleanly_with_the_diff(repo_sandbox, task, tm
             return {"status": 400, "content": VLLM_FULL}
         return inner(request)
 
-    from swescale.demo.scripted_server import ConversationPolicy
-
     inner = ConversationPolicy([inner_script])
     result, server = run(repo_sandbox, task, tmp_path, policy=full)
     assert result.exit_status == ExitStatus.context_exceeded and "maximum context length" in result.error
@@ -195,7 +201,6 @@ def test_context_length_error_stops_cleanly_with_the_diff(repo_sandbox, task, tm
 
 
 def test_completion_that_does_not_fit_is_retried_with_the_room_left(repo_sandbox, task, tmp_path):
-    from swescale.demo.scripted_server import ConversationPolicy
 
     inner = ConversationPolicy([[call("bash", command=FIX), call("submit")]])
 
@@ -206,7 +211,28 @@ def test_completion_that_does_not_fit_is_retried_with_the_room_left(repo_sandbox
 
     result, server = run(repo_sandbox, task, tmp_path, policy=room)
     assert result.exit_status == ExitStatus.submitted, result.error
-    assert [r["max_tokens"] for r in server.requests] == [4096, 2192, 4096, 2192]
+    # the error told the context (8192): the default leaves three quarters of it to the conversation
+    assert [r["max_tokens"] for r in server.requests] == [4096, 2048, 2048]
+    assert_fixes(repo_sandbox, result.patch)
+
+
+def test_answer_cut_by_a_full_context_is_told_as_such(repo_sandbox, task, tmp_path):
+    """llama.cpp shortens an answer that does not fit silently: the model is told the context ran out (not
+    the completion limit), the cut answer is not kept whole, and later requests ask only for the room left."""
+    ramble = {"content": "Let me think about this. " * 3000, "usage": {"completion_tokens": 9000}}
+    policy = ConversationPolicy([[LOOK, ramble, call("bash", command=FIX), call("submit")]])
+    with ScriptedServer(policy, json_history=True, context_window=5000) as server:
+        config = SwescaleConfig(
+            model=ModelConfig(urls=[server.url], tool_format="native", retries=0, timeout=30),
+            agent=AgentConfig(context_tokens=0),
+        )
+        result = run_trajectory(task, repo_sandbox, ModelClient(config.model), config, tmp_path, "ctx-1")
+    assert result.exit_status == ExitStatus.submitted, result.error
+    assert observations(result)[1].startswith("Your answer was cut off because the conversation filled")
+    kept = assistant_messages(server)[1]["content"]
+    assert len(kept) < 2100 and kept.endswith("[... the rest of this cut answer is not kept ...]")
+    sent = [r["max_tokens"] for r in server.requests]
+    assert sent[:2] == [4096, 4096] and all(m <= 5000 // 4 for m in sent[2:])
     assert_fixes(repo_sandbox, result.patch)
 
 

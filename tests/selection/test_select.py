@@ -148,7 +148,11 @@ def test_a_judge_that_was_asked_and_failed_keeps_the_judged_threshold():
     )
     decision = select(table, SelectionConfig(abstain_threshold=0.5, abstain_threshold_unjudged=0.2))
     assert decision.evidence["j"] is None and decision.confidence == 0.25
-    assert decision.abstained and "< 0.50" in decision.reason and "the judge was asked and failed" in decision.reason
+    assert (
+        decision.abstained
+        and "< 0.50" in decision.reason
+        and "the judge was asked and failed" in decision.reason
+    )
 
 
 def test_no_viable_candidate():
