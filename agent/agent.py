@@ -158,10 +158,16 @@ class Agent:
         if self.cancel is not None and self.cancel.is_set():
             return ExitStatus.cancelled
         if self.steps >= self.config.max_steps:
+            self.error = f"step limit: {self.steps} steps (agent.max_steps)"
             return ExitStatus.step_limit
-        if self.usage.total_tokens >= self.config.max_tokens:
+        if (spent := self.usage.spent_tokens) >= self.config.max_tokens:
+            self.error = (
+                f"token budget spent: {spent} new prompt and completion tokens >= {self.config.max_tokens} "
+                "(agent.max_tokens)"
+            )
             return ExitStatus.token_limit
-        if time.monotonic() - self.started >= self.config.max_seconds:
+        if (seconds := time.monotonic() - self.started) >= self.config.max_seconds:
+            self.error = f"time limit: {seconds:.0f} s >= {self.config.max_seconds:.0f} s (agent.max_seconds)"
             return ExitStatus.time_limit
         return None
 

@@ -43,7 +43,9 @@ class AgentConfig(Section):
     max_steps: int = 40
     """Step limit of one trajectory; at the limit the current diff is submitted."""
     max_tokens: int = 200_000
-    """Token limit (prompt + completion, summed over calls) of one trajectory."""
+    """Token limit of one trajectory in what its calls cost a server: new prompt tokens (past the prefix
+    cache: a step re-sends the history, which is not counted again) plus completion tokens
+    (`Usage.spent_tokens`). A 40-step trajectory reading ~6,000-character observations spends ~80k."""
     max_seconds: float = 1800.0
     """Wall-time limit of one trajectory, in seconds."""
     max_format_errors: int = 3

@@ -417,11 +417,17 @@ class ModelClient:
         return {**params, "max_tokens": fitted, "room_capped": fitted < wanted}
 
     def _learn(self, ep: _Endpoint, sent: dict, result: ChatResult, session: str | None) -> None:
-        """Mark answers cut by the context, and learn the context window from them."""
+        """Count the new prompt tokens; mark answers cut by the context, and learn the window from them."""
         usage = result.usage
+        before = 0
         if session is not None:
             with self._lock:
+                before = self._sizes.get(session, (0, 0))[1]
                 self._sizes[session] = (len(json.dumps(sent["messages"])), usage.prompt_tokens)
+        fresh = (
+            usage.prompt_tokens - usage.cached_tokens if usage.cached_tokens else usage.prompt_tokens - before
+        )
+        usage.new_prompt_tokens = max(0, min(usage.prompt_tokens, fresh))
         for choice in result.choices:
             if choice.finish_reason != "length":
                 continue

@@ -27,6 +27,9 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     """Prompt tokens the server served from its prefix cache (when its answer says)."""
+    new_prompt_tokens: int = 0
+    """Prompt tokens the server had to process: past its prefix cache (`cached_tokens` when it reports
+    them, else the prompt's growth over the conversation's previous request; the whole prompt at first)."""
     calls: int = 0
     """Answered requests."""
     retries: int = 0
@@ -39,6 +42,12 @@ class Usage(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def spent_tokens(self) -> int:
+        """What the requests cost a prefix-caching server: new prompt tokens plus completion tokens (a
+        conversation re-sends its history each step; summing whole prompts grows quadratically)."""
+        return self.new_prompt_tokens + self.completion_tokens
 
     def add(self, other: Usage) -> None:
         for name in Usage.model_fields:

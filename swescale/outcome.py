@@ -100,6 +100,8 @@ class SolveOutcome(BaseModel):
     test-writing) ended `model_error` and no patch was chosen (the model never got to try)."""
     error: str = ""
     """What failed, with the first trajectory's error (empty unless `error_class` is set)."""
+    trajectory_stops: dict[str, str] = Field(default_factory=dict)
+    """Why each trajectory ended, by id: its exit status and, unless it submitted, the limit or error."""
     judge_failures: int = 0
     """Candidates the judge was asked about and gave no judgement for (a failed request, no verdict),
     summed over generations; such a decision keeps the judged threshold."""

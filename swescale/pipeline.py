@@ -357,6 +357,7 @@ class SolveRun:
         outcome.stages = self.stages.costs()
         outcome.server_metrics = metrics.summary()
         outcome.decision = decision
+        outcome.trajectory_stops = {r.trajectory_id: _stop(r) for r in self.results}
         if outcome.interrupted:
             outcome.reason = "interrupted: finished trajectories are kept in the run directory"
         elif decision is None:
@@ -383,6 +384,12 @@ class SolveRun:
         clients = [c for c in (self.model, self.judge) if c is not None]
         urls = [u for c in clients for u in c.config.urls]
         return MetricsSampler(urls, self.config.serve.metrics_interval, self.run_dir / "metrics.jsonl")
+
+
+def _stop(result: TrajectoryResult) -> str:
+    """A trajectory's exit status and, when it did not submit, why (the error's first line)."""
+    why = (result.error or "").strip().splitlines()
+    return f"{result.exit_status}: {why[0][:300]}" if why else str(result.exit_status)
 
 
 def _solved(result: TrajectoryResult) -> bool:

@@ -349,3 +349,22 @@ def test_replay_recorded_trajectory(repo_sandbox, task, tmp_path):
     again, server = run(repo_sandbox, task, tmp_path / "b", policy=policy)
     assert again.exit_status == ExitStatus.submitted and again.patch == first.patch
     assert server.requests[0]["messages"] == load_trajectory(first.trajectory_file).request_messages(0)
+
+
+def test_token_budget_counts_what_a_server_spends_so_a_long_trajectory_reaches_its_fix(
+    repo_sandbox, task, tmp_path
+):
+    """26 reads of ~6,000 characters, then the fix: summed whole prompts pass 200k tokens by step ~15;
+    new prompt tokens (the prompt's growth) plus completions do not, and the trajectory submits."""
+    read = "python3 -c 'print(\"x\" * 6000)' && echo {}"
+    script = [call("bash", command=read.format(i)) for i in range(33)]
+    script += [call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"), call("submit")]
+    result, server = run(repo_sandbox, task, tmp_path, [script])
+    assert result.exit_status == ExitStatus.submitted, result.error
+    assert result.steps == 35 and result.usage.total_tokens > 200_000
+    assert result.usage.new_prompt_tokens < result.usage.prompt_tokens // 5
+    assert_fixes(repo_sandbox, result.patch)
+
+    result, _ = run(repo_sandbox, task, tmp_path / "small", [script], max_tokens=30_000)
+    assert result.exit_status == ExitStatus.token_limit and 15 < result.steps < 30
+    assert result.error.startswith("token budget spent:") and "(agent.max_tokens)" in result.error

@@ -207,6 +207,7 @@ def test_dead_model_server_is_an_error_not_an_abstention(demo_env, demo_repo, tm
     assert code == EXIT_CANNOT_START
     assert not run["abstained"] and run["error_class"] == "model-server"
     assert "all 3 trajectories ended model_error" in run["error"] and "engine dead" in run["error"]
+    assert run["trajectory_stops"]["testgen-0"].startswith("model_error: model call failed")
     results = last_results(tmp_path / "run")
     assert sorted(r.trajectory_id for r in results) == ["g0-t0", "g0-t1", "testgen-0"]
     assert trajectory_failures(results)[1].startswith("3 of 3 trajectories failed")
