@@ -184,13 +184,16 @@ class Agent:
             result = self.model.chat(self.messages, tools=self.schemas, session=session, ledger=self.ledger)
         except ContextLengthError as exc:
             step.error = self.error = str(exc)
+            step.attempts, step.retry_seconds = exc.attempts, exc.retry_seconds
             return ExitStatus.context_exceeded
         except ModelError as exc:
             step.error = self.error = str(exc)
+            step.attempts, step.retry_seconds = exc.attempts, exc.retry_seconds
             return ExitStatus.model_error
         finally:
             step.model_seconds = time.monotonic() - t0
         step.response, step.usage, step.server = result.raw, result.usage, result.url
+        step.attempts, step.retry_seconds = result.attempts, result.retry_seconds
         choice = result.choices[0] if result.choices else Choice()
         step.reasoning, step.finish_reason = choice.reasoning, choice.finish_reason or ""
         calls = choice.calls()

@@ -77,6 +77,11 @@ _PROMPT = re.compile(r"(\d+) (?:input tokens|tokens? in the messages|in the mess
 class ModelError(RuntimeError):
     """A model call failed after all retries (or with a non-retryable error)."""
 
+    def __init__(self, message: str, attempts: int = 1, retry_seconds: float = 0.0):
+        super().__init__(message)
+        self.attempts, self.retry_seconds = attempts, retry_seconds
+        """Requests sent, and the seconds they and the waits between them took."""
+
 
 class ContextLengthError(ModelError):
     """The server refused the request (400) because prompt plus completion exceed the model's context."""
@@ -136,6 +141,10 @@ class ChatResult(BaseModel):
     model: str = ""
     url: str = ""
     tool_format: str = "native"
+    attempts: int = 1
+    """Requests sent for this answer (more than one after failures: timeouts, lost connections, 5xx)."""
+    retry_seconds: float = 0.0
+    """Seconds before the request that was answered: failed attempts and the waits between them."""
     raw: dict = Field(default_factory=dict)
     """The server's JSON answer."""
 
@@ -448,6 +457,7 @@ class ModelClient:
         """One request with tenacity's retries, each attempt recorded; `repeat`: the first attempt
         already repeats a failed request."""
         retrying = self._retrying(retries, failover=True)
+        begun = mark = time.monotonic()  # mark: the end of the last failed attempt
         try:
             for attempt in retrying:
                 with attempt, self._endpoint(session) as ep:  # a failed server is skipped by the next one
@@ -462,16 +472,24 @@ class ModelClient:
                         )
                     except openai.OpenAIError as exc:
                         self._mark(ep, _server_failed(exc))
-                        record(Usage(errors=1, retries=retry), ep.url, self.ledger, ledger)
+                        now = time.monotonic()  # the failed attempt and the wait before it are lost
+                        timeout = int(isinstance(exc, openai.APITimeoutError))
+                        failed = Usage(errors=1, retries=retry, timeouts=timeout, retry_seconds=now - mark)
+                        record(failed, ep.url, self.ledger, ledger)
+                        mark = now
                         raise
                     self._mark(ep, False)
                     result = self._result(response, ep.url, time.monotonic() - started)
                     self._learn(ep, sent, result, session)
                     result.usage.retries = retry
+                    result.usage.retry_seconds = started - mark if retry else 0.0
+                    result.attempts = attempt.retry_state.attempt_number
+                    result.retry_seconds = started - begun if result.attempts > 1 else 0.0
                     record(result.usage, ep.url, self.ledger, ledger)
                     return result
         except openai.OpenAIError as exc:
             n = retrying.statistics.get("attempt_number", 1)
+            lost = time.monotonic() - begun
             status = getattr(exc, "status_code", None)
             prefix = f"model call failed after {n} attempt{'s' if n > 1 else ''}" + (
                 f" (status {status})" if status else ""
@@ -480,8 +498,9 @@ class ModelClient:
                 if full.limit:
                     for ep in self._endpoints:  # one model behind the client: each server's window
                         ep.context = ep.context or full.limit
+                full.attempts, full.retry_seconds = n, lost
                 raise full from exc
-            raise ModelError(f"{prefix}: {getattr(exc, 'message', exc)}") from exc
+            raise ModelError(f"{prefix}: {getattr(exc, 'message', exc)}", n, lost) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     def _result(self, response: Any, url: str, seconds: float) -> ChatResult:

@@ -36,6 +36,10 @@ class Usage(BaseModel):
     """Requests that repeated an earlier one that failed (the client's backoff, or a cut completion)."""
     errors: int = 0
     """Requests that failed (an error status, a timeout, a lost connection)."""
+    timeouts: int = 0
+    """Of the failed requests, those the client gave up waiting for (`model.timeout`)."""
+    retry_seconds: float = 0.0
+    """Time lost to failed requests and the waits before sending them again."""
     seconds: float = 0.0
     """Time the answered requests took (a trajectory's result holds its wall time instead)."""
 

@@ -41,6 +41,7 @@ def run(
     mode="fix",
     cancel=None,
     retries=2,
+    timeout=30,
     **agent,
 ):
     agent.setdefault("context_tokens", 0)
@@ -48,7 +49,7 @@ def run(
     with ScriptedServer(policy or ConversationPolicy(scripts), json_history=True) as server:
         config = SwescaleConfig(
             model=ModelConfig(
-                urls=[server.url], tool_format=tool_format, retries=retries, backoff=0.01, timeout=30
+                urls=[server.url], tool_format=tool_format, retries=retries, backoff=0.01, timeout=timeout
             ),
             agent=AgentConfig(**agent),
         )
@@ -209,6 +210,32 @@ def test_server_error_then_recovery(repo_sandbox, task, tmp_path):
     assert result.exit_status == ExitStatus.submitted
     assert len(server.requests) == 4 and result.usage.calls == 2
     assert_fixes(repo_sandbox, result.patch)
+
+
+def test_retries_and_timeouts_leave_a_trace_in_the_trajectory(repo_sandbox, task, tmp_path):
+    """A step that took a client timeout and a 500 before its answer says so (attempts, seconds lost), and
+    so does the trajectory's usage (what run.json sums)."""
+    inner = ConversationPolicy(
+        [[call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"), call("submit")]]
+    )
+    calls = {"n": 0}
+
+    def slow_then_failing(request):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return {**call("bash", command="true"), "delay": 2.5}  # the client gives up after 1 s
+        if calls["n"] == 3:
+            return {"status": 500, "delay": 0.3}
+        return inner(request)
+
+    result, _ = run(repo_sandbox, task, tmp_path, policy=slow_then_failing, timeout=1)
+    assert result.exit_status == ExitStatus.submitted, result.error
+    steps = load_trajectory(result.trajectory_file).steps
+    assert [s.attempts for s in steps] == [1, 3]
+    assert steps[0].retry_seconds == 0.0 and 1.2 < steps[1].retry_seconds < steps[1].model_seconds
+    usage = result.usage
+    assert (usage.calls, usage.errors, usage.timeouts, usage.retries) == (2, 2, 1, 2)
+    assert usage.retry_seconds == pytest.approx(steps[1].retry_seconds, abs=0.05)
 
 
 def test_model_error_keeps_the_diff(repo_sandbox, task, tmp_path):
