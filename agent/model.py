@@ -14,7 +14,10 @@ content into `tool_calls`. In both formats `chat` splits reasoning off the answe
 calls the model wrote into its content (`agent.parsing.parse_content_calls`).
 
 A 400 answer saying the context is full raises `ContextLengthError`; when only the completion does not
-fit, `chat` first retries once with `max_tokens` cut to the room left.
+fit, `chat` first retries once with `max_tokens` cut to the room left. Each server's context window is
+learned once (config, vLLM's /v1/models, such an error, or an answer the server cut short of `max_tokens`,
+as llama.cpp does silently); then `max_tokens` is capped to the room left, and an answer cut by a full
+context is marked `Choice.cut_by_context`.
 
 Replicas: `chat(..., session=trajectory_id)` keeps a conversation on one server (its prefix cache), first
 chosen by rendezvous hashing of the session id, so the choice is stable and only a failed server's
@@ -23,8 +26,8 @@ to another server at once; the session stays there. Calls without a session go t
 `usage_by_server` records which server served what. With an empty `config.name` every server's own
 model is asked for (a mix of models behind one client).
 
-Usage: every request is recorded once, when it ends (answered: tokens, cached tokens, a call; failed: an
-error; sent again after a failure: a retry), per server, in the client's `ledger` and in the `ledger` the
+Usage: every request is recorded once, when it ends (answered: tokens, cached and new prompt tokens, a
+call; failed: an error, a timeout, the seconds lost; sent again after a failure: a retry), per server, in the client's `ledger` and in the `ledger` the
 caller passes to `chat`. `ModelView` is the client seen from one ledger (a run's stage, say), for code that
 calls `chat` without one.
 """
@@ -413,7 +416,9 @@ class ModelClient:
     def _fit(self, params: dict, ep: _Endpoint, session: str | None) -> dict:
         """`max_tokens` capped to the room the context leaves (when the server's context is known), so no
         server shortens an answer unasked; a default leaves three quarters of a small context to the
-        conversation. The prompt's size is estimated from the session's previous request."""
+        conversation. The prompt's size is estimated from the session's previous request (4 characters a
+        token for what is new; an estimate too low is safe: a server that then shortens the answer is
+        caught by `_learn`)."""
         if ep.context is None:
             return params
         wanted = params["max_tokens"]
@@ -421,7 +426,7 @@ class ModelClient:
             wanted = min(wanted, max(MIN_COMPLETION_TOKENS, ep.context // 4))
         chars = len(json.dumps(params["messages"]))
         before = self._sizes.get(session) if session is not None else None
-        estimate = before[1] + (chars - before[0]) // 3 if before else chars // 3
+        estimate = before[1] + (chars - before[0]) // 4 if before else chars // 4
         fitted = min(wanted, max(MIN_COMPLETION_TOKENS, ep.context - estimate))
         return {**params, "max_tokens": fitted, "room_capped": fitted < wanted}
 
