@@ -401,10 +401,16 @@ class ModelClient:
                 ep.down_until, ep.failures = 0.0, 0
 
     def _served_name(self, ep: _Endpoint) -> str:
-        """The model to ask this server for: config.name, else the first it lists (asked once)."""
+        """The model to ask this server for: config.name, else the first it lists (asked once, with the
+        context window where the server says it)."""
         if not ep.name or ep.context is None and not ep.asked_context:
             ep.asked_context = True
-            models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
+            try:
+                models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
+            except openai.APIStatusError:
+                if ep.name:  # the name is configured: a server without /v1/models is served all the same
+                    return ep.name
+                raise
             if not models:
                 raise ModelError(f"{ep.url} lists no model under /v1/models")
             ep.name = ep.name or models[0].id
