@@ -15,8 +15,8 @@ calls the model wrote into its content (`agent.parsing.parse_content_calls`).
 
 A 400 answer saying the context is full raises `ContextLengthError`; when only the completion does not
 fit, `chat` first retries once with `max_tokens` cut to the room left. Each server's context window is
-learned once (config, vLLM's /v1/models, such an error, or an answer the server cut short of `max_tokens`,
-as llama.cpp does silently); then `max_tokens` is capped to the room left, and an answer cut by a full
+learned once (config, vLLM's /v1/models, llama.cpp's /props, such an error, or an answer the server cut
+short of `max_tokens`, as llama-cpp-python does silently); then `max_tokens` is capped to the room left, and an answer cut by a full
 context is marked `Choice.cut_by_context`.
 
 Replicas: `chat(..., session=trajectory_id)` keeps a conversation on one server (its prefix cache), first
@@ -40,6 +40,7 @@ import json
 import re
 import threading
 import time
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from typing import Any
@@ -416,7 +417,8 @@ class ModelClient:
             ep.name = ep.name or models[0].id
             served = next((m for m in models if m.id == ep.name), models[0])
             if isinstance(length := (served.model_extra or {}).get("max_model_len"), int):
-                ep.context = ep.context or length  # vLLM says; llama.cpp's server does not
+                ep.context = ep.context or length  # vLLM says
+            ep.context = ep.context or _props_context(ep.url)  # llama.cpp's C++ server says here
         return ep.name
 
     def _fit(self, params: dict, ep: _Endpoint, session: str | None) -> dict:
@@ -554,6 +556,21 @@ class ModelClient:
             seconds=seconds,
         )
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)
+
+
+def _props_context(url: str) -> int | None:
+    """The context window llama.cpp's server gives under `/props` (next to `/v1`), or None (no such route:
+    vLLM, llama-cpp-python)."""
+    root = url.rstrip("/").removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(f"{root}/props", timeout=5) as answer:
+            props = json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(props, dict):
+        return None
+    n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None
 
 
 def _read_answer(choice: Choice, tools: list[dict] | None, fmt: str) -> None:

@@ -24,7 +24,8 @@ for `n > 1` it is called n times. A reply (a dict or a `Reply`) may hold:
 
 Servers differ: `json_history=True` refuses histories whose tool-call arguments are not JSON (vLLM),
 `honour_n=False` answers one choice whatever `n` asks (llama.cpp), `context_window=N` refuses prompts and
-cuts answers as llama.cpp does with an N-token context.
+cuts answers as llama.cpp does with an N-token context, `props={...}` answers `GET /props` (llama.cpp's
+C++ server says its context there).
 
 `ConversationPolicy` replays one script (list of replies) per trajectory; `Router` sends requests of
 different kinds (e.g. judge prompts) to different policies.
@@ -122,6 +123,7 @@ class ScriptedServer:
         json_history: bool = False,
         honour_n: bool = True,
         context_window: int = 0,
+        props: dict | None = None,
     ):
         self.policy = policy
         self.model = model
@@ -132,6 +134,8 @@ class ScriptedServer:
         self.context_window = context_window
         """As llama.cpp with this many tokens of context (0: none): a prompt that does not fit is refused
         (400, llama-cpp-python's message), an answer that does not fit is cut silently (`length`)."""
+        self.props = props
+        """The answer of `GET /props` (llama.cpp's C++ server has it; None: 404, as llama-cpp-python)."""
         self.requests: list[dict] = []
         """JSON bodies of the chat requests received, in arrival order."""
         self.errors: list[str] = []
@@ -317,6 +321,8 @@ class ScriptedServer:
                             ],
                         },
                     )
+                elif self.path.rstrip("/").endswith("/props") and server.props is not None:
+                    self._send(200, server.props)
                 else:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
