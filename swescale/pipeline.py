@@ -228,10 +228,11 @@ class SolveRun:
                 raise
             self.stages.spent("fix", time.monotonic() - started)
             if written is not None:
+                tests = written.result()  # every test-writing trajectory has been kept
                 rerun = any(r.mode == "test" and r.exit_status in RERUN_ON_RESUME for r in self.results)
                 if not rerun:  # a resumed run writes the tests again when a writer failed
-                    self.files.save_tests(written.result())
-                self.tests.extend(written.result())
+                    self.files.save_tests(tests)
+                self.tests.extend(tests)
         known = {t.test_id for t in self.tests}
         this_generation = [
             r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")
