@@ -32,6 +32,8 @@ from agent.usage import Ledger, Usage
 from envs.task import Task
 
 ROOT = "/testbed"
+CUT_ANSWER_KEPT = 2000
+"""Characters of an answer cut at the token limit that stay in the history (the rest only fills the context)."""
 
 
 class Model(Protocol):
@@ -156,10 +158,16 @@ class Agent:
         if self.cancel is not None and self.cancel.is_set():
             return ExitStatus.cancelled
         if self.steps >= self.config.max_steps:
+            self.error = f"step limit: {self.steps} steps (agent.max_steps)"
             return ExitStatus.step_limit
-        if self.usage.total_tokens >= self.config.max_tokens:
+        if (spent := self.usage.spent_tokens) >= self.config.max_tokens:
+            self.error = (
+                f"token budget spent: {spent} new prompt and completion tokens >= {self.config.max_tokens} "
+                "(agent.max_tokens)"
+            )
             return ExitStatus.token_limit
-        if time.monotonic() - self.started >= self.config.max_seconds:
+        if (seconds := time.monotonic() - self.started) >= self.config.max_seconds:
+            self.error = f"time limit: {seconds:.0f} s >= {self.config.max_seconds:.0f} s (agent.max_seconds)"
             return ExitStatus.time_limit
         return None
 
@@ -176,20 +184,26 @@ class Agent:
             result = self.model.chat(self.messages, tools=self.schemas, session=session, ledger=self.ledger)
         except ContextLengthError as exc:
             step.error = self.error = str(exc)
+            step.attempts, step.retry_seconds = exc.attempts, exc.retry_seconds
             return ExitStatus.context_exceeded
         except ModelError as exc:
             step.error = self.error = str(exc)
+            step.attempts, step.retry_seconds = exc.attempts, exc.retry_seconds
             return ExitStatus.model_error
         finally:
             step.model_seconds = time.monotonic() - t0
         step.response, step.usage, step.server = result.raw, result.usage, result.url
+        step.attempts, step.retry_seconds = result.attempts, result.retry_seconds
         choice = result.choices[0] if result.choices else Choice()
         step.reasoning, step.finish_reason = choice.reasoning, choice.finish_reason or ""
         calls = choice.calls()
         step.tool_calls = choice.tool_calls
         problem = self.answer_problem(choice, calls)
-        if problem:  # the answer's calls are not run; the model is told why
-            self.messages.append(self.assistant_message(choice.content or "", []))
+        if problem:  # the answer's calls are not run (kept as text in the history); the model is told why
+            content = self.as_text(choice.content or "", calls)
+            if choice.finish_reason == "length" and len(content) > CUT_ANSWER_KEPT:  # not kept whole
+                content = content[:CUT_ANSWER_KEPT] + "\n[... the rest of this cut answer is not kept ...]"
+            self.messages.append(self.assistant_message(content, []))
             status = self.format_error(step, problem)
         else:
             ignored = len(calls) - 1 if self.text_format else 0
@@ -203,12 +217,29 @@ class Agent:
 
     def answer_problem(self, choice: Choice, calls: list[ToolCall]) -> str:
         """Why the answer's calls cannot run (a cut answer, no call, an unreadable call), or ""."""
+        if choice.finish_reason == "length" and choice.cut_by_context:
+            return (
+                "Your answer was cut off because the conversation filled the model's context window, so "
+                "none of its tool calls ran. Little room is left: answer with one short tool call, view "
+                "smaller parts of files, or submit."
+            )
         if choice.finish_reason == "length":
             return (
                 "Your answer was cut off at the completion token limit before it ended, so none of its tool "
                 "calls ran (a cut call may be incomplete). Answer more briefly: shorter reasoning, and split "
                 "long edits or files into several smaller calls."
             )
+        unreadable = [c for c in calls if c.error]
+        if unreadable:  # kept as text: a history holding them as calls is refused by servers that parse it
+            return (
+                "Your tool call could not be read: "
+                + "; ".join(f"`{c.name}`: {c.error}" for c in unreadable)
+                + "."
+            )
+        runnable = calls[:1] if self.text_format else calls
+        if runnable and all(c.name not in self.toolset.tools for c in runnable):
+            names = ", ".join(f"`{c.name}`" for c in runnable)
+            return f"There is no tool {names} (the format example's name is not a tool either)."
         if calls:
             return ""
         if choice.parse_errors:
@@ -216,6 +247,13 @@ class Agent:
         if not (choice.content or "").strip():
             return "Your answer was empty."
         return "Your answer did not contain a tool call."
+
+    def as_text(self, content: str, calls: list[ToolCall]) -> str:
+        """The answer's content with its native calls written in as text (they are not run); in the text
+        format the calls are in the content already."""
+        if self.text_format or not calls:
+            return content
+        return "\n".join(part for part in (content, *(c.to_text() for c in calls)) if part)
 
     def assistant_message(self, content: str, calls: list[ToolCall]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}

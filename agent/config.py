@@ -18,7 +18,11 @@ class ModelConfig(Section):
     temperature: float = 0.8
     """Sampling temperature of agent trajectories."""
     max_tokens: int = 4096
-    """Maximum completion tokens per model call."""
+    """Maximum completion tokens per model call; with a known context window, never more than the room the
+    prompt leaves, and at most a quarter of the window unless a caller asks for more."""
+    context_window: int = 0
+    """The model's context window in tokens; 0: learned from the server (vLLM's /v1/models, a context-length
+    error, an answer the server shortened, as llama.cpp does)."""
     timeout: float = 300.0
     """Timeout of one model call, in seconds."""
     retries: int = 4
@@ -39,7 +43,9 @@ class AgentConfig(Section):
     max_steps: int = 40
     """Step limit of one trajectory; at the limit the current diff is submitted."""
     max_tokens: int = 200_000
-    """Token limit (prompt + completion, summed over calls) of one trajectory."""
+    """Token limit of one trajectory in what its calls cost a server: new prompt tokens (past the prefix
+    cache: a step re-sends the history, which is not counted again) plus completion tokens
+    (`Usage.spent_tokens`). A 40-step trajectory reading ~6,000-character observations spends ~80k."""
     max_seconds: float = 1800.0
     """Wall-time limit of one trajectory, in seconds."""
     max_format_errors: int = 3

@@ -14,7 +14,10 @@ content into `tool_calls`. In both formats `chat` splits reasoning off the answe
 calls the model wrote into its content (`agent.parsing.parse_content_calls`).
 
 A 400 answer saying the context is full raises `ContextLengthError`; when only the completion does not
-fit, `chat` first retries once with `max_tokens` cut to the room left.
+fit, `chat` first retries once with `max_tokens` cut to the room left. Each server's context window is
+learned once (config, vLLM's /v1/models, llama.cpp's /props, such an error, or an answer the server cut
+short of `max_tokens`, as llama-cpp-python does silently); then `max_tokens` is capped to the room left, and an answer cut by a full
+context is marked `Choice.cut_by_context`.
 
 Replicas: `chat(..., session=trajectory_id)` keeps a conversation on one server (its prefix cache), first
 chosen by rendezvous hashing of the session id, so the choice is stable and only a failed server's
@@ -23,8 +26,8 @@ to another server at once; the session stays there. Calls without a session go t
 `usage_by_server` records which server served what. With an empty `config.name` every server's own
 model is asked for (a mix of models behind one client).
 
-Usage: every request is recorded once, when it ends (answered: tokens, cached tokens, a call; failed: an
-error; sent again after a failure: a retry), per server, in the client's `ledger` and in the `ledger` the
+Usage: every request is recorded once, when it ends (answered: tokens, cached and new prompt tokens, a
+call; failed: an error, a timeout, the seconds lost; sent again after a failure: a retry), per server, in the client's `ledger` and in the `ledger` the
 caller passes to `chat`. `ModelView` is the client seen from one ledger (a run's stage, say), for code that
 calls `chat` without one.
 """
@@ -33,9 +36,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import threading
 import time
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from typing import Any
@@ -60,6 +65,8 @@ PROBE_SCHEMA = {
 }
 
 
+_PRIVATE = ("default_max_tokens", "room_capped")
+"""Keys of a request's params that the client reads and never sends."""
 MIN_COMPLETION_TOKENS = 256
 """A request whose prompt leaves less room than this for the answer is a full context, not retried."""
 _CONTEXT_FULL = re.compile(
@@ -73,6 +80,11 @@ _PROMPT = re.compile(r"(\d+) (?:input tokens|tokens? in the messages|in the mess
 
 class ModelError(RuntimeError):
     """A model call failed after all retries (or with a non-retryable error)."""
+
+    def __init__(self, message: str, attempts: int = 1, retry_seconds: float = 0.0):
+        super().__init__(message)
+        self.attempts, self.retry_seconds = attempts, retry_seconds
+        """Requests sent, and the seconds they and the waits between them took."""
 
 
 class ContextLengthError(ModelError):
@@ -119,6 +131,9 @@ class Choice(BaseModel):
     logprobs: list[TokenLogprob] | None = None
     parse_errors: list[str] = Field(default_factory=list)
     """Why blocks of the content that look like tool calls could not be read."""
+    cut_by_context: bool = False
+    """Cut (`finish_reason: length`) because the context window was full, not at the requested
+    `max_tokens` (llama.cpp shortens such answers silently; the client capped it to the room left)."""
 
     def calls(self) -> list[ToolCall]:
         return [make_call(c["name"], c["arguments"], c.get("id", "")) for c in self.tool_calls]
@@ -130,6 +145,10 @@ class ChatResult(BaseModel):
     model: str = ""
     url: str = ""
     tool_format: str = "native"
+    attempts: int = 1
+    """Requests sent for this answer (more than one after failures: timeouts, lost connections, 5xx)."""
+    retry_seconds: float = 0.0
+    """Seconds before the request that was answered: failed attempts and the waits between them."""
     raw: dict = Field(default_factory=dict)
     """The server's JSON answer."""
 
@@ -144,10 +163,14 @@ class _Endpoint:
         self.in_flight = 0
         self.name = config.name
         """The served model (asked from this server when config.name is empty)."""
+        self.asked_context = False
         self.down_until = 0.0
         """monotonic() time before which the server counts as down (after a failure)."""
         self.failures = 0
         """Consecutive failures (the down time doubles with each)."""
+        self.context = config.context_window or None
+        """The model's context window in tokens: configured, else learned (vLLM's /v1/models
+        `max_model_len`, a context-length error, an answer the server cut short of `max_tokens`)."""
 
     def weight(self, session: str) -> int:
         """Rendezvous-hashing weight of this server for a session (stable across runs and processes)."""
@@ -192,6 +215,8 @@ class ModelClient:
         """Everything this client's requests cost, per server (callers' ledgers count their own part)."""
         self._sticky: dict[str, _Endpoint] = {}
         """Session -> the server it stays on."""
+        self._sizes: dict[str, tuple[int, int]] = {}
+        """Session -> (characters, prompt tokens) of its last request: the next prompt's size estimate."""
         self._name = config.name
         self._format = config.tool_format if config.tool_format in ("native", "text") else ""
         if config.tool_format not in ("native", "text", "auto"):
@@ -297,6 +322,8 @@ class ModelClient:
             max_tokens=self.config.max_tokens if max_tokens is None else max_tokens,
             **extra,
         )
+        if max_tokens is None:
+            params["default_max_tokens"] = True  # `_fit` may leave a small context more room
         if logprobs:
             params["logprobs"] = True
             if top_logprobs:
@@ -375,13 +402,62 @@ class ModelClient:
                 ep.down_until, ep.failures = 0.0, 0
 
     def _served_name(self, ep: _Endpoint) -> str:
-        """The model to ask this server for: config.name, else the first it lists (asked once)."""
-        if not ep.name:
-            models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
+        """The model to ask this server for: config.name, else the first it lists (asked once, with the
+        context window where the server says it)."""
+        if not ep.name or ep.context is None and not ep.asked_context:
+            ep.asked_context = True
+            try:
+                models = ep.client.models.list(timeout=min(self.config.timeout, 30)).data
+            except openai.APIStatusError:
+                if ep.name:  # the name is configured: a server without /v1/models is served all the same
+                    return ep.name
+                raise
             if not models:
                 raise ModelError(f"{ep.url} lists no model under /v1/models")
-            ep.name = models[0].id
+            ep.name = ep.name or models[0].id
+            served = next((m for m in models if m.id == ep.name), models[0])
+            if isinstance(length := (served.model_extra or {}).get("max_model_len"), int):
+                ep.context = ep.context or length  # vLLM says
+            ep.context = ep.context or _props_context(ep.url)  # llama.cpp's C++ server says here
         return ep.name
+
+    def _fit(self, params: dict, ep: _Endpoint, session: str | None) -> dict:
+        """`max_tokens` capped to the room the context leaves (when the server's context is known), so no
+        server shortens an answer unasked; a default leaves three quarters of a small context to the
+        conversation. The prompt's size is estimated from the session's previous request (4 characters a
+        token for what is new; an estimate too low is safe: a server that then shortens the answer is
+        caught by `_learn`)."""
+        if ep.context is None:
+            return params
+        wanted = params["max_tokens"]
+        if params.get("default_max_tokens"):
+            wanted = min(wanted, max(MIN_COMPLETION_TOKENS, ep.context // 4))
+        chars = len(json.dumps(params["messages"]))
+        before = self._sizes.get(session) if session is not None else None
+        estimate = before[1] + (chars - before[0]) // 4 if before else chars // 4
+        fitted = min(wanted, max(MIN_COMPLETION_TOKENS, ep.context - estimate))
+        return {**params, "max_tokens": fitted, "room_capped": fitted < wanted}
+
+    def _learn(self, ep: _Endpoint, sent: dict, result: ChatResult, session: str | None) -> None:
+        """Count the new prompt tokens; mark answers cut by the context, and learn the window from them."""
+        usage = result.usage
+        before = 0
+        if session is not None:
+            with self._lock:
+                before = self._sizes.get(session, (0, 0))[1]
+                self._sizes[session] = (len(json.dumps(sent["messages"])), usage.prompt_tokens)
+        fresh = (
+            usage.prompt_tokens - usage.cached_tokens if usage.cached_tokens else usage.prompt_tokens - before
+        )
+        usage.new_prompt_tokens = max(0, min(usage.prompt_tokens, fresh))
+        for choice in result.choices:
+            if choice.finish_reason != "length":
+                continue
+            if len(result.choices) == 1 and 0 < usage.completion_tokens < sent["max_tokens"]:
+                choice.cut_by_context = True  # the server shortened it: the context ran out
+                ep.context = usage.prompt_tokens + usage.completion_tokens
+            elif sent.get("room_capped"):
+                choice.cut_by_context = True  # capped to the room left, and that ran out
 
     def _call(
         self,
@@ -394,33 +470,50 @@ class ModelClient:
         """One request with tenacity's retries, each attempt recorded; `repeat`: the first attempt
         already repeats a failed request."""
         retrying = self._retrying(retries, failover=True)
+        begun = mark = time.monotonic()  # mark: the end of the last failed attempt
         try:
             for attempt in retrying:
                 with attempt, self._endpoint(session) as ep:  # a failed server is skipped by the next one
                     retry = int(repeat or attempt.retry_state.attempt_number > 1)
                     started = time.monotonic()
                     try:
+                        name = self._served_name(ep)
+                        sent = self._fit(params, ep, session)
+                        body = {k: v for k, v in sent.items() if k not in _PRIVATE}
                         response = ep.client.chat.completions.create(
-                            model=self._served_name(ep), timeout=self.config.timeout, **params
+                            model=name, timeout=self.config.timeout, **body
                         )
                     except openai.OpenAIError as exc:
                         self._mark(ep, _server_failed(exc))
-                        record(Usage(errors=1, retries=retry), ep.url, self.ledger, ledger)
+                        now = time.monotonic()  # the failed attempt and the wait before it are lost
+                        timeout = int(isinstance(exc, openai.APITimeoutError))
+                        failed = Usage(errors=1, retries=retry, timeouts=timeout, retry_seconds=now - mark)
+                        record(failed, ep.url, self.ledger, ledger)
+                        mark = now
                         raise
                     self._mark(ep, False)
                     result = self._result(response, ep.url, time.monotonic() - started)
+                    self._learn(ep, sent, result, session)
                     result.usage.retries = retry
+                    result.usage.retry_seconds = started - mark if retry else 0.0
+                    result.attempts = attempt.retry_state.attempt_number
+                    result.retry_seconds = started - begun if result.attempts > 1 else 0.0
                     record(result.usage, ep.url, self.ledger, ledger)
                     return result
         except openai.OpenAIError as exc:
             n = retrying.statistics.get("attempt_number", 1)
+            lost = time.monotonic() - begun
             status = getattr(exc, "status_code", None)
             prefix = f"model call failed after {n} attempt{'s' if n > 1 else ''}" + (
                 f" (status {status})" if status else ""
             )
             if isinstance(exc, openai.APIStatusError) and (full := _context_error(exc, prefix)):
+                if full.limit:
+                    for ep in self._endpoints:  # one model behind the client: each server's window
+                        ep.context = ep.context or full.limit
+                full.attempts, full.retry_seconds = n, lost
                 raise full from exc
-            raise ModelError(f"{prefix}: {getattr(exc, 'message', exc)}") from exc
+            raise ModelError(f"{prefix}: {getattr(exc, 'message', exc)}", n, lost) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     def _result(self, response: Any, url: str, seconds: float) -> ChatResult:
@@ -463,6 +556,21 @@ class ModelClient:
             seconds=seconds,
         )
         return ChatResult(choices=choices, usage=usage, model=response.model or "", url=url, raw=raw)
+
+
+def _props_context(url: str) -> int | None:
+    """The context window llama.cpp's server gives under `/props` (next to `/v1`), or None (no such route:
+    vLLM, llama-cpp-python)."""
+    root = url.rstrip("/").removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(f"{root}/props", timeout=5) as answer:
+            props = json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(props, dict):
+        return None
+    n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None
 
 
 def _read_answer(choice: Choice, tools: list[dict] | None, fmt: str) -> None:

@@ -46,11 +46,20 @@ class ToolCall:
     """Why the arguments could not be decoded."""
 
     def to_message(self) -> dict:
+        """The call as a native tool call of the history: arguments re-serialized as canonical JSON, so the
+        history is valid for servers that parse it (vLLM does); a call whose arguments did not parse has
+        none (keep it as text instead, `to_text`)."""
         return {
             "id": self.id,
             "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
+            "function": {"name": self.name, "arguments": json.dumps(self.args)},
         }
+
+    def to_text(self) -> str:
+        """The call as the model sent it, as text (for a history that must not hold it as a tool call)."""
+        return (
+            f'<tool_call>\n{{"name": {json.dumps(self.name)}, "arguments": {self.arguments}}}\n</tool_call>'
+        )
 
 
 def decode_arguments(raw: str | dict | None) -> tuple[dict, str]:

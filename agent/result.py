@@ -42,6 +42,6 @@ class TrajectoryResult(BaseModel):
     steps: int = 0
     usage: Usage = Field(default_factory=Usage)
     error: str = ""
-    """Why the trajectory ended abnormally, if it did."""
+    """Why the trajectory ended, unless it submitted (a limit and its value, the model's or sandbox's error)."""
     trajectory_file: str = ""
     """Path of the trajectory JSON."""

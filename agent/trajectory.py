@@ -36,6 +36,10 @@ class Step(BaseModel):
     server: str = ""
     """URL of the server (replica) that answered this step."""
     model_seconds: float = 0.0
+    attempts: int = 0
+    """Requests sent for this step's answer (more than one: the client retried failures)."""
+    retry_seconds: float = 0.0
+    """Of `model_seconds`, the time failed requests and the waits between them took."""
     tool_seconds: float = 0.0
     error: str = ""
 

@@ -27,18 +27,31 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     """Prompt tokens the server served from its prefix cache (when its answer says)."""
+    new_prompt_tokens: int = 0
+    """Prompt tokens the server had to process: past its prefix cache (`cached_tokens` when it reports
+    them, else the prompt's growth over the conversation's previous request; the whole prompt at first)."""
     calls: int = 0
     """Answered requests."""
     retries: int = 0
     """Requests that repeated an earlier one that failed (the client's backoff, or a cut completion)."""
     errors: int = 0
     """Requests that failed (an error status, a timeout, a lost connection)."""
+    timeouts: int = 0
+    """Of the failed requests, those the client gave up waiting for (`model.timeout`)."""
+    retry_seconds: float = 0.0
+    """Time lost to failed requests and the waits before sending them again."""
     seconds: float = 0.0
     """Time the answered requests took (a trajectory's result holds its wall time instead)."""
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def spent_tokens(self) -> int:
+        """What the requests cost a prefix-caching server: new prompt tokens plus completion tokens (a
+        conversation re-sends its history each step; summing whole prompts grows quadratically)."""
+        return self.new_prompt_tokens + self.completion_tokens
 
     def add(self, other: Usage) -> None:
         for name in Usage.model_fields:

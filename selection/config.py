@@ -16,7 +16,8 @@ class SelectionConfig(Section):
     """Confidence below which a decision with a judge score abstains (the best candidate is still recorded).
     Not measured on labelled pools yet (no verifier model here): a prior."""
     abstain_threshold_unjudged: float = 0.16
-    """The same for decisions without a judge score (no verifier model: agreement, the candidates' own tests
+    """The same for decisions where no judge was asked (no verifier model, or `verifier.judge` off; a judge
+    that was asked and failed keeps `abstain_threshold`): agreement, the candidates' own tests
     and regression evidence only), whose confidence has fewer signals. Chosen on SWE-bench Lite's real pool
     from the risk-coverage curve of benchmarks/selection_quality.py for precision 0.6 (docs/selection.md)."""
     ranking: list[str] = ["hybrid", "support", "length"]

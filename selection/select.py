@@ -19,7 +19,8 @@ viable cluster):
 
 The geometric mean makes contradicting evidence count: passing every generated test does not
 outweigh a judge that says no; broken regression tests scale everything down. Below `abstain_threshold`
-(`abstain_threshold_unjudged` when there is no judge score) the decision abstains; the best candidate is
+(`abstain_threshold_unjudged` when no judge was asked; a judge that was asked and failed keeps
+`abstain_threshold`, so a broken judge never lowers the bar) the decision abstains; the best candidate is
 still recorded in `best`.
 """
 
@@ -224,7 +225,11 @@ def select(
     decision.confidence = round(conf, 4)
     decision.evidence = evidence
     why = _explain(top, evidence, runner_up)
-    threshold = config.abstain_threshold if evidence["j"] is not None else config.abstain_threshold_unjudged
+    # a judge that was asked and gave no judgement keeps the judged bar: a broken judge never lowers it
+    judged = evidence["j"] is not None or bool(table.meta.get("judge_method"))
+    threshold = config.abstain_threshold if judged else config.abstain_threshold_unjudged
+    if evidence["j"] is None and judged:
+        why += "; no judgement (the judge was asked and failed): held to the judged threshold"
     if conf < threshold:
         decision.reason = f"abstain: confidence {conf:.2f} < {threshold:.2f}; best was {why}"
     else:

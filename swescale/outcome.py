@@ -8,7 +8,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from agent.result import TrajectoryResult
+from agent.result import ExitStatus, TrajectoryResult
 from agent.usage import Usage
 from selection.select import Decision
 from swescale.serve.metrics import ServerMetrics
@@ -75,6 +75,17 @@ class StageCost(BaseModel):
     tokens: int = 0
 
 
+def model_failure(results: list[TrajectoryResult]) -> str | None:
+    """Why a run is an error and not an abstention: every trajectory that ran (fix and test-writing, not
+    cancelled) ended `model_error`. Returns the message, or None."""
+    ran = [r for r in results if r.exit_status != ExitStatus.cancelled]
+    if not ran or any(r.exit_status != ExitStatus.model_error for r in ran):
+        return None
+    detail = (ran[0].error or "").strip().splitlines()
+    first = detail[0][:500] if detail else "no detail"
+    return f"the model server failed: all {len(ran)} trajectories ended model_error ({first})"
+
+
 class SolveOutcome(BaseModel):
     """What `solve` leaves: the decision, the chosen patch, and why the run stopped."""
 
@@ -84,6 +95,16 @@ class SolveOutcome(BaseModel):
     """The chosen patch; empty when abstaining or interrupted."""
     abstained: bool = True
     reason: str = ""
+    error_class: str = ""
+    """Set when the run failed rather than abstained: `model-server` when every trajectory (fix and
+    test-writing) ended `model_error` and no patch was chosen (the model never got to try)."""
+    error: str = ""
+    """What failed, with the first trajectory's error (empty unless `error_class` is set)."""
+    trajectory_stops: dict[str, str] = Field(default_factory=dict)
+    """Why each trajectory ended, by id: its exit status and, unless it submitted, the limit or error."""
+    judge_failures: int = 0
+    """Candidates the judge was asked about and gave no judgement for (a failed request, no verdict),
+    summed over generations; such a decision keeps the judged threshold."""
     stop_reasons: list[str] = Field(default_factory=list)
     generations: list[GenerationStats] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)

@@ -39,7 +39,7 @@ from sandbox import SandboxPool
 from selection.select import Decision
 from swescale.budget import Budget
 from swescale.config import SolveConfig, SwescaleConfig, judge_config
-from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome
+from swescale.outcome import GenerationStats, NullProgress, Progress, SolveOutcome, model_failure
 from swescale.refine import converged, render_parents
 from swescale.report import write_report
 from swescale.rundir import RERUN_ON_RESUME, RunDir
@@ -231,10 +231,11 @@ class SolveRun:
                 raise
             self.stages.spent("fix", time.monotonic() - started)
             if written is not None:
+                tests = written.result()  # every test-writing trajectory has been kept
                 rerun = any(r.mode == "test" and r.exit_status in RERUN_ON_RESUME for r in self.results)
                 if not rerun:  # a resumed run writes the tests again when a writer failed
-                    self.files.save_tests(written.result())
-                self.tests.extend(written.result())
+                    self.files.save_tests(tests)
+                self.tests.extend(tests)
         known = {t.test_id for t in self.tests}
         this_generation = [
             r for r in self.results if r.mode == "fix" and r.trajectory_id.startswith(f"g{generation}-")
@@ -351,6 +352,7 @@ class SolveRun:
             tests=self.tests,
             cache_dir=self.run_dir,  # one cache for the run: a generation re-runs no earlier cell
         )
+        self.outcome.judge_failures += (result[0].meta.get("judge_method") or {}).get("failed", 0)
         # the judge's and the selection trajectory's model time, the rest is running tests
         wall = time.monotonic() - started
         judge_seconds = min(wall, judge.total.seconds)
@@ -379,6 +381,7 @@ class SolveRun:
         outcome.stages = self.stages.costs()
         outcome.server_metrics = metrics.summary()
         outcome.decision = decision
+        outcome.trajectory_stops = {r.trajectory_id: _stop(r) for r in self.results}
         if outcome.interrupted:
             outcome.reason = "interrupted: finished trajectories are kept in the run directory"
         elif decision is None:
@@ -387,6 +390,9 @@ class SolveRun:
             outcome.abstained, outcome.reason = decision.abstained, decision.reason
             if not decision.abstained and decision.chosen:
                 outcome.patch = self.candidates[decision.chosen].patch
+        if not outcome.interrupted and not outcome.patch and (failure := model_failure(self.results)):
+            outcome.abstained, outcome.error_class, outcome.error = False, "model-server", failure
+            outcome.reason = failure
         outcome.run_dir, outcome.table, outcome.candidates = (
             str(self.run_dir),
             self.table,
@@ -422,6 +428,12 @@ def rerun_sandbox_errors(
         retry_error_callback=lambda state: state.outcome.result(),
     )
     return retrying(attempt)
+
+
+def _stop(result: TrajectoryResult) -> str:
+    """A trajectory's exit status and, when it did not submit, why (the error's first line)."""
+    why = (result.error or "").strip().splitlines()
+    return f"{result.exit_status}: {why[0][:300]}" if why else str(result.exit_status)
 
 
 def _solved(result: TrajectoryResult) -> bool:

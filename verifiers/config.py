@@ -62,6 +62,13 @@ class VerifierConfig(Section):
     """Show the judge a condensed trajectory (from the candidate's `meta['trajectory_file']`)."""
     judge_max_diff_chars: int = 30_000
     """Longer diffs are cut in the judge prompt (head kept)."""
+    judge_chat_template_kwargs: dict = {"enable_thinking": False}
+    """Sent with every judge request as `chat_template_kwargs` (vLLM, SGLang and llama.cpp pass them to the
+    chat template): Qwen3's template then skips the reasoning a one-token verdict has no room for. Servers
+    and templates that do not know them ignore them; `{}` sends nothing (for a server that refuses them)."""
+    judge_reasoning_tokens: int = 2048
+    """When the answer token opens a reasoning block all the same, the request is made again with this many
+    tokens and the verdict is read from the first token after the reasoning."""
 
     # hybrid score
     hybrid: Literal["weighted", "r2egym"] = "weighted"

@@ -36,6 +36,8 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True, autoescape=False
 )
 _VERDICT = re.compile(r"\b(YES|NO)\b", re.I)
+_REASONING_START = re.compile(r"<(think|thinking|reasoning)\b|<\|?think", re.I)
+_REASONING_END = re.compile(r"</(think|thinking|reasoning)>", re.I)
 PROBE_QUESTION = "Format check before judging. Answer with exactly one word, YES or NO: is 2 + 2 equal to 4?"
 """The user message of the probe request that decides the judge's method."""
 
@@ -52,6 +54,7 @@ class ChatModel(Protocol):
         top_logprobs: int | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        **extra: Any,
     ) -> Any: ...
 
 
@@ -128,6 +131,32 @@ def _first_token_tops(choice: Any) -> list[tuple[str, float]]:
     return out
 
 
+def _tokens(choice: Any) -> list[Any]:
+    logprobs = _get(choice, "logprobs")
+    tokens = (
+        _get(logprobs, "content") if logprobs is not None and not isinstance(logprobs, list) else logprobs
+    )
+    return list(tokens or [])
+
+
+def _thinking(choice: Any) -> bool:
+    """Did the answer open a reasoning block (the verdict is after it)?"""
+    first = next(
+        (str(_get(t, "token") or "") for t in _tokens(choice) if str(_get(t, "token") or "").strip()), ""
+    )
+    return bool(_REASONING_START.match(first.strip())) or bool(_get(choice, "reasoning"))
+
+
+def _after_reasoning(choice: Any) -> Any:
+    """The choice seen from the first token after its reasoning block (`</think>`), or None."""
+    tokens, text = _tokens(choice), ""
+    for index, token in enumerate(tokens):
+        text += str(_get(token, "token") or "")
+        if _REASONING_END.search(text):
+            return {"logprobs": tokens[index + 1 :]} if index + 1 < len(tokens) else None
+    return None
+
+
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
@@ -171,7 +200,16 @@ class Judge:
         self.method: str | None = None
         """`logprobs`, `samples` or `unavailable` (the probe failed: nothing is judged); None until decided."""
         self.method_reason = ""
+        self.failed: dict[str, str] = {}
+        """Candidates left unjudged, and why (a request failed, or no verdict could be read)."""
+        self.short_samples = 0
+        """Sampled verdicts asked for but not taken (`samples` method: a request failed or had none)."""
         self._lock = threading.Lock()
+        self._extra = (
+            {"extra_body": {"chat_template_kwargs": config.judge_chat_template_kwargs}}
+            if config.judge_chat_template_kwargs
+            else {}
+        )
 
     def decide_method(self) -> str:
         """The method for every candidate: `config.judge_method`, or for `auto` one probe request."""
@@ -198,30 +236,60 @@ class Judge:
         return "logprobs", "YES/NO among the top logprobs of the probe's answer token"
 
     def _p_yes(self, messages: list[dict]) -> float | None:
-        """One greedy request with logprobs: P(YES) of its answer token, None without YES/NO in the top."""
-        result = self.model.chat(
-            messages,
-            logprobs=True,
-            top_logprobs=self.config.judge_top_logprobs,
-            temperature=0.0,
-            max_tokens=self.max_tokens,
+        """One greedy request with logprobs: P(YES) of its answer token, None without YES/NO in the top.
+        An answer that opens a reasoning block is asked again with room for it, and read after it."""
+
+        def ask(max_tokens: int) -> Any:
+            result = self.model.chat(
+                messages,
+                logprobs=True,
+                top_logprobs=self.config.judge_top_logprobs,
+                temperature=0.0,
+                max_tokens=max_tokens,
+                **self._extra,
+            )
+            return _choices(result)[0]
+
+        choice = ask(self.max_tokens)
+        p = p_yes_from_logprobs(_first_token_tops(choice))
+        if p is None and _thinking(choice) and self.config.judge_reasoning_tokens > self.max_tokens:
+            after = _after_reasoning(ask(self.config.judge_reasoning_tokens))
+            p = p_yes_from_logprobs(_first_token_tops(after)) if after is not None else None
+        return p
+
+    def _samples(self, messages: list[dict], k: int) -> list[Any]:
+        """k sampled answers: one request with `n=k`, then one request per answer the server left out
+        (llama.cpp ignores `n`)."""
+        ask = dict(
+            temperature=self.config.judge_temperature, max_tokens=max(self.max_tokens, 8), **self._extra
         )
-        return p_yes_from_logprobs(_first_token_tops(_choices(result)[0]))
+        choices = _choices(self.model.chat(messages, n=k, **ask))[:k]
+        for _ in range(k - len(choices)):
+            choices += _choices(self.model.chat(messages, n=1, **ask))[:1]
+        return choices
 
     def score(self, candidate: Candidate) -> float | None:
         method = self.decide_method()
         if method == "unavailable":
+            self._fail(candidate, f"no judge: {self.method_reason}")
             return None
         messages = render_prompt(self.problem_statement, candidate, self.config)
         if method == "logprobs":
             p = self._p_yes(messages)
+            if p is None:
+                self._fail(candidate, "no YES/NO among the top logprobs of the verdict token")
             return None if p is None else round(p, 6)
         k = max(1, self.config.judge_samples)
-        result = self.model.chat(
-            messages, n=k, temperature=self.config.judge_temperature, max_tokens=max(self.max_tokens, 8)
-        )
-        votes = [v for v in (verdict(_content(c)) for c in _choices(result)) if v is not None]
+        votes = [v for v in (verdict(_content(c)) for c in self._samples(messages, k)) if v is not None]
+        with self._lock:
+            self.short_samples += k - len(votes)
+        if not votes:
+            self._fail(candidate, f"none of {k} sampled answers held a verdict")
         return round(sum(votes) / len(votes), 6) if votes else None
+
+    def _fail(self, candidate: Candidate, why: str) -> None:
+        with self._lock:
+            self.failed[candidate.candidate_id] = why
 
     def score_all(self, candidates: list[Candidate]) -> dict[str, float | None]:
         """Concurrent; the answer is a dict by candidate id, whatever order requests complete in."""
@@ -239,4 +307,15 @@ class Judge:
             return self.score(candidate)
         except Exception as exc:  # noqa: BLE001 - a failed judge call leaves the candidate unjudged
             log.warning("judge failed for %s: %s", candidate.candidate_id, exc)
+            self._fail(candidate, f"{type(exc).__name__}: {exc}"[:500])
             return None
+
+    def summary(self) -> dict[str, Any]:
+        """What the table records of the judging (`meta.judge_method`): method, why, failures."""
+        return {
+            "method": self.method or "",
+            "reason": self.method_reason,
+            "failed": len(self.failed),
+            "failures": dict(sorted(self.failed.items())),
+            "short_samples": self.short_samples,
+        }

@@ -95,13 +95,13 @@ def verify(
     versions[sha256("")] = original.result
 
     scores: dict[str, float | None] = {}
-    judge_method: dict[str, str] | None = None
+    judge_method: dict | None = None
     if judge and judge_model is not None:
         applying = [c for c in candidates if versions[c.patch_hash].applies]
         max_tokens = getattr(getattr(config, "verifier_model", None), "max_tokens", 1)
         judging = Judge(judge_model, task.problem_statement, vconf, max_tokens=max_tokens)
         scores = judging.score_all(applying)
-        judge_method = {"method": judging.method or "", "reason": judging.method_reason}
+        judge_method = judging.summary()
 
     obsolete_model = judge_model if judge else None
     table = _table(run, candidates, original, versions, scores, obsolete_model)

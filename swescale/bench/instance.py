@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.model import ModelClient
+from agent.usage import Ledger
 from envs.environment import prepare_environment
 from envs.image_budget import lease
 from sandbox import SandboxPool
@@ -91,6 +92,7 @@ def _solve(
     activity = Activity()
     model = MeteredModel(shared.model, activity, guard)
     judge = MeteredModel(shared.judge, activity, guard) if shared.judge is not None else None
+    ledger = Ledger()  # the instance's model usage, read for an error too
     done = threading.Event()
     watchdog = threading.Thread(target=_watch, args=(guard, done), daemon=True, name="bench-watchdog")
     watchdog.start()
@@ -111,12 +113,21 @@ def _solve(
                 model=model,
                 judge=judge,
                 pool=MeteredPool(shared.pool, activity, guard),
+                ledger=ledger,
             )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded error
         outcome, failure = None, exc
     finally:
         done.set()
-    base = base.model_copy(update={"busy_seconds": activity.busy})
+    usage = ledger.total  # an instance that errored spent it too
+    base = base.model_copy(
+        update={
+            "busy_seconds": activity.busy,
+            "tokens": usage.total_tokens,
+            "calls": usage.calls,
+            "model_seconds": usage.seconds,
+        }
+    )
     if guard.tripped and guard.reason == "stopped":
         return base.model_copy(update={"status": "pending", "error": guard.message()})
     if guard.tripped:

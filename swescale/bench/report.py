@@ -116,7 +116,10 @@ def compute(state: BenchState) -> dict[str, Any]:
         "pending": sum(p["status"] in ("pending", "running") for p in per),
         "graded": len(graded),
         "resolved": sum(p["resolved"] for p in per),
-        "resolve_rate": _ratio(sum(p["resolved"] for p in per), n) if graded else None,
+        # errors and pending instances count as unresolved; unknown only while a done one awaits grading
+        "resolve_rate": _ratio(sum(p["resolved"] for p in per), n)
+        if graded or (errors and all(p["verdict"] is not None for p in done))
+        else None,
         "resolve_rate_of_graded": _ratio(sum(p["resolved"] for p in graded), len(graded)),
         "oracle_instances": len(oracle),
         "coverage": _ratio(len(with_resolved), n) if oracle else None,

@@ -40,6 +40,8 @@ def solve_issue(trigger: Trigger, ctx: JobContext) -> JobResult:
     tokens = outcome.usage.total_tokens
     if outcome.interrupted:
         raise RuntimeError(f"the run was interrupted: {outcome.reason}")
+    if outcome.error_class:  # a dead model server is a failed job, never an abstention
+        raise RuntimeError(f"the run failed ({outcome.error_class}): {outcome.error}")
     if outcome.abstained or not outcome.patch.strip():
         url = ctx.client.comment(
             trigger.repo, trigger.number, abstain_comment(ctx.run_name, outcome, bot.comment_limit)

@@ -76,8 +76,12 @@ def config_from_cli(
         raise typer.Exit(2) from exc
 
 
+NOISY_LOGGERS = ("docker", "urllib3", "git", "httpx", "httpcore", "httpx2", "httpcore2", "openai")
+"""Libraries that log at INFO per request (openai's HTTP client is `httpx2`/`httpcore2` since openai 2.x)."""
+
+
 def quiet_logging(fmt: str = "%(message)s") -> None:
-    """INFO logs on stderr, without the chatter of docker, urllib3 and git."""
+    """INFO logs on stderr, without the chatter of docker, urllib3, git and the HTTP clients."""
     logging.basicConfig(level=logging.INFO, format=fmt)
-    for noisy in ("docker", "urllib3", "git", "httpx"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -34,6 +34,9 @@ def report_outcome(outcome, output: Path | None = None) -> int:
     if outcome.interrupted:
         console.print(f"[yellow]{outcome.reason}[/yellow]")
         return EXIT_INTERRUPTED
+    if outcome.error_class:
+        console.print(f"[red]error ({outcome.error_class}):[/red] {outcome.error}")
+        return EXIT_CANNOT_START
     if outcome.abstained:
         console.print(f"[yellow]abstained:[/yellow] {outcome.reason}")
         return EXIT_ABSTAINED
@@ -113,7 +116,8 @@ def solve_command(
 ) -> None:
     """Solve an issue in a local repository: parallel trajectories, verification, selection.
 
-    Exit codes: 0 a patch was chosen, 3 abstained (no confident patch), 2 cannot start, 130 interrupted.
+    Exit codes: 0 a patch was chosen, 3 abstained (no confident patch), 2 cannot start or the model server
+    failed (every trajectory ended `model_error`), 130 interrupted.
     """
     extra = list(overrides or [])
     if verifier_model:

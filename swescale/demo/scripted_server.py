@@ -22,6 +22,11 @@ for `n > 1` it is called n times. A reply (a dict or a `Reply`) may hold:
   `cached_tokens` (sent as `prompt_tokens_details.cached_tokens`, as vLLM does when asked);
 - `reasoning`: sent as the message's `reasoning_content`, as vLLM's reasoning parsers do.
 
+Servers differ: `json_history=True` refuses histories whose tool-call arguments are not JSON (vLLM),
+`honour_n=False` answers one choice whatever `n` asks (llama.cpp), `context_window=N` refuses prompts and
+cuts answers as llama.cpp does with an N-token context, `props={...}` answers `GET /props` (llama.cpp's
+C++ server says its context there).
+
 `ConversationPolicy` replays one script (list of replies) per trajectory; `Router` sends requests of
 different kinds (e.g. judge prompts) to different policies.
 """
@@ -93,12 +98,44 @@ def _synth_logprobs(content: str) -> list[dict]:
     ]
 
 
+def _unparsable_history_call(body: dict) -> str:
+    """vLLM's chat endpoint parses history tool-call arguments as JSON; why this request fails there, or ""."""
+    for message in body.get("messages", []):
+        for call in message.get("tool_calls") or []:
+            arguments = call.get("function", {}).get("arguments", "")
+            try:
+                json.loads(arguments)
+            except (TypeError, json.JSONDecodeError) as exc:
+                return f"tool call arguments in the history are not valid JSON: {exc}"
+    return ""
+
+
 class ScriptedServer:
     """OpenAI-compatible HTTP server on 127.0.0.1 answering from `policy`. Use as a context manager."""
 
-    def __init__(self, policy: Policy, model: str = "scripted", host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        policy: Policy,
+        model: str = "scripted",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        json_history: bool = False,
+        honour_n: bool = True,
+        context_window: int = 0,
+        props: dict | None = None,
+    ):
         self.policy = policy
         self.model = model
+        self.json_history = json_history
+        """Refuse (400) a request whose history holds tool-call arguments that are not JSON, as vLLM does."""
+        self.honour_n = honour_n
+        """False: one choice whatever `n` asks, as llama.cpp's server does."""
+        self.context_window = context_window
+        """As llama.cpp with this many tokens of context (0: none): a prompt that does not fit is refused
+        (400, llama-cpp-python's message), an answer that does not fit is cut silently (`length`)."""
+        self.props = props
+        """The answer of `GET /props` (llama.cpp's C++ server has it; None: 404, as llama-cpp-python)."""
         self.requests: list[dict] = []
         """JSON bodies of the chat requests received, in arrival order."""
         self.errors: list[str] = []
@@ -144,7 +181,9 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(body)
             call_id = next(self._ids)
-        n = int(body.get("n") or 1)
+        if self.json_history and (bad := _unparsable_history_call(body)):
+            return 400, {"error": {"message": bad, "type": "invalid_request_error", "code": 400}}
+        n = int(body.get("n") or 1) if self.honour_n else 1
         try:
             replies = [Reply.of(self.policy(body)) for _ in range(n)]
         except Exception:  # noqa: BLE001 - a broken policy becomes a 500, recorded for the test to see
@@ -178,6 +217,23 @@ class ScriptedServer:
                 cached_tokens = reply.usage.get("cached_tokens", cached_tokens)
         if any(r.usage and "completion_tokens" in r.usage for r in replies):
             completion_tokens = sum((r.usage or {}).get("completion_tokens", 0) for r in replies)
+        if self.context_window:
+            if prompt_tokens >= self.context_window:
+                asked = body.get("max_tokens") or 0
+                message = (
+                    f"This model's maximum context length is {self.context_window} tokens. However, you "
+                    f"requested {prompt_tokens + asked} tokens ({prompt_tokens} in the messages, {asked} in "
+                    "the completion). Please reduce the length of the messages or completion."
+                )
+                return 400, {"error": {"message": message, "type": "invalid_request_error", "code": 400}}
+            room = self.context_window - prompt_tokens
+            limit = min(room, body.get("max_tokens") or room)
+            if completion_tokens > limit:  # cut where the tokens ran out, as llama.cpp does
+                completion_tokens = limit
+                for choice in choices:
+                    choice["finish_reason"] = "length"
+                    choice["message"].pop("tool_calls", None)
+                    choice["message"]["content"] = (choice["message"]["content"] or "")[: limit * 4]
         return 200, {
             "id": f"chatcmpl-scripted-{call_id}",
             "object": "chat.completion",
@@ -265,6 +321,8 @@ class ScriptedServer:
                             ],
                         },
                     )
+                elif self.path.rstrip("/").endswith("/props") and server.props is not None:
+                    self._send(200, server.props)
                 else:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 

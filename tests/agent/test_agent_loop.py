@@ -41,13 +41,15 @@ def run(
     mode="fix",
     cancel=None,
     retries=2,
+    timeout=30,
     **agent,
 ):
     agent.setdefault("context_tokens", 0)
-    with ScriptedServer(policy or ConversationPolicy(scripts)) as server:
+    # every history must be valid for vLLM, which parses the tool-call arguments it is sent back
+    with ScriptedServer(policy or ConversationPolicy(scripts), json_history=True) as server:
         config = SwescaleConfig(
             model=ModelConfig(
-                urls=[server.url], tool_format=tool_format, retries=retries, backoff=0.01, timeout=30
+                urls=[server.url], tool_format=tool_format, retries=retries, backoff=0.01, timeout=timeout
             ),
             agent=AgentConfig(**agent),
         )
@@ -155,6 +157,7 @@ def test_new_source_file_kept_scratch_dropped(repo_sandbox, task, tmp_path):
 
 def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
     script = [
+        call("bash", command="true"),
         {"tool_calls": [{"name": "bash", "arguments": "{not json"}]},
         call("frobnicate", x=1),
         call("str_replace_editor", command="str_replace", path="/testbed/calc/ops.py"),
@@ -180,9 +183,9 @@ def test_bad_calls_become_error_observations(repo_sandbox, task, tmp_path):
     ]
     result, _ = run(repo_sandbox, task, tmp_path, [script])
     assert result.exit_status == ExitStatus.submitted, result.error
-    obs = [o for s in load_trajectory(result.trajectory_file).steps for o in s.observations]
-    assert obs[0].startswith("ERROR: Could not parse the arguments")
-    assert "Unknown tool `frobnicate`" in obs[1]
+    obs = [o for s in load_trajectory(result.trajectory_file).steps for o in s.observations][1:]
+    assert obs[0].startswith("Your tool call could not be read: `bash`: the arguments are not valid JSON")
+    assert obs[1].startswith("There is no tool `frobnicate`")
     assert "`old_str` is required" in obs[2]
     assert "Multiple occurrences" in obs[3] and "[6, 11]" in obs[3]
     assert "does not exist" in obs[4]
@@ -207,6 +210,32 @@ def test_server_error_then_recovery(repo_sandbox, task, tmp_path):
     assert result.exit_status == ExitStatus.submitted
     assert len(server.requests) == 4 and result.usage.calls == 2
     assert_fixes(repo_sandbox, result.patch)
+
+
+def test_retries_and_timeouts_leave_a_trace_in_the_trajectory(repo_sandbox, task, tmp_path):
+    """A step that took a client timeout and a 500 before its answer says so (attempts, seconds lost), and
+    so does the trajectory's usage (what run.json sums)."""
+    inner = ConversationPolicy(
+        [[call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"), call("submit")]]
+    )
+    calls = {"n": 0}
+
+    def slow_then_failing(request):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return {**call("bash", command="true"), "delay": 2.5}  # the client gives up after 1 s
+        if calls["n"] == 3:
+            return {"status": 500, "delay": 0.3}
+        return inner(request)
+
+    result, _ = run(repo_sandbox, task, tmp_path, policy=slow_then_failing, timeout=1)
+    assert result.exit_status == ExitStatus.submitted, result.error
+    steps = load_trajectory(result.trajectory_file).steps
+    assert [s.attempts for s in steps] == [1, 3]
+    assert steps[0].retry_seconds == 0.0 and 1.2 < steps[1].retry_seconds < steps[1].model_seconds
+    usage = result.usage
+    assert (usage.calls, usage.errors, usage.timeouts, usage.retries) == (2, 2, 1, 2)
+    assert usage.retry_seconds == pytest.approx(steps[1].retry_seconds, abs=0.05)
 
 
 def test_model_error_keeps_the_diff(repo_sandbox, task, tmp_path):
@@ -347,3 +376,22 @@ def test_replay_recorded_trajectory(repo_sandbox, task, tmp_path):
     again, server = run(repo_sandbox, task, tmp_path / "b", policy=policy)
     assert again.exit_status == ExitStatus.submitted and again.patch == first.patch
     assert server.requests[0]["messages"] == load_trajectory(first.trajectory_file).request_messages(0)
+
+
+def test_token_budget_counts_what_a_server_spends_so_a_long_trajectory_reaches_its_fix(
+    repo_sandbox, task, tmp_path
+):
+    """26 reads of ~6,000 characters, then the fix: summed whole prompts pass 200k tokens by step ~15;
+    new prompt tokens (the prompt's growth) plus completions do not, and the trajectory submits."""
+    read = "python3 -c 'print(\"x\" * 6000)' && echo {}"
+    script = [call("bash", command=read.format(i)) for i in range(33)]
+    script += [call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"), call("submit")]
+    result, server = run(repo_sandbox, task, tmp_path, [script])
+    assert result.exit_status == ExitStatus.submitted, result.error
+    assert result.steps == 35 and result.usage.total_tokens > 200_000
+    assert result.usage.new_prompt_tokens < result.usage.prompt_tokens // 5
+    assert_fixes(repo_sandbox, result.patch)
+
+    result, _ = run(repo_sandbox, task, tmp_path / "small", [script], max_tokens=30_000)
+    assert result.exit_status == ExitStatus.token_limit and 15 < result.steps < 30
+    assert result.error.startswith("token budget spent:") and "(agent.max_tokens)" in result.error

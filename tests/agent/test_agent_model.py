@@ -132,3 +132,25 @@ def test_probe_counts_a_call_written_into_the_content():
     written = '<tool_call>{"name": "swescale_probe", "arguments": {}}</tool_call>'
     with ScriptedServer(lambda r: {"content": written}) as server:
         assert ModelClient(cfg(server.url, tool_format="auto")).tool_format == "native"
+
+
+def test_context_window_from_llama_cpp_props_caps_the_default_max_tokens():
+    props = {"default_generation_settings": {"n_ctx": 4096}}
+    with ScriptedServer(lambda r: {"content": "ok"}, props=props) as server:
+        client = ModelClient(cfg(server.url, tool_format="native"))
+        client.chat(MSGS, session="s")
+        client.chat(MSGS, max_tokens=3000, session="s")  # asked for: capped only to the room left
+    assert [r["max_tokens"] for r in server.requests] == [1024, 3000]
+
+
+def test_an_answer_the_server_shortened_is_cut_by_the_context_and_teaches_the_window():
+    """llama-cpp-python has no /props and cuts silently: fewer completion tokens than max_tokens."""
+    long = {"content": "word " * 4000, "usage": {"completion_tokens": 5000}}
+    with ScriptedServer(lambda r: long, context_window=3000) as server:
+        client = ModelClient(cfg(server.url, tool_format="native"))
+        first = client.chat([{"role": "user", "content": "x" * 4000}], session="s")
+        second = client.chat([{"role": "user", "content": "x" * 4000}], session="s")
+    assert first.choices[0].finish_reason == "length" and first.choices[0].cut_by_context
+    assert first.usage.prompt_tokens + first.usage.completion_tokens == 3000
+    assert server.requests[0]["max_tokens"] == 4096 and server.requests[1]["max_tokens"] <= 3000 // 4
+    assert not second.choices[0].cut_by_context  # cut at the quarter of the window it asked for

@@ -7,8 +7,12 @@ import json
 
 import pytest
 
+from agent.agent import run_trajectory
+from agent.model import ModelClient
 from agent.result import ExitStatus
 from agent.trajectory import load_trajectory
+from swescale.config import AgentConfig, ModelConfig, SwescaleConfig
+from swescale.demo.scripted_server import ConversationPolicy, ScriptedServer
 from tests.agent.test_agent_loop import assert_fixes, call, run, text_call
 
 pytestmark = pytest.mark.docker
@@ -55,20 +59,48 @@ def test_tool_calls_written_into_the_content_are_parsed(repo_sandbox, task, tmp_
     assert_fixes(repo_sandbox, result.patch)
 
 
-def test_malformed_json_gets_one_error_turn(repo_sandbox, task, tmp_path):
+def test_malformed_json_gets_one_error_turn_and_the_history_stays_valid(repo_sandbox, task, tmp_path):
+    """The server (json_history, as vLLM) refuses a history whose call arguments are not JSON: a call whose
+    arguments do not parse is kept as text and answered with a format error; parsed ones are sent back as
+    canonical JSON."""
     script = [
-        LOOK,
+        {"tool_calls": [{"name": "bash", "arguments": '{ "command" :  "cat calc/ops.py" }'}]},
         {"tool_calls": [{"name": "bash", "arguments": '{"command": "ls"'}]},  # native, cut JSON
+        {"content": hermes("bash", '{"command": "ls"')},  # arguments a JSON string that is cut
         {"content": '<tool_call>\n{"name": "bash", "arguments": {"command": "ls"}\n</tool_call>'},
         call("bash", command=FIX),
         call("submit"),
     ]
-    result, _ = run(repo_sandbox, task, tmp_path, [script])
+    result, server = run(repo_sandbox, task, tmp_path, [script], max_format_errors=4)
     assert result.exit_status == ExitStatus.submitted, result.error
     obs = observations(result)
-    assert obs[1].startswith("ERROR: Could not parse the arguments of `bash`")
-    assert obs[2].startswith("Your tool call could not be read: the <tool_call> block is not valid JSON")
+    assert obs[1].startswith("Your tool call could not be read: `bash`: the arguments are not valid JSON")
+    assert obs[2].startswith("Your tool call could not be read: `bash`: the arguments are not valid JSON")
+    assert obs[3].startswith("Your tool call could not be read: the <tool_call> block is not valid JSON")
+    sent = assistant_messages(server)
+    assert sent[0]["tool_calls"][0]["function"]["arguments"] == '{"command": "cat calc/ops.py"}'
+    assert "tool_calls" not in sent[1] and '{"command": "ls"' in sent[1]["content"]
+    assert "tool_calls" not in sent[2] and '{"command": "ls"' in sent[2]["content"]
     assert_fixes(repo_sandbox, result.patch)
+
+
+def test_unknown_tools_are_format_errors(repo_sandbox, task, tmp_path):
+    """A model that copies the prompt's format example or invents a tool ends at max_format_errors, not
+    by burning every step."""
+    script = [
+        LOOK,
+        call("example_function_name", example_parameter_1="value_1"),
+        call("create_module", path="calc/new.py"),
+        call("example_function_name", example_parameter_1="value_1"),
+    ] + [LOOK] * 10
+    result, _ = run(repo_sandbox, task, tmp_path, [script], max_steps=10)
+    assert result.exit_status == ExitStatus.format_errors and result.steps == 4
+    assert observations(result)[1].startswith("There is no tool `example_function_name`")
+
+    example = {"content": "<function=example_function_name>\n<parameter=x>1</parameter>\n</function>"}
+    script = [example, example, text_call("bash", command=FIX), example, example, example]
+    result, _ = run(repo_sandbox, task, tmp_path / "text", [script], tool_format="text", max_steps=10)
+    assert result.exit_status == ExitStatus.format_errors and result.steps == 6  # a call that ran resets
 
 
 def test_several_calls_in_one_answer(repo_sandbox, task, tmp_path):
@@ -112,13 +144,17 @@ def test_empty_answer_gets_one_format_error_turn(repo_sandbox, task, tmp_path):
     assert_fixes(repo_sandbox, result.patch)
 
 
+AT_LIMIT = {"completion_tokens": 4096}
+"""A cut at `max_tokens` spends all of it (fewer tokens would mean the context ran out)."""
+
+
 def test_answer_cut_at_max_tokens_runs_nothing(repo_sandbox, task, tmp_path):
     """A cut call may be incomplete (here the cut command would create a file): it is not run."""
     cut_text = "<function=bash>\n<parameter=command>\ntouch /testbed/CUT_RAN && sed -i 's/a/"
     cut_native = {"tool_calls": [{"name": "bash", "arguments": {"command": "touch /testbed/CUT_RAN"}}]}
     script = [
         text_call("bash", command="cat calc/ops.py"),
-        {"content": cut_text, "finish_reason": "length"},
+        {"content": cut_text, "finish_reason": "length", "usage": AT_LIMIT},
         {**text_call("bash", command=FIX)},
         {"content": "<function=submit>\n</function>"},
     ]
@@ -132,7 +168,7 @@ def test_answer_cut_at_max_tokens_runs_nothing(repo_sandbox, task, tmp_path):
         repo_sandbox,
         task,
         tmp_path / "native",
-        [[LOOK, {**cut_native, "finish_reason": "length"}, call("submit")]],
+        [[LOOK, {**cut_native, "finish_reason": "length", "usage": AT_LIMIT}, call("submit")]],
     )
     assert result.exit_status == ExitStatus.submitted
     assert "tool_calls" not in assistant_messages(server)[1]  # no call without its tool answer
@@ -157,8 +193,6 @@ def test_context_length_error_stops_cleanly_with_the_diff(repo_sandbox, task, tm
             return {"status": 400, "content": VLLM_FULL}
         return inner(request)
 
-    from swescale.demo.scripted_server import ConversationPolicy
-
     inner = ConversationPolicy([inner_script])
     result, server = run(repo_sandbox, task, tmp_path, policy=full)
     assert result.exit_status == ExitStatus.context_exceeded and "maximum context length" in result.error
@@ -167,7 +201,6 @@ def test_context_length_error_stops_cleanly_with_the_diff(repo_sandbox, task, tm
 
 
 def test_completion_that_does_not_fit_is_retried_with_the_room_left(repo_sandbox, task, tmp_path):
-    from swescale.demo.scripted_server import ConversationPolicy
 
     inner = ConversationPolicy([[call("bash", command=FIX), call("submit")]])
 
@@ -178,7 +211,28 @@ def test_completion_that_does_not_fit_is_retried_with_the_room_left(repo_sandbox
 
     result, server = run(repo_sandbox, task, tmp_path, policy=room)
     assert result.exit_status == ExitStatus.submitted, result.error
-    assert [r["max_tokens"] for r in server.requests] == [4096, 2192, 4096, 2192]
+    # the error told the context (8192): the default leaves three quarters of it to the conversation
+    assert [r["max_tokens"] for r in server.requests] == [4096, 2048, 2048]
+    assert_fixes(repo_sandbox, result.patch)
+
+
+def test_answer_cut_by_a_full_context_is_told_as_such(repo_sandbox, task, tmp_path):
+    """llama.cpp shortens an answer that does not fit silently: the model is told the context ran out (not
+    the completion limit), the cut answer is not kept whole, and later requests ask only for the room left."""
+    ramble = {"content": "Let me think about this. " * 3000, "usage": {"completion_tokens": 9000}}
+    policy = ConversationPolicy([[LOOK, ramble, call("bash", command=FIX), call("submit")]])
+    with ScriptedServer(policy, json_history=True, context_window=5000) as server:
+        config = SwescaleConfig(
+            model=ModelConfig(urls=[server.url], tool_format="native", retries=0, timeout=30),
+            agent=AgentConfig(context_tokens=0),
+        )
+        result = run_trajectory(task, repo_sandbox, ModelClient(config.model), config, tmp_path, "ctx-1")
+    assert result.exit_status == ExitStatus.submitted, result.error
+    assert observations(result)[1].startswith("Your answer was cut off because the conversation filled")
+    kept = assistant_messages(server)[1]["content"]
+    assert len(kept) < 2100 and kept.endswith("[... the rest of this cut answer is not kept ...]")
+    sent = [r["max_tokens"] for r in server.requests]
+    assert sent[:2] == [4096, 4096] and all(m <= 5000 // 4 for m in sent[2:])
     assert_fixes(repo_sandbox, result.patch)
 
 

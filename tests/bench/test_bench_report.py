@@ -85,6 +85,20 @@ def test_without_graded_candidates_the_oracle_figures_are_unknown(tmp_path):
     assert "n/a" in (tmp_path / "report.html").read_text()
 
 
+def test_errors_count_as_unresolved_in_the_resolve_rate(tmp_path):
+    """docs/bench.md: an evaluated run whose instances errored or abstained has a resolve rate (0 here)."""
+    with BenchState(tmp_path) as state:
+        state.sync([Task(instance_id="x"), Task(instance_id="y")])
+        state.record(
+            InstanceResult(instance_id="x", status="error", error_class="model-server", tokens=18578)
+        )
+        state.record(InstanceResult(instance_id="y", status="error", error_class="model-server"))
+        summary = write_report(state, tmp_path)
+        assert summary["resolve_rate"] == 0.0 and summary["errors"] == 2
+        state.record(InstanceResult(instance_id="y", status="done", patch="fix-y"))  # not graded yet
+        assert write_report(state, tmp_path)["resolve_rate"] is None
+
+
 def test_binned_rate_groups_in_ascending_order():
     points = binned_rate([(float(x), x >= 50) for x in range(100)], bins=4)
     assert [round(p[1], 2) for p in points] == [0.0, 0.0, 1.0, 1.0] and [p[2] for p in points] == [25] * 4

@@ -134,6 +134,8 @@ def test_build_failure_and_dying_model_server_are_errors_while_the_others_finish
         }
         assert rows["e2"]["error_class"] == "environment-build" and "deadbeef" in rows["e2"]["error"]
         assert rows["e3"]["error_class"] == "model-server"
+        spent = json.loads(rows["e3"]["result"])  # what it spent before the server died
+        assert spent["tokens"] > 0 and spent["calls"] >= 1
         assert [p["instance_id"] for p in _predictions(run_dir / "predictions.jsonl")] == ["e1", "e4"]
 
         retry = cli(*args, "--retry-errors")

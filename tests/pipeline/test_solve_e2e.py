@@ -24,7 +24,7 @@ from pipeline_scripts import (
     solve_config,
 )
 
-from swescale.cli.solve import EXIT_ABSTAINED, EXIT_INTERRUPTED, run_solve
+from swescale.cli.solve import EXIT_ABSTAINED, EXIT_CANNOT_START, EXIT_INTERRUPTED, run_solve
 from swescale.demo.replay import JudgeReplay, make_demo_repo
 from swescale.demo.scripted_server import ConversationPolicy, Router, ScriptedServer, system_contains
 from verifiers.judge import PROBE_QUESTION
@@ -190,6 +190,28 @@ def test_model_server_dying_mid_run_ends_trajectories_not_the_run(
     assert [r["exit_status"] for r in results] == ["model_error"]
     assert "minimath/stats.py" in results[0]["patch"]  # the diff at the failure is kept as a candidate
     assert code in (0, EXIT_ABSTAINED) and run_data["decision"] is not None
+    assert not own_containers(docker_client)
+
+
+def test_dead_model_server_is_an_error_not_an_abstention(demo_env, demo_repo, tmp_path, docker_client):
+    """The server lists its model but every chat request fails: exit 2, run.json says error, not
+    abstained; every trajectory, test-writing ones included, is recorded and counted."""
+    from swescale.bench.errors import last_results, trajectory_failures
+
+    with ScriptedServer(lambda request: {"status": 500, "content": "engine dead"}) as server:
+        config = solve_config(
+            server.url, "solve.trajectories=2", "verifier.test_trajectories=1", "model.backoff=0.01"
+        )
+        code = run_solve(config, demo_repo, ISSUE, None, tmp_path / "run", tmp_path / "fix.diff")
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert code == EXIT_CANNOT_START
+    assert not run["abstained"] and run["error_class"] == "model-server"
+    assert "all 3 trajectories ended model_error" in run["error"] and "engine dead" in run["error"]
+    assert run["trajectory_stops"]["testgen-0"].startswith("model_error: model call failed")
+    results = last_results(tmp_path / "run")
+    assert sorted(r.trajectory_id for r in results) == ["g0-t0", "g0-t1", "testgen-0"]
+    assert trajectory_failures(results)[1].startswith("3 of 3 trajectories failed")
+    assert not (tmp_path / "run" / "tests.jsonl").exists()  # a resumed run writes the tests again
     assert not own_containers(docker_client)
 
 

@@ -138,6 +138,23 @@ def test_a_decision_without_judge_uses_the_unjudged_threshold():
     assert strict.abstained and "< 0.30" in strict.reason
 
 
+def test_a_judge_that_was_asked_and_failed_keeps_the_judged_threshold():
+    """A broken judge never lowers the bar: the same table, the judge asked (meta) and silent -> abstain."""
+    table = VerifierTable(
+        instance_id="t",
+        tests=[gen_test("g1"), gen_test("g2")],
+        rows=[row("a", {"g1": PASS, "g2": FAIL}, hybrid=0.5), row("b", {"g1": FAIL, "g2": PASS}, hybrid=0.5)],
+        meta={"judge_method": {"method": "unavailable", "failed": 2}},
+    )
+    decision = select(table, SelectionConfig(abstain_threshold=0.5, abstain_threshold_unjudged=0.2))
+    assert decision.evidence["j"] is None and decision.confidence == 0.25
+    assert (
+        decision.abstained
+        and "< 0.50" in decision.reason
+        and "the judge was asked and failed" in decision.reason
+    )
+
+
 def test_no_viable_candidate():
     table = VerifierTable(instance_id="t", rows=[row("a", {}, applies=False), row("b", {})])
     decision = select(

@@ -108,3 +108,67 @@ def test_probe_failure_leaves_every_candidate_unjudged():
         judge = _judge(server)
         assert judge.score_all(candidates()) == dict.fromkeys(IDS)
         assert judge.method == "unavailable" and calls["n"] == 1  # no candidate request after a dead probe
+
+
+def _tokens(*pairs: tuple[str, float]) -> list[dict]:
+    """Answer tokens, each its own only top logprob but the last, whose tops are YES and NO."""
+    return [{"token": t, "logprob": lp, "top_logprobs": [{"token": t, "logprob": lp}]} for t, lp in pairs]
+
+
+def _verdict(p: float) -> dict:
+    tops = [{"token": "YES", "logprob": math.log(p)}, {"token": "NO", "logprob": math.log(1 - p)}]
+    return {"token": "YES", "logprob": math.log(p), "top_logprobs": tops}
+
+
+def reasoning_model(request: dict) -> dict:
+    """A Qwen3-like model: it opens <think> unless the template is told not to; given room, it reasons,
+    closes the block and answers (P(YES) 0.7 for candidates, 0.99 for the probe)."""
+    p = 0.7 if _which(request) else 0.99
+    if (request.get("chat_template_kwargs") or {}).get("enable_thinking") is False:
+        return {"content": "YES", "logprobs": [_verdict(p)]}
+    if request["max_tokens"] < 10:
+        return {"content": "<think>", "logprobs": _tokens(("<think>", -0.01)), "finish_reason": "length"}
+    thought = _tokens(("<think>", -0.01), ("\nThe patch", -0.5), ("</think>", -0.01), ("\n\n", -0.01))
+    return {"content": "<think>\nThe patch</think>\n\nYES", "logprobs": [*thought, _verdict(p)]}
+
+
+def test_reasoning_model_is_judged_with_thinking_disabled():
+    with ScriptedServer(reasoning_model) as server:
+        judge = _judge(server)
+        scores = judge.score_all(candidates())
+        assert judge.method == "logprobs", judge.method_reason
+    assert scores == dict.fromkeys(IDS, pytest.approx(0.7))
+    assert all(r["max_tokens"] == 1 for r in server.requests)  # no room needed: the verdict comes first
+
+
+def test_reasoning_model_verdict_is_read_after_the_reasoning():
+    """A server or template that ignores enable_thinking: the verdict token after </think> is read."""
+    with ScriptedServer(reasoning_model) as server:
+        judge = _judge(server, judge_chat_template_kwargs={})
+        scores = judge.score_all(candidates())
+        assert judge.method == "logprobs", judge.method_reason
+    assert scores == dict.fromkeys(IDS, pytest.approx(0.7))
+    assert judge.summary()["failed"] == 0
+
+
+def test_sampling_fallback_on_a_server_that_ignores_n():
+    """llama.cpp answers one choice whatever `n` asks: the judge sends the other samples one by one."""
+    answers = iter(["YES", "NO", "YES"] * 10)
+    lock = threading.Lock()
+
+    def policy(request: dict) -> dict:
+        with lock:
+            return {"content": next(answers)}
+
+    with ScriptedServer(policy, honour_n=False) as server:
+        judge = _judge(server, judge_method="samples")
+        scores = judge.score_all(candidates()[:1])
+    assert scores == {"c0": pytest.approx(2 / 3)} and len(server.requests) == 3
+
+
+def test_judge_failures_are_counted():
+    with ScriptedServer(mixed_policy({})) as server:
+        judge = _judge(server)
+        judge.score_all(candidates())
+    summary = judge.summary()
+    assert summary["failed"] == 2 and set(summary["failures"]) == {"c0", "c3"}
