@@ -10,7 +10,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, wait
 from typing import Any, Protocol
 
 import docker
@@ -35,6 +36,7 @@ _gc_done = False
 _closing = False  # clean-up at exit or on a signal began: a sandbox registered now is removed at once
 _creating: dict[int, int] = {}  # thread id -> containers it is creating and has not registered yet
 CLOSE_WAIT = 10.0  # seconds clean-up waits for other threads' containers being created
+STOP_WAIT = 30.0  # seconds an interrupted run waits for its threads once their sandboxes are removed
 
 
 def owner_labels() -> dict[str, str]:
@@ -98,6 +100,19 @@ def close_all() -> None:
             return
         if not sandboxes:
             time.sleep(0.05)
+
+
+def stop_work(futures: Iterable[Future], timeout: float = STOP_WAIT) -> bool:
+    """Ctrl-C of work running in threads (image builds, bench instances), in a bounded time: queued futures
+    are cancelled; new sandboxes are refused from now on and live ones removed, so the commands and builds
+    in flight fail at once; then the running futures get `timeout` seconds to end. Returns whether they did
+    (a thread still blocked in a Docker call ends with that call's own timeout)."""
+    running = [future for future in futures if not future.cancel() and not future.done()]
+    close_all()
+    _, late = wait(running, timeout=timeout)
+    if late:
+        log.warning("%d interrupted tasks still running after %.0f s", len(late), timeout)
+    return not late
 
 
 def _chain(signum: int, previous: Any):
