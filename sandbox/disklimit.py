@@ -10,6 +10,7 @@ stops the sandbox's running commands and the command's output says why.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +20,8 @@ import docker
 from docker.utils import parse_bytes
 
 from sandbox.result import ExecResult
+
+log = logging.getLogger(__name__)
 
 CHECK_EVERY = 2.0  # seconds between two looks at a running command's writable layer
 
@@ -85,7 +88,10 @@ class DiskWatch:
                 continue  # a slow or failed look: the next one decides
             if size is not None and size > self.limit:
                 self.reached = size
-                self.stop()
+                try:
+                    self.stop()
+                except Exception as exc:  # noqa: BLE001 - e.g. the sandbox was closed meanwhile
+                    log.warning("could not stop the commands of a sandbox past its disk limit: %s", exc)
                 return
 
     def annotate(self, result: ExecResult) -> ExecResult:
