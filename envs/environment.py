@@ -14,7 +14,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ from envs.repos import RepoError, open_source, sanitized_checkout
 from envs.specs import DEFAULT_PARSER, DEFAULT_TEST_CMD, BuildPlan, build_plan, harness_data, harness_spec
 from envs.task import Task
 from sandbox import DockerSandbox
+from sandbox.cleanup import stop_work
 from sandbox.images import DEBIAN_RELEASES, ensure_base_image, image_exists
 
 if TYPE_CHECKING:
@@ -450,8 +451,15 @@ def prepare_environments(
     tasks of the same spec share one build. Yields (task, spec or the build error) as each finishes."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="env-build") as pool:
         futures = {pool.submit(prepare_environment, task, config, rebuild): task for task in tasks}
-        for future in as_completed(futures):
-            try:
-                yield futures[future], future.result()
-            except EnvBuildError as exc:
-                yield futures[future], exc
+        pending = set(futures)
+        try:
+            while pending:  # with a timeout: a Ctrl-C is handled at once, not when a build ends
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        yield futures[future], future.result()
+                    except EnvBuildError as exc:
+                        yield futures[future], exc
+        except KeyboardInterrupt:  # builds cancelled, their sandboxes removed, within cleanup.STOP_WAIT
+            stop_work(futures)
+            raise

@@ -1,4 +1,5 @@
-"""No leaks: a registry of live sandboxes, removed at exit and on SIGINT/SIGTERM, and gc of dead owners."""
+"""No leaks: a registry of live sandboxes, removed at exit and on SIGINT/SIGTERM, and gc of containers
+whose owner is provably gone (sandbox/owner.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,20 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, wait
 from typing import Any, Protocol
 
 import docker
 
+from sandbox import owner
 from sandbox.result import SandboxError
 
 log = logging.getLogger(__name__)
 
 LABEL = "swescale"
-OWNER_LABEL = "swescale.owner"
-OWNER_START_LABEL = "swescale.owner_start"
 
 
 class _Closable(Protocol):
@@ -36,21 +36,12 @@ _gc_done = False
 _closing = False  # clean-up at exit or on a signal began: a sandbox registered now is removed at once
 _creating: dict[int, int] = {}  # thread id -> containers it is creating and has not registered yet
 CLOSE_WAIT = 10.0  # seconds clean-up waits for other threads' containers being created
-
-
-def _proc_start(pid: int) -> str:
-    """Start time of a process (clock ticks since boot), to tell a live owner from a reused pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return ""
+STOP_WAIT = 30.0  # seconds an interrupted run waits for its threads once their sandboxes are removed
 
 
 def owner_labels() -> dict[str, str]:
-    """Labels every sandbox of this process carries."""
-    pid = os.getpid()
-    return {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{pid}", OWNER_START_LABEL: _proc_start(pid)}
+    """Labels every sandbox of this process carries: the swescale mark and its owner (sandbox/owner.py)."""
+    return {LABEL: "1", **owner.owner_labels()}
 
 
 @contextlib.contextmanager
@@ -111,6 +102,19 @@ def close_all() -> None:
             time.sleep(0.05)
 
 
+def stop_work(futures: Iterable[Future], timeout: float = STOP_WAIT) -> bool:
+    """Ctrl-C of work running in threads (image builds, bench instances), in a bounded time: queued futures
+    are cancelled; new sandboxes are refused from now on and live ones removed, so the commands and builds
+    in flight fail at once; then the running futures get `timeout` seconds to end. Returns whether they did
+    (a thread still blocked in a Docker call ends with that call's own timeout)."""
+    running = [future for future in futures if not future.cancel() and not future.done()]
+    close_all()
+    _, late = wait(running, timeout=timeout)
+    if late:
+        log.warning("%d interrupted tasks still running after %.0f s", len(late), timeout)
+    return not late
+
+
 def _chain(signum: int, previous: Any):
     def handler(sig: int, frame: Any) -> None:
         global _closing
@@ -153,36 +157,21 @@ def install_signal_handlers() -> None:
         _signals_installed = True
 
 
-def _owner_dead(labels: dict[str, str], hostname: str) -> bool:
-    host, _, pid_text = labels.get(OWNER_LABEL, "").rpartition(":")
-    if host != hostname or not pid_text.isdigit():
-        return False  # another machine's container (or a malformed label): not ours to judge
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass
-    start = labels.get(OWNER_START_LABEL)
-    return bool(start) and _proc_start(pid) not in ("", start)  # pid reused by another process
-
-
 def owner_alive(labels: dict[str, str]) -> bool:
-    """Is the process named by these owner labels (`owner_labels()`) alive? Owners on other hosts count as
-    alive (not ours to judge)."""
-    return not _owner_dead(labels, socket.gethostname())
+    """Is the owner named by these labels (`owner_labels()`) possibly alive (not provably gone)?"""
+    return not owner.owner_gone(labels)
 
 
 def gc(all_owners: bool = False, client: docker.DockerClient | None = None) -> list[str]:
-    """Remove swescale containers whose owner process on this host is dead (with `all_owners`: every
-    swescale container, live owners and other hosts included). Returns the removed container ids."""
+    """Remove swescale containers whose owner is provably gone (sandbox/owner.py: lease expired, or dead in
+    our PID namespace); with `all_owners`: every swescale container, live owners and other hosts included.
+    Returns the removed container ids."""
     client = client or docker.from_env()
-    hostname = socket.gethostname()
+    leases = {} if all_owners else owner.read_leases()
     removed = []
     # The low-level list carries the labels, so no per-container inspect can race a concurrent removal.
     for info in client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
-        if all_owners or _owner_dead(info.get("Labels") or {}, hostname):
+        if all_owners or owner.owner_gone(info.get("Labels") or {}, leases):
             try:
                 client.api.remove_container(info["Id"], force=True)
                 removed.append(info["Id"])

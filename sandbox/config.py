@@ -14,6 +14,11 @@ class SandboxConfig(Section):
     """Memory limit per sandbox (Docker syntax, e.g. 512m, 4g)."""
     cpus: float = 1.0
     """CPU limit per sandbox, in cores."""
+    disk_limit: str = "10g"
+    """Disk limit per sandbox: what its commands may write to the container's own layer (Docker syntax,
+    e.g. 512m, 10g; empty: none). The storage driver enforces it where it can (overlay2 on xfs with pquota:
+    `--storage-opt size`, detected once per process); elsewhere a watchdog polls the layer's size while a
+    command runs and stops the command when the limit is reached, saying so in its output."""
     pids_limit: int = 512
     """Maximum number of processes per sandbox (stops fork bombs)."""
     command_timeout: float = 300.0

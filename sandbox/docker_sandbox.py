@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import shlex
@@ -15,7 +16,7 @@ from typing import Any
 
 import docker
 
-from sandbox import cleanup
+from sandbox import cleanup, disklimit
 from sandbox.config import SandboxConfig
 from sandbox.exec_server import Capture
 from sandbox.gitbase import PIN_SCRIPT, PinnedBase, diff_script, parse_pin
@@ -36,6 +37,11 @@ LAUNCH = (
     f'exec "$py" -I -u {SERVER_PATH}; done; echo \'{{"id": 0, "ready": false}}\''
 )
 DEFAULT_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1"}
+# Without the exec server: every process but init, its children (the idle main process) and this shell.
+STOP_ALL = (
+    "for d in /proc/[0-9]*; do p=${d##*/}; { [ $p = 1 ] || [ $p = $$ ]; } && continue; "
+    "set -- $(sed 's/.*) //' $d/stat 2>/dev/null); [ \"$2\" = 1 ] || kill -9 $p 2>/dev/null; done"
+)
 ANSWER_GRACE = 30.0  # seconds the client waits beyond a command's timeout before declaring the server dead
 
 _client: docker.DockerClient | None = None
@@ -96,6 +102,7 @@ class DockerSandbox:
         self._fallback = False  # no python3 >= 3.6, or the server could not seal itself: `docker exec`
         self._timeout_tool = False
         self._base: PinnedBase | None = None
+        self._disk_watch = 0  # bytes: the disk limit the watchdog enforces (0: none, or the driver's quota)
         self._close_lock = threading.Lock()
         self._closed = False
 
@@ -134,8 +141,10 @@ class DockerSandbox:
     def _create(self) -> None:
         """Create the container and register the sandbox (inside cleanup.creating())."""
         cfg = self.config
-        self.container = self.client.containers.create(
-            self.image,
+        self.container, quota = disklimit.create_limited(
+            self.client.containers.create,
+            cfg.disk_limit,
+            image=self.image,
             entrypoint=["/bin/sh", "-c", IDLE],
             command=[],
             working_dir=self.workdir,
@@ -156,6 +165,7 @@ class DockerSandbox:
             volumes={host: {"bind": inside, "mode": "ro"} for host, inside in self.ro_mounts.items()},
             mounts=self.mounts,
         )
+        self._disk_watch = 0 if quota else disklimit.limit_bytes(cfg.disk_limit)
         cleanup.register(self)
 
     def _start_server(self) -> None:
@@ -242,6 +252,14 @@ class DockerSandbox:
         timeout = self.config.command_timeout if timeout is None else timeout
         cwd = cwd or self.workdir
         start = time.monotonic()
+        measure = functools.partial(disklimit.layer_size, self.client, self.container.id)
+        with disklimit.DiskWatch(self._disk_watch, measure, self._stop_commands) as watch:
+            result = self._exec(cmd, timeout, cwd, env, start)
+        return watch.annotate(result)
+
+    def _exec(
+        self, cmd: str, timeout: float, cwd: str, env: dict[str, str] | None, start: float
+    ) -> ExecResult:
         if self._fallback:
             return self._exec_fallback(cmd, timeout, cwd, env, start)
         assert self._channel is not None
@@ -258,6 +276,13 @@ class DockerSandbox:
             duration=time.monotonic() - start,
             truncated=answer["truncated"],
         )
+
+    def _stop_commands(self) -> None:
+        """Kill every command running in the sandbox (its container and exec server stay)."""
+        if self._channel is not None:
+            self._channel.request({"op": "stop"}, ANSWER_GRACE)
+        else:
+            self.container.exec_run(["sh", "-c", STOP_ALL])
 
     def _exec_fallback(
         self, cmd: str, timeout: float, cwd: str, env: dict[str, str] | None, start: float

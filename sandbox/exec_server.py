@@ -6,6 +6,7 @@ Protocol: one JSON object per line on stdin, one JSON answer per line on stdout,
   {"id": 2, "op": "write", "path": "/x", "data": "<base64>", "mode": 420}  -> {"id": 2, "ok": true}
   {"id": 3, "op": "read", "path": "/x"}  -> {"id": 3, "data": "<base64>"}
   {"id": 4, "op": "ping"}  -> {"id": 4, "ok": true}
+  {"id": 5, "op": "stop"}  -> {"id": 5, "stopped": 1}  (kills the groups of every running command)
 Errors answer {"id": N, "error": "..."}. Requests run concurrently, each in its own thread.
 Every command is a fresh `bash -c` (or `sh -c`) in its own session/process group; on timeout, or when the
 command exits while background children still hold its output pipe, the whole group is killed.
@@ -34,6 +35,8 @@ OUT_LOCK = threading.Lock()
 CHUNK = 65536
 DRAIN_GRACE = 0.2  # seconds to wait for EOF after the command exited before killing stragglers
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+RUNNING = set()  # Popen objects of the commands running now (for "stop")
+RUNNING_LOCK = threading.Lock()
 CAP_SYS_PTRACE = 19
 
 
@@ -144,6 +147,8 @@ def run_exec(req):
             "duration": time.monotonic() - start,
         }
     os.close(wfd)
+    with RUNNING_LOCK:
+        RUNNING.add(proc)
     deadline = start + timeout if timeout else None
     timed_out = stragglers = eof = False
     exited_at = None
@@ -178,6 +183,8 @@ def run_exec(req):
                     eof = True  # every writer is gone
     finally:
         os.close(rfd)
+        with RUNNING_LOCK:
+            RUNNING.discard(proc)
     if timed_out or stragglers:
         kill_group(proc)
     proc.wait()
@@ -213,7 +220,22 @@ def run_read(req):
         return {"data": base64.b64encode(fh.read()).decode()}
 
 
-OPS = {"exec": run_exec, "write": run_write, "read": run_read, "ping": lambda req: {"ok": True}}
+def run_stop(req):
+    """Kill every running command's process group (the host's disk watchdog asks for it)."""
+    with RUNNING_LOCK:
+        procs = list(RUNNING)
+    for proc in procs:
+        kill_group(proc)
+    return {"stopped": len(procs)}
+
+
+OPS = {
+    "stop": run_stop,
+    "exec": run_exec,
+    "write": run_write,
+    "read": run_read,
+    "ping": lambda req: {"ok": True},
+}
 
 
 def handle(req):
@@ -259,7 +281,7 @@ def main():
         except ValueError as exc:
             send({"id": None, "error": f"bad request: {exc}"})
             continue
-        if req.get("op") in ("write", "read", "ping"):
+        if req.get("op") in ("write", "read", "ping", "stop"):
             handle(req)  # fast and in-order
             continue
         try:

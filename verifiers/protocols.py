@@ -56,6 +56,7 @@ class SandboxSource(Protocol):
 
 
 class PoolLike(Protocol):
-    """Sandboxes bounded in number (sandbox.SandboxPool)."""
+    """Sandboxes bounded in number (sandbox.SandboxPool). `sandbox(image, wait=False)` raises
+    sandbox.pool.PoolFull at once instead of waiting for a free slot."""
 
     def sandbox(self, image: str, **kwargs: Any) -> AbstractContextManager[Box]: ...

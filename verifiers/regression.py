@@ -32,6 +32,7 @@ from queue import Empty, SimpleQueue
 from pydantic import BaseModel, Field
 
 from envs.runners import Runner, function_name, runner_for, tracer_hooks
+from sandbox.pool import PoolFull
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import touched_files
 from verifiers.config import VerifierConfig
@@ -205,9 +206,9 @@ def record_original(
             plan.spans = json.loads(res.output.strip().splitlines()[-1])
         except (ValueError, IndexError):
             log.warning("no function spans: %s", res.output[-300:])
-    # more sandboxes only when the pool has room beside the one held here (else waiting would deadlock)
-    room = getattr(pool, "max_concurrent", getattr(getattr(pool, "pool", None), "max_concurrent", 1))
-    workers = max(1, min(len(files), config.max_parallel, room)) if pool is not None else 1
+    # more sandboxes only from the pool's free slots, never waiting for one while `sb` is held: two
+    # recorders of a shared pool each holding one and waiting for another would wait forever
+    workers = max(1, min(len(files), config.max_parallel)) if pool is not None else 1
     # each worker takes the next file when it is free, the largest first: one slow file no longer
     # leaves the other workers idle behind a fixed share
     sizes = _sizes(sb, files) if workers > 1 else {}
@@ -228,8 +229,11 @@ def record_original(
     def work(share: int) -> list[tuple[int, RunResult, dict[str, str], list | None]]:
         if share == 0 or pool is None:
             return run_share(sb, traced)
-        with pool.sandbox(env.image, workdir=WORKDIR) as other:
-            return run_share(other, traced and _install_tracer(other, env))
+        try:
+            with pool.sandbox(env.image, workdir=WORKDIR, wait=False) as other:
+                return run_share(other, traced and _install_tracer(other, env))
+        except PoolFull:
+            return []  # no free slot: the held sandbox and the other workers take this share
 
     with ThreadPoolExecutor(max_workers=workers) as executor:
         results = sorted((r for part in executor.map(work, range(workers)) for r in part), key=lambda r: r[0])

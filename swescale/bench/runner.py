@@ -22,6 +22,7 @@ from rich.console import Console
 
 from envs.records import DatasetError
 from envs.task import Task
+from sandbox.cleanup import stop_work
 from swescale.bench.errors import RETRYABLE
 from swescale.bench.instance import Shared, run_instance
 from swescale.bench.jobs import Executor, Job
@@ -54,10 +55,11 @@ class LocalExecutor:
         self.capacity = config.bench.workers
         self.shared = Shared(config)
         self._threads = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="bench")
+        self._futures: list[Future] = []
 
     def submit(self, job: Job) -> Future:
         progress = self.progress.instance(job.task.instance_id) if self.progress else None
-        return self._threads.submit(
+        future = self._threads.submit(
             run_instance,
             job.task,
             self.config,
@@ -68,6 +70,8 @@ class LocalExecutor:
             evaluate=self.config.bench.evaluate,
             progress=progress,
         )
+        self._futures.append(future)
+        return future
 
     def wait(self, handles: list[Future], timeout: float) -> list[tuple[Future, InstanceResult]]:
         done, _ = wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -77,7 +81,12 @@ class LocalExecutor:
         self.shared.stop.set()
 
     def close(self) -> None:
-        self._threads.shutdown(wait=True)
+        """Instances still running (Ctrl-C, past the driver's drain) are stopped in a bounded time: their
+        sandboxes and image builds removed, the threads given cleanup.STOP_WAIT seconds."""
+        if any(not f.done() for f in self._futures):
+            self.shared.stop.set()
+            stop_work(self._futures)
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def _redo(state: BenchState, run_dir: Path, ids: list[str]) -> None:

@@ -28,7 +28,8 @@ def gc_command(
         bool, typer.Option("--all", help="Remove every swescale container, even of live processes.")
     ] = False,
 ) -> None:
-    """Remove sandbox containers left behind by dead swescale processes on this host."""
+    """Remove sandbox containers whose owner process is provably gone: its lease expired, or its pid is dead
+    in this PID namespace (docs/architecture.md, Sandboxes)."""
     from sandbox.cleanup import gc
 
     removed = gc(all_owners=all_owners)

@@ -95,3 +95,21 @@ def test_network_when_asked(web, base_image, run_tag):
                 break
             time.sleep(0.3)
         assert r.exit_code == 0, r.output
+
+
+def test_a_runaway_writer_is_stopped_at_the_disk_limit(base_image, run_tag, docker_client):
+    """Without a driver quota (overlay2 on ext4 here) the watchdog stops the command near the limit."""
+    config = SandboxConfig(disk_limit="200m")
+    with DockerSandbox(base_image, workdir="/", config=config, labels={TEST_LABEL: run_tag}) as sb:
+        writer = (
+            "for i in $(seq 150); do head -c 20000000 /dev/zero > /tmp/f$i; sleep 0.1; done; echo wrote all"
+        )
+        started = time.monotonic()
+        r = sb.exec(writer, timeout=120)
+        assert "the sandbox's disk limit of 200 MB was reached" in r.output, r.output[-500:]
+        assert "wrote all" not in r.output and r.exit_code != 0 and not r.timed_out
+        assert time.monotonic() - started < 60
+        written = int(sb.exec("du -sm /tmp | cut -f1").output.strip())
+        assert 200 < written < 1000  # stopped within a few checks of the limit, far from the 3 GB asked
+        assert sb.exec("rm -f /tmp/f*; echo freed").output == "freed\n"
+        _alive(sb, docker_client)
