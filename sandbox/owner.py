@@ -181,9 +181,11 @@ def owner_gone(labels: dict[str, str], leases: dict[str, float] | None = None) -
     """Is the owner named by these labels provably gone? `leases`: `read_leases()`, read once by a caller
     judging many containers."""
     owner = labels.get(OWNER_ID_LABEL)
-    if not owner:  # a container of an older swescale: judged as it was then, by host and pid
-        host, _, _ = labels.get(OWNER_LABEL, "").rpartition(":")
-        return host == socket.gethostname() and _pid_gone(labels)
+    if not owner:
+        # A container of an older swescale names no PID namespace, so its pid proves nothing here: from
+        # another namespace (a process in a container, `unshare`) a live owner looks dead, and removing its
+        # sandboxes mid-run is what this module exists to prevent. Only `gc --all` removes these.
+        return False
     expires = (read_leases() if leases is None else leases).get(owner)
     if expires is not None and expires < time.time():
         return True

@@ -49,3 +49,15 @@ def test_a_dead_pid_in_our_namespace_is_gone_before_its_lease_expires(leases):
     assert labels[owner.OWNER_ID_LABEL] != owner.current().owner  # a forked child is another owner
     assert owner.read_leases()[labels[owner.OWNER_ID_LABEL]] > time.time()  # lease not expired...
     assert owner.owner_gone(labels)  # ...but its pid is dead in our namespace
+
+
+def test_a_container_of_an_older_swescale_is_never_judged_gone(leases):
+    """Older containers carry only `host:pid`, read in whatever PID namespace gc runs in: a gc started
+    under `unshare --pid` (or in a container) took a live owner's pid for dead and removed its sandboxes
+    mid-run (seen here: a benchmark's sandboxes vanished with 409 "removal already in progress")."""
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    labels = {owner.OWNER_LABEL: f"{os.uname().nodename}:{dead}"}
+    assert not owner.owner_gone(labels)
