@@ -30,8 +30,8 @@ EXIT_VAR = "SWEBENCH_TEST_EXIT_CODE"
 
 
 class Files(Protocol):
-    def write_file(self, path: str, data: str | bytes, /, mode: int = ...) -> None: ...
-    def read_bytes(self, path: str) -> bytes: ...
+    def write_file(self, path: str, content: str | bytes, /) -> None: ...
+    def read_file(self, path: str) -> str: ...
 
 
 @dataclass
@@ -111,7 +111,7 @@ def guarded_script(script: str, exports: str | None) -> str:
 
 def read_channel(files: Files, path: str) -> Channel:
     try:
-        return Channel.parse(files.read_bytes(path).decode(errors="replace"))
+        return Channel.parse(files.read_file(path))
     except Exception:  # noqa: BLE001 - no file: the plugin never loaded
         return Channel()
 
@@ -124,9 +124,10 @@ def cross_check(
     logged_exit: int | None = None,
 ) -> str | None:
     """Why the run's verdicts cannot be trusted, or None when the log, the exit status and the channel
-    agree. `exit_code`: the test command's, through the sealed channel (None: unknown); `graded`: the test
-    ids the verdict reads (each must have run as the log says); `logged_exit`: the exit status the log
-    records."""
+    agree. `exit_code`: the test command's, through the sealed channel (None: unknown, e.g. several
+    processes); `graded`: the test ids the verdict reads, each of which must have run as the log says
+    (None: every test the log reports passed must not have raised, unseen ones are not asked about: a
+    nested run's lines, as in pytest's own tests); `logged_exit`: the exit status the log records."""
     if exit_code is not None and logged_exit is not None and logged_exit != exit_code:
         return f"the log records exit status {logged_exit}, the test command exited {exit_code}"
     failing = any(s in FAILING for s in statuses.values())
@@ -140,11 +141,11 @@ def cross_check(
         return "the test session never finished, yet the command exited 0"
     if channel.exitstatus not in (None, 0) and exit_code == 0:
         return f"the test session ended with status {channel.exitstatus}, the command exited 0"
-    for test in graded or []:
+    for test in statuses if graded is None else graded:
         if statuses.get(test) != "PASSED":
             continue
         seen = channel.saw(test)
-        if seen is None and channel.raised:  # no call seen at all: tests ran elsewhere (e.g. xdist workers)
+        if seen is None and channel.raised and graded is not None:  # none seen: elsewhere (xdist workers)
             return f"the log reports {test} passed, but it never ran"
         if seen is not None and channel.raised[seen]:
             return f"the log reports {test} passed, but its call raised"
