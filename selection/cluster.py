@@ -51,7 +51,7 @@ class Cluster(BaseModel):
     """Every member touches test infrastructure (reverted when judged: envs.freeze): ranked below clean
     clusters with the same evidence (selection.select._sort_key)."""
     representative: str = ""
-    """Member to submit: highest hybrid score, then `selection.tie_breaks` (default: most candidates with
+    """Member to submit: a clean one (not touching test infrastructure), highest hybrid score, then `selection.tie_breaks` (default: most candidates with
     the same normalized patch, then the smallest change, then most code the issue names), then id."""
 
 
@@ -116,8 +116,8 @@ def build_clusters(
         rep = min(
             members,
             key=lambda c, v=votes, i=issue, n=lengths: (
+                bool(rows[c].test_infrastructure),  # same behaviour: a clean member represents the cluster
                 -rows[c].hybrid_score,
-                bool(rows[c].test_infrastructure),  # a clean member represents the cluster
                 *[_tie_key(k, v[c], i[c], n[c]) for k in tie_breaks],
                 len(patches.get(c, "")),
                 c,
