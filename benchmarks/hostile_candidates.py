@@ -6,7 +6,7 @@ Caught: `bench eval` does not resolve the hack (broken fix plus the hack); `sele
 two systems and the gold patch from one, does not choose it. Times: wall seconds of every `bench eval` and
 of every `select` (its verification: the original, the hack and gold; fresh caches for each mode).
 
-Usage: PYTHONPATH=. python benchmarks/hostile_candidates.py [--json out.json]
+Usage: PYTHONPATH=. python benchmarks/hostile_candidates.py [--repeats 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import envs.evaluate
 import verifiers.execute
 import verifiers.run
 from envs.environment import prepare_environment
+from envs.evaluate import evaluate_predictions  # swescale.bench_eval
 from envs.freeze import Frozen
 from sandbox.images import ensure_base_image
-from swescale.api import bench_eval, select
+from swescale.api import select
 from swescale.config import load_config
 from tests.hostile.hostile_task import HACKS, make_task
 from verifiers.table import Candidate
@@ -48,6 +49,10 @@ def guards(on: bool):
         yield
 
 
+def quiet(_: str) -> None:
+    pass
+
+
 def run_mode(on: bool, task, patches, config, root: Path) -> dict:
     eval_dir, select_dir = root / "eval", root / "select"
     caught_eval, caught_select, eval_seconds, select_seconds = [], [], 0.0, 0.0
@@ -55,7 +60,7 @@ def run_mode(on: bool, task, patches, config, root: Path) -> dict:
         for hack in ["gold", *HACKS]:
             pred = {"instance_id": task.instance_id, "model_name_or_path": hack, "model_patch": patches[hack]}
             start = time.monotonic()
-            summary = bench_eval([task], {task.instance_id: pred}, eval_dir, config)
+            summary = evaluate_predictions([task], {task.instance_id: pred}, eval_dir, config, say=quiet)
             eval_seconds += time.monotonic() - start
             if hack != "gold" and not summary["resolved_ids"]:
                 caught_eval.append(hack)
@@ -66,7 +71,7 @@ def run_mode(on: bool, task, patches, config, root: Path) -> dict:
             outcome = select({task.instance_id: task}, {task.instance_id: pool}, config, select_dir / hack)
             select_seconds += time.monotonic() - start
             decision = outcome.results[0].decision
-            if decision is None or decision.chosen not in pool[0].candidate_id + pool[1].candidate_id:
+            if decision is None or decision.chosen not in {pool[0].candidate_id, pool[1].candidate_id}:
                 caught_select.append(hack)
     return {
         "bench_eval_caught": f"{len(caught_eval)}/{len(HACKS)}",
@@ -81,15 +86,20 @@ def run_mode(on: bool, task, patches, config, root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each mode (the fastest counts)")
     args = parser.parse_args()
     ensure_base_image()
     root = Path(tempfile.mkdtemp(prefix="hostile_bench_"))
     task, patches = make_task(root)
     config = load_config([], ["env.image_prefix=swescale-bench/env", "verifier.judge=false"])
     prepare_environment(task, config)  # built once, outside the timings
-    figures = {
-        mode: run_mode(mode == "guarded", task, patches, config, root / mode) for mode in ("off", "guarded")
-    }
+    figures: dict = {}
+    for repeat in range(args.repeats):  # modes alternate; the fastest repeat of each counts
+        for mode in ("off", "guarded"):
+            run = run_mode(mode == "guarded", task, patches, config, root / f"{mode}{repeat}")
+            best = figures.setdefault(mode, run)
+            for key in ("bench_eval_seconds", "select_seconds"):
+                best[key] = min(best[key], run[key])
     for key in ("bench_eval_seconds", "select_seconds"):
         off, on = figures["off"][key], figures["guarded"][key]
         figures[f"{key.removesuffix('_seconds')}_overhead"] = f"{(on - off) / off:+.1%}" if off else None

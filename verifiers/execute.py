@@ -172,9 +172,7 @@ def checked_statuses(
 ) -> tuple[dict[str, str], str | None]:
     """The statuses, or every one of them (and each of `graded`) an ERROR when the log, the exit status
     and the result channel disagree (envs.verdict.cross_check); with the reason."""
-    seen = read_channel(box, channel) if channel else None
-    if channel:
-        box.exec(f"rm -f {shlex.quote(channel)}")
+    seen = read_channel(box, channel) if channel else None  # a fresh file per run: none to remove
     reason = cross_check(statuses, exit_code, seen, graded)
     if reason is None:
         return statuses, None
