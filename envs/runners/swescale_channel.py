@@ -53,7 +53,7 @@ def _lookup(module, dotted):
         return None
 
 
-_SNAPSHOT = {f"{m}:{d}": _lookup(m, d) for m, d in CRITICAL}
+_SNAPSHOT = {"%s:%s" % (m, d): _lookup(m, d) for m, d in CRITICAL}  # noqa: UP031 - Python 3.5 too
 _PATH = os.environ.pop("SWESCALE_CHANNEL", None)  # not handed on to the tests' processes
 _OUT = open(_PATH, "a", buffering=1) if _PATH else None  # noqa: SIM115 - open for the whole session
 
