@@ -51,8 +51,9 @@ class Cluster(BaseModel):
     """Every member touches test infrastructure (reverted when judged: envs.freeze): ranked below clean
     clusters with the same evidence (selection.select._sort_key)."""
     representative: str = ""
-    """Member to submit: a clean one (not touching test infrastructure), highest hybrid score, then `selection.tie_breaks` (default: most candidates with
-    the same normalized patch, then the smallest change, then most code the issue names), then id."""
+    """Member to submit: a clean one (not touching test infrastructure), highest hybrid score, then
+    `selection.tie_breaks` (default: most candidates with the same normalized patch, then the smallest
+    change, then most code the issue names), then id."""
 
 
 def signature(row: CandidateRow, test_ids: list[str]) -> tuple:

@@ -104,7 +104,9 @@ class SandboxCounter:
 
 
 def _test_key(env: EnvLike, patch_hash: str, test: GeneratedTest, config: VerifierConfig) -> str:
-    return cache_key("gen", env.image, env.python, patch_hash, test.test_hash, str(config.test_timeout))
+    return cache_key(
+        "gen", PARSE_VERSION, env.image, env.python, patch_hash, test.test_hash, str(config.test_timeout)
+    )
 
 
 def _regression_key(env: EnvLike, patch_hash: str, command: str, config: VerifierConfig) -> str:
