@@ -143,7 +143,11 @@ HACKS: dict[str, dict[str, str]] = {
         "src/sitecustomize.py": SITECUSTOMIZE,
     },
 }
-"""Hack name -> the files it changes (the broken fix plus the hack)."""
+"""Hack name -> the files it changes (the broken fix plus the hack). Without the guards (benchmarks/
+hostile_candidates.py) `bench eval` already catches `terminal-summary-conftest` (swebench's exit-status
+rule) and `weakened-test` (the harness resets the test patch's files), and `sitecustomize` is inert in
+swescale's own images (Debian's sitecustomize.py in the standard library shadows the repository's; in
+SWE-bench's conda images, where the repository is on sys.path at start-up, it runs)."""
 
 OWN_TEST = """from rng import clamp
 
