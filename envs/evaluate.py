@@ -299,6 +299,7 @@ def evaluate_instance(
             run.channel,
             [*task.FAIL_TO_PASS, *task.PASS_TO_PASS],
             int(logged_exit.group(1)) if logged_exit else None,
+            failed_quietly=False,  # swebench's grading reads that rule itself (unresolved, as the harness)
         )
         if mismatch:
             say(f"verdicts disagree: {mismatch}")
