@@ -17,18 +17,20 @@ import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envs.environment import EnvBuildError, EnvSpec, _tail, prepare_environment
-from envs.faults import END, START, Fault, classify
+from envs.faults import END, START, TEST_EXIT, Fault, classify
+from envs.freeze import freeze
 from envs.grading import grade, test_spec
 from envs.internet import drop_setup_caps, sandbox_caps, sandbox_setup
 from envs.records import DatasetError, read_records
 from envs.runners import parse_test_log
 from envs.specs import harness_spec
 from envs.task import Task
+from envs.verdict import Channel, cross_check, guarded_script, install, read_channel
 from sandbox import DockerSandbox
 from sandbox.cleanup import ensure_atexit
 from sandbox.patch import HARNESS, Attempt, PatchError, apply_patch, changed_paths
@@ -108,7 +110,12 @@ class EvalRun:
     """The evaluation script's whole output (test markers and the recorded exit code included)."""
     timed_out: bool = False
     exit_code: int = 0
+    """The test command's exit status (the script exits with it), through the sealed exec channel."""
     duration: float = 0.0
+    reverted: list[str] = field(default_factory=list)
+    """Test infrastructure the patch changed, reverted for the run (envs.freeze)."""
+    channel: Channel | None = None
+    """What swescale's result-channel plugin saw (None: the runner takes none; envs.verdict)."""
 
 
 @contextmanager
@@ -135,23 +142,30 @@ def run_prediction(
     say: Callable[[str], None] = lambda _: None,
     spec: Any = None,
 ) -> EvalRun:
-    """Apply `patch` by the harness's chain (an empty one: the code as it is), then run the task's
-    evaluation script; the log is read back whole from a file (the exec result keeps only head and tail)."""
-    if patch:
-        applied, output = _apply(sb, patch, say)
+    """Apply `patch` by the harness's chain (an empty one: the code as it is), its test infrastructure
+    frozen (envs.freeze: only `judged` is applied), then run the task's evaluation script with the result
+    channel (envs.verdict); the log is read back whole from a file (the exec result keeps only head and
+    tail)."""
+    frozen = freeze(patch, env.test_cmd)
+    if frozen.reverted or frozen.held_out:
+        say(f"test infrastructure reverted: {frozen.reverted}; new test files left out: {frozen.held_out}")
+    if frozen.judged:
+        applied, output = _apply(sb, frozen.judged, say)
         if not applied:
             say(f">>>>> Patch Apply Failed:\n{output}")
-            return EvalRun(applied=False, apply_output=output)
+            return EvalRun(applied=False, apply_output=output, reverted=frozen.reverted)
     else:
         say("empty patch: the tests run on the unpatched code")
     spec = spec or test_spec(task, env)
-    sb.write_file(EVAL_FILE, spec.eval_script, mode=0o755)
+    channel = install(sb, env.test_cmd)
+    sb.write_file(EVAL_FILE, guarded_script(spec.eval_script, channel and channel[0]), mode=0o755)
     command = f"{drop_setup_caps(sb.config.cap_add)}/bin/bash {EVAL_FILE} > {OUTPUT_FILE} 2>&1"
     run = sb.exec(command, timeout=config.env.eval_timeout, cwd="/")
     log_text = sb.read_bytes(OUTPUT_FILE).decode(errors="replace")
     if run.timed_out:
         log_text += f"\n\nTimeout error: {config.env.eval_timeout} seconds exceeded."
-    return EvalRun(True, "", log_text, run.timed_out, run.exit_code, run.duration)
+    seen = read_channel(sb, channel[1]) if channel else None
+    return EvalRun(True, "", log_text, run.timed_out, run.exit_code, run.duration, frozen.reverted, seen)
 
 
 @dataclass
@@ -165,6 +179,8 @@ class InstanceResult:
     """swebench's per-instance report (None for errors)."""
     fault: Fault | None = None
     seconds: float = 0.0
+    reverted: list[str] = field(default_factory=list)
+    """Test infrastructure the patch changed, reverted for the run (envs.freeze): it touches it."""
 
     @classmethod
     def from_report(cls, iid: str, report: dict[str, Any], seconds: float = 0.0) -> InstanceResult:
@@ -176,7 +192,8 @@ class InstanceResult:
             if entry.get("resolved")
             else "unresolved"
         )
-        return cls(iid, state, report=report, seconds=seconds)
+        reverted = list(entry.get("test_infrastructure_reverted") or [])
+        return cls(iid, state, report=report, seconds=seconds, reverted=reverted)
 
 
 def _in_repo(sb: DockerSandbox, task: Task, patch: str) -> Callable[[str], bool]:
@@ -195,9 +212,12 @@ def _in_repo(sb: DockerSandbox, task: Task, patch: str) -> Callable[[str], bool]
     return check
 
 
-def _write_fault(folder: Path, iid: str, fault: Fault, seconds: float) -> InstanceResult:
-    (folder / ERROR_FILE).write_text(json.dumps({"instance_id": iid, **fault.as_dict()}, indent=4))
-    return InstanceResult(iid, "error", fault=fault, seconds=seconds)
+def _write_fault(
+    folder: Path, iid: str, fault: Fault, seconds: float, reverted: list[str] | None = None
+) -> InstanceResult:
+    record = {"instance_id": iid, **fault.as_dict(), "test_infrastructure_reverted": reverted or []}
+    (folder / ERROR_FILE).write_text(json.dumps(record, indent=4))
+    return InstanceResult(iid, "error", fault=fault, seconds=seconds, reverted=reverted or [])
 
 
 def _test_in_sandbox(task, env, spec, patch, config, say) -> tuple[EvalRun, Callable[[str], bool]] | None:
@@ -271,9 +291,23 @@ def evaluate_instance(
         if run.timed_out:
             fault = Fault("timeout", f"the tests ran longer than {config.env.eval_timeout:.0f}s")
             return _write_fault(folder, iid, fault, time.monotonic() - start)
+        status = parse_test_log(output.split(START, 1)[-1].split(END, 1)[0], env, task)
+        logged_exit = TEST_EXIT.search(output)
+        mismatch = cross_check(
+            status,
+            run.exit_code,
+            run.channel,
+            [*task.FAIL_TO_PASS, *task.PASS_TO_PASS],
+            int(logged_exit.group(1)) if logged_exit else None,
+            failed_quietly=False,  # swebench's grading reads that rule itself (unresolved, as the harness)
+        )
+        if mismatch:
+            say(f"verdicts disagree: {mismatch}")
+            fault = Fault("verdict-mismatch", mismatch)
+            return _write_fault(folder, iid, fault, time.monotonic() - start, run.reverted)
         report = grade(task, env, pred, str(log_path))
+        report[iid]["test_infrastructure_reverted"] = run.reverted
         if not report[iid]["resolved"]:
-            status = parse_test_log(output.split(START, 1)[-1].split(END, 1)[0], env, task)
             fault = classify(
                 task, output, status, patch, workdir=env.workdir, test_cmd=env.test_cmd, in_repo=in_repo
             )
@@ -312,6 +346,7 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
             "incomplete",
             "empty_patch",
             "patch_apply_failed",
+            "test_infrastructure",
         )
     }
     reasons: dict[str, str] = {}
@@ -337,6 +372,8 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
             continue
         ids["completed"].add(iid)
         ids["resolved" if entry.get("resolved") else "unresolved"].add(iid)
+        if entry.get("test_infrastructure_reverted"):
+            ids["test_infrastructure"].add(iid)
     report: dict[str, Any] = {
         "total_instances": len(tasks),
         "submitted_instances": len(predictions),
@@ -350,6 +387,7 @@ def summarize(tasks: list[Task], predictions: dict[str, dict], run_dir: Path) ->
     report["submitted_ids"] = sorted(predictions)
     for key in ("resolved", "unresolved", "error", "patch_apply_failed"):
         report[f"{key}_ids"] = sorted(ids[key])
+    report["test_infrastructure_ids"] = sorted(ids["test_infrastructure"])  # ours: touched, reverted
     report["error_reasons"] = dict(sorted(reasons.items()))  # ours: why each error measured nothing
     report["schema_version"] = 2
     return report

@@ -32,6 +32,7 @@ KINDS = {
     "environment": "listed tests failed for a reason outside the code (network, memory, display)",
     "no-tests": "none of the listed tests appears in the log",
     "timeout": "the tests did not finish in time",
+    "verdict-mismatch": "the log, the test command's exit status and swescale's result channel disagree",
     "internal": "the evaluation itself failed",
 }
 RUNNERS = runner_modules()

@@ -47,9 +47,13 @@ class Cluster(BaseModel):
     """Candidates whose normalized patch equals the representative's (agreement across systems)."""
     issue: int = 0
     """Functions, classes and modules of the representative's patch that the issue names."""
+    suspect: bool = False
+    """Every member touches test infrastructure (reverted when judged: envs.freeze): ranked below clean
+    clusters with the same evidence (selection.select._sort_key)."""
     representative: str = ""
-    """Member to submit: highest hybrid score, then `selection.tie_breaks` (default: most candidates with
-    the same normalized patch, then the smallest change, then most code the issue names), then id."""
+    """Member to submit: a clean one (not touching test infrastructure), highest hybrid score, then
+    `selection.tie_breaks` (default: most candidates with the same normalized patch, then the smallest
+    change, then most code the issue names), then id."""
 
 
 def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
@@ -113,6 +117,7 @@ def build_clusters(
         rep = min(
             members,
             key=lambda c, v=votes, i=issue, n=lengths: (
+                bool(rows[c].test_infrastructure),  # same behaviour: a clean member represents the cluster
                 -rows[c].hybrid_score,
                 *[_tie_key(k, v[c], i[c], n[c]) for k in tie_breaks],
                 len(patches.get(c, "")),
@@ -139,6 +144,7 @@ def build_clusters(
                 length=lengths[rep],
                 agreement=votes[rep],
                 issue=issue[rep],
+                suspect=all(r.test_infrastructure for r in member_rows),
                 representative=rep,
             )
         )

@@ -66,9 +66,11 @@ class Decision(BaseModel):
 def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
     tol = max(config.score_tolerance, 1e-9)
     parts: list[Any] = [not cluster.viable]
+    if "hybrid" not in config.ranking:
+        parts.append(cluster.suspect)
     for key in config.ranking:
-        if key == "hybrid":
-            parts.append(-round(cluster.hybrid / tol))
+        if key == "hybrid":  # then clean before suspect (test infrastructure touched) on the same evidence
+            parts += [-round(cluster.hybrid / tol), cluster.suspect]
         elif key == "support":
             parts.append(-cluster.support)
         elif key == "length":

@@ -82,13 +82,16 @@ class _Review:
         return f"exit code {r.exit_code}{' (timed out)' if r.timed_out else ''}\n{_tail(r.output)}"
 
     def run_test(self, script: str) -> str:
+        from envs.freeze import freeze
         from sandbox.patch import PatchError, apply_patch
 
         self.sb.write_file(TEST_PATH, script)
         reports = [f"== original code: {self._run()}"]
         for cid, patch in self.shown:
             try:
-                apply_patch(self.sb, patch)
+                judged = freeze(patch).judged  # the candidate's test infrastructure stays out
+                if judged.strip():
+                    apply_patch(self.sb, judged)
                 reports.append(f"== candidate {cid}: {self._run()}")
             except PatchError as exc:
                 reports.append(f"== candidate {cid}: patch does not apply ({exc})")

@@ -84,6 +84,7 @@ def write_report(
                 "judge": row.judge if row else None,
                 "hybrid": row.hybrid_score if row else None,
                 "cluster": cluster_of.get(cid, ""),
+                "infrastructure": ", ".join(row.test_infrastructure) if row else "",
             }
         )
     chosen = (decision.chosen or decision.best) if decision else None

@@ -16,7 +16,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envs.freeze import freeze
 from envs.runners import runner_for
+from envs.verdict import cross_check, install, read_channel
 from sandbox.patch import PatchError, apply_patch, changed_paths
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.config import VerifierConfig
@@ -77,10 +79,11 @@ class PreparedSandbox:
     once (the patch's applying recorded in the cache), and put back as it was after the patch before every
     run (isolation.py)."""
 
-    def __init__(self, box: LazySandbox, patch: str, cache: OutcomeCache, apply_key: str):
-        self.box, self.patch, self.cache, self.apply_key = box, patch, cache, apply_key
-        self.applied = not patch.strip()
-        self.runs = CleanRuns(set(changed_paths(patch)))
+    def __init__(self, box: LazySandbox, patch: str, cache: OutcomeCache, apply_key: str, test_cmd: str = ""):
+        self.box, self.cache, self.apply_key = box, cache, apply_key
+        self.patch = freeze(patch, test_cmd).judged  # the candidate's test infrastructure stays the base's
+        self.applied = not self.patch.strip()
+        self.runs = CleanRuns(set(changed_paths(self.patch)))
 
     def get(self) -> Box:
         sb = self.box.get()
@@ -103,7 +106,9 @@ class SandboxCounter:
 
 
 def _test_key(env: EnvLike, patch_hash: str, test: GeneratedTest, config: VerifierConfig) -> str:
-    return cache_key("gen", env.image, env.python, patch_hash, test.test_hash, str(config.test_timeout))
+    return cache_key(
+        "gen", PARSE_VERSION, env.image, env.python, patch_hash, test.test_hash, str(config.test_timeout)
+    )
 
 
 def _regression_key(env: EnvLike, patch_hash: str, command: str, config: VerifierConfig) -> str:
@@ -141,15 +146,42 @@ def run_regression(
 ) -> RegressionRun:
     # The log goes to a file and is read back whole: command output is capped (head and tail), and a cut
     # in the middle would lose test statuses.
+    guarded, channel = with_channel(box, env, command)
     res = box.exec(
-        shell(env, isolated(f"cd {WORKDIR} && ({command}) > {REGRESSION_LOG} 2>&1")),
+        shell(env, isolated(f"cd {WORKDIR} && ({guarded}) > {REGRESSION_LOG} 2>&1")),
         timeout=config.regression_timeout,
         cwd=WORKDIR,
     )
     log_text = box.read_file(REGRESSION_LOG) + res.output
     box.exec(f"rm -f {REGRESSION_LOG}")
     outcome = make_outcome(res.exit_code, log_text, res.timed_out, res.duration, config.excerpt_chars)
-    return RegressionRun(statuses=parse_log(log_text, env, task), outcome=outcome)
+    # one process per file: the exit status is the last one's, so only the channel is asked
+    statuses, _ = checked_statuses(box, channel, parse_log(log_text, env, task), None)
+    return RegressionRun(statuses=statuses, outcome=outcome)
+
+
+def with_channel(box: Box, env: EnvLike, command: str) -> tuple[str, str | None]:
+    """`command` with swescale's result channel loaded first (envs.verdict), and the channel's file (None
+    when the runner takes no plugin)."""
+    channel = install(box, env.test_cmd)
+    return (f"{channel[0]}; {command}", channel[1]) if channel else (command, None)
+
+
+def checked_statuses(
+    box: Box,
+    channel: str | None,
+    statuses: dict[str, str],
+    exit_code: int | None,
+    graded: list[str] | None = None,
+) -> tuple[dict[str, str], str | None]:
+    """The statuses, or every one of them (and each of `graded`) an ERROR when the log, the exit status
+    and the result channel disagree (envs.verdict.cross_check); with the reason."""
+    seen = read_channel(box, channel) if channel else None  # a fresh file per run: none to remove
+    reason = cross_check(statuses, exit_code, seen, graded)
+    if reason is None:
+        return statuses, None
+    log.warning("verdicts disagree: %s", reason)
+    return dict.fromkeys([*statuses, *(graded or [])], "ERROR"), reason
 
 
 def _regression_to_json(run: RegressionRun) -> dict:
@@ -212,7 +244,7 @@ def run_version(
         return result
     with ExitStack() as stack:
         box = LazySandbox(pool, env.image, stack, counter)
-        prepared = PreparedSandbox(box, patch, cache, apply_key)
+        prepared = PreparedSandbox(box, patch, cache, apply_key, env.test_cmd)
 
         try:
             if touched is not None:

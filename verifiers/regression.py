@@ -36,7 +36,14 @@ from sandbox.pool import PoolFull
 from verifiers.cache import OutcomeCache, cache_key
 from verifiers.collect import touched_files
 from verifiers.config import VerifierConfig
-from verifiers.execute import WORKDIR, RegressionRun, select_regression_files, shell
+from verifiers.execute import (
+    WORKDIR,
+    RegressionRun,
+    checked_statuses,
+    select_regression_files,
+    shell,
+    with_channel,
+)
 from verifiers.isolation import isolated
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
@@ -415,11 +422,18 @@ def test_names(record: FileRecord) -> set[str]:
     return {function_name(t) for t in record.passing} | set(file_tests(record.hits or {}, record.file))
 
 
-def _run_batch(box: SandboxSource, env: EnvLike, command: str, timeout: float, task: TaskLike | None) -> dict:
-    res, text = _run_logged(box.get(), env, command, timeout)
+def _run_batch(
+    box: SandboxSource, env: EnvLike, command: str, timeout: float, task: TaskLike | None, graded: list[str]
+) -> dict:
+    """One regression process, its verdicts cross-checked (`graded`: the ids it must run; a disagreement
+    makes every one an ERROR: verifiers.execute.checked_statuses)."""
+    sb = box.get()
+    guarded, channel = with_channel(sb, env, command)
+    res, text = _run_logged(sb, env, guarded, timeout)
+    statuses, mismatch = checked_statuses(sb, channel, parse_log(text, env, task), res.exit_code, graded)
     return {
-        "statuses": parse_log(text, env, task),
-        "exit_code": res.exit_code,
+        "statuses": statuses,
+        "exit_code": 1 if mismatch else res.exit_code,
         "timed_out": res.timed_out,
         "seconds": round(res.duration, 3),
         "digest": make_outcome(res.exit_code, text, res.timed_out, res.duration, 0).output_digest,
@@ -446,7 +460,8 @@ def run_candidate(
         key = cache_key("treg", PARSE_VERSION, env.image, patch_hash, command, str(timeout))
         cached = cache.get(key)
         if cached is None:
-            cached = _run_batch(box, env, command, timeout, task)
+            graded = sorted(t for record, ids in members for t in (record.passing if ids is None else ids))
+            cached = _run_batch(box, env, command, timeout, task, graded)
             cache.put(key, cached)
         # a clean exit means every test that ran passed, also one the parser did not report
         missing = PASSED if cached["exit_code"] == 0 and not cached["timed_out"] else "MISSING"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from envs.freeze import freeze
 from envs.runners import runner_for
 from verifiers.cache import OutcomeCache, image_identity, open_cache
 from verifiers.collect import merge_tests, tests_from_candidates, touched_files
@@ -262,6 +263,8 @@ def _table(
         TestColumn(test_id=i, kind="regression", reference=_ok(), source="repository") for i in reg_ids
     ]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
+    for row, candidate in zip(rows, candidates, strict=True):
+        row.test_infrastructure = freeze(candidate.patch, run.env.test_cmd).reverted
     weigh_columns(columns, {t.test_id: t for t in run.tests}, rows, vconf)
     unbacked_candidate_tests(columns, rows)
     generated_scores(columns, rows)

@@ -137,6 +137,9 @@ class CandidateRow(BaseModel):
     regression: RegressionResult = Field(default_factory=RegressionResult)
     judge: float | None = None
     """P(YES) of the model-based verifier, None when not judged."""
+    test_infrastructure: list[str] = Field(default_factory=list)
+    """Test infrastructure the patch changes, reverted when tests judged it (envs.freeze): "touches test
+    infrastructure", and selection holds it suspect."""
     generated_score: float = 0.0
     """Weighted fraction of distinguishing generated tests passed, in [0, 1]."""
     hybrid_score: float = 0.0

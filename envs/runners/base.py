@@ -71,6 +71,12 @@ class Runner:
     ids_name_the_file = True
     """Whether the log parser's test ids tell the files of one process apart (else one process must not
     run two files that share a test name)."""
+    infrastructure: tuple[str, ...] = ()
+    """Globs of the runner's own files in the repository (its entry script, its runner modules): frozen at
+    the base commit when tests judge a candidate (envs.freeze)."""
+    result_channel: str | None = None
+    """The module of swescale's plugin that reports each test's outcome outside the log (envs/runners/
+    <module>.py, loaded first with `-p`: envs.verdict), or None when the runner takes no plugin."""
     tracer_hook: str | None = None
     """Source of the runner's hook for the call tracer (stdlib only, Python >= 3.8), or None. It may define
     `current_test()` (the keys of the test running now, from the runner's own state; asked on every

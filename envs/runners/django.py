@@ -9,6 +9,7 @@ from envs.runners.unittest import Unittest
 class Django(Unittest):
     name = "django"
     modules = ()  # the runner is part of the repository
+    infrastructure = ("tests/runtests.py",)
 
     def file_arg(self, path: str) -> str:
         return path.removesuffix(".py").removeprefix("tests/").replace("/", ".")

@@ -34,6 +34,7 @@ class Pytest(Runner):
     name = "pytest"
     modules = ("pytest", "py.test", "_pytest")
     tracer_hook = TRACER_HOOK
+    result_channel = "swescale_channel"
 
     def directives(self, files: list[str]) -> list[str]:
         """Python files only: pytest stops with "not found" (exit 4, no test run) on a data file such as

@@ -49,6 +49,7 @@ class Sympy(Runner):
     name = "sympy"
     parser = "parse_log_sympy"
     ids_name_the_file = False  # the parser names tests by function only
+    infrastructure = ("bin/test", "bin/doctest", "sympy/testing/runtests.py", "sympy/utilities/runtests.py")
     tracer_hook = TRACER_HOOK
 
     def subset_command(self, test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:

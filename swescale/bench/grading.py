@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 EVAL_DIR = "eval"
 CANDIDATES_EVAL_DIR = "eval-candidates"
-_DETAIL_KEYS = ("patch_successfully_applied", "resolved", "patch_apply_failed")
+_DETAIL_KEYS = (
+    "patch_successfully_applied",
+    "resolved",
+    "patch_apply_failed",
+    "test_infrastructure_reverted",
+)
 
 
 def patch_hash(patch: str) -> str:

@@ -58,6 +58,7 @@ def _instance(row: Row, candidates: list[dict[str, Any]] | None) -> dict[str, An
         "attempts": row.attempts,
         "verdict": row.verdict,
         "resolved": row.verdict == "resolved",
+        "touches_test_infrastructure": row.verdict_detail.get("test_infrastructure_reverted", []),
         "abstained": row.status == "done" and not (row.patch or "").strip(),
         "tokens": result.tokens if result else 0,
         "seconds": result.seconds if result else 0.0,

@@ -1,0 +1,102 @@
+"""envs.verdict: the evaluation script's guard, the cross-check's rules, and swescale's pytest plugin in
+real pytest runs (a subprocess on this host, the plugin loaded as in the sandbox)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from envs.verdict import Channel, cross_check, guarded_script, plugin_source
+
+SCRIPT = "#!/bin/bash\nset -uxo pipefail\ncd /testbed\n: '>>>>> Start Test Output'\npytest -rA t.py\n"
+SCRIPT += "SWEBENCH_TEST_EXIT_CODE=$?\n: '>>>>> End Test Output'\necho \">>>>> Test Exit Code: $SWEBENCH_TEST_EXIT_CODE\"\n"
+SCRIPT += "git checkout abc t.py\n"
+
+
+def test_the_script_loads_the_channel_before_the_tests_and_exits_with_their_status():
+    lines = guarded_script(SCRIPT, "export X=1").splitlines()
+    assert lines.index("export X=1") == lines.index(": '>>>>> Start Test Output'") - 1
+    assert lines[-1] == 'exit "$SWEBENCH_TEST_EXIT_CODE"'
+    assert guarded_script("echo hi\n", None) == "echo hi\n"  # no recorded status: left as it is
+
+
+def test_exit_status_rules():
+    assert cross_check({"a": "PASSED"}, 0) is None
+    assert cross_check({"a": "PASSED", "b": "FAILED"}, 1) is None
+    assert "no failure" in cross_check({"a": "PASSED"}, 1)
+    assert "records exit status 0" in cross_check({"a": "PASSED"}, 1, logged_exit=0)
+
+
+def test_channel_rules():
+    started = Channel(started=True, raised={"t.py::a": True, "t.py::b": False}, exitstatus=1)
+    finished = Channel(started=True, raised=started.raised, exitstatus=0)
+    assert "raised" in cross_check({"t.py::a": "PASSED", "t.py::b": "PASSED"}, 0, finished)
+    assert "ended with status 1" in cross_check({"t.py::a": "FAILED"}, 0, started)
+    assert "never ran" in cross_check({"t.py::c": "PASSED"}, 0, finished, graded=["t.py::c"])
+    artefacts = {"[100%]": "PASSED", "u.py::d": "PASSED"}  # a dataset's parser artefact, a file not run
+    assert cross_check(artefacts, 0, finished, graded=list(artefacts)) is None
+    assert cross_check({"t.py::c": "PASSED", "t.py::a": "FAILED"}, 1, started) is None  # a nested run's line
+    assert "never finished" in cross_check({}, 0, Channel(started=True))
+    assert "replaced" in cross_check({}, 0, Channel(started=True, exitstatus=0, replaced=["x:y"]))
+    assert (
+        cross_check({"t.py::a": "PASSED"}, 0, Channel()) is None
+    )  # the plugin did not load: exit rules only
+    cut = Channel(started=True, raised={"t.py::p[a b]": False}, exitstatus=0)
+    assert cut.saw("t.py::p[a") == "t.py::p[a b]"
+
+
+def _pytest(tmp_path: Path, files: dict[str, str]) -> tuple[int, str, Channel]:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    module, source = plugin_source("pytest -rA")
+    plugin_dir = tmp_path / "plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / f"{module}.py").write_text(source)
+    channel = tmp_path / "channel.jsonl"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{plugin_dir}{os.pathsep}{tmp_path}",
+        "PYTEST_ADDOPTS": f"-p {module}",
+        "SWESCALE_CHANNEL": str(channel),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "test_x.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return run.returncode, run.stdout, Channel.parse(channel.read_text() if channel.exists() else "")
+
+
+TESTS = "def test_ok():\n    assert True\n\n\ndef test_bad():\n    assert False\n"
+
+
+def test_an_honest_run_agrees(tmp_path):
+    code, log, channel = _pytest(tmp_path, {"test_x.py": TESTS})
+    assert code == 1 and channel.started and channel.exitstatus == 1
+    assert channel.raised == {"test_x.py::test_ok": False, "test_x.py::test_bad": True}
+    statuses = {"test_x.py::test_ok": "PASSED", "test_x.py::test_bad": "FAILED"}
+    assert cross_check(statuses, code, channel, graded=list(statuses)) is None
+
+
+def test_a_report_hook_is_caught_by_the_channel(tmp_path):
+    hook = (
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "    rep = (yield).get_result()\n    if rep.failed:\n        rep.outcome = 'passed'\n"
+    )
+    code, log, channel = _pytest(tmp_path, {"test_x.py": TESTS, "conftest.py": hook})
+    assert code == 0 and "PASSED test_x.py::test_bad" in log
+    statuses = {"test_x.py::test_ok": "PASSED", "test_x.py::test_bad": "PASSED"}
+    assert "test_bad passed, but its call raised" in cross_check(statuses, code, channel)
+
+
+def test_internals_replaced_on_import_are_named(tmp_path):
+    patching = (
+        "import _pytest.reports as r\n_init = r.TestReport.__init__\n\n\ndef init(self, *a, **k):\n"
+        "    _init(self, *a, **k)\n    self.outcome = 'passed'\n\n\nr.TestReport.__init__ = init\n"
+    )
+    code, _, channel = _pytest(tmp_path, {"test_x.py": "import pkg_hack\n" + TESTS, "pkg_hack.py": patching})
+    assert code == 0 and channel.replaced == ["_pytest.reports:TestReport.__init__"]

@@ -1,0 +1,27 @@
+"""Fixtures of the hostile-candidate suite: the task of tests/hostile/hostile_task.py, its image (built
+once per session) and the patches."""
+
+from __future__ import annotations
+
+import pytest
+
+from swescale.config import SwescaleConfig, load_config
+from tests.hostile.hostile_task import make_task
+
+
+@pytest.fixture(scope="session")
+def hostile_task(tmp_path_factory):
+    """(task, patches by name)."""
+    return make_task(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.fixture(scope="session")
+def hostile_config() -> SwescaleConfig:
+    return load_config([], ["env.image_prefix=swescale-test/env", "env.pull=false", "verifier.judge=false"])
+
+
+@pytest.fixture(scope="session")
+def hostile_env(docker_client, base_image, hostile_task, hostile_config):
+    from envs.environment import prepare_environment
+
+    return prepare_environment(hostile_task[0], hostile_config)
