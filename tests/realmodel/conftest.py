@@ -10,12 +10,19 @@ command to a patch or a classified abstention or error, never a traceback or a h
 from __future__ import annotations
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from realmodel_cli import CONTEXT, MODEL, RealModel, free_port, swescale
 
 from tests.conftest import skip_unless_ci
+
+# the bench tests' datasets (bench_scripts, which needs pipeline_scripts) and the bot tests' GitHub stand-in
+for _helpers in ("bench", "pipeline", "bot"):
+    if str(Path(__file__).parents[1] / _helpers) not in sys.path:
+        sys.path.append(str(Path(__file__).parents[1] / _helpers))
 
 
 @pytest.fixture(scope="session")
