@@ -135,7 +135,7 @@ def serve(
     chat_format: Annotated[
         str | None,
         typer.Option(
-            help="llama.cpp: chat format, e.g. chatml-function-calling (default: the GGUF's template)."
+            help="llama.cpp: chat format, e.g. functionary-v2 (default: the GGUF's template)."
         ),
     ] = None,
     judge: Annotated[str | None, typer.Option(help="Judge model (served on its own GPU group).")] = None,

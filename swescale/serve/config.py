@@ -35,7 +35,7 @@ class ServeConfig(Section):
     threads: int = 0
     """llama.cpp: CPU threads generating per replica (`--n_threads`; 0: the server's default, half the cores)."""
     chat_format: str = ""
-    """llama.cpp: `--chat_format`, e.g. chatml-function-calling (empty: the GGUF's own chat template)."""
+    """llama.cpp: `--chat_format`, e.g. functionary-v2 (empty: the GGUF's own chat template)."""
     families_file: str = ""
     """YAML file of model families that extends or overrides the built-in table (swescale/serve/families.yaml)."""
     extra_args: list[str] = []

