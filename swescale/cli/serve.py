@@ -134,9 +134,7 @@ def serve(
     threads: Annotated[int | None, typer.Option(help="llama.cpp: CPU threads per replica.")] = None,
     chat_format: Annotated[
         str | None,
-        typer.Option(
-            help="llama.cpp: chat format, e.g. functionary-v2 (default: the GGUF's template)."
-        ),
+        typer.Option(help="llama.cpp: chat format, e.g. functionary-v2 (default: the GGUF's template)."),
     ] = None,
     judge: Annotated[str | None, typer.Option(help="Judge model (served on its own GPU group).")] = None,
     gpus: Annotated[str | None, typer.Option(help="GPUs to use, e.g. 0,1,2,3 (default: not pinned).")] = None,
