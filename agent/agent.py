@@ -23,6 +23,7 @@ from agent.config import AgentSettings
 from agent.context import files_from_sandbox, repo_context
 from agent.model import ChatResult, Choice, ContextLengthError, ModelError
 from agent.parsing import TEXT_FORMAT_EXAMPLE, ToolCall, describe_tools
+from agent.patch import filter_patch
 from agent.result import ExitStatus, TrajectoryResult
 from agent.templating import render, task_view
 from agent.tools import make_toolset
@@ -91,6 +92,8 @@ class Agent:
         self.format_errors = 0
         self.started = time.monotonic()
         self.record: TrajectoryRecord | None = None
+        self.last_diff = ""
+        """The working tree's (filtered) diff as last recorded on a step; the pinned base is the empty diff."""
 
     @property
     def usage(self) -> Usage:
@@ -284,11 +287,13 @@ class Agent:
         self.format_errors = 0
         t1 = time.monotonic()
         status = None
+        ran_tool = False
         for call in calls:
             if call.name == self.toolset.submit_name:
                 status, obs = ExitStatus.submitted, "Submitted."
             else:
                 obs = truncate(self.toolset.execute(call), self.config.observation_limit)
+                ran_tool = True
             if ignored:
                 obs += f"\n[Only the first of your {ignored + 1} tool calls ran: call one tool per answer.]"
             step.observations.append(obs)
@@ -300,8 +305,21 @@ class Agent:
                 self.messages.append({"role": "tool", "tool_call_id": call.id, "content": obs})
             if status is not None:
                 break
+        if ran_tool:
+            self.record_diff(step)
         step.tool_seconds = time.monotonic() - t1
         return status
+
+    def record_diff(self, step: Step) -> None:
+        """Set `step.diff` to the working tree's diff (filtered as the candidate patch is) when it changed:
+        one `env.diff()` per step that ran a tool. A failure only leaves a note (the step stands)."""
+        try:
+            diff, _ = filter_patch(self.env.diff(), self.config.repro_script)
+        except Exception as exc:  # noqa: BLE001 - the inspector's view, never the trajectory's end
+            self.record.extra["diff_error"] = repr(exc)
+            return
+        if diff != self.last_diff:
+            step.diff = self.last_diff = diff
 
     # -- the end -----------------------------------------------------------------------------------------------
 

@@ -41,6 +41,10 @@ class Step(BaseModel):
     retry_seconds: float = 0.0
     """Of `model_seconds`, the time failed requests and the waits between them took."""
     tool_seconds: float = 0.0
+    """Time the tool calls took, the working tree's diff after them (`diff`) included."""
+    diff: str | None = None
+    """The working tree's diff after this step (scratch files and the reproduction script left out, as in
+    the candidate patch), when the step ran a tool and the diff changed; None otherwise."""
     error: str = ""
 
 

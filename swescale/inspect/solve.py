@@ -185,12 +185,12 @@ def trajectory(path: Path, keep: int | None) -> dict | None:
         response = (raw.get("response") or {}).get("choices") or [{}]
         content = str((response[0].get("message") or {}).get("content") or "")
         observations = raw.get("observations") or []
+        recorded = "diff" in raw  # the agent records the working tree's diff; older trajectories do not
         calls = []
         for call in raw.get("tool_calls") or []:
             args = _arguments(call.get("arguments"))
-            calls.append(
-                {"name": call.get("name", ""), "args": args, "edit": edit_diff(call.get("name", ""), args)}
-            )
+            edit = "" if recorded else edit_diff(call.get("name", ""), args)
+            calls.append({"name": call.get("name", ""), "args": args, "edit": edit})
         usage = raw.get("usage") or {}
         format_error = not calls and bool(observations) and not raw.get("error")
         steps.append(
@@ -201,6 +201,7 @@ def trajectory(path: Path, keep: int | None) -> dict | None:
                 "calls": calls,
                 "observations": [_cut(str(o), keep) for o in observations],
                 "format_error": observations[0] if format_error else "",
+                "diff": raw.get("diff"),  # None: the step left the working tree as it was
                 "error": raw.get("error", ""),
                 "finish_reason": raw.get("finish_reason", ""),
                 "tokens": usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0),

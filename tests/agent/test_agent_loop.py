@@ -120,6 +120,22 @@ def test_fix_with_bash_sed(repo_sandbox, task, tmp_path):
     assert_fixes(repo_sandbox, result.patch)
 
 
+def test_a_step_that_changes_the_working_tree_records_its_diff(repo_sandbox, task, tmp_path):
+    script = [
+        call("str_replace_editor", command="view", path="/testbed/calc/ops.py"),
+        call("str_replace_editor", command="create", path="/testbed/reproduce_issue.py", file_text=REPRO),
+        call("bash", command="sed -i '6s/a - b/a + b/' calc/ops.py"),
+        call("bash", command="python3 reproduce_issue.py; echo rc=$?"),
+        call("submit"),
+    ]
+    result, _ = run(repo_sandbox, task, tmp_path, [script])
+    assert result.exit_status == ExitStatus.submitted, result.error
+    diffs = [s.diff for s in load_trajectory(tmp_path / "traj-1.json").steps]
+    # a view, the (filtered out) reproduction script, the run and the submit change no candidate file
+    assert diffs[:2] == [None, None] and diffs[3:] == [None, None]
+    assert diffs[2] == result.patch and "+    return a + b" in diffs[2] and "reproduce_issue" not in diffs[2]
+
+
 def test_new_source_file_kept_scratch_dropped(repo_sandbox, task, tmp_path):
     helper = '"""Helpers."""\n\n\ndef plus(a, b):\n    return a + b\n'
     script = [

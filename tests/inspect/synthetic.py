@@ -53,6 +53,7 @@ def _record(
             if n % 4 == 2:
                 args = '{"command": "str_replace", "path": "/testbed/pkg/mod.py", "old_str": "return x", "new_str": "return x + 1"}'
                 name = "str_replace_editor"
+                step.diff = _patch(1) if n == 2 else None  # the working tree changes once
             else:
                 args = f'{{"command": "grep -rn f pkg | head -{n}"}}'
                 name = "bash"

@@ -74,6 +74,12 @@ def test_demo_run_answers_why_this_patch_and_what_a_trajectory_did(demo_run, dri
         first_call["name"] in steps[0].text.lower()
         and json.loads(first_call["arguments"])["command"] in steps[0].text
     )
+    edited = [i for i, s in enumerate(record["steps"]) if s.get("diff") is not None]
+    assert edited, "the chosen trajectory changed the working tree: its step records the diff"
+    for i, step in enumerate(steps):  # the working tree's diff after each step that changed it, only there
+        assert bool(step.find_elements(By.CSS_SELECTOR, ".step-diff")) == (i in edited), i
+    shown_diff = steps[edited[-1]].find_element(By.CSS_SELECTOR, ".step-diff")
+    assert record["steps"][edited[-1]]["diff"].splitlines()[0] in shown_diff.text
     long_obs = [(i, o) for i, s in enumerate(record["steps"]) for o in s["observations"][:1] if len(o) > 600]
     for index, text in long_obs[:1]:  # a long observation is folded and built when opened
         fold = steps[index].find_element(By.CSS_SELECTOR, ".observation details")

@@ -55,9 +55,22 @@ def test_solve_view_has_every_part_a_person_reads(run):
     assert trajectory["parents"] == [{"id": "g0-t0", "score": "0.50"}]
     steps = trajectory["steps"]
     assert steps[2]["format_error"].startswith("Your answer did not contain a tool call")
+    # the working tree's diff shows on the step that changed it, and no per-call edit is guessed
+    assert [s["n"] for s in steps if s["diff"]] == [2] and "+    return x + 1" in steps[1]["diff"]
+    assert not any(c["edit"] for s in steps for c in s["calls"])
+    assert steps[0]["tokens"] > 0 and trajectory["exit_status"] == "submitted"
+
+
+def test_a_trajectory_without_recorded_diffs_shows_each_editing_calls_change(run):
+    path = run / "trajectories" / "g1-t2.json"
+    record = json.loads(path.read_text())
+    for step in record["steps"]:  # as saved before the agent recorded the diff after each step
+        del step["diff"]
+    path.write_text(json.dumps(record))
+    steps = next(t for t in solve_view(run)["trajectories"] if t["id"] == "g1-t2")["steps"]
+    assert not any(s["diff"] for s in steps)
     edit = next(s for s in steps if s["calls"] and s["calls"][0]["edit"])
     assert "-    return x" not in edit["calls"][0]["edit"] and "+return x + 1" in edit["calls"][0]["edit"]
-    assert steps[0]["tokens"] > 0 and trajectory["exit_status"] == "submitted"
 
 
 def test_only_the_chosen_and_runner_up_keep_whole_observations_unless_full(run):

@@ -262,6 +262,7 @@ function stepView(s) {
     if (o) body.push(observationView(o));
   });
   for (const o of s.observations.slice(s.calls.length)) if (!s.format_error) body.push(observationView(o));
+  if (s.diff != null) body.push(el("div", { class: "step-diff" }, el("div", { class: "label" }, "working tree diff after this step"), diffView(s.diff)));
   if (s.format_error) body.push(el("div", { class: "format-error" }, el("div", { class: "label" }, "format error"), el("pre", {}, s.format_error)));
   if (s.error) body.push(el("div", { class: "step-error" }, el("div", { class: "label" }, "error"), el("pre", {}, s.error)));
   return el("div", { class: "step", id: "step-" + s.n }, body);
