@@ -134,6 +134,16 @@ def spawn(*args: str, log: Path) -> subprocess.Popen:
         )
 
 
+def instance_rows(run_dir: Path) -> dict[str, dict]:
+    """instance id -> its whole row of the bench state (read directly, as a user inspecting the file would)."""
+    db = sqlite3.connect(run_dir / "state.sqlite")
+    db.row_factory = sqlite3.Row
+    try:
+        return {r["instance_id"]: dict(r) for r in db.execute("SELECT * FROM instances")}
+    finally:
+        db.close()
+
+
 def statuses(run_dir: Path) -> dict[str, str]:
     """instance id -> status, read from the state without taking the driver's lock."""
     path = run_dir / "state.sqlite"

@@ -16,6 +16,7 @@ from bench_scripts import (
     COMMON,
     InstancePolicy,
     cli,
+    instance_rows,
     make_dataset,
     spawn,
     statuses,
@@ -29,17 +30,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
 def _predictions(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _state(run_dir) -> dict[str, dict]:
-    import sqlite3
-
-    db = sqlite3.connect(run_dir / "state.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return {r["instance_id"]: dict(r) for r in db.execute("SELECT * FROM instances")}
-    finally:
-        db.close()
 
 
 def test_kill_9_mid_run_then_the_same_command_gets_every_instance_once(bench_env, bench_repo, tmp_path):
@@ -68,7 +58,7 @@ def test_kill_9_mid_run_then_the_same_command_gets_every_instance_once(bench_env
 
         again = cli(*args)
         assert again.returncode == 0, again.stderr[-4000:]
-    rows = _state(run_dir)
+    rows = instance_rows(run_dir)
     for path in (output, run_dir / "predictions.jsonl"):
         assert sorted(p["instance_id"] for p in _predictions(path)) == sorted(cases)  # each exactly once
     for iid in done_before:  # no finished instance redone
@@ -125,7 +115,7 @@ def test_build_failure_and_dying_model_server_are_errors_while_the_others_finish
         wait_for(lambda: statuses(run_dir).get("e3") == "error", 300, "e3 recorded as an error")
         servers.append(ScriptedServer(policy, port=port).start())  # the server is back for the others
         assert run.wait(300) == 1, (tmp_path / "first.log").read_text()[-4000:]
-        rows = _state(run_dir)
+        rows = instance_rows(run_dir)
         assert {i: r["status"] for i, r in rows.items()} == {
             "e1": "done",
             "e2": "error",
@@ -143,7 +133,7 @@ def test_build_failure_and_dying_model_server_are_errors_while_the_others_finish
     finally:
         for server in servers:
             server.stop()
-    rows = _state(run_dir)
+    rows = instance_rows(run_dir)
     assert rows["e3"]["status"] == "done" and rows["e3"]["attempts"] == 2
     assert rows["e2"]["status"] == "error" and rows["e2"]["attempts"] == 2
     assert rows["e1"]["attempts"] == 1 and "e2" in retry.stderr
@@ -210,6 +200,6 @@ def test_instance_timeout_is_an_error_not_a_prediction(bench_env, bench_repo, tm
         config = load_config([], [f"model.urls=[{server.url}]", "bench.instance_timeout=4", *COMMON])
         summary = bench_run(tasks, config, tmp_path / "run")
     assert summary.errors == 1 and summary.error_ids == ["t1"]
-    row = _state(tmp_path / "run")["t1"]
+    row = instance_rows(tmp_path / "run")["t1"]
     assert row["error_class"] == "timeout" and "instance_timeout" in row["error"]
     assert (tmp_path / "run" / "predictions.jsonl").read_text() == ""

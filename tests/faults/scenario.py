@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
-from bench_scripts import COMMON, SCRIPTS, make_dataset, marker, spawn, statuses, wait_for
+from bench_scripts import COMMON, SCRIPTS, instance_rows, make_dataset, marker, spawn, statuses, wait_for
 from pipeline_scripts import bash
 
 from swescale.bench.state import instance_dir
@@ -174,15 +173,6 @@ def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
     return holder
 
 
-def _rows(run_dir: Path) -> dict[str, dict]:
-    db = sqlite3.connect(run_dir / "state.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return {r["instance_id"]: dict(r) for r in db.execute("SELECT * FROM instances")}
-    finally:
-        db.close()
-
-
 def _trajectory_statuses(run_dir: Path, iid: str) -> Counter:
     path = instance_dir(run_dir, iid) / "trajectories.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
@@ -244,7 +234,7 @@ def run_scenario(root: Path, repo: Path, inject: bool = True, timeout: float = 6
                 outcome.killed = True
         first.wait(timeout)
         for run in range(2, 5):  # the same command until it has nothing to do
-            rows = _rows(run_dir)
+            rows = instance_rows(run_dir)
             unsettled = [
                 r for r in rows.values() if r["status"] != "done" or r["verdict"] in (None, "eval-error")
             ]
@@ -262,7 +252,7 @@ def run_scenario(root: Path, repo: Path, inject: bool = True, timeout: float = 6
     outcome.fired = list(policy.fired) + (["kill -9 of the driver"] if outcome.killed else [])
     if inject and grade_fault.parent.exists():
         outcome.fired.append("f-grade")
-    outcome.rows = _rows(run_dir)
+    outcome.rows = instance_rows(run_dir)
     outcome.predictions = [
         json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()
     ]

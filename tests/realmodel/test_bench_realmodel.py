@@ -9,12 +9,11 @@ check then covers roles and contents only); it prints how many history calls it 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bench_scripts import make_dataset
+from bench_scripts import instance_rows, make_dataset
 from realmodel_cli import RealModel, swescale
 from recording_proxy import RecordingProxy, vllm_history_problems
 
@@ -57,20 +56,11 @@ def bench_run(_smollm2_server: RealModel, base_image, tmp_path_factory) -> Bench
     return BenchRun(ran.stdout, ran.returncode, run_dir, requests)
 
 
-def _rows(run_dir: Path) -> dict[str, dict]:
-    db = sqlite3.connect(run_dir / "state.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return {r["instance_id"]: dict(r) for r in db.execute("SELECT * FROM instances")}
-    finally:
-        db.close()
-
-
 def test_each_instance_ends_with_a_graded_prediction_or_a_classified_error(real_model, bench_run):
     assert "Traceback" not in bench_run.output, bench_run.output
     assert bench_run.returncode in (0, 1), bench_run.output  # 1: some instance ended in an error
     assert bench_run.requests, "no chat request reached the server"
-    rows = _rows(bench_run.run_dir)
+    rows = instance_rows(bench_run.run_dir)
     assert set(rows) == set(CASES)
     print({i: (r["status"], r["error_class"], r["verdict"]) for i, r in rows.items()})
     for row in rows.values():
