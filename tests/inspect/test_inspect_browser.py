@@ -13,7 +13,7 @@ import pytest
 from bench_scripts import cli
 from browser import console_errors, open_page
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from swescale.inspect.serve import make_server
 
@@ -85,7 +85,8 @@ def test_demo_run_answers_why_this_patch_and_what_a_trajectory_did(demo_run, dri
         fold = steps[index].find_element(By.CSS_SELECTOR, ".observation details")
         assert fold.get_attribute("open") is None and not fold.find_elements(By.CSS_SELECTOR, "pre")
         fold.find_element(By.TAG_NAME, "summary").click()
-        shown = fold.find_element(By.CSS_SELECTOR, "pre.obs")
+        # the text is built by the fold's `toggle` event, which the browser fires after the click returns
+        shown = WebDriverWait(fold, 10).until(lambda node: node.find_element(By.CSS_SELECTOR, "pre.obs"))
         assert driver.execute_script("return arguments[0].textContent", shown) == text
     assert console_errors(driver) == []
     screenshot(driver, "trajectory")
