@@ -5,7 +5,6 @@ every instance exactly once, with a prediction, nothing lost or silently emptied
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from bench_scripts import cli
@@ -39,24 +38,3 @@ def test_every_fault_is_survived_with_nothing_lost(fault_env, fault_repo, tmp_pa
         assert "Lost work" in (instance_dir(outcome.run_dir, iid) / "report.html").read_text()
     assert any("ran again" in line and "locked" in line for line in lost["f-lock"]), lost
     assert "lost work" in report.stdout
-
-
-@pytest.mark.skipif(
-    os.environ.get("SWESCALE_FAULTS_DOCKERD") != "1",
-    reason="restarts dockerd, which disturbs every other Docker user of the machine: SWESCALE_FAULTS_DOCKERD=1",
-)
-def test_dockerd_restarted_mid_run_is_survived(fault_env, fault_repo, tmp_path):
-    import subprocess
-    import threading
-    import time
-
-    def restart() -> None:
-        time.sleep(20)
-        subprocess.run(["systemctl", "restart", "docker"], check=True, timeout=120)
-
-    threading.Thread(target=restart, daemon=True).start()
-    outcome = run_scenario(tmp_path, fault_repo, inject=False)
-    assert sorted(p["instance_id"] for p in outcome.predictions) == sorted(CASES)
-    assert {r["status"] for r in outcome.rows.values()} <= {"done", "error"}
-    assert all(r["error_class"] for r in outcome.rows.values() if r["status"] == "error")
-    assert outcome.containers_left == []
