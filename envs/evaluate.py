@@ -300,6 +300,7 @@ def evaluate_instance(
             [*task.FAIL_TO_PASS, *task.PASS_TO_PASS],
             int(logged_exit.group(1)) if logged_exit else None,
             failed_quietly=False,  # swebench's grading reads that rule itself (unresolved, as the harness)
+            parse=lambda text: parse_test_log(text, env, task),
         )
         if mismatch:
             say(f"verdicts disagree: {mismatch}")

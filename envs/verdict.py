@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -63,6 +64,18 @@ class Channel:
                 channel.exitstatus = int(record.get("exitstatus", 0))
                 channel.replaced = list(record.get("replaced") or [])
         return channel
+
+    def named_by(self, parse: Callable[[str], dict[str, str]]) -> Channel:
+        """The channel with each node id renamed as the log's parser names it (swebench's parsers rewrite
+        some ids: `parse_log_pytest_options` cuts a parameter that is a path to its last part, so
+        `test_stdin[/testbed/tests/mymodule.py-...]` is `test_stdin[/mymodule.py]` in the log). Ids that
+        collapse into one name raised only if all of them did (the log keeps one status for them)."""
+        raised: dict[str, bool] = {}
+        for test, did_raise in self.raised.items():
+            names = list(parse(f"PASSED {test}"))
+            name = names[0] if len(names) == 1 else test
+            raised[name] = raised.get(name, True) and did_raise
+        return Channel(self.started, raised, self.exitstatus, list(self.replaced))
 
     def ran_in(self, file: str) -> bool:
         """Whether the channel saw tests of `file` run (ids that name no file it ran, such as a dataset's
@@ -128,13 +141,15 @@ def cross_check(
     graded: list[str] | None = None,
     logged_exit: int | None = None,
     failed_quietly: bool = True,
+    parse: Callable[[str], dict[str, str]] | None = None,
 ) -> str | None:
     """Why the run's verdicts cannot be trusted, or None when the log, the exit status and the channel
     agree. `exit_code`: the test command's, through the sealed channel (None: unknown, e.g. several
     processes); `graded`: the test ids the verdict reads, each of which must have run as the log says
     if it names a file the channel saw run (None: every test the log reports passed must not have raised,
     unseen ones are not asked about: a nested run's lines, as in pytest's own tests); `logged_exit`: the
-    exit status the log records; `failed_quietly`: ask whether a failed command's log reports a failure (swebench 5.0.2's rule; its
+    exit status the log records; `parse`: the log's parser (the channel's ids are then named as the log
+    names them, `Channel.named_by`); `failed_quietly`: ask whether a failed command's log reports a failure (swebench 5.0.2's rule; its
     grading applies it itself, as the harness: such a run is unresolved there, not an error)."""
     if exit_code is not None and logged_exit is not None and logged_exit != exit_code:
         return f"the log records exit status {logged_exit}, the test command exited {exit_code}"
@@ -143,6 +158,8 @@ def cross_check(
         return f"the test command exited {exit_code} but the log reports no failure"
     if channel is None or not channel.started:
         return None
+    if parse is not None:
+        channel = channel.named_by(parse)
     if channel.replaced:
         return "test runner internals replaced during the run: " + ", ".join(channel.replaced)
     if channel.exitstatus is None and exit_code == 0:

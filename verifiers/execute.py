@@ -156,7 +156,9 @@ def run_regression(
     box.exec(f"rm -f {REGRESSION_LOG}")
     outcome = make_outcome(res.exit_code, log_text, res.timed_out, res.duration, config.excerpt_chars)
     # one process per file: the exit status is the last one's, so only the channel is asked
-    statuses, _ = checked_statuses(box, channel, parse_log(log_text, env, task), None)
+    statuses, _ = checked_statuses(
+        box, channel, log_text, None, parse=lambda text: parse_log(text, env, task)
+    )
     return RegressionRun(statuses=statuses, outcome=outcome)
 
 
@@ -170,14 +172,18 @@ def with_channel(box: Box, env: EnvLike, command: str) -> tuple[str, str | None]
 def checked_statuses(
     box: Box,
     channel: str | None,
-    statuses: dict[str, str],
+    log_text: str,
     exit_code: int | None,
     graded: list[str] | None = None,
+    *,
+    parse: Callable[[str], dict[str, str]],
 ) -> tuple[dict[str, str], str | None]:
-    """The statuses, or every one of them (and each of `graded`) an ERROR when the log, the exit status
-    and the result channel disagree (envs.verdict.cross_check); with the reason."""
+    """The statuses `parse` reads in `log_text`, or every one of them (and each of `graded`) an ERROR
+    when the log, the exit status and the result channel disagree (envs.verdict.cross_check); with the
+    reason."""
+    statuses = parse(log_text)
     seen = read_channel(box, channel) if channel else None  # a fresh file per run: none to remove
-    reason = cross_check(statuses, exit_code, seen, graded)
+    reason = cross_check(statuses, exit_code, seen, graded, parse=parse)
     if reason is None:
         return statuses, None
     log.warning("verdicts disagree: %s", reason)

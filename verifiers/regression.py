@@ -430,7 +430,9 @@ def _run_batch(
     sb = box.get()
     guarded, channel = with_channel(sb, env, command)
     res, text = _run_logged(sb, env, guarded, timeout)
-    statuses, mismatch = checked_statuses(sb, channel, parse_log(text, env, task), res.exit_code, graded)
+    statuses, mismatch = checked_statuses(
+        sb, channel, text, res.exit_code, graded, parse=lambda log_text: parse_log(log_text, env, task)
+    )
     return {
         "statuses": statuses,
         "exit_code": 1 if mismatch else res.exit_code,

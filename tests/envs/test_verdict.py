@@ -100,3 +100,32 @@ def test_internals_replaced_on_import_are_named(tmp_path):
     )
     code, _, channel = _pytest(tmp_path, {"test_x.py": "import pkg_hack\n" + TESTS, "pkg_hack.py": patching})
     assert code == 0 and channel.replaced == ["_pytest.reports:TestReport.__init__"]
+
+
+def test_ids_the_log_parser_rewrites_are_matched_as_it_names_them(tmp_path):
+    """pylint-dev__pylint-7080's gold patch was a `verdict-mismatch`: swebench's pylint parser cuts a
+    parameter that is a path to its last part (`test_stdin[/mymodule.py]`), the channel knows the node id
+    pytest gave (`test_stdin[/tmp/.../mymodule.py]`), so the graded id "never ran"."""
+    from swebench.harness.log_parsers.python import parse_log_pytest_options
+
+    test = (
+        "import pytest\n\n\n@pytest.mark.parametrize('path', ['/somewhere/tests/mymodule.py', 'mymodule.py'])\n"
+        "def test_stdin(path):\n    assert path.endswith('mymodule.py')\n"
+    )
+    code, log, channel = _pytest(tmp_path, {"test_x.py": test})
+    statuses = parse_log_pytest_options(log, None)
+    graded = ["test_x.py::test_stdin[/mymodule.py]", "test_x.py::test_stdin[mymodule.py]"]
+    assert code == 0 and all(statuses[t] == "PASSED" for t in graded)
+    assert "never ran" in cross_check(statuses, code, channel, graded)  # the ids as pytest gives them
+    parse = lambda text: parse_log_pytest_options(text, None)  # noqa: E731
+    assert cross_check(statuses, code, channel, graded, parse=parse) is None
+
+
+def test_ids_collapsed_by_the_parser_raised_only_if_all_did():
+    channel = Channel(
+        started=True, raised={"t.py::p[/a/m.py]": True, "t.py::p[/b/m.py]": False}, exitstatus=0
+    )
+    from swebench.harness.log_parsers.python import parse_log_pytest_options
+
+    named = channel.named_by(lambda text: parse_log_pytest_options(text, None))
+    assert named.raised == {"t.py::p[/m.py]": False}
