@@ -32,11 +32,11 @@ class SelectionConfig(Section):
     abstain_threshold: float = 0.5
     """Confidence below which a decision with a judge score abstains (the best candidate is still recorded).
     Not measured on labelled pools yet (no verifier model here): a prior."""
-    abstain_threshold_unjudged: float = 0.16
+    abstain_threshold_unjudged: float = 0.4
     """The same for decisions where no judge was asked (no verifier model, or `verifier.judge` off; a judge
-    that was asked and failed keeps `abstain_threshold`): agreement, the candidates' own tests
-    and regression evidence only. Chosen on one held-out half of SWE-bench Lite's real pool for precision 0.9
-    (benchmarks/selection_fit.py, docs/selection.md)."""
+    that was asked and failed keeps `abstain_threshold`): agreement, the candidates' own tests and regression
+    evidence only. Provisional: where the answered instances' precision was highest on the tables verified
+    so far; benchmarks/selection_fit.py chooses it on one half of the pool for precision 0.9 (docs/selection.md)."""
     answer_share: float = 0.75
     """Never abstain when the top behavioural cluster holds at least this share of the viable candidates
     (they agree on every test, and no test ranked another cluster above them)."""
