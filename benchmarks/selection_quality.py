@@ -7,7 +7,8 @@ Real pool (the main figure), e.g. 2,020 candidates of 9 public systems for 239 S
         --limit 60 --repos-dir MIRRORS --compare files
 
 Instances come in a fixed order, by sha256 of the instance id (a reproducible shuffle; `--limit N` takes
-the first N after the `--repos` / `--instances` filters), so runs compare. Labels are the runs' official
+the first N after the `--repos` / `--instances` filters, e.g. `--limit 60` with sympy pytest flask requests
+is the quick check of issue #16), so runs compare; no `--limit`: all of them. Labels are the runs' official
 ones. Selection sees only the candidates, the repository's own regression tests and the tests the
 candidates bring (no model: no test-writing trajectories, no judge); never the hidden tests.
 
@@ -22,11 +23,14 @@ by grading each patch with the hidden tests (swebench's parsers on whole logs).
 group its own cluster), so the confidence's execution-free part can be checked on the whole pool in
 seconds.
 
-`--replay RUN_DIR` (repeatable) recomputes the figures from finished runs' saved tables with other `key=value`
-settings (e.g. `verifier.hybrid=r2egym`, `selection.tie_breaks=[length]`): no Docker, for ablations.
+`--replay RUN_DIR` (repeatable) recomputes the figures from runs' saved tables (finished or still running:
+the instances so far) with other `key=value` settings (e.g. `verifier.hybrid=r2egym`,
+`selection.tie_breaks=[length]`): no Docker, for ablations and for the held-out fit.
 
 Figures (selection_report.py): per repository and overall, seconds per instance (verification time), a
-risk-coverage curve, and the lowest threshold reaching `--target-precision` on the answered instances.
+risk-coverage curve, and the lowest threshold reaching `--target-precision` on the answered instances (in
+sample). Then the held-out halves (selection_fit.py): settings and thresholds chosen on one half of the
+instances, reported on the other, both ways, with their spread and the named rankings held out.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from selection_fit import Runs, Setting, report, search_space  # noqa: E402
 from selection_pools import grade_patch, order_tasks, real_pool, synthetic_pool  # noqa: E402
 from selection_report import summarize  # noqa: E402
 
@@ -138,6 +143,8 @@ def _mode_record(decision: Decision, labels: dict[str, bool], seconds: float, ta
         "best": decision.best,
         "answered": not decision.abstained,
         "confidence": decision.confidence,
+        "agreed": decision.agreed,
+        "judged": decision.threshold_key == "abstain_threshold",
         "evidence": decision.evidence,
         "correct": float(labels.get(decision.best or "", False)),
         "seconds": round(seconds, 1),
@@ -147,38 +154,74 @@ def _mode_record(decision: Decision, labels: dict[str, bool], seconds: float, ta
 
 
 def replay(
-    run_dir: Path, overrides: list[str], tasks: list[Task], pools: dict[str, list[dict]]
-) -> list[dict]:
-    """Recompute decisions from a run's saved verifier tables with other settings (no Docker)."""
+    run_dirs: list[Path],
+    overrides: list[str],
+    tasks: list[Task],
+    pools: dict[str, list[dict]],
+    space: list[Setting] = (),
+) -> tuple[list[dict], dict[str, Runs]]:
+    """Recompute decisions from runs' saved verifier tables (no Docker) for the instances of `tasks`:
+    the records with the configured settings, and per mode the decisions of every setting of `space`."""
     from verifiers.hybrid import score_rows
     from verifiers.weights import generated_scores, unbacked_candidate_tests, weigh_regressions
 
     config = load_config([], ["verifier.judge=false", *overrides])
-    results = [json.loads(line) for line in _lines(run_dir / RESULTS)]
+    configs = {s.name: load_config([], ["verifier.judge=false", *overrides, *s.overrides]) for s in space}
     issues = {t.instance_id: t.problem_statement for t in tasks}
-    for record in results:
-        rows = pools[record["instance_id"]]
-        cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"]) for r in rows]
-        groups = [
-            PatchGroup(
-                key=g["key"],
-                normalized="" if g["empty"] else g["key"],
-                members=g["members"],
-                representative=g["representative"],
-            )
-            for g in record["groups"]
-        ]
-        for mode, run in record["modes"].items():
-            table = VerifierTable.load(run_dir / record["instance_id"] / mode / "verifier_table.json")
-            if not config.selection.candidate_tests:  # as if the candidates' own tests had not run
-                table.tests = [c for c in table.tests if not c.source.startswith("candidate:")]
-            unbacked_candidate_tests(table.tests, table.rows)
-            generated_scores(table.tests, table.rows)
-            weigh_regressions(table.tests, table.rows, config.verifier)
-            score_rows(table.tests, table.rows, config.verifier)
-            decision = _decide(table, groups, cands, config, issues.get(record["instance_id"], ""))
-            record["modes"][mode] = _mode_record(decision, record["labels"], run["seconds"], table)
-    return results
+    results: list[dict] = []
+    runs: dict[str, Runs] = {}
+    for run_dir in run_dirs:
+        for record in _records(run_dir / RESULTS):
+            iid = record["instance_id"]
+            if iid not in issues:
+                continue
+            cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"]) for r in pools[iid]]
+            groups = [
+                PatchGroup(
+                    key=g["key"],
+                    normalized="" if g["empty"] else g["key"],
+                    members=g["members"],
+                    representative=g["representative"],
+                )
+                for g in record["groups"]
+            ]
+            for mode, run in record["modes"].items():
+                table = VerifierTable.load(run_dir / iid / mode / "verifier_table.json")
+                if not config.selection.candidate_tests:  # as if the candidates' own tests had not run
+                    table.tests = [c for c in table.tests if not c.source.startswith("candidate:")]
+                unbacked_candidate_tests(table.tests, table.rows)
+                generated_scores(table.tests, table.rows)
+                weigh_regressions(table.tests, table.rows, config.verifier)
+                for name, cfg in configs.items():  # the space varies selection and hybrid-score settings
+                    score_rows(table.tests, table.rows, cfg.verifier)
+                    decision = _decide(table, groups, cands, cfg, issues[iid])
+                    runs.setdefault(mode, {}).setdefault(name, {})[iid] = _mode_record(
+                        decision, record["labels"], run["seconds"], table
+                    )
+                score_rows(table.tests, table.rows, config.verifier)
+                decision = _decide(table, groups, cands, config, issues[iid])
+                record["modes"][mode] = _mode_record(decision, record["labels"], run["seconds"], table)
+            results.append(record)
+    return results, runs
+
+
+def _records(path: Path) -> list[dict]:
+    """The finished instances of a results file; a run still writing may have left a partial last line,
+    and an instance counts once its tables are saved."""
+    out = []
+    for line in _lines(path):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        tables = [path.parent / record["instance_id"] / m / "verifier_table.json" for m in record["modes"]]
+        if all(t.exists() for t in tables):
+            out.append(record)
+    return out
+
+
+def _fit_report(results: list[dict], runs: dict[str, Runs], space: list[Setting], precision: float) -> str:
+    return "\n".join(report(results, runs[mode], space, precision, mode) for mode in runs)
 
 
 def _load(args) -> tuple[list[Task], dict[str, list[dict]], str]:
@@ -187,10 +230,14 @@ def _load(args) -> tuple[list[Task], dict[str, list[dict]], str]:
     if args.pool:
         pools = real_pool(args.pool)
         tasks = order_tasks(load_tasks(args.dataset, sorted(pools)), args.repos, args.instances)
-        return tasks, pools, f"REAL pool {args.pool} (official labels), order sha256(instance_id)"
+        return (
+            tasks[: args.limit],
+            pools,
+            f"REAL pool {args.pool} (official labels), order sha256(instance_id)",
+        )
     tasks = sorted(
         (t for t in load_tasks(args.mined) if t.patch and t.FAIL_TO_PASS), key=lambda t: t.instance_id
-    )
+    )[: args.limit]
     pools = {t.instance_id: synthetic_pool(t, args.seed) for t in tasks}
     return (
         tasks,
@@ -213,7 +260,7 @@ def main() -> None:
     )
     ap.add_argument("--repos", nargs="*", default=[], help="Only these repositories (owner/name or name).")
     ap.add_argument("--instances", nargs="*", default=[], help="Only these instance ids.")
-    ap.add_argument("--limit", type=int, default=6, help="Number of tasks (first in the fixed order).")
+    ap.add_argument("--limit", type=int, help="Number of tasks (first in the fixed order); default all.")
     ap.add_argument("--repos-dir", default="", help="Local mirrors named owner__name[.git] (env.repos_dir).")
     ap.add_argument("--compare", choices=["files", "targeted"], help="Also verify with this regression mode.")
     ap.add_argument(
@@ -222,7 +269,14 @@ def main() -> None:
         help="Only what needs no sandbox: normalization, agreement and size (mode `none`; seconds, whole pool).",
     )
     ap.add_argument(
-        "--target-precision", type=float, default=0.6, help="Precision the threshold is chosen for."
+        "--target-precision", type=float, default=0.9, help="Precision the threshold is chosen for."
+    )
+    ap.add_argument(
+        "--probe-weights",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="Values of selection.probe_weight in the fit's search space (only 0 without probe scores).",
     )
     ap.add_argument(
         "--replay", action="append", help="Recompute a finished run's figures (repeatable; no Docker)."
@@ -232,12 +286,16 @@ def main() -> None:
     ap.add_argument("overrides", nargs="*", help="key=value config overrides.")
     args = ap.parse_args()
 
+    space = search_space(tuple(args.probe_weights))
     if args.replay:
         tasks, pools, _ = _load(args)
-        results = [r for run in args.replay for r in replay(Path(run), args.overrides, tasks, pools)]
+        results, runs = replay([Path(r) for r in args.replay], args.overrides, tasks, pools, space)
+        if not results:
+            sys.exit("no finished instance in the replayed runs")
         modes = list(dict.fromkeys(m for r in results for m in r["modes"]))
-        print(f"replay of {args.replay} with {args.overrides or 'the defaults'}")
+        print(f"replay of {args.replay} ({len(results)} instances) with {args.overrides or 'the defaults'}")
         print(summarize(results, modes, args.target_precision))
+        print(_fit_report(results, runs, space, args.target_precision))
         return
     from sandbox import SandboxPool
     from sandbox.cleanup import install_signal_handlers
@@ -256,7 +314,7 @@ def main() -> None:
     done = {r["instance_id"]: r for r in map(json.loads, _lines(out / RESULTS))}
     sandboxes = None if args.no_execution else SandboxPool(config.verifier.max_parallel, config.sandbox)
     results = []
-    for index, task in enumerate(tasks[: args.limit]):
+    for index, task in enumerate(tasks):
         if task.instance_id in done:
             results.append(done[task.instance_id])
             continue
@@ -274,6 +332,8 @@ def main() -> None:
     if not results:
         sys.exit("no task evaluated")
     print(summarize(results, modes, args.target_precision))
+    _, runs = replay([out], args.overrides, tasks, pools, space)
+    print(_fit_report(results, runs, space, args.target_precision))
 
 
 def _lines(path: Path) -> list[str]:

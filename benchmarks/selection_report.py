@@ -8,7 +8,6 @@ candidate resolved. gap closed = (x - random) / (oracle - random). Seconds = ver
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 
 
@@ -62,11 +61,12 @@ def table(results: list[dict], mode: str, threshold: float | None = None) -> str
 
 
 def risk_coverage(results: list[dict], mode: str) -> list[tuple[float, int, float, float]]:
-    """(threshold, answered, coverage, precision) for every distinct confidence, highest first."""
+    """(threshold, answered, coverage, precision) for every distinct confidence, highest first; decisions
+    the agreement rule settles (`agreed`: selection.answer_share) answer at every threshold."""
     runs = sorted((r["modes"][mode] for r in results if mode in r["modes"]), key=lambda m: -m["confidence"])
     out = []
     for threshold in sorted({m["confidence"] for m in runs}, reverse=True):
-        answered = [m for m in runs if m["confidence"] >= threshold]
+        answered = [m for m in runs if m.get("agreed") or m["confidence"] >= threshold]
         out.append(
             (threshold, len(answered), len(answered) / len(runs), _avg([m["correct"] for m in answered]))
         )
@@ -80,31 +80,6 @@ def choose_threshold(
     `minimum` answered, so a lucky few do not decide)."""
     ok = [t for t, n, _, p in curve if n >= minimum and p >= precision]
     return min(ok) if ok else None
-
-
-def held_out(results: list[dict], mode: str, precision: float) -> str:
-    """Two-fold check of the chosen threshold: chosen on one half of the instances (by the parity of the
-    sha256 of the id) and applied to the other, both ways, so the precision is not in-sample."""
-    runs = [r for r in results if mode in r["modes"]]
-    halves = [[r for r in runs if _parity(r["instance_id"]) == side] for side in (0, 1)]
-    lines = []
-    for name, fit, test in (("A->B", halves[0], halves[1]), ("B->A", halves[1], halves[0])):
-        threshold = choose_threshold(risk_coverage(fit, mode), precision)
-        if threshold is None or not test:
-            lines.append(f"held out {name}: no threshold reaches {precision:.2f} on the fitting half")
-            continue
-        answered = [r["modes"][mode] for r in test if r["modes"][mode]["confidence"] >= threshold]
-        forced = _avg([r["modes"][mode]["correct"] for r in test])
-        prec = f"{_avg([m['correct'] for m in answered]):.3f}" if answered else "n/a"
-        lines.append(
-            f"held out {name}: threshold {threshold:.3f} answers {len(answered)}/{len(test)}, "
-            f"precision {prec} (forced choice on that half {forced:.3f})"
-        )
-    return "\n".join(lines)
-
-
-def _parity(instance_id: str) -> int:
-    return int(hashlib.sha256(instance_id.encode()).hexdigest(), 16) % 2
 
 
 def curve_text(curve: list[tuple[float, int, float, float]], points: int = 12) -> str:
@@ -132,12 +107,11 @@ def summarize(results: list[dict], modes: list[str], target_precision: float) ->
             answered = next(n for t, n, _, _ in curve if t == chosen)
             precision = next(p for t, _, _, p in curve if t == chosen)
             lines.append(
-                f"threshold for precision >= {target_precision:.2f}: {chosen:.3f} "
+                f"threshold for precision >= {target_precision:.2f} (in sample): {chosen:.3f} "
                 f"(answers {answered}/{len(curve and results)}, precision {precision:.3f})"
             )
         else:
             lines.append(f"no threshold reaches precision {target_precision:.2f} on >= 5 answered instances")
-        lines.append(held_out(results, mode, target_precision))
     if len(modes) > 1:
         base, new = modes[-1], modes[0]
         both = [r for r in results if base in r["modes"] and new in r["modes"]]

@@ -29,6 +29,10 @@ class Cluster(BaseModel):
     """Support as a fraction of all viable candidates."""
     hybrid: float = 0.0
     """Mean hybrid verifier score of the members."""
+    score: float = 0.0
+    """Evidence score of the `evidence` ranking key: hybrid plus weighted agreement (selection.select)."""
+    probe: float = 0.0
+    """Issue-example probe score of the members in [0, 1] (0 without probe data); `selection.probe_weight`."""
     generated: float = 0.0
     """Weighted fraction of distinguishing generated tests passed (identical for all members)."""
     judge: float | None = None

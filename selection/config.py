@@ -7,24 +7,53 @@ from pydantic import ValidationInfo, field_validator
 from sandbox.configbase import Section
 from verifiers.config import VerifierSettings
 
-RANKING_KEYS = ("hybrid", "support", "length", "judge", "generated", "regression", "agreement", "issue")
+RANKING_KEYS = (
+    "evidence",
+    "hybrid",
+    "support",
+    "length",
+    "judge",
+    "generated",
+    "regression",
+    "agreement",
+    "issue",
+)
 TIE_BREAK_KEYS = ("agreement", "issue", "length")
+RANKINGS = {
+    "verifier": ["hybrid", "support", "length"],
+    "agreement": ["evidence", "support", "length"],
+}
+"""Named rankings (`selection.ranking=NAME`): `verifier` ranks by the hybrid verifier score (agreement only
+breaks ties); `agreement` by the evidence score, where the share of candidates behind a cluster weighs
+against its execution evidence (selection.select.evidence_score)."""
 
 
 class SelectionConfig(Section):
     abstain_threshold: float = 0.5
     """Confidence below which a decision with a judge score abstains (the best candidate is still recorded).
     Not measured on labelled pools yet (no verifier model here): a prior."""
-    abstain_threshold_unjudged: float = 0.16
+    abstain_threshold_unjudged: float = 0.4
     """The same for decisions where no judge was asked (no verifier model, or `verifier.judge` off; a judge
-    that was asked and failed keeps `abstain_threshold`): agreement, the candidates' own tests
-    and regression evidence only), whose confidence has fewer signals. Chosen on SWE-bench Lite's real pool
-    from the risk-coverage curve of benchmarks/selection_quality.py for precision 0.6 (docs/selection.md)."""
-    ranking: list[str] = ["hybrid", "support", "length"]
-    """Ranking keys of behavioural clusters, most important first: `hybrid` verifier score, cluster
+    that was asked and failed keeps `abstain_threshold`): agreement, the candidates' own tests and regression
+    evidence only. Provisional: where the answered instances' precision was highest on the tables verified
+    so far; benchmarks/selection_fit.py chooses it on one half of the pool for precision 0.9 (docs/selection.md)."""
+    answer_share: float = 0.75
+    """Never abstain when the top behavioural cluster holds at least this share of the viable candidates
+    (they agree on every test, and no test ranked another cluster above them)."""
+    ranking: list[str] = list(RANKINGS["agreement"])
+    """Ranking keys of behavioural clusters, most important first, or the name of one of `RANKINGS`:
+    `evidence` score (hybrid + weighted agreement, see `support_weight`), `hybrid` verifier score, cluster
     `support` (candidates voting for it), shorter patch (`length`); also `judge`, `generated`,
     `regression` (weighted regression pass rate), `agreement` (candidates with the representative's
     normalized patch) and `issue` (code the issue names)."""
+    support_weight: float = 2.0
+    """`evidence` score: weight of the cluster's share of the viable candidates (behaviour agreement). At 2.0
+    a cluster with 1/2 more of the candidates outweighs passing every distinguishing generated test."""
+    patch_weight: float = 0.0
+    """`evidence` score: weight of the share of viable candidates with the representative's normalized
+    patch (independent systems writing the same code)."""
+    probe_weight: float = 0.0
+    """`evidence` score: weight of the cluster's issue-example probe score (Cluster.probe; 0 without probes)."""
     score_tolerance: float = 0.02
     """Scores closer than this count as equal in the ranking (so support and length can break ties)."""
     margin_scale: float = 0.25
@@ -53,6 +82,17 @@ class SelectionConfig(Section):
     highest hybrid score, then by these keys in order: `agreement` (most candidates with the same
     normalized patch), `length` (smallest change), `issue` (most functions, classes and modules the issue
     names; measured on the Lite pool it hurt before `length`, see docs/selection.md)."""
+
+    @field_validator("ranking", mode="before")
+    @classmethod
+    def _named_ranking(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value not in RANKINGS:
+                raise ValueError(
+                    f"unknown ranking {value!r}; choose from {list(RANKINGS)} or give a list of keys"
+                )
+            return list(RANKINGS[value])
+        return value
 
     @field_validator("ranking", "tie_breaks")
     @classmethod

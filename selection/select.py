@@ -1,27 +1,31 @@
 """Rank behavioural clusters, compute a confidence and choose one candidate or abstain.
 
+Ranking (`selection.ranking`, a list of keys or a name of `RANKINGS`): the default `agreement` ranks by the
+evidence score, where the share of the candidates behind a cluster weighs against its execution evidence:
+
+    score = hybrid + support_weight * share + patch_weight * agreement / viable + probe_weight * probe
+
 Confidence (also in docs/selection.md). For the top cluster T and the runner-up R (best other
 viable cluster):
 
-    evidence signals, each in [0, 1], only those that exist:
-      a = share of the viable candidates whose normalized patch equals T's representative's
-          (independent systems writing the same patch)
-      d = weighted fraction of distinguishing generated tests T passes (test weights of the table)
-      r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)   (regression ran)
-      j = mean judge P(YES) of T's members                                            (judged)
-    E = geometric mean of max(signal, evidence_floor) over a, d, j (those that exist), times r
-        (so the scale does not depend on whether regression tests ran)
-    M = the smallest margin over T's competitors (1 without any):
-        the runner-up cluster R: min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
-        another normalized patch G in T's own cluster (same behaviour on every test, so only the tie-break
-        separates them): max(0, agreement_T - agreement_G) / viable candidates
+    b = share of the viable candidates in T (they behave alike on every test)
+    a = share of the viable candidates whose normalized patch equals T's representative's
+    s = (a + b) / 2: how many candidates stand behind the answer, in behaviour and in code
+    d = weighted fraction of distinguishing generated tests T passes, counted as max(d, s): a test T fails
+        does not lower the confidence below what agreement supports (the ranking weighed it already)
+    r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)    (regression ran)
+    j = mean judge P(YES) of T's members                                             (judged)
+    E = geometric mean of max(signal, evidence_floor) over s, d, j (those that exist), times r
+    M = min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, b_T - b_R))   (1 without R): how far a
+        test (the hybrid score) or the vote separates T from R
     confidence = E * (1 - margin_weight * (1 - M))
 
-The geometric mean makes contradicting evidence count: passing every generated test does not
-outweigh a judge that says no; broken regression tests scale everything down. Below `abstain_threshold`
+The geometric mean makes contradicting evidence count: passing every generated test does not outweigh a
+judge that says no; broken regression tests scale everything down. Below `abstain_threshold`
 (`abstain_threshold_unjudged` when no judge was asked; a judge that was asked and failed keeps
-`abstain_threshold`, so a broken judge never lowers the bar) the decision abstains; the best candidate is
-still recorded in `best`.
+`abstain_threshold`, so a broken judge never lowers the bar) the decision abstains, unless T holds at least
+`answer_share` of the viable candidates (agreement that no test ranked below another cluster); the best
+candidate is still recorded in `best`.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from selection.cluster import Cluster, build_clusters
-from selection.config import SelectionConfig
+from selection.config import RANKINGS, SelectionConfig
 from selection.evidence import issue_names
 from selection.normalize import OriginalFiles, PatchGroup, dedupe
 from verifiers.table import Candidate, VerifierTable
@@ -52,7 +56,13 @@ class Decision(BaseModel):
     """Why this candidate, or why abstaining."""
     confidence: float = 0.0
     evidence: dict[str, float | None] = Field(default_factory=dict)
-    """The confidence's inputs: a, d, r, j, E, M."""
+    """The confidence's inputs: b, a, d, r, j, E, M."""
+    threshold_key: str = ""
+    """The threshold the confidence was held to: `abstain_threshold` (a judge was asked) or
+    `abstain_threshold_unjudged`."""
+    agreed: bool = False
+    """The top cluster holds at least `selection.answer_share` of the viable candidates: answers whatever
+    the confidence."""
     ranking: list[str] = Field(default_factory=list)
     """Candidate ids best first (cluster order, then within-cluster order); not viable ones last."""
     clusters: list[Cluster] = Field(default_factory=list)
@@ -66,10 +76,12 @@ class Decision(BaseModel):
 def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
     tol = max(config.score_tolerance, 1e-9)
     parts: list[Any] = [not cluster.viable]
-    if "hybrid" not in config.ranking:
+    if "hybrid" not in config.ranking and "evidence" not in config.ranking:
         parts.append(cluster.suspect)
     for key in config.ranking:
-        if key == "hybrid":  # then clean before suspect (test infrastructure touched) on the same evidence
+        if key == "evidence":  # clean before suspect on the same evidence, as for `hybrid`
+            parts += [-round(cluster.score / tol), cluster.suspect]
+        elif key == "hybrid":  # then clean before suspect (test infrastructure touched) on the same evidence
             parts += [-round(cluster.hybrid / tol), cluster.suspect]
         elif key == "support":
             parts.append(-cluster.support)
@@ -89,6 +101,23 @@ def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
     return tuple(parts)
 
 
+def evidence_score(cluster: Cluster, viable: int, config: SelectionConfig) -> float:
+    """The `evidence` ranking key: hybrid verifier score plus weighted agreement and probe score."""
+    patch_share = cluster.agreement / viable if viable else 0.0
+    return round(
+        cluster.hybrid
+        + config.support_weight * cluster.share
+        + config.patch_weight * patch_share
+        + config.probe_weight * cluster.probe,
+        6,
+    )
+
+
+def ranking_name(config: SelectionConfig) -> str:
+    """The name of the configured ranking in RANKINGS, or its keys."""
+    return next((n for n, keys in RANKINGS.items() if keys == config.ranking), f"keys {config.ranking}")
+
+
 def rank_clusters(clusters: list[Cluster], config: SelectionConfig) -> list[Cluster]:
     """Viable clusters first, ordered by `config.ranking`; ties by first member id."""
     return sorted(clusters, key=lambda c: _sort_key(c, config))
@@ -106,22 +135,18 @@ def distinguishing_pass_rate(table: VerifierTable, candidate_id: str) -> float |
 
 
 def confidence(
-    table: VerifierTable,
-    top: Cluster,
-    runner_up: Cluster | None,
-    config: SelectionConfig,
-    viable: int = 0,
-    alternative: int | None = None,
+    table: VerifierTable, top: Cluster, runner_up: Cluster | None, config: SelectionConfig, viable: int
 ) -> tuple[float, dict[str, float | None]]:
     """The confidence of choosing `top` over `runner_up` (formula in the module docstring); `viable`:
-    the number of viable candidates (agreement share); `alternative`: votes of the largest other
-    normalized-patch group inside `top` (the tie-break's runner-up), if any."""
-    a = min(1.0, top.agreement / viable) if viable else None
+    the number of viable candidates."""
+    b = top.share
+    a = min(1.0, top.agreement / viable) if viable else 0.0
+    support = (a + b) / 2
     d = distinguishing_pass_rate(table, top.representative)
     r = 1.0 - top.regression_loss if top.regression_run or top.new_regressions else None
     j = top.judge
     # whether T fixes the issue (geometric mean of what speaks to it), times whether it breaks nothing
-    signals = [s for s in (a, d, j) if s is not None] or [0.5]
+    signals = [support] + [s for s in (None if d is None else max(d, support), j) if s is not None]
     e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
     e *= max(r, config.evidence_floor) if r is not None else 1.0
     m = 1.0
@@ -129,19 +154,42 @@ def confidence(
         scale = max(config.margin_scale, 1e-9)
         m = max(0.0, top.hybrid - runner_up.hybrid) / scale + max(0.0, top.share - runner_up.share)
         m = min(1.0, m)
-    if alternative is not None and viable:  # the same behaviour, another patch: only agreement separates
-        m = min(m, max(0.0, top.agreement - alternative) / viable)
     conf = e * (1 - config.margin_weight * (1 - m))
-    rounded = {k: None if v is None else round(v, 4) for k, v in {"a": a, "d": d, "r": r, "j": j}.items()}
+    signals_by_key = {"b": b, "a": a, "d": d, "r": r, "j": j}
+    rounded = {k: None if v is None else round(v, 4) for k, v in signals_by_key.items()}
     return conf, {**rounded, "E": round(e, 4), "M": round(m, 4)}
 
 
-def _explain(top: Cluster, evidence: dict[str, float | None], runner_up: Cluster | None) -> str:
-    parts = [f"cluster {top.cluster_id} ({top.support} vote(s), hybrid {top.hybrid:.2f})"]
+def _separated(table: VerifierTable, top: Cluster, runner_up: Cluster) -> bool:
+    """Whether a weighted test (a distinguishing generated test, or a regression test one of them breaks)
+    has different outcomes on the two representatives."""
+    rows = table.by_candidate
+    t_row, r_row = rows[top.representative], rows[runner_up.representative]
+    for column in table.tests:
+        if column.weight <= 0 or (column.kind == "generated" and not column.distinguishing):
+            continue
+        t_out, r_out = t_row.outcomes.get(column.test_id), r_row.outcomes.get(column.test_id)
+        if bool(t_out and t_out.passed) != bool(r_out and r_out.passed):
+            return True
+    return False
+
+
+def _explain(
+    table: VerifierTable,
+    top: Cluster,
+    evidence: dict[str, float | None],
+    runner_up: Cluster | None,
+    config: SelectionConfig,
+    viable: int,
+) -> str:
+    score = f", evidence score {top.score:.2f}" if "evidence" in config.ranking else ""
+    parts = [
+        f"ranked by {ranking_name(config)}: cluster {top.cluster_id} ({top.support} of {viable} viable "
+        f"candidate(s) behave alike, hybrid {top.hybrid:.2f}{score})"
+    ]
     if evidence["d"] is not None:
         parts.append(f"passes {evidence['d']:.0%} of distinguishing tests")
-    if evidence.get("a") is not None:
-        parts.append(f"{top.agreement} candidate(s) with this normalized patch")
+    parts.append(f"{top.agreement} candidate(s) with this normalized patch")
     if top.regression_run or top.new_regressions:
         parts.append(
             f"{top.new_regressions} new regression failure(s) of {top.regression_run} "
@@ -149,12 +197,15 @@ def _explain(top: Cluster, evidence: dict[str, float | None], runner_up: Cluster
         )
     if evidence["j"] is not None:
         parts.append(f"judge {evidence['j']:.2f}")
-    parts.append(
-        "no competing behaviour"
-        if runner_up is None
-        else f"runner-up {runner_up.cluster_id} hybrid "
-        f"{runner_up.hybrid:.2f} with {runner_up.support} vote(s)"
-    )
+    if runner_up is None:
+        parts.append("no competing behaviour")
+    else:
+        test = "a test separates them" if _separated(table, top, runner_up) else "no test separates them"
+        parts.append(
+            f"runner-up {runner_up.cluster_id}: {runner_up.support} vote(s), hybrid {runner_up.hybrid:.2f}"
+            + (f", evidence score {runner_up.score:.2f}" if score else "")
+            + f"; {test}"
+        )
     return "; ".join(parts)
 
 
@@ -189,7 +240,11 @@ def select(
                 g.representative = g.representative or row.candidate_id
             groups = list(by_hash.values())
     names = issue_names(issue) if issue else set()
-    clusters = rank_clusters(build_clusters(table, groups, patches, names, config.tie_breaks), config)
+    built = build_clusters(table, groups, patches, names, config.tie_breaks)
+    viable_votes = sum(c.support for c in built if c.viable)
+    for cluster in built:
+        cluster.score = evidence_score(cluster, viable_votes, config) if cluster.viable else cluster.hybrid
+    clusters = rank_clusters(built, config)
     ranking = []
     for cluster in clusters:
         rows = table.by_candidate
@@ -218,21 +273,26 @@ def select(
         decision.reason = "no viable candidate (every patch is empty or does not apply)"
         return decision
     top, runner_up = viable[0], (viable[1] if len(viable) > 1 else None)
-    votes = {g.key: g.count for g in groups}
-    rep_key = next((g.key for g in groups if top.representative in g.members), None)
-    others = [votes[k] for k in top.groups if k != rep_key and k in votes]
-    alternative = max(others) if others else None
-    conf, evidence = confidence(table, top, runner_up, config, sum(c.support for c in viable), alternative)
+    conf, evidence = confidence(table, top, runner_up, config, viable_votes)
     decision.best = top.representative
     decision.confidence = round(conf, 4)
     decision.evidence = evidence
-    why = _explain(top, evidence, runner_up)
+    decision.agreed = top.share >= config.answer_share
+    why = _explain(table, top, evidence, runner_up, config, viable_votes)
     # a judge that was asked and gave no judgement keeps the judged bar: a broken judge never lowers it
     judged = evidence["j"] is not None or bool(table.meta.get("judge_method"))
-    threshold = config.abstain_threshold if judged else config.abstain_threshold_unjudged
+    decision.threshold_key = "abstain_threshold" if judged else "abstain_threshold_unjudged"
+    threshold = getattr(config, decision.threshold_key)
     if evidence["j"] is None and judged:
         why += "; no judgement (the judge was asked and failed): held to the judged threshold"
-    if conf < threshold:
+    if decision.agreed:
+        decision.chosen = top.representative
+        decision.abstained = False
+        decision.reason = (
+            f"confidence {conf:.2f}, answered whatever the threshold ({threshold:.2f}): {top.support} of "
+            f"{viable_votes} viable candidates agree in behaviour (>= {config.answer_share:.0%}); {why}"
+        )
+    elif conf < threshold:
         decision.reason = f"abstain: confidence {conf:.2f} < {threshold:.2f}; best was {why}"
     else:
         decision.chosen = top.representative

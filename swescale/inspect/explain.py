@@ -11,22 +11,31 @@ from dataclasses import asdict, dataclass
 from selection.select import Decision
 
 MEANING = {
+    "b": (
+        "behaviour agreement",
+        "share of the viable candidates that behave like the chosen one on every test",
+    ),
     "a": (
-        "agreement",
+        "patch agreement",
         "share of the viable candidates whose normalized patch equals the chosen one's "
         "(independent attempts writing the same patch)",
     ),
-    "d": ("distinguishing tests", "weighted share of the tests that fail on the original code it passes"),
+    "d": (
+        "distinguishing tests",
+        "weighted share of the tests that fail on the original code it passes (counted no lower than "
+        "the agreement)",
+    ),
     "r": ("regression", "1 - loss from existing tests it breaks (weighted); scales the evidence down"),
     "j": ("judge P(YES)", "mean probability the model judge gives that its members fix the issue"),
     "E": (
         "evidence",
-        "geometric mean of agreement, distinguishing tests and judge (floored), times regression",
+        "geometric mean of agreement (behaviour and patch), distinguishing tests and judge (floored), "
+        "times regression",
     ),
     "M": ("margin", "how far it is ahead of the runner-up behaviour (hybrid score and vote share), 0..1"),
 }
 """Each evidence key: its name and what it measures."""
-ORDER = ("a", "d", "r", "j", "E", "M")
+ORDER = ("b", "a", "d", "r", "j", "E", "M")
 
 
 @dataclass(frozen=True)

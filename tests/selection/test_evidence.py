@@ -114,7 +114,8 @@ def test_confidence_varies_with_agreement_and_margin():
     from verifiers.config import VerifierConfig
     from verifiers.hybrid import score_rows
 
-    tied = _table(["x", "y"])
+    tied = _table(["x", "y"])  # two behaviours (y prints something else) that no test ranks apart
+    tied.row("y").outcomes["r0"] = Outcome(exit_code=0, output_digest="other output")
     apart = _table(["x", "y"], broken={"y": 50})
     score_rows(apart.tests, apart.rows, VerifierConfig())
     assert (

@@ -48,13 +48,13 @@ def test_clusters_by_behaviour_and_votes():
         ],
     )
     cands = [Candidate(candidate_id=c, patch=patch(i + 1, c)) for i, c in enumerate("abcdex")]
-    decision = select(table, SelectionConfig(), cands)
+    decision = select(table, SelectionConfig(ranking="verifier"), cands)
     viable = [c for c in decision.clusters if c.viable]
     assert [sorted(c.members) for c in viable] == [["a", "b"], ["c", "d", "e"]]
     assert [c.support for c in viable] == [2, 3]
     assert decision.best == "a"  # hybrid first, then the shorter patch inside the cluster
-    # a and b behave the same with one vote each: only the tie-break separates them, so no margin
-    assert decision.evidence["M"] == 0.0
+    # a and b behave the same (2 of 5 viable) with different patches (1 of 5 each)
+    assert decision.evidence["b"] == 0.4 and decision.evidence["a"] == 0.2
     assert decision.ranking[-1] == "x"
     # Support first: the bigger cluster wins.
     decision = select(table, SelectionConfig(ranking=["support", "hybrid"]), cands)

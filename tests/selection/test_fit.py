@@ -1,0 +1,117 @@
+"""Held-out halves of benchmarks/selection_fit.py: the split, and a fit that sees one half only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from selection_fit import Setting, apply, fit, half, report, search_space, two_fold  # noqa: E402
+
+IDS = [f"owner__repo-{n}" for n in range(40)]
+SETTINGS = [Setting("first", "verifier", ()), Setting("second", "agreement", ())]
+
+
+def test_halves_by_the_parity_of_the_ids_sha256():
+    for iid in IDS:
+        assert half(iid) == ("A" if int(hashlib.sha256(iid.encode()).hexdigest(), 16) % 2 == 0 else "B")
+    assert half("sympy__sympy-20590") == half("sympy__sympy-20590")
+    sides = [half(i) for i in IDS]
+    assert 10 < sides.count("A") < 30  # both halves get instances
+
+
+def _record(iid: str, right: str) -> dict:
+    return {
+        "instance_id": iid,
+        "repo": "owner/repo",
+        "labels": {"x": right == "x", "y": right == "y"},
+        "random": 0.5,
+        "majority": 0.5,
+        "oracle": 1.0,
+        "modes": {"targeted": {"seconds": 10.0}},
+    }
+
+
+def _runs(records: list[dict]) -> dict:
+    """`first` picks x on half A and y on half B, `second` the opposite; confidences spread in [0, 1)."""
+    runs: dict = {"first": {}, "second": {}}
+    for n, r in enumerate(records):
+        a = half(r["instance_id"]) == "A"
+        common = {"confidence": n / len(records), "agreed": False, "judged": False, "seconds": 10.0}
+        runs["first"][r["instance_id"]] = {**common, "best": "x" if a else "y"}
+        runs["second"][r["instance_id"]] = {**common, "best": "y" if a else "x"}
+    return runs
+
+
+def test_the_report_halfs_labels_cannot_change_the_settings_fitted_on_the_other():
+    records = [_record(i, "x") for i in IDS]
+    runs = _runs(records)
+    (direction, fitted, held_out), _ = two_fold(records, runs, SETTINGS, 0.9)
+    assert direction == "A->B" and fitted.setting.name == "first"
+    assert {half(r["instance_id"]) for r in held_out} == {"B"}
+    # any labels on B: the fit on A does not move (settings, thresholds, the accuracies it saw)
+    for right in ("x", "y"):
+        flipped = [_record(r["instance_id"], right) if half(r["instance_id"]) == "B" else r for r in records]
+        (_, refit, _), _ = two_fold(flipped, runs, SETTINGS, 0.9)
+        assert (refit.setting, refit.thresholds, refit.accuracy) == (
+            fitted.setting,
+            fitted.thresholds,
+            fitted.accuracy,
+        )
+    # while A's own labels do
+    flipped = [_record(r["instance_id"], "y") if half(r["instance_id"]) == "A" else r for r in records]
+    (_, refit, _), _ = two_fold(flipped, runs, SETTINGS, 0.9)
+    assert refit.setting.name == "second"
+
+
+def test_the_threshold_reaches_the_precision_on_the_fitting_half_and_agreed_decisions_always_answer():
+    records = [_record(i, "x") for i in IDS[:20]]
+    runs = {"only": {}}
+    for n, r in enumerate(records):  # right above confidence 0.5, wrong below; two agreed ones wrong
+        right = n >= 10
+        runs["only"][r["instance_id"]] = {
+            "best": "x" if right else "y",
+            "confidence": n / 20,
+            "agreed": n in (0, 1),
+            "judged": False,
+            "seconds": 1.0,
+        }
+    chosen = fit(records, runs, [Setting("only", "agreement", ())], 0.8)
+    # 10 right (>= 0.5) and the 2 agreed wrong answer: 10/12 = 0.83 >= 0.8; one step lower is 10/13
+    assert chosen.thresholds == {False: 0.5}
+    decided = apply(records, runs, chosen)
+    answered = [r["modes"]["fitted"] for r in decided if r["modes"]["fitted"]["answered"]]
+    assert len(answered) == 12 and sum(m["correct"] for m in answered) == 10
+    # no threshold reaches 0.95 on >= 5 answered: only agreed decisions answer
+    assert fit(records, runs, [Setting("only", "agreement", ())], 0.95).thresholds == {False: math.inf}
+
+
+def test_report_prints_both_directions_the_spread_and_the_named_rankings():
+    records = [_record(i, "x") for i in IDS]
+    text = report(records, _runs(records), SETTINGS, 0.9, "targeted")
+    assert "-- A->B: fitted on" in text and "-- B->A: fitted on" in text
+    assert "-- spread:" in text and "gap closed" in text and "verification s/instance" in text
+    assert "verifier" in text.split("named rankings held out")[1]
+
+
+def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
+    space = search_space()
+    assert space[0].ranking == "verifier" and {s.ranking for s in space} == {"verifier", "agreement"}
+    assert all("selection.probe_weight=0" in s.overrides for s in space if s.ranking == "agreement")
+    with_probes = search_space((0.0, 1.0))
+    assert len(with_probes) > len(space) and any("probe=1" in s.name for s in with_probes)
+
+
+def test_a_run_still_writing_counts_the_instances_whose_tables_are_saved(tmp_path):
+    from selection_quality import _records
+
+    done, pending = _record("o__r-1", "x"), _record("o__r-2", "x")
+    (tmp_path / "o__r-1" / "targeted").mkdir(parents=True)
+    (tmp_path / "o__r-1" / "targeted" / "verifier_table.json").write_text("{}")
+    lines = [json.dumps(done), json.dumps(pending), json.dumps(done)[:40]]  # the last one half written
+    (tmp_path / "results.jsonl").write_text("\n".join(lines))
+    assert [r["instance_id"] for r in _records(tmp_path / "results.jsonl")] == ["o__r-1"]
