@@ -24,6 +24,7 @@ import docker
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 10.0  # at the end its state is thrown away: no need to wait long for a clean stop
 
 
 class PrivateDockerd:
@@ -80,13 +81,13 @@ class PrivateDockerd:
         if gone:  # never again: the daemon must not touch the host's network
             raise RuntimeError(f"the private dockerd removed host network interfaces: {sorted(gone)}")
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Send `sig` to the daemon and wait until it is gone (SIGKILL: its containers' shims stay until
-        the next start, which stops their containers; SIGTERM: it stops them itself)."""
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = STOP_TIMEOUT) -> None:
+        """Send `sig` to the daemon and wait until it is gone, SIGKILL after `timeout` (SIGKILL: its
+        containers' shims stay until the next start, which stops their containers; SIGTERM: it stops them)."""
         assert self.process is not None
         self.process.send_signal(sig)
         try:
-            self.process.wait(STOP_TIMEOUT)
+            self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -127,7 +128,7 @@ class PrivateDockerd:
             ):
                 for container in client.containers.list(all=True):
                     container.remove(force=True)
-            self.kill(signal.SIGTERM)
+            self.kill(signal.SIGTERM, CLOSE_TIMEOUT)
         for pid in _processes_naming(str(self.root)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
