@@ -50,7 +50,7 @@ FAULTS = ("kill -9 of the driver", *CASES)
 DOCKERD_CASES = {i: "right" for i in ("f-dockerd", "d-1", "d-2")}
 DOCKERD_FAULTS = ("f-dockerd",)
 DOCKERD_DOWN = 3.0
-"""Seconds the private daemon stays down before it is started again (its start then takes ~10 s more:
+"""Seconds the private daemon stays down before it is started again (its start may take ~10 s more:
 it stops the containers the killed daemon left running)."""
 DISK_LIMIT = "256m"
 FILL = "dd if=/dev/zero of=/tmp/fill bs=1M count=3072 status=none; echo exit=$?"
