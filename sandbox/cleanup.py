@@ -62,6 +62,12 @@ def creating() -> Iterator[None]:
                 del _creating[me]
 
 
+def shutting_down() -> bool:
+    """Has clean-up at exit or on a signal begun (no new sandboxes, every live one being removed)?"""
+    with _lock:
+        return _closing
+
+
 def register(sandbox: _Closable) -> None:
     """Track a sandbox until it closes; once clean-up has begun, close it at once (SandboxError)."""
     with _lock:
@@ -106,12 +112,16 @@ def stop_work(futures: Iterable[Future], timeout: float = STOP_WAIT) -> bool:
     """Ctrl-C of work running in threads (image builds, bench instances), in a bounded time: queued futures
     are cancelled; new sandboxes are refused from now on and live ones removed, so the commands and builds
     in flight fail at once; then the running futures get `timeout` seconds to end. Returns whether they did
-    (a thread still blocked in a Docker call ends with that call's own timeout)."""
+    (a thread still blocked in a Docker call ends with that call's own timeout). Afterwards sandboxes may
+    start again: the process may go on (the library API after a KeyboardInterrupt)."""
+    global _closing
     running = [future for future in futures if not future.cancel() and not future.done()]
     close_all()
     _, late = wait(running, timeout=timeout)
     if late:
         log.warning("%d interrupted tasks still running after %.0f s", len(late), timeout)
+    with _lock:
+        _closing = False
     return not late
 
 

@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
+import requests
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from sandbox import cleanup, disklimit
 from sandbox.config import SandboxConfig
@@ -43,6 +45,7 @@ STOP_ALL = (
     "set -- $(sed 's/.*) //' $d/stat 2>/dev/null); [ \"$2\" = 1 ] || kill -9 $p 2>/dev/null; done"
 )
 ANSWER_GRACE = 30.0  # seconds the client waits beyond a command's timeout before declaring the server dead
+REMOVE_WAIT = 60.0  # seconds close() keeps trying to remove the container while the engine does not answer
 
 _client: docker.DockerClient | None = None
 _client_lock = threading.Lock()
@@ -55,6 +58,13 @@ def shared_client() -> docker.DockerClient:
         if _client is None:
             _client = docker.from_env(timeout=120)
         return _client
+
+
+def _engine_down(exc: BaseException) -> bool:
+    """Did a Docker call fail because the engine is down or restarting (not because of the request)?"""
+    if isinstance(exc, requests.ConnectionError):
+        return True
+    return isinstance(exc, docker.errors.APIError) and exc.is_server_error()
 
 
 def _tar(files: dict[str, bytes], mode: int = 0o644) -> bytes:
@@ -198,11 +208,24 @@ class DockerSandbox:
         if self._channel is not None:
             self._channel.close()
         if self.container is not None:
-            try:
-                self.container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+            self._remove_container()
         cleanup.unregister(self)
+
+    def _remove_container(self) -> None:
+        """Remove the container; while the engine does not answer (restarting), again with backoff for up
+        to REMOVE_WAIT seconds (once only when the process is shutting down, so Ctrl-C stays bounded)."""
+        retrying = Retrying(
+            retry=retry_if_exception(_engine_down),
+            stop=stop_after_delay(0 if cleanup.shutting_down() else REMOVE_WAIT),
+            wait=wait_exponential(multiplier=0.5, max=5),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                try:
+                    self.container.remove(force=True)
+                except docker.errors.NotFound:
+                    pass
 
     def commit(
         self,

@@ -24,9 +24,13 @@ class BenchConfig(Section):
     `ray start --resources '{"docker": N}'`, so instances run only on nodes with Docker."""
     evaluate: bool = False
     """Grade each prediction as it lands (the `bench eval` grading); verdicts go into the state."""
-    max_attempts: int = Field(default=1, ge=1)
-    """Attempts per instance within one `bench run` before its error stands (docker and model-server errors
-    only; an environment-build or agent error is not retried)."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Attempts per instance within one `bench run` before its error stands. Only infrastructure errors
+    (`docker-infrastructure`, `model-server`: what the sandbox reruns and the model client's retries gave up
+    on) are retried; an environment-build, agent, timeout or worker-lost error is not."""
+    retry_backoff: float = Field(default=10.0, ge=0)
+    """Seconds before an instance's second attempt, doubling for each further one (at most 5 min), so a
+    restarting Docker engine or model server is back; meanwhile the instance is pending in the state."""
     instance_timeout: float = Field(default=0.0, ge=0)
     """Wall-time limit of one instance in seconds (0: none). It caps `solve.max_seconds`; an instance that
     reaches it without a patch is a `timeout` error."""

@@ -20,6 +20,8 @@ class Job(BaseModel):
     """The prediction to grade when not solving."""
     attempt: int = 1
     """Attempt within this `bench run` (the state counts all attempts)."""
+    not_before: float = 0.0
+    """`time.monotonic()` before which the driver does not start it (a retry's backoff)."""
 
 
 class Executor(Protocol):

@@ -32,6 +32,8 @@ from swescale.config import SwescaleConfig, public_dump
 
 log = logging.getLogger(__name__)
 
+MAX_BACKOFF = 300.0  # seconds: the longest wait before an instance's next attempt
+
 
 class BenchSummary(BaseModel):
     """What a `bench run` leaves: counts over the selected instances and the files written."""
@@ -119,6 +121,15 @@ def plan_jobs(state: BenchState, tasks: list[Task], evaluate: bool) -> list[Job]
     return jobs
 
 
+def _due(queue: list[Job]) -> Job | None:
+    """Take the first job of the queue whose backoff is over."""
+    now = time.monotonic()
+    for i, job in enumerate(queue):
+        if job.not_before <= now:
+            return queue.pop(i)
+    return None
+
+
 class Driver:
     """Feeds jobs to an executor, records every result in the state as it lands."""
 
@@ -129,7 +140,17 @@ class Driver:
         self._lock = threading.Lock()
 
     def record(self, job: Job, result: InstanceResult) -> Job | None:
-        """Store a result; returns the next attempt when the error is worth one."""
+        """Store a result; returns the next attempt when the error is an infrastructure one worth another
+        (`RETRYABLE`, within `bench.max_attempts`): the instance stays pending meanwhile, so a driver killed
+        during the backoff leaves it to the next run."""
+        bench = self.config.bench
+        retry = (
+            job.solve
+            and result.status == "error"
+            and result.error_class in RETRYABLE
+            and job.attempt < bench.max_attempts
+        )
+        stored = result.model_copy(update={"status": "pending"}) if retry else result
         with self._lock:
             if not job.solve:  # a grading job: only the verdict changes, the prediction stays
                 if result.status == "done":
@@ -140,31 +161,35 @@ class Driver:
                     failure = f"{result.error_class}: {result.error}".strip(": ")
                     self.state.set_verdict(result.instance_id, GRADING_ERROR, {"error": failure})
             else:
-                self.state.record(result)
-            self.state.write_predictions(self.config.bench.model_name, self.output)
+                self.state.record(stored)
+            self.state.write_predictions(bench.model_name, self.output)
         if job.solve:
-            self.progress.finished(result)
+            self.progress.finished(stored)
         if result.verdict:
             self.progress.verdict(result.instance_id, result.verdict)
-        retry = (
-            job.solve
-            and result.status == "error"
-            and result.error_class in RETRYABLE
-            and job.attempt < self.config.bench.max_attempts
+        if not retry:
+            return None
+        delay = min(bench.retry_backoff * 2 ** (job.attempt - 1), MAX_BACKOFF)
+        why = (result.error or "").strip().splitlines()
+        self.progress.log(
+            f"{result.instance_id}: {result.error_class} on attempt {job.attempt} of {bench.max_attempts}, "
+            f"again in {delay:.0f} s" + (f": {why[0][:200]}" if why else "")
         )
-        return job.model_copy(update={"attempt": job.attempt + 1}) if retry else None
+        return job.model_copy(update={"attempt": job.attempt + 1, "not_before": time.monotonic() + delay})
 
     def run(self, executor: Executor, jobs: list[Job]) -> bool:
         """Run every job; returns False when interrupted (Ctrl-C: running instances stay pending)."""
         queue, running = list(jobs), {}
         try:
             while queue or running:
-                while queue and len(running) < executor.capacity:
-                    job = queue.pop(0)
+                while len(running) < executor.capacity and (job := _due(queue)) is not None:
                     if job.solve:
                         self.state.claim(job.task.instance_id)
                         self.progress.started(job.task.instance_id, job.attempt)
                     running[executor.submit(job)] = job
+                if not running:  # only retries waiting for their backoff
+                    time.sleep(min(1.0, max(0.0, min(j.not_before for j in queue) - time.monotonic())))
+                    continue
                 for handle, result in executor.wait(list(running), timeout=1.0):
                     again = self.record(running.pop(handle), result)
                     if again is not None:

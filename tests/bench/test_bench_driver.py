@@ -1,5 +1,6 @@
-"""The driver's bookkeeping with an executor of our own (no Docker): retries within a run
-(`bench.max_attempts`), only retryable classes retried, done instances never resubmitted, the live display."""
+"""The driver's bookkeeping with an executor of our own (no Docker): infrastructure errors retried within a
+run by default (`bench.max_attempts`, after `bench.retry_backoff`), only those classes, done instances never
+resubmitted, the live display."""
 
 from __future__ import annotations
 
@@ -54,9 +55,10 @@ def test_retryable_errors_get_another_attempt_and_done_instances_are_not_resubmi
         "c": [_done("c")],
     }
     executor = ListExecutor(answers)
-    config = load_config([], ["bench.max_attempts=2"])
+    config = load_config([], ["bench.retry_backoff=0.5"])  # otherwise the defaults: retries are on
+    started = time.monotonic()
     summary = run_bench(tasks, config, tmp_path, executor_factory=lambda *_: executor)
-    assert sorted(executor.jobs) == ["a", "a", "b", "c"]
+    assert sorted(executor.jobs) == ["a", "a", "b", "c"] and time.monotonic() - started >= 0.5
     assert (summary.done, summary.errors, summary.error_ids) == (2, 1, ["b"])
     with BenchState(tmp_path, lock=False) as state:
         assert state.row("a").attempts == 2 and state.row("b").attempts == 1
@@ -104,3 +106,25 @@ def test_a_grading_job_that_fails_keeps_the_prediction_and_is_graded_again(tmp_p
     assert again.jobs == ["a"] and summary.resolved == 1
     with BenchState(tmp_path, lock=False) as state:
         assert state.row("a").patch == "diff of a" and state.row("a").attempts == 1
+
+
+def test_infrastructure_errors_are_retried_a_bounded_number_of_times_with_backoff(tmp_path):
+    tasks = [Task(instance_id=i) for i in ("d", "w", "g")]
+    answers = {
+        "d": [_error("d", "docker-infrastructure")] * 3,  # every attempt fails: the error stands
+        "w": [_error("w", "worker-lost")],  # Ray already ran it again: not retried by a second layer
+        "g": [_error("g", "agent")],  # a bug or the task: not infrastructure
+    }
+    executor = ListExecutor(answers)
+    times: list[float] = []
+    submit = executor.submit
+    executor.submit = lambda job: times.append(time.monotonic()) or submit(job)
+    summary = run_bench(
+        tasks, load_config([], ["bench.retry_backoff=0.3"]), tmp_path, executor_factory=lambda *_: executor
+    )
+    assert sorted(executor.jobs) == ["d", "d", "d", "g", "w"]
+    d_times = [t for t, iid in zip(times, executor.jobs, strict=True) if iid == "d"]
+    assert d_times[1] - d_times[0] >= 0.3 and d_times[2] - d_times[1] >= 0.6  # doubling backoff
+    assert sorted(summary.error_ids) == ["d", "g", "w"]
+    with BenchState(tmp_path, lock=False) as state:
+        assert state.row("d").attempts == 3 and state.row("d").error_class == "docker-infrastructure"

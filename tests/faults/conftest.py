@@ -31,3 +31,26 @@ def fault_env(docker_client, base_image, fault_repo):
 
     dataset = make_dataset(fault_repo.parent / "warmup", fault_repo, {"warmup": "right"})
     return prepare_environment(load_tasks(dataset)[0], load_config())
+
+
+@pytest.fixture(scope="session")
+def private_dockerd(fault_env, base_image):
+    """A private Docker daemon (tests/faults/dockerd.py) holding the base and environment images, for
+    faults that kill the engine itself; torn down (killed, unmounted, removed) at the end."""
+    import os
+    import shutil
+
+    from dockerd import PrivateDockerd
+
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        reason = "a private Docker daemon needs root and dockerd"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    daemon = PrivateDockerd()
+    try:
+        daemon.start()
+        daemon.load(base_image, fault_env.image)
+        yield daemon
+    finally:
+        daemon.close()

@@ -1,4 +1,4 @@
-"""The fault-injection scenario of `tests/faults` and `benchmarks/faults.py`: a `swescale bench run
+"""The fault-injection scenarios of `tests/faults` and `benchmarks/faults.py`: a `swescale bench run
 --workers 2 --evaluate` over tasks on the demo repository, the model the scripted server, faults caused
 for real while it runs, then the same command again until every instance is settled.
 
@@ -12,12 +12,18 @@ One instance per fault (the fault fires once, on that instance's trajectory):
 | f-lock | another process holds a write transaction on the verifier cache (`BEGIN IMMEDIATE`) for longer
   than its busy timeout, from the instance's first request |
 | f-grade | its grading raises (the grading folder is a file) in the first run; the fault is gone after |
+| f-disk | its second command writes without end (up to a safety cap far past `sandbox.disk_limit`) |
 
 and the driver is killed with SIGKILL once f-rm and f-kill are done and another instance is running.
+
+The dockerd scenario (`dockerd=`, a private daemon of `tests/faults/dockerd.py`, never the host's engine):
+f-dockerd's trajectory has the daemon killed (SIGKILL) after its first command and started again with the
+same arguments `DOCKERD_DOWN` seconds later, while d-1 (the other worker) runs; d-2 waits in the queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,8 +33,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 from bench_scripts import COMMON, SCRIPTS, instance_rows, make_dataset, marker, spawn, statuses, wait_for
@@ -37,8 +45,17 @@ from pipeline_scripts import bash
 from swescale.bench.state import instance_dir
 from swescale.demo.scripted_server import Reply, ScriptedServer
 
-CASES = {i: "right" for i in ("f-rm", "f-kill", "f-500", "f-lock", "f-grade")}
+CASES = {i: "right" for i in ("f-rm", "f-kill", "f-500", "f-lock", "f-grade", "f-disk")}
 FAULTS = ("kill -9 of the driver", *CASES)
+DOCKERD_CASES = {i: "right" for i in ("f-dockerd", "d-1", "d-2")}
+DOCKERD_FAULTS = ("f-dockerd",)
+DOCKERD_DOWN = 3.0
+"""Seconds the private daemon stays down before it is started again (its start may take ~10 s more:
+it stops the containers the killed daemon left running)."""
+DISK_LIMIT = "256m"
+FILL = "dd if=/dev/zero of=/tmp/fill bs=1M count=3072 status=none; echo exit=$?"
+"""The runaway write: 3 GB, a safety cap (12 times the limit) should the watchdog fail."""
+DISK_NOTE = "disk limit of 256 MB was reached"
 LOCK_SECONDS = 40.0
 """How long the verifier cache stays locked: more than the cache's busy timeout (30 s)."""
 HANG_SECONDS = 8.0
@@ -49,6 +66,7 @@ OVERRIDES = [
     "model.timeout=4",  # a hanging answer costs 4 s
     "solve.sandbox_backoff=0.5",
     "bench.status_interval=3600",
+    f"sandbox.disk_limit={DISK_LIMIT}",
 ]
 KILL_SERVER = (  # the pattern does not match this shell's own command line
     'for p in /proc/[0-9]*; do grep -qa "exec_serve[r]" "$p/cmdline" && kill -9 "${p#/proc/}"; done; true'
@@ -76,6 +94,9 @@ class Outcome:
     """Per instance: exit statuses of every trajectory attempt recorded."""
     verification_retries: dict[str, list[str]] = field(default_factory=dict)
     """Per instance: the first errors of verifications that ran again (verifier tables' meta)."""
+    observations: dict[str, str] = field(default_factory=dict)
+    """Per instance: what the agent was told after the command its fault hit (f-disk)."""
+    docker_restarts: int = 0
     containers_left: list[str] = field(default_factory=list)
     runs: int = 0
     killed: bool = False
@@ -86,13 +107,15 @@ class FaultPolicy:
     that leaves a marker file in the sandbox (so its container can be found); the fault of the instance
     fires once, as its trajectory's second request arrives (the marker written)."""
 
-    def __init__(self, cases: dict[str, str], inject: bool, lock_file: Path):
-        self.cases, self.inject, self.lock_file = cases, inject, lock_file
+    def __init__(self, cases: dict[str, str], inject: bool, lock_file: Path, dockerd: Any = None):
+        self.cases, self.inject, self.lock_file, self.dockerd = cases, inject, lock_file, dockerd
         self.tag = uuid.uuid4().hex[:12]
         self.fired: list[str] = []
         self.failures = Counter[str]()
+        self.observations: dict[str, str] = {}
         self._lock = threading.Lock()
         self.holder: subprocess.Popen | None = None
+        self.restart: threading.Thread | None = None
 
     def marker_file(self, iid: str) -> str:
         return f"/tmp/swescale-fault-{self.tag}-{iid}"
@@ -117,6 +140,14 @@ class FaultPolicy:
             bash(f"touch {self.marker_file(iid)}", "Start."),
             *own_repro(SCRIPTS[self.cases[iid]][0], iid),
         ]
+        if iid == "f-disk":
+            if step == 1 and self.inject and iid not in self.fired:
+                self._fire(iid)
+                return Reply.of(bash(FILL, "Make a large scratch file."))
+            if step == 2 and iid in self.fired:
+                self.observations[iid] = str(request["messages"][-1].get("content") or "")
+                return Reply.of(bash("rm -f /tmp/fill", "Remove it again."))
+            step -= 2 if iid in self.fired and step > 2 else 0
         if iid == "f-500" and self.inject and iid not in self.fired:
             with self._lock:
                 self.failures[iid] += 1
@@ -129,9 +160,17 @@ class FaultPolicy:
             self.holder = hold_lock(self.lock_file, LOCK_SECONDS)
         if iid in ("f-rm", "f-kill") and step == 1 and self._fire(iid):
             break_sandbox(self.marker_file(iid), remove=iid == "f-rm")
+        if iid == "f-dockerd" and step == 1 and self._fire(iid):
+            self.dockerd.kill(signal.SIGKILL)  # mid-run: the sandboxes' exec sessions are cut now
+            self.restart = threading.Thread(target=self._restart_dockerd, name="dockerd-restart")
+            self.restart.start()
         if step >= len(script):
             return Reply.of({"content": "Done.", "tool_calls": [{"name": "submit", "arguments": {}}]})
         return Reply.of(script[step])
+
+    def _restart_dockerd(self) -> None:
+        time.sleep(DOCKERD_DOWN)
+        self.dockerd.start()  # the same arguments
 
 
 def own_repro(script: list[dict], iid: str) -> list[dict]:
@@ -198,18 +237,42 @@ def _containers(pids: list[int]) -> list[str]:
     ]
 
 
-def run_scenario(root: Path, repo: Path, inject: bool = True, timeout: float = 600) -> Outcome:
-    """The scenario in `root` (faults when `inject`); runs the command until nothing is left to do."""
+@contextlib.contextmanager
+def docker_host(host: str | None) -> Iterator[None]:
+    """DOCKER_HOST set to `host` for this process and the commands it starts (None: left as it is)."""
+    before = os.environ.get("DOCKER_HOST")
+    if host is not None:
+        os.environ["DOCKER_HOST"] = host
+    try:
+        yield
+    finally:
+        if host is not None:
+            os.environ.pop("DOCKER_HOST", None)
+            if before is not None:
+                os.environ["DOCKER_HOST"] = before
+
+
+def run_scenario(
+    root: Path, repo: Path, inject: bool = True, timeout: float = 600, dockerd: Any = None
+) -> Outcome:
+    """The scenario in `root` (faults when `inject`); runs the command until nothing is left to do. With
+    `dockerd` (a started `PrivateDockerd` holding the images), the dockerd scenario on that daemon."""
+    with docker_host(dockerd.host if dockerd is not None else None):
+        return _run(root, repo, inject, timeout, dockerd)
+
+
+def _run(root: Path, repo: Path, inject: bool, timeout: float, dockerd: Any) -> Outcome:
     from verifiers.cache import SqliteCache
 
-    dataset = make_dataset(root, repo, CASES)
+    cases = DOCKERD_CASES if dockerd is not None else CASES
+    dataset = make_dataset(root, repo, cases)
     run_dir, cache_dir = root / "run", root / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     lock_file = cache_dir / "verifier_cache.sqlite"
     SqliteCache(lock_file, "")._store.close()  # the file and its schema exist before anyone locks it
-    policy = FaultPolicy(CASES, inject, lock_file)
+    policy = FaultPolicy(cases, inject, lock_file, dockerd)
     grade_fault = instance_dir(run_dir, "f-grade") / "eval"
-    if inject:
+    if inject and "f-grade" in cases:
         grade_fault.parent.mkdir(parents=True)
         grade_fault.write_text("a file where the grading writes its folder\n")
     started = time.monotonic()
@@ -221,7 +284,7 @@ def run_scenario(root: Path, repo: Path, inject: bool = True, timeout: float = 6
         first = spawn(*args, log=root / "run-1.log")
         pids.append(first.pid)
         outcome.runs = 1
-        if inject:
+        if inject and dockerd is None:
 
             def mid_run() -> bool:
                 states = statuses(run_dir)
@@ -248,6 +311,8 @@ def run_scenario(root: Path, repo: Path, inject: bool = True, timeout: float = 6
             outcome.runs = run
         if policy.holder is not None:
             policy.holder.wait(LOCK_SECONDS + 30)
+        if policy.restart is not None:
+            policy.restart.join(timeout)
     outcome.seconds = time.monotonic() - started
     outcome.fired = list(policy.fired) + (["kill -9 of the driver"] if outcome.killed else [])
     if inject and grade_fault.parent.exists():
@@ -256,7 +321,9 @@ def run_scenario(root: Path, repo: Path, inject: bool = True, timeout: float = 6
     outcome.predictions = [
         json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()
     ]
-    outcome.trajectories = {iid: _trajectory_statuses(run_dir, iid) for iid in CASES}
-    outcome.verification_retries = {iid: _verification_retries(run_dir, iid) for iid in CASES}
+    outcome.trajectories = {iid: _trajectory_statuses(run_dir, iid) for iid in cases}
+    outcome.verification_retries = {iid: _verification_retries(run_dir, iid) for iid in cases}
+    outcome.observations = dict(policy.observations)
     outcome.containers_left = _containers(pids)
+    outcome.docker_restarts = dockerd.restarts if dockerd is not None else 0
     return outcome

@@ -1,6 +1,7 @@
 """Faults caused for real during `swescale bench run --workers 2 --evaluate`, then the same command again:
 every instance exactly once, with a prediction, nothing lost or silently emptied, no container left
-(scenario.py says which fault hits which instance). Real Docker, processes, HTTP and SQLite."""
+(scenario.py says which fault hits which instance; the disk budget reached among them). Real Docker,
+processes, HTTP and SQLite."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 import pytest
 from bench_scripts import cli
-from scenario import CASES, FAULTS, run_scenario
+from scenario import CASES, DISK_NOTE, FAULTS, run_scenario
 
 from swescale.bench.state import instance_dir
 
@@ -28,6 +29,11 @@ def test_every_fault_is_survived_with_nothing_lost(fault_env, fault_repo, tmp_pa
         assert outcome.trajectories[iid]["sandbox_error"] >= 1, outcome.trajectories  # more: other users
         assert outcome.trajectories[iid]["submitted"] == 1 and rows[iid]["attempts"] == 1
     assert "locked" in " ".join(outcome.verification_retries["f-lock"]), outcome.verification_retries
+    # the runaway write was stopped and the agent told why (the watchdog's note, or ENOSPC where the storage
+    # driver enforces the limit); its trajectory went on to submit the fix
+    told = outcome.observations["f-disk"]
+    assert DISK_NOTE in told or "No space left on device" in told, outcome.observations
+    assert dict(outcome.trajectories["f-disk"]) == {"submitted": 1} and rows["f-disk"]["attempts"] == 1
     assert outcome.containers_left == []
     # every lost piece of work has a line in the reports
     report = cli("bench", "report", str(outcome.run_dir))
