@@ -9,10 +9,13 @@ viable cluster):
       d = weighted fraction of distinguishing generated tests T passes (test weights of the table)
       r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)   (regression ran)
       j = mean judge P(YES) of T's members                                            (judged)
-    E = geometric mean of max(signal, evidence_floor) over a, d, j (those that exist), times r
+      p = share of the issue's expected values T gives that the original does not
+          (verifiers.probes; only with selection.probe_weight > 0)              (an expected value read)
+    E = geometric mean of max(signal, evidence_floor) over a, d, j, p (those that exist), times r
         (so the scale does not depend on whether regression tests ran)
     M = the smallest margin over T's competitors (1 without any):
         the runner-up cluster R: min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, share_T - share_R))
+        (hybrid plus probe_weight x the probe score, as ranked)
         another normalized patch G in T's own cluster (same behaviour on every test, so only the tie-break
         separates them): max(0, agreement_T - agreement_G) / viable candidates
     confidence = E * (1 - margin_weight * (1 - M))
@@ -63,6 +66,11 @@ class Decision(BaseModel):
     """What the selection trajectory did, when one ran."""
 
 
+def ranked_score(cluster: Cluster, config: SelectionConfig) -> float:
+    """The hybrid score clusters are ranked by: plus `probe_weight` x the probe score (the issue's examples)."""
+    return cluster.hybrid + config.probe_weight * (cluster.probe or 0.0)
+
+
 def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
     tol = max(config.score_tolerance, 1e-9)
     parts: list[Any] = [not cluster.viable]
@@ -70,7 +78,7 @@ def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
         parts.append(cluster.suspect)
     for key in config.ranking:
         if key == "hybrid":  # then clean before suspect (test infrastructure touched) on the same evidence
-            parts += [-round(cluster.hybrid / tol), cluster.suspect]
+            parts += [-round(ranked_score(cluster, config) / tol), cluster.suspect]
         elif key == "support":
             parts.append(-cluster.support)
         elif key == "length":
@@ -85,6 +93,8 @@ def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
             parts.append(-cluster.agreement)
         elif key == "issue":
             parts.append(-cluster.issue)
+        elif key == "probes":
+            parts.append(-round((cluster.probe or 0.0) / tol))
     parts.append(cluster.members[0])
     return tuple(parts)
 
@@ -120,19 +130,23 @@ def confidence(
     d = distinguishing_pass_rate(table, top.representative)
     r = 1.0 - top.regression_loss if top.regression_run or top.new_regressions else None
     j = top.judge
+    p = top.probe_met / top.probe_checks if top.probe_checks else None
     # whether T fixes the issue (geometric mean of what speaks to it), times whether it breaks nothing
-    signals = [s for s in (a, d, j) if s is not None] or [0.5]
+    used = (a, d, j, p) if config.probe_weight > 0 else (a, d, j)
+    signals = [s for s in used if s is not None] or [0.5]
     e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
     e *= max(r, config.evidence_floor) if r is not None else 1.0
     m = 1.0
     if runner_up is not None:
         scale = max(config.margin_scale, 1e-9)
-        m = max(0.0, top.hybrid - runner_up.hybrid) / scale + max(0.0, top.share - runner_up.share)
+        gain = ranked_score(top, config) - ranked_score(runner_up, config)
+        m = max(0.0, gain) / scale + max(0.0, top.share - runner_up.share)
         m = min(1.0, m)
     if alternative is not None and viable:  # the same behaviour, another patch: only agreement separates
         m = min(m, max(0.0, top.agreement - alternative) / viable)
     conf = e * (1 - config.margin_weight * (1 - m))
-    rounded = {k: None if v is None else round(v, 4) for k, v in {"a": a, "d": d, "r": r, "j": j}.items()}
+    values = {"a": a, "d": d, "r": r, "j": j, "p": p}
+    rounded = {k: None if v is None else round(v, 4) for k, v in values.items()}
     return conf, {**rounded, "E": round(e, 4), "M": round(m, 4)}
 
 
@@ -149,6 +163,10 @@ def _explain(top: Cluster, evidence: dict[str, float | None], runner_up: Cluster
         )
     if evidence["j"] is not None:
         parts.append(f"judge {evidence['j']:.2f}")
+    if top.probe_checks:
+        parts.append(f"gives {top.probe_met} of {top.probe_checks} value(s) the issue expects")
+    elif top.probe is not None:
+        parts.append(f"probe score {top.probe:.2f} (the issue's examples)")
     parts.append(
         "no competing behaviour"
         if runner_up is None
@@ -189,7 +207,8 @@ def select(
                 g.representative = g.representative or row.candidate_id
             groups = list(by_hash.values())
     names = issue_names(issue) if issue else set()
-    clusters = rank_clusters(build_clusters(table, groups, patches, names, config.tie_breaks), config)
+    built = build_clusters(table, groups, patches, names, config.tie_breaks, config.probe_clusters)
+    clusters = rank_clusters(built, config)
     ranking = []
     for cluster in clusters:
         rows = table.by_candidate
