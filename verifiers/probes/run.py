@@ -93,7 +93,7 @@ def read_records(output: str, nonce: str, steps: int, timed_out: bool, duration:
         except ValueError:  # json and pydantic errors are ValueErrors
             return _outcome("error", [], steps, duration)
     if ended:
-        status = "ran"
+        status = "timeout" if any(r.kind == "timeout" for r in results) else "ran"
     elif timed_out or (results and results[-1].kind == "timeout"):
         status = "timeout"
         if len(results) < steps and (not results or results[-1].kind != "timeout"):
