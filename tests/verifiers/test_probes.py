@@ -264,3 +264,13 @@ def test_an_endless_loop_that_swallows_the_timer_still_ends(tmp_path):
     outcome, _ = _run_box(tmp_path, ["import hostile", "hostile.spin()", "1"], timeout=1.0)
     assert [s.kind for s in outcome.steps] == ["ok", "timeout", "not-run"]
     assert outcome.status == "timeout"
+
+
+def test_should_return_later_in_the_same_sentence():
+    # swescale's demo issue: "`minimath.median([1, 2, 3, 4])` returns `3`, but ... so it should return `2.5`."
+    issue = (Path(__file__).parents[2] / "swescale" / "demo" / "data" / "issue.md").read_text()
+    (probe,) = extract_probes(issue, "minimath")
+    assert [(s.code, s.expected, s.setup) for s in probe.steps] == [
+        ("import minimath", None, True),
+        ("minimath.median([1, 2, 3, 4])", "2.5", False),
+    ]

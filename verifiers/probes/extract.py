@@ -13,7 +13,8 @@ An expected value is read only where the issue says it is one:
 - a trailing comment of the statement: `# should be 2.5`, `# expected: [1, 2]`, `# -> 0`, `# => 0`
   (not when it says wrong, bug, actual, but or currently);
 - prose naming the statement: "`f(x)` should be / return / give `2.5`", "`f(x)` is expected to be 2.5",
-  "`f(x)` gives `A` instead of `B`" (B), "`f(x)` should raise `ValueError`";
+  "`f(x)` gives `A` instead of `B`" (B), "`f(x)` should raise `ValueError`", and in the same sentence
+  "`f(x)` returns `3`, but ... it should return `2.5`" (no other call in backticks between);
 - a block under a line ending "Expected output:" / "Expected result:" / "should be:" that is not code
   itself: the expected output of the previous probe's last expression or print.
 An expected value the original code already gives counts for nothing (verifiers.probes.signals), so a
@@ -86,6 +87,10 @@ _EXPECTED_HEADING = re.compile(
     re.I,
 )
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_LATER_SHOULD = re.compile(
+    r"^[^`]*(?:`[^`(]*`[^`]*)*?\b(?:it|this|that|the\s+result)\s+should\s+(?:be|return|give|equal)\s+(`[^`\n]+`)",
+    re.I,
+)
 _HEDGE = re.compile(r"\b(?:maybe|perhaps|might|could|possibly|whether|if)\b[^.!?]*$", re.I)
 _EXPECTED_AFTER = re.compile(
     r"(?:\bexpected(?:\s+(?:result|output|value|answer))?(?:\s+is)?|\b(?:output|result|answer)\s+should\s+be)"
@@ -383,6 +388,10 @@ def _prose_expectation(code: str, prose: str) -> str | None:
                 return value
         if m := _PROSE_INSTEAD.match(after):
             if value := _value(m.group(2), "instead of"):
+                return value
+        sentence = re.split(r"[.!?](?:\s|$)", after.lstrip("`'\" "), maxsplit=1)[0]
+        if m := _LATER_SHOULD.search(sentence):  # "`f(x)` returns `3`, but ... it should return `2.5`"
+            if value := _value(m.group(1), sentence[m.end() :]):
                 return value
     return None
 
