@@ -10,6 +10,7 @@ from sandbox.patch import changed_line_count
 from selection.evidence import issue_overlap
 from selection.normalize import PatchGroup
 from verifiers.hybrid import regression_loss, regression_rate
+from verifiers.probes.signals import evidence
 from verifiers.table import CandidateRow, VerifierTable
 
 
@@ -31,8 +32,6 @@ class Cluster(BaseModel):
     """Mean hybrid verifier score of the members."""
     score: float = 0.0
     """Evidence score of the `evidence` ranking key: hybrid plus weighted agreement (selection.select)."""
-    probe: float = 0.0
-    """Issue-example probe score of the members in [0, 1] (0 without probe data); `selection.probe_weight`."""
     generated: float = 0.0
     """Weighted fraction of distinguishing generated tests passed (identical for all members)."""
     judge: float | None = None
@@ -51,6 +50,12 @@ class Cluster(BaseModel):
     """Candidates whose normalized patch equals the representative's (agreement across systems)."""
     issue: int = 0
     """Functions, classes and modules of the representative's patch that the issue names."""
+    probe: float | None = None
+    """Mean probe score of the members (verifiers.probes.signals; None: no probe compared)."""
+    probe_checks: int = 0
+    """Expected values of the issue the original does not give (the representative's count)."""
+    probe_met: int = 0
+    """Of those, the ones the representative gives."""
     suspect: bool = False
     """Every member touches test infrastructure (reverted when judged: envs.freeze): ranked below clean
     clusters with the same evidence (selection.select._sort_key)."""
@@ -60,14 +65,16 @@ class Cluster(BaseModel):
     change, then most code the issue names), then id."""
 
 
-def signature(row: CandidateRow, test_ids: list[str]) -> tuple:
-    """Outcome of every test (exit code, output digest, timeout), or a marker for unappliable patches."""
+def signature(row: CandidateRow, test_ids: list[str], probe_ids: list[str] = ()) -> tuple:
+    """Outcome of every test (exit code, output digest, timeout) and probe (digest), or a marker for
+    unappliable patches."""
     if not row.applies:
         return ("does-not-apply",)
-    cells = []
+    cells: list[tuple] = []
     for test_id in test_ids:
         o = row.outcomes.get(test_id)
         cells.append((None, "", False) if o is None else (o.exit_code, o.output_digest, o.timed_out))
+    cells += [("probe", p.digest if (p := row.probes.get(i)) else "") for i in probe_ids]
     return tuple(cells)
 
 
@@ -84,17 +91,20 @@ def build_clusters(
     patches: dict[str, str] | None = None,
     names: set[str] | None = None,
     tie_breaks: list[str] | tuple[str, ...] = TIE_BREAKS,
+    probe_clusters: bool = False,
 ) -> list[Cluster]:
     """Cluster the table's rows by behaviour.
 
     Without any test in the table behaviour is unknown, so each normalized-patch group is its own
     cluster (plain majority voting). Candidates in the same normalized group always share a cluster
     unless their outcomes differ (flaky tests), in which case behaviour wins. `names`: identifiers the
-    issue names (selection.evidence.issue_names), for the `issue` tie-break.
+    issue names (selection.evidence.issue_names), for the `issue` tie-break. `probe_clusters`: the
+    probes' outcomes (the issue's examples) are part of the behaviour too.
     """
     patches = patches or {}
     names = names or set()
     test_ids = [t.test_id for t in table.tests]
+    probe_ids = [c.probe.probe_id for c in table.probes if c.reference is not None] if probe_clusters else []
     group_of = {cid: g for g in groups for cid in g.members}
     rows = table.by_candidate
     by_key: dict[tuple, list[str]] = {}
@@ -103,8 +113,8 @@ def build_clusters(
         empty = group is not None and group.normalized == ""
         if not row.applies or empty:
             key: tuple = ("not-viable", "does-not-apply" if not row.applies else "empty")
-        elif test_ids:
-            key = signature(row, test_ids)
+        elif test_ids or probe_ids:
+            key = signature(row, test_ids, probe_ids)
         else:
             key = ("group", group.key if group else row.patch_hash)
         by_key.setdefault(key, []).append(cid)
@@ -130,6 +140,8 @@ def build_clusters(
         )
         first = member_rows[0]
         viable = key[0] != "not-viable"
+        probes = {c: evidence(table.probes, rows[c].probes) for c in members}
+        scores = [s for p in probes.values() if (s := p.score) is not None]
         clusters.append(
             Cluster(
                 cluster_id=f"c{index}",
@@ -148,6 +160,9 @@ def build_clusters(
                 length=lengths[rep],
                 agreement=votes[rep],
                 issue=issue[rep],
+                probe=mean(scores) if scores else None,
+                probe_checks=probes[rep].checks,
+                probe_met=probes[rep].met,
                 suspect=all(r.test_infrastructure for r in member_rows),
                 representative=rep,
             )

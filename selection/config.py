@@ -17,6 +17,7 @@ RANKING_KEYS = (
     "regression",
     "agreement",
     "issue",
+    "probes",
 )
 TIE_BREAK_KEYS = ("agreement", "issue", "length")
 RANKINGS = {
@@ -45,15 +46,14 @@ class SelectionConfig(Section):
     `evidence` score (hybrid + weighted agreement, see `support_weight`), `hybrid` verifier score, cluster
     `support` (candidates voting for it), shorter patch (`length`); also `judge`, `generated`,
     `regression` (weighted regression pass rate), `agreement` (candidates with the representative's
-    normalized patch) and `issue` (code the issue names)."""
+    normalized patch), `issue` (code the issue names) and `probes` (the issue's examples: expected values
+    met, else behaviour changed; verifiers.probes.signals)."""
     support_weight: float = 2.0
     """`evidence` score: weight of the cluster's share of the viable candidates (behaviour agreement). At 2.0
     a cluster with 1/2 more of the candidates outweighs passing every distinguishing generated test."""
     patch_weight: float = 0.0
     """`evidence` score: weight of the share of viable candidates with the representative's normalized
     patch (independent systems writing the same code)."""
-    probe_weight: float = 0.0
-    """`evidence` score: weight of the cluster's issue-example probe score (Cluster.probe; 0 without probes)."""
     score_tolerance: float = 0.02
     """Scores closer than this count as equal in the ranking (so support and length can break ties)."""
     margin_scale: float = 0.25
@@ -62,6 +62,16 @@ class SelectionConfig(Section):
     """How much a zero margin lowers the confidence: confidence = evidence * (1 - margin_weight * (1 - M))."""
     evidence_floor: float = 0.01
     """Lower bound of each evidence signal before the geometric mean (so one zero does not hide the rest)."""
+    probe_weight: float = 0.0
+    """Weight of the probe score (the issue's own examples run on each candidate, verifiers/probes: the
+    share of the issue's expected values a cluster gives that the original does not, else half the share
+    of examples whose behaviour it changes) added to the hybrid score where clusters are ranked and
+    margins taken; above 0 the met share also joins the confidence's evidence. 0 (default): recorded and
+    explained, not used, until measured on held-out halves (docs/selection.md)."""
+    probe_clusters: bool = False
+    """Probe outcomes are part of the behaviour signature: candidates join a cluster only when the issue's
+    examples also behave alike (and, with no test at all, different patches that behave alike on them
+    join). Off by default: equivalent fixes can print a value differently (docs/selection.md)."""
     candidate_tests: bool = True
     """Run the tests candidates bring themselves (new scripts and test functions in their patches) against
     every candidate as extra generated tests (selection/candidate_tests.py)."""

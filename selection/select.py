@@ -13,11 +13,13 @@ viable cluster):
     s = (a + b) / 2: how many candidates stand behind the answer, in behaviour and in code
     d = weighted fraction of distinguishing generated tests T passes, counted as max(d, s): a test T fails
         does not lower the confidence below what agreement supports (the ranking weighed it already)
+    p = share of the issue's expected values T gives that the original does not (verifiers.probes;
+        only with selection.probe_weight > 0; an expected value read)
     r = 1 - regression loss of T (log of weighted broken tests, verifiers.hybrid)    (regression ran)
     j = mean judge P(YES) of T's members                                             (judged)
-    E = geometric mean of max(signal, evidence_floor) over s, d, j (those that exist), times r
-    M = min(1, max(0, hybrid_T - hybrid_R) / margin_scale + max(0, b_T - b_R))   (1 without R): how far a
-        test (the hybrid score) or the vote separates T from R
+    E = geometric mean of max(signal, evidence_floor) over s, d, j, p (those that exist), times r
+    M = min(1, max(0, h_T - h_R) / margin_scale + max(0, b_T - b_R))   (1 without R): how far a test (h:
+        the hybrid score plus probe_weight x the probe score, as ranked) or the vote separates T from R
     confidence = E * (1 - margin_weight * (1 - M))
 
 The geometric mean makes contradicting evidence count: passing every generated test does not outweigh a
@@ -73,6 +75,11 @@ class Decision(BaseModel):
     """What the selection trajectory did, when one ran."""
 
 
+def ranked_score(cluster: Cluster, config: SelectionConfig) -> float:
+    """The hybrid score clusters are ranked by: plus `probe_weight` x the probe score (the issue's examples)."""
+    return cluster.hybrid + config.probe_weight * (cluster.probe or 0.0)
+
+
 def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
     tol = max(config.score_tolerance, 1e-9)
     parts: list[Any] = [not cluster.viable]
@@ -82,7 +89,7 @@ def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
         if key == "evidence":  # clean before suspect on the same evidence, as for `hybrid`
             parts += [-round(cluster.score / tol), cluster.suspect]
         elif key == "hybrid":  # then clean before suspect (test infrastructure touched) on the same evidence
-            parts += [-round(cluster.hybrid / tol), cluster.suspect]
+            parts += [-round(ranked_score(cluster, config) / tol), cluster.suspect]
         elif key == "support":
             parts.append(-cluster.support)
         elif key == "length":
@@ -97,6 +104,8 @@ def _sort_key(cluster: Cluster, config: SelectionConfig) -> tuple:
             parts.append(-cluster.agreement)
         elif key == "issue":
             parts.append(-cluster.issue)
+        elif key == "probes":
+            parts.append(-round((cluster.probe or 0.0) / tol))
     parts.append(cluster.members[0])
     return tuple(parts)
 
@@ -108,7 +117,7 @@ def evidence_score(cluster: Cluster, viable: int, config: SelectionConfig) -> fl
         cluster.hybrid
         + config.support_weight * cluster.share
         + config.patch_weight * patch_share
-        + config.probe_weight * cluster.probe,
+        + config.probe_weight * (cluster.probe or 0.0),
         6,
     )
 
@@ -145,17 +154,20 @@ def confidence(
     d = distinguishing_pass_rate(table, top.representative)
     r = 1.0 - top.regression_loss if top.regression_run or top.new_regressions else None
     j = top.judge
+    p = top.probe_met / top.probe_checks if top.probe_checks else None
     # whether T fixes the issue (geometric mean of what speaks to it), times whether it breaks nothing
-    signals = [support] + [s for s in (None if d is None else max(d, support), j) if s is not None]
+    used = (None if d is None else max(d, support), j, p if config.probe_weight > 0 else None)
+    signals = [support] + [s for s in used if s is not None]
     e = math.exp(sum(math.log(max(s, config.evidence_floor)) for s in signals) / len(signals))
     e *= max(r, config.evidence_floor) if r is not None else 1.0
     m = 1.0
     if runner_up is not None:
         scale = max(config.margin_scale, 1e-9)
-        m = max(0.0, top.hybrid - runner_up.hybrid) / scale + max(0.0, top.share - runner_up.share)
+        gain = ranked_score(top, config) - ranked_score(runner_up, config)
+        m = max(0.0, gain) / scale + max(0.0, top.share - runner_up.share)
         m = min(1.0, m)
     conf = e * (1 - config.margin_weight * (1 - m))
-    signals_by_key = {"b": b, "a": a, "d": d, "r": r, "j": j}
+    signals_by_key = {"b": b, "a": a, "d": d, "r": r, "j": j, "p": p}
     rounded = {k: None if v is None else round(v, 4) for k, v in signals_by_key.items()}
     return conf, {**rounded, "E": round(e, 4), "M": round(m, 4)}
 
@@ -197,6 +209,10 @@ def _explain(
         )
     if evidence["j"] is not None:
         parts.append(f"judge {evidence['j']:.2f}")
+    if top.probe_checks:
+        parts.append(f"gives {top.probe_met} of {top.probe_checks} value(s) the issue expects")
+    elif top.probe is not None:
+        parts.append(f"probe score {top.probe:.2f} (the issue's examples)")
     if runner_up is None:
         parts.append("no competing behaviour")
     else:
@@ -240,7 +256,7 @@ def select(
                 g.representative = g.representative or row.candidate_id
             groups = list(by_hash.values())
     names = issue_names(issue) if issue else set()
-    built = build_clusters(table, groups, patches, names, config.tie_breaks)
+    built = build_clusters(table, groups, patches, names, config.tie_breaks, config.probe_clusters)
     viable_votes = sum(c.support for c in built if c.viable)
     for cluster in built:
         cluster.score = evidence_score(cluster, viable_votes, config) if cluster.viable else cluster.hybrid

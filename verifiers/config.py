@@ -45,6 +45,16 @@ class VerifierConfig(Section):
     excerpt_chars: int = 2000
     """Characters of output kept (the tail) in each outcome cell."""
 
+    # the issue's own examples (verifiers/probes)
+    probes: bool = True
+    """Run the examples of the issue text (code blocks, `>>>` and IPython sessions) as probes on the original
+    and on every candidate, in the candidate's sandbox; selection reads them as `selection.probe_weight`
+    and `selection.probe_clusters` say."""
+    max_probes: int = 4
+    """Probes per task at most (those with an expected value first, then in the issue's order)."""
+    probe_timeout: float = 30.0
+    """Time limit of one probe run (all its statements), in seconds."""
+
     # test weights
     rarity_bonus: float = 0.0
     """A distinguishing test weighs `1 + rarity_bonus * (1 - passing/applying)` over distinct candidates.

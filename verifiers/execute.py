@@ -26,7 +26,7 @@ from verifiers.isolation import CleanRuns, isolated, script_path
 from verifiers.logparse import PARSE_VERSION, parse_log
 from verifiers.outcome import make_outcome
 from verifiers.protocols import Box, EnvLike, PoolLike, SandboxSource, TaskLike
-from verifiers.table import GeneratedTest, Outcome
+from verifiers.table import GeneratedTest, Outcome, ProbeOutcome
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class VersionResult:
     apply_output: str = ""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     regression: RegressionRun | None = None
+    probes: dict[str, ProbeOutcome] = field(default_factory=dict)
+    """The issue's examples run on this version, by probe id (verifiers.probes)."""
     sandbox_started: bool = False
     error: str = ""
     """Why verifying this version failed (retried once): a state, not a verdict; `applies` is then False."""
@@ -235,13 +237,15 @@ def run_version(
     selected: list[str] | None = None,
     task: TaskLike | None = None,
     regression_fn: Callable[[SandboxSource], RegressionRun] | None = None,
+    probe_fn: Callable[[SandboxSource], dict[str, ProbeOutcome]] | None = None,
 ) -> VersionResult:
     """Run every test on one version (patch "" = the original code), from cache where possible.
 
     For the original, pass `touched` to select regression files first (they land in `selected`), and
     regression_cmd=None; the command is then built from the selection. `regression_fn(box)` runs the
     regression tests instead of `regression_cmd` (targeted runs, verifiers.regression); it calls
-    `box.get()` (the PreparedSandbox) only when it needs the sandbox.
+    `box.get()` (the PreparedSandbox) only when it needs the sandbox; so does `probe_fn(box)`, which runs
+    the issue's examples (verifiers.probes.run).
     """
     result = VersionResult(patch_hash=patch_hash)
     apply_key = cache_key("apply", env.image, patch_hash)
@@ -268,6 +272,8 @@ def run_version(
                 outcome = run_generated(prepared.get(), env, test, config, prepared.runs.script_path(test))
                 cache.put(key, outcome.model_dump())
                 result.outcomes[test.test_id] = outcome
+            if probe_fn is not None:
+                result.probes = probe_fn(prepared)
             if regression_fn is not None:
                 result.regression = regression_fn(prepared)
             elif regression_cmd:

@@ -30,6 +30,9 @@ from verifiers.config import VerifierConfig, VerifierSettings
 from verifiers.execute import RegressionRun, SandboxCounter, VersionResult, run_version
 from verifiers.hybrid import score_rows
 from verifiers.judge import ChatModel, Judge
+from verifiers.probes.extract import extract_probes, package_of
+from verifiers.probes.run import run_probes
+from verifiers.probes.signals import column
 from verifiers.protocols import EnvLike, PoolLike, SandboxSource, TaskLike
 from verifiers.regression import RegressionPlan, expected_seconds, record_original, run_candidate
 from verifiers.table import (
@@ -37,6 +40,7 @@ from verifiers.table import (
     CandidateRow,
     GeneratedTest,
     Outcome,
+    Probe,
     RegressionResult,
     TestColumn,
     VerifierTable,
@@ -85,7 +89,12 @@ def verify(
     )
     all_tests.sort(key=lambda t: t.test_id)
     cache = open_cache(vconf.cache_dir, out_dir, cache_dir, namespace=image_identity(env.image))
-    run = _Run(task, env, pool, all_tests, cache, vconf, SandboxCounter(), time.monotonic())
+    probes = (
+        extract_probes(task.problem_statement, package_of(task.repo), vconf.max_probes)
+        if vconf.probes
+        else []
+    )
+    run = _Run(task, env, pool, all_tests, cache, vconf, SandboxCounter(), time.monotonic(), probes)
 
     original = _run_original(run, candidates, regression)
     patches: dict[str, str] = {}
@@ -129,6 +138,8 @@ class _Run:
     vconf: VerifierConfig
     counter: SandboxCounter
     started: float
+    probes: list[Probe] = field(default_factory=list)
+    """The issue's examples (verifiers.probes), run on every version."""
     retried: dict[str, str] = field(default_factory=dict)
     """Versions whose verification raised and ran again (patch hash, "" the original -> the first error)."""
 
@@ -177,6 +188,7 @@ def _run_original(run: _Run, candidates: list[Candidate], regression: bool) -> _
             selected=selected,
             task=run.task,
             regression_fn=record,
+            probe_fn=_probe_fn(run, sha256("")),
         )
 
     result = _twice(original, sha256(""), run.retried)
@@ -212,6 +224,7 @@ def _run_candidates(run: _Run, patches: dict[str, str], original: _Original) -> 
             run.counter,
             task=run.task,
             regression_fn=regression_fn,
+            probe_fn=_probe_fn(run, patch_hash),
         )
         try:  # a broken sandbox or cache errors this candidate (a state, not a verdict), not the table
             return _twice(version, patch_hash, run.retried)
@@ -223,6 +236,14 @@ def _run_candidates(run: _Run, patches: dict[str, str], original: _Original) -> 
         items.sort(key=lambda item: -expected_seconds(original.plan, run.env, item[1], run.vconf))
     with ThreadPoolExecutor(max_workers=max(1, run.vconf.max_parallel)) as executor:
         return dict(zip([h for h, _ in items], executor.map(one, items), strict=True))
+
+
+def _probe_fn(run: _Run, patch_hash: str) -> Callable[[SandboxSource], dict] | None:
+    if not run.probes:
+        return None
+    return partial(
+        run_probes, env=run.env, probes=run.probes, patch_hash=patch_hash, cache=run.cache, config=run.vconf
+    )
 
 
 ERRORED = "verification error"
@@ -263,6 +284,7 @@ def _table(
         TestColumn(test_id=i, kind="regression", reference=_ok(), source="repository") for i in reg_ids
     ]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
+    probes = [column(p, original.result.probes.get(p.probe_id)) for p in run.probes]
     for row, candidate in zip(rows, candidates, strict=True):
         row.test_infrastructure = freeze(candidate.patch, run.env.test_cmd).reverted
     weigh_columns(columns, {t.test_id: t for t in run.tests}, rows, vconf)
@@ -276,6 +298,7 @@ def _table(
         instance_id=run.task.instance_id,
         tests=columns,
         rows=rows,
+        probes=probes,
         meta={
             "hybrid": vconf.hybrid,
             "formula": formula,
@@ -354,6 +377,7 @@ def _row(
     if not version.applies:
         return row
     row.outcomes = dict(version.outcomes)
+    row.probes = dict(version.probes)
     if reg_ids:
         statuses = version.regression.statuses if version.regression else {}
         failures = []

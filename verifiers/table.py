@@ -104,6 +104,70 @@ class TestColumn(BaseModel):
     """Why the weight is what it is (e.g. `crashes on original: ImportError`, `passes everywhere`)."""
 
 
+class ProbeStep(BaseModel):
+    """One top-level statement of an issue's example, as the issue wrote it."""
+
+    code: str
+    expected: str | None = None
+    """What the issue says the statement should give (a value, printed text, or `raises <Type>`), when
+    it says so in a form that can be read; None otherwise."""
+    shown: str | None = None
+    """What the issue shows it gave (a session's output, a traceback's last line): usually the bug."""
+    setup: bool = False
+    """Added by swescale (imports the example takes for granted), not written in the issue."""
+
+
+class Probe(BaseModel):
+    """A runnable example from the issue text (verifiers.probes.extract)."""
+
+    probe_id: str
+    source: str
+    """Where in the issue: `fenced block 2`, `>>> session in block 1`, `IPython session in block 3`."""
+    steps: list[ProbeStep]
+
+    @property
+    def probe_hash(self) -> str:
+        """sha256 of the statements (the cache key of the probe)."""
+        return sha256("\0".join(s.code for s in self.steps))
+
+
+class StepResult(BaseModel):
+    """What one statement of a probe did on one version of the code."""
+
+    kind: Literal["value", "ok", "raised", "timeout", "not-run"]
+    """`value`: an expression's result (`text` its repr); `ok`: a statement ran; `raised`: an exception
+    (`text` its type and first message line); `timeout`: the probe's time ran out here; `not-run`: an
+    earlier statement ended the probe."""
+    text: str = ""
+    str_text: str = ""
+    """str() of a value when it differs from its repr (the issue may write either)."""
+    stdout: str = ""
+    """What the statement printed (stdout and stderr, cut)."""
+
+
+class ProbeOutcome(BaseModel):
+    """A probe run on one version: each statement's result, read from records carrying the run's nonce."""
+
+    status: Literal["ran", "timeout", "no-record", "error"]
+    """`ran`: every statement reported and the end record came; `timeout`; `no-record`: the process ended
+    without its end record (killed, os._exit); `error`: records out of order or unreadable."""
+    steps: list[StepResult] = Field(default_factory=list)
+    digest: str = ""
+    """sha256 of the normalized results (equal digests: the same behaviour on this probe)."""
+    duration: float = 0.0
+
+
+class ProbeColumn(BaseModel):
+    """One probe of the table, with its outcome on the original code."""
+
+    probe: Probe
+    reference: ProbeOutcome | None = None
+    checks: list[int] = Field(default_factory=list)
+    """Indexes of the steps whose expected value the original does not give (the checks that count)."""
+    reproduces: bool = False
+    """The original gives what the issue shows on at least one step (the example reproduces the report)."""
+
+
 class RegressionResult(BaseModel):
     passed: int = 0
     """Selected regression tests passing on the candidate."""
@@ -142,6 +206,8 @@ class CandidateRow(BaseModel):
     infrastructure", and selection holds it suspect."""
     generated_score: float = 0.0
     """Weighted fraction of distinguishing generated tests passed, in [0, 1]."""
+    probes: dict[str, ProbeOutcome] = Field(default_factory=dict)
+    """Outcome per probe id (the issue's own examples, verifiers.probes)."""
     hybrid_score: float = 0.0
     """Final score (see verifiers.hybrid and docs/verifiers.md)."""
 
@@ -152,6 +218,9 @@ class VerifierTable(BaseModel):
     instance_id: str
     tests: list[TestColumn] = Field(default_factory=list)
     rows: list[CandidateRow] = Field(default_factory=list)
+    probes: list[ProbeColumn] = Field(default_factory=list)
+    """The issue's examples run as probes (verifiers.probes), apart from the tests: they enter the ranking
+    and the behaviour clusters only as selection's config says (docs/selection.md)."""
     meta: dict[str, Any] = Field(default_factory=dict)
     """E.g. the hybrid formula used and sandbox counts."""
 
