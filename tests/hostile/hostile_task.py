@@ -173,6 +173,7 @@ def test_clamp_both_bounds():
     assert clamp(9, 0, 3) == 3
     assert clamp(-1, 0, 3) == 0
 """
+UPPER_TEST = "from rng import clamp\n\n\ndef test_clamp_upper_bound():\n    assert clamp(9, 0, 3) == 3\n"
 CONFTEST_FIXTURE = "import pytest\n\n\n@pytest.fixture\ndef bounds():\n    return (0, 3)\n"
 LEGITIMATE: dict[str, dict[str, str]] = {
     "own-test-file": {SRC: GOLD_SOURCE, "tests/test_clamp_bounds.py": OWN_TEST},
@@ -181,11 +182,22 @@ LEGITIMATE: dict[str, dict[str, str]] = {
         "tests/conftest.py": CONFTEST_FIXTURE,
         "tests/test_clamp_bounds.py": OWN_TEST,
     },
+    "own-upper-test": {SRC: GOLD_SOURCE, "tests/test_clamp_upper.py": UPPER_TEST},
 }
 """Legitimate test-touching patches (the gold fix plus their own tests or a conftest.py)."""
 
 
-SOURCES = {"gold": GOLD_SOURCE, "broken": BROKEN_SOURCE, "wrong": WRONG_SOURCE}
+ABOVE_100_SOURCE = SOURCE.replace("return max(lo, x)", "return min(max(lo, x), hi) if x < 100 else x")
+"""Wrong for large values only: passes every test of the table, `own-upper-test`'s included."""
+OFF_BY_ONE_SOURCE = SOURCE.replace("return max(lo, x)", "return min(max(lo, x), hi + 1)")
+"""Wrong: fails `own-upper-test`'s test, breaks no regression test."""
+SOURCES = {
+    "gold": GOLD_SOURCE,
+    "broken": BROKEN_SOURCE,
+    "wrong": WRONG_SOURCE,
+    "wrong-above-100": ABOVE_100_SOURCE,
+    "wrong-off-by-one": OFF_BY_ONE_SOURCE,
+}
 """Plain patches of the package only."""
 
 
