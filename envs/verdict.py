@@ -128,6 +128,7 @@ def cross_check(
     graded: list[str] | None = None,
     logged_exit: int | None = None,
     failed_quietly: bool = True,
+    reported_failed: set[str] | frozenset[str] = frozenset(),
 ) -> str | None:
     """Why the run's verdicts cannot be trusted, or None when the log, the exit status and the channel
     agree. `exit_code`: the test command's, through the sealed channel (None: unknown, e.g. several
@@ -135,9 +136,14 @@ def cross_check(
     if it names a file the channel saw run (None: every test the log reports passed must not have raised,
     unseen ones are not asked about: a nested run's lines, as in pytest's own tests); `logged_exit`: the
     exit status the log records; `failed_quietly`: ask whether a failed command's log reports a failure (swebench 5.0.2's rule; its
-    grading applies it itself, as the harness: such a run is unresolved there, not an error)."""
+    grading applies it itself, as the harness: such a run is unresolved there, not an error);
+    `reported_failed`: the tests the runner's own failure reports name (`Runner.failed_ids`), none of
+    which the log may report passed."""
     if exit_code is not None and logged_exit is not None and logged_exit != exit_code:
         return f"the log records exit status {logged_exit}, the test command exited {exit_code}"
+    for test in sorted(reported_failed):
+        if statuses.get(test) == "PASSED":
+            return f"the log reports {test} both failed (the runner's failure report) and passed"
     failing = any(s in FAILING for s in statuses.values())
     if failed_quietly and exit_code not in (None, 0) and statuses and not failing:
         return f"the test command exited {exit_code} but the log reports no failure"

@@ -156,7 +156,8 @@ def run_regression(
     box.exec(f"rm -f {REGRESSION_LOG}")
     outcome = make_outcome(res.exit_code, log_text, res.timed_out, res.duration, config.excerpt_chars)
     # one process per file: the exit status is the last one's, so only the channel is asked
-    statuses, _ = checked_statuses(box, channel, parse_log(log_text, env, task), None)
+    failed = runner_for(env.test_cmd).failed_ids(log_text)
+    statuses, _ = checked_statuses(box, channel, parse_log(log_text, env, task), None, failed=failed)
     return RegressionRun(statuses=statuses, outcome=outcome)
 
 
@@ -173,11 +174,13 @@ def checked_statuses(
     statuses: dict[str, str],
     exit_code: int | None,
     graded: list[str] | None = None,
+    failed: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], str | None]:
-    """The statuses, or every one of them (and each of `graded`) an ERROR when the log, the exit status
-    and the result channel disagree (envs.verdict.cross_check); with the reason."""
+    """The statuses, or every one of them (and each of `graded`) an ERROR when the log, the exit status,
+    the runner's failure reports (`failed`: `Runner.failed_ids`) and the result channel disagree
+    (envs.verdict.cross_check); with the reason."""
     seen = read_channel(box, channel) if channel else None  # a fresh file per run: none to remove
-    reason = cross_check(statuses, exit_code, seen, graded)
+    reason = cross_check(statuses, exit_code, seen, graded, reported_failed=failed)
     if reason is None:
         return statuses, None
     log.warning("verdicts disagree: %s", reason)

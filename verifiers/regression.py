@@ -430,7 +430,10 @@ def _run_batch(
     sb = box.get()
     guarded, channel = with_channel(sb, env, command)
     res, text = _run_logged(sb, env, guarded, timeout)
-    statuses, mismatch = checked_statuses(sb, channel, parse_log(text, env, task), res.exit_code, graded)
+    failed = runner_for(env.test_cmd).failed_ids(text)
+    statuses, mismatch = checked_statuses(
+        sb, channel, parse_log(text, env, task), res.exit_code, graded, failed
+    )
     return {
         "statuses": statuses,
         "exit_code": 1 if mismatch else res.exit_code,

@@ -110,6 +110,12 @@ class Runner:
         """Whether a subset run asked for `keywords` (test function names) also runs the test `name`."""
         return name in keywords
 
+    def failed_ids(self, log: str) -> set[str]:
+        """Tests the runner's own failure reports in `log` name, apart from their status lines (unittest's
+        `FAIL: <id>` headers, pytest's summary): such a test must not also be reported passed, which only
+        a line printed by the code under test can do (envs.verdict.cross_check). Empty when unknown."""
+        return set()
+
     def fix_log(self, log: str) -> str:
         """The log as swebench's parser reads it right (the runner's quirks the parser misses)."""
         return log

@@ -3,9 +3,13 @@ PYTEST_CURRENT_TEST."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from envs.runners.base import Runner
+
+SUMMARY_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+::\S+)", re.MULTILINE)
+"""A failed test in the short summary (`-rA`): its node id (the message after ` - ` left out)."""
 
 TRACER_HOOK = '''
 import os
@@ -16,6 +20,11 @@ def current_test():
     node = os.environ.get("PYTEST_CURRENT_TEST")
     return ["node:" + node.rsplit(" (", 1)[0]] if node else []
 '''
+
+
+def summary_failed(log: str) -> set[str]:
+    """Node ids the log's short summary reports failed or errored."""
+    return set(SUMMARY_FAILED.findall(log))
 
 
 def node_ids_command(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
@@ -43,6 +52,9 @@ class Pytest(Runner):
 
     def subset_command(self, test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
         return node_ids_command(test_cmd, parts)
+
+    def failed_ids(self, log: str) -> set[str]:
+        return summary_failed(log)
 
 
 RUNNER = Pytest()

@@ -100,3 +100,46 @@ def test_internals_replaced_on_import_are_named(tmp_path):
     )
     code, _, channel = _pytest(tmp_path, {"test_x.py": "import pkg_hack\n" + TESTS, "pkg_hack.py": patching})
     assert code == 0 and channel.replaced == ["_pytest.reports:TestReport.__init__"]
+
+
+UNITTEST_TESTS = """import atexit
+import sys
+import unittest
+
+
+class T(unittest.TestCase):
+    def test_a(self):
+        self.assertEqual(1, 2)
+
+    def test_b(self):
+        pass
+
+
+if PRINT_PASS:
+    atexit.register(lambda: sys.stderr.write("test_a (t.T.test_a) ... ok\\n"))
+"""
+
+
+def _unittest_statuses(tmp_path: Path, print_pass: bool) -> tuple[dict[str, str], int, set[str]]:
+    from envs.environment import EnvSpec
+    from envs.runners import runner_for
+
+    (tmp_path / "t.py").write_text(UNITTEST_TESTS.replace("PRINT_PASS", str(print_pass)))
+    run = subprocess.run(
+        [sys.executable, "-m", "unittest", "-v", "t"], cwd=tmp_path, capture_output=True, text=True
+    )
+    log = run.stdout + run.stderr
+    runner = runner_for("./tests/runtests.py --verbosity 2")  # Django's: unittest's verbose lines
+    statuses = runner.parse_log(log, EnvSpec(image="x", test_cmd="./tests/runtests.py", log_parser=""))
+    return statuses, run.returncode, runner.failed_ids(log)
+
+
+def test_a_pass_line_contradicting_the_runners_failure_report_is_a_mismatch(tmp_path):
+    """Package code printing a unittest pass line for a failed test: the log still holds another failure
+    (the `FAIL:` header's id), so the exit-status rule passes it; the failure report contradicts it."""
+    statuses, code, failed = _unittest_statuses(tmp_path, print_pass=True)
+    assert statuses["test_a (t.T.test_a)"] == "PASSED" and code == 1
+    assert cross_check(statuses, code) is None  # swebench 5.0.2's rule alone lets it through
+    assert "both failed" in cross_check(statuses, code, reported_failed=failed)
+    honest, code, failed = _unittest_statuses(tmp_path, print_pass=False)
+    assert cross_check(honest, code, reported_failed=failed, graded=["test_b (t.T.test_b)"]) is None
