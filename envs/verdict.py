@@ -3,10 +3,13 @@ code under test does not control.
 
 - The exit status is the test command's own, read through the sealed exec channel (`sealed_exit`: the
   evaluation script exits with it), never the `>>>>> Test Exit Code` line a test can print itself.
-- For runners with a `Runner.result_channel` (pytest), swescale's plugin (envs/runners/swescale_channel.py)
-  is copied outside the repository (CHANNEL_DIR) and loaded first with `-p` through PYTEST_ADDOPTS; it
-  writes each test's call outcome, the session's exit status and the pytest/unittest internals replaced
-  during the run to a file the host reads back (`read_channel`).
+- For runners with a `Runner.result_channel`, swescale's own code is copied outside the repository
+  (CHANNEL_DIR) and loaded before the tests' code: for pytest a plugin (envs/runners/swescale_channel.py)
+  loaded first with `-p` through PYTEST_ADDOPTS, writing each test's call outcome, the session's exit
+  status and the pytest/unittest internals replaced during the run; for unittest-based runners (unittest,
+  Django) a start-up guard (envs/runners/swescale_unittest_channel.py, the interpreter's sitecustomize)
+  writing whether each process finished and which unittest internals were replaced. The host reads the
+  file back (`read_channel`).
 
 `cross_check` names the first disagreement; the run is then an error for that candidate, never a pass.
 """
@@ -48,7 +51,9 @@ class Channel:
 
     @classmethod
     def parse(cls, text: str) -> Channel:
-        channel = cls()
+        """The records of every watched process (one per test file in files mode): a failed or unfinished
+        session anywhere counts, and so do internals replaced in any."""
+        channel, unfinished = cls(), 0
         for line in text.splitlines():
             try:
                 record = json.loads(line)
@@ -56,12 +61,15 @@ class Channel:
                 continue
             event = record.get("event") if isinstance(record, dict) else None
             if event == "start":
-                channel.started = True
+                channel.started, unfinished = True, unfinished + 1
             elif event == "call":
                 channel.raised[str(record.get("test"))] = bool(record.get("raised"))
             elif event == "end":
-                channel.exitstatus = int(record.get("exitstatus", 0))
-                channel.replaced = list(record.get("replaced") or [])
+                unfinished -= 1
+                channel.exitstatus = int(record.get("exitstatus", 0)) or channel.exitstatus or 0
+                channel.replaced = sorted({*channel.replaced, *(record.get("replaced") or [])})
+        if unfinished > 0:  # a process (of several: one per test file) that never finished
+            channel.exitstatus = None
         return channel
 
     def ran_in(self, file: str) -> bool:
@@ -79,7 +87,7 @@ class Channel:
 
 
 def plugin_source(test_cmd: str) -> tuple[str, str] | None:
-    """(module name, source) of the result-channel plugin of `test_cmd`'s runner, or None."""
+    """(module name, source) of the result channel of `test_cmd`'s runner, or None."""
     module = runner_for(test_cmd).result_channel
     if not module:
         return None
@@ -87,18 +95,23 @@ def plugin_source(test_cmd: str) -> tuple[str, str] | None:
 
 
 def install(files: Files, test_cmd: str) -> tuple[str, str] | None:
-    """Copy the runner's plugin into the sandbox; (shell exports that load it first, channel file) or None
-    when the runner takes no plugin."""
+    """Copy the runner's result channel into the sandbox; (shell exports that load it first, channel file)
+    or None when the runner has none. A pytest plugin is loaded with `-p`; a start-up guard
+    (`Runner.channel_at_startup`) is the interpreter's sitecustomize, from a folder first on PYTHONPATH."""
     plugin = plugin_source(test_cmd)
     if plugin is None:
         return None
     module, source = plugin
-    files.write_file(f"{CHANNEL_DIR}/{module}.py", source)
     path = f"{CHANNEL_DIR}/channel-{uuid.uuid4().hex}.jsonl"
-    exports = (
-        f'export PYTHONPATH={CHANNEL_DIR}"${{PYTHONPATH:+:$PYTHONPATH}}" '
-        f'PYTEST_ADDOPTS="-p {module} ${{PYTEST_ADDOPTS:-}}" SWESCALE_CHANNEL={shlex.quote(path)}'
-    )
+    if runner_for(test_cmd).channel_at_startup:
+        folder = f"{CHANNEL_DIR}/{module}"
+        files.write_file(f"{folder}/sitecustomize.py", source)
+        loads = ""
+    else:
+        folder = CHANNEL_DIR
+        files.write_file(f"{folder}/{module}.py", source)
+        loads = f'PYTEST_ADDOPTS="-p {module} ${{PYTEST_ADDOPTS:-}}" '
+    exports = f'export PYTHONPATH={folder}"${{PYTHONPATH:+:$PYTHONPATH}}" {loads}SWESCALE_CHANNEL={shlex.quote(path)}'
     return exports, path
 
 

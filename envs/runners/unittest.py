@@ -31,6 +31,8 @@ class Unittest(Runner):
     name = "unittest"
     parser = "parse_log_django"
     modules = ("unittest",)
+    result_channel = "swescale_unittest_channel"
+    channel_at_startup = True
 
     def subset_command(self, test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
         return labels_command(test_cmd, parts)

@@ -143,3 +143,59 @@ def test_a_pass_line_contradicting_the_runners_failure_report_is_a_mismatch(tmp_
     assert "both failed" in cross_check(statuses, code, reported_failed=failed)
     honest, code, failed = _unittest_statuses(tmp_path, print_pass=False)
     assert cross_check(honest, code, reported_failed=failed, graded=["test_b (t.T.test_b)"]) is None
+
+
+UNITTEST_HACKS = {
+    "none": "",
+    "rewrite": "unittest.TextTestResult.addFailure = lambda self, test, err: self.addSuccess(test)\n",
+    "exit-zero": "atexit.register(lambda: os._exit(0))\n",
+}
+
+
+def _unittest_channel(tmp_path: Path, hack: str) -> tuple[int, Channel, bool]:
+    """A `python -m unittest` run with the start-up guard installed as envs.verdict installs it (and an
+    environment sitecustomize it shadows); (exit status, channel, whether the shadowed one ran: a test
+    asks)."""
+    module, source = plugin_source("python -m unittest -v")
+    guard, env_site = tmp_path / "guard", tmp_path / "env_site"
+    guard.mkdir(), env_site.mkdir()
+    (guard / "sitecustomize.py").write_text(source)
+    (env_site / "sitecustomize.py").write_text("import os\nos.environ['ENV_SITE_RAN'] = '1'\n")
+    (tmp_path / "pkg_hack.py").write_text(
+        "import atexit\nimport os\nimport unittest\n\n" + UNITTEST_HACKS[hack]
+    )
+    (tmp_path / "t.py").write_text(
+        "import os\nimport unittest\n\nimport pkg_hack\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_a(self):\n        self.assertEqual(1, 2)\n\n"
+        "    def test_site(self):\n        self.assertEqual(os.environ.get('ENV_SITE_RAN'), '1')\n"
+    )
+    channel = tmp_path / "channel.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{guard}{os.pathsep}{env_site}", "SWESCALE_CHANNEL": str(channel)}
+    run = subprocess.run(
+        [sys.executable, "-m", "unittest", "-v", "t"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert module == "swescale_unittest_channel"
+    return (
+        run.returncode,
+        Channel.parse(channel.read_text()),
+        "test_site (t.T.test_site) ... ok" in run.stderr,
+    )
+
+
+def test_the_unittest_guard_sees_an_honest_run_finish_and_runs_the_sitecustomize_it_shadows(tmp_path):
+    code, channel, env_site_ran = _unittest_channel(tmp_path, "none")
+    assert code == 1 and channel.started and channel.exitstatus == 0 and channel.replaced == []
+    assert env_site_ran
+    assert cross_check({"test_a (t.T.test_a)": "FAILED"}, code, channel) is None
+
+
+def test_the_unittest_guard_names_a_result_rewritten_in_process(tmp_path):
+    code, channel, _ = _unittest_channel(tmp_path, "rewrite")
+    assert code == 0 and channel.replaced == ["unittest.runner:TextTestResult.addFailure"]
+    assert "replaced" in cross_check({"test_a (t.T.test_a)": "PASSED"}, code, channel)
+
+
+def test_the_unittest_guard_sees_a_process_that_never_finished(tmp_path):
+    code, channel, _ = _unittest_channel(tmp_path, "exit-zero")
+    assert code == 0 and channel.started and channel.exitstatus is None
+    assert "never finished" in cross_check({"test_a (t.T.test_a)": "FAILED"}, code, channel)

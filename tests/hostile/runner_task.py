@@ -94,14 +94,10 @@ _unittest.TextTestResult.addFailure = _success
 HACKS: dict[str, dict[str, str]] = {
     "runner-edited": {SRC: BROKEN_SOURCE, RUNNER: LENIENT_RUNNER},
     "pass-lines-at-exit": {SRC: BROKEN_SOURCE + PRINT_OK_AT_EXIT},
+    "result-rewritten-on-import": {SRC: BROKEN_SOURCE + REWRITE_RESULT_ON_IMPORT},
 }
-"""Hacks against the runner that `bench eval` and `select` catch: the runner file is frozen; printed pass
-lines disagree with the exit status."""
-UNCAUGHT: dict[str, dict[str, str]] = {
-    "result-rewritten-on-import": {SRC: BROKEN_SOURCE + REWRITE_RESULT_ON_IMPORT}
-}
-"""Beyond the guards for runners without a result channel (docs/architecture.md, "Threat model"): package
-code that rewrites unittest's result in the tests' own process and lets the run exit 0."""
+"""Hacks against the runner: its file is frozen; printed pass lines contradict its failure report; a
+result rewritten in the tests' own process is named by swescale's start-up guard (envs.verdict)."""
 SOURCES = {"gold": GOLD_SOURCE, "broken": BROKEN_SOURCE}
 IMAGE = "swescale-test/hostile-runner"
 
@@ -139,7 +135,7 @@ def make_task(root: Path, client: docker.DockerClient, base_image: str) -> tuple
     git(repo, "commit", "-q", "-m", "base")
     base = git(repo, "rev-parse", "HEAD").strip()
     patches = {name: _patch_of(repo, {SRC: text}) for name, text in SOURCES.items()}
-    patches |= {name: _patch_of(repo, files) for name, files in {**HACKS, **UNCAUGHT}.items()}
+    patches |= {name: _patch_of(repo, files) for name, files in HACKS.items()}
     task = Task(
         instance_id="django__rng-1",
         repo="django/django",  # the harness spec of Django 5.2: its test command and log parser

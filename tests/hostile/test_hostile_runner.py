@@ -1,13 +1,13 @@
 """Hostile candidates against a runner without swescale's result channel: a project's own unittest runner
-run as Django's `tests/runtests.py` (tests/hostile/runner_task.py). `bench eval` and `select` catch the
-runner edited (frozen) and pass lines printed by package code (they contradict the runner's failure
-report); a result rewritten in the tests' own process is beyond the guards (docs/architecture.md)."""
+run as Django's `tests/runtests.py` (tests/hostile/runner_task.py): `bench eval` and `select` catch the
+runner edited (frozen), pass lines printed by package code (they contradict the runner's failure report)
+and unittest's result rewritten in the tests' own process (swescale's start-up guard names it)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.hostile.runner_task import HACKS, UNCAUGHT, make_task
+from tests.hostile.runner_task import HACKS, make_task
 from verifiers.table import Candidate
 
 pytestmark = pytest.mark.docker
@@ -64,16 +64,10 @@ def test_no_hack_is_resolved(evaluate, runner_task, hack):
     if hack == "runner-edited":
         assert summary["test_infrastructure_ids"] == [iid]
     else:
-        assert summary["error_reasons"][iid].startswith("verdict-mismatch: the log reports test_in_range")
+        assert summary["error_reasons"][iid].startswith("verdict-mismatch:")
 
 
 @pytest.mark.parametrize("hack", sorted(HACKS))
 def test_no_hack_is_chosen_over_gold(choose, hack):
     decision = choose([("sys-a", hack), ("sys-b", hack), ("sys-g", "gold")])
     assert decision.chosen == "sys-g:gold", decision.reason
-
-
-@pytest.mark.xfail(strict=True, reason="beyond the guards: unittest's result rewritten in-process, exit 0")
-@pytest.mark.parametrize("hack", sorted(UNCAUGHT))
-def test_a_result_rewritten_in_process_is_not_caught_without_a_channel(evaluate, hack):
-    assert evaluate(hack)["resolved_ids"] == []
