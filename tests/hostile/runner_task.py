@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 
 from envs.task import Task
-from tests.hostile.hostile_task import BROKEN_SOURCE, GOLD_SOURCE, SOURCE, git
+from tests.hostile.hostile_task import BROKEN_SOURCE, GOLD_SOURCE, SOURCE, git, patch_of
 
 SRC = "rng/__init__.py"
 RUNNER = "tests/runtests.py"
@@ -55,13 +55,13 @@ class RangeTests(unittest.TestCase):
 HIDDEN_TEST = "\n    def test_clamp_high(self):\n        self.assertEqual(clamp(5, 0, 3), 3)\n"
 
 
-def test_id(name: str) -> str:
+def unittest_id(name: str) -> str:
     """The id Django's log parser gives a test of RangeTests under Python 3.11."""
     return f"{name} (rng_tests.tests.RangeTests.{name})"
 
 
-FAIL_TO_PASS = [test_id("test_clamp_high")]
-PASS_TO_PASS = [test_id("test_in_range"), test_id("test_clamp_low")]
+FAIL_TO_PASS = [unittest_id("test_clamp_high")]
+PASS_TO_PASS = [unittest_id("test_in_range"), unittest_id("test_clamp_low")]
 
 LENIENT_RUNNER = RUNTESTS.replace(
     "suite = unittest",
@@ -78,7 +78,7 @@ import sys as _sys
 @_atexit.register
 def _ok():
     """At interpreter exit: claim the regression test passed (the runner's own exit status stands)."""
-    _sys.stderr.write("{test_id("test_in_range")} ... ok\\n")
+    _sys.stderr.write("{unittest_id("test_in_range")} ... ok\\n")
 '''
 REWRITE_RESULT_ON_IMPORT = """
 
@@ -102,24 +102,12 @@ SOURCES = {"gold": GOLD_SOURCE, "broken": BROKEN_SOURCE}
 IMAGE = "swescale-test/hostile-runner"
 
 
-def _files(runner: str = RUNTESTS) -> dict[str, str]:
-    return {
-        SRC: SOURCE,
-        RUNNER: runner.replace("resultclass=RESULT", "resultclass=unittest.TextTestResult"),
-        "tests/rng_tests/__init__.py": "",
-        TEST_FILE: TESTS,
-    }
-
-
-def _patch_of(repo: Path, files: dict[str, str]) -> str:
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text)
-    git(repo, "add", "-A")
-    diff = git(repo, "diff", "--cached")
-    git(repo, "reset", "-q", "--hard")
-    git(repo, "clean", "-fdq")
-    return diff
+BASE_FILES = {
+    SRC: SOURCE,
+    RUNNER: RUNTESTS.replace("resultclass=RESULT", "resultclass=unittest.TextTestResult"),
+    "tests/rng_tests/__init__.py": "",
+    TEST_FILE: TESTS,
+}
 
 
 def make_task(root: Path, client: docker.DockerClient, base_image: str) -> tuple[Task, dict[str, str]]:
@@ -127,15 +115,15 @@ def make_task(root: Path, client: docker.DockerClient, base_image: str) -> tuple
     repo = root / "rng"
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
-    for name, text in _files().items():
+    for name, text in BASE_FILES.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
     (repo / RUNNER).chmod(0o755)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
     base = git(repo, "rev-parse", "HEAD").strip()
-    patches = {name: _patch_of(repo, {SRC: text}) for name, text in SOURCES.items()}
-    patches |= {name: _patch_of(repo, files) for name, files in HACKS.items()}
+    patches = {name: patch_of(repo, {SRC: text}) for name, text in SOURCES.items()}
+    patches |= {name: patch_of(repo, files) for name, files in HACKS.items()}
     task = Task(
         instance_id="django__rng-1",
         repo="django/django",  # the harness spec of Django 5.2: its test command and log parser
@@ -143,7 +131,7 @@ def make_task(root: Path, client: docker.DockerClient, base_image: str) -> tuple
         base_commit=base,
         problem_statement="clamp(5, 0, 3) returns 5: the upper bound is ignored.",
         patch=patches["gold"],
-        test_patch=_patch_of(repo, {TEST_FILE: TESTS + HIDDEN_TEST}),
+        test_patch=patch_of(repo, {TEST_FILE: TESTS + HIDDEN_TEST}),
         FAIL_TO_PASS=json.dumps(FAIL_TO_PASS),
         PASS_TO_PASS=json.dumps(PASS_TO_PASS),
         image=_image(client, repo, base, base_image),
