@@ -127,6 +127,7 @@ def make_task(root: Path, client: docker.DockerClient, base_image: str) -> tuple
     task = Task(
         instance_id="django__rng-1",
         repo="django/django",  # the harness spec of Django 5.2: its test command and log parser
+        repo_url=str(repo),
         version="5.2",
         base_commit=base,
         problem_statement="clamp(5, 0, 3) returns 5: the upper bound is ignored.",
