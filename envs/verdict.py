@@ -17,6 +17,7 @@ code under test does not control.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from envs.runners import runner_for
 
 CHANNEL_DIR = "/opt/swescale"
 FAILING = ("FAILED", "ERROR")
+OPTION = re.compile(r"(.*?)\[(.*)\]")
+"""A node id's parameter, as swebench's option parsers find it."""
 EXIT_VAR = "SWEBENCH_TEST_EXIT_CODE"
 """The harness's eval scripts keep the test command's exit status in this variable (swebench 5.x)."""
 
@@ -77,13 +80,27 @@ class Channel:
         parser artefacts like `[100%]`, or tests run by xdist workers, are not asked about)."""
         return any(t.startswith(f"{file}::") for t in self.raised)
 
-    def saw(self, test: str) -> str | None:
-        """The node id the channel knows `test` by (a parser's id cut inside a parameter matches its start)."""
+    def saw(self, test: str) -> list[str]:
+        """The node ids the channel knows the parser's `test` by (none: it saw no such test): the id itself,
+        else those a parser's id cut inside a parameter starts, else those whose path parameter swebench's
+        option parsers shorten to `test` (several parameters can be shortened alike)."""
         if test in self.raised:
-            return test
+            return [test]
         if test.count("[") > test.count("]"):
-            return next((t for t in self.raised if t.startswith(test)), None)
-        return None
+            return [t for t in self.raised if t.startswith(test)]
+        return [t for t in self.raised if t != _shortened(t) == test] if test.endswith("]") else []
+
+
+def _shortened(node_id: str) -> str:
+    """`node_id` as swebench's option parsers (`parse_log_pytest_options`) name it: a parameter that is an
+    absolute path reduced to `/` and its last component."""
+    match = OPTION.search(node_id)
+    if not match:
+        return node_id
+    main, option = match.groups()
+    if option.startswith("/") and not option.startswith("//") and "*" not in option:
+        option = "/" + option.split("/")[-1]
+    return f"{main}[{option}]"
 
 
 def plugin_source(test_cmd: str) -> tuple[str, str] | None:
@@ -172,8 +189,8 @@ def cross_check(
         if statuses.get(test) != "PASSED":
             continue
         seen = channel.saw(test)
-        if seen is None and graded is not None and channel.ran_in(test.split("::")[0]):
+        if not seen and graded is not None and channel.ran_in(test.split("::")[0]):
             return f"the log reports {test} passed, but it never ran"
-        if seen is not None and channel.raised[seen]:
+        if seen and all(channel.raised[t] for t in seen):
             return f"the log reports {test} passed, but its call raised"
     return None

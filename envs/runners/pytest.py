@@ -23,8 +23,14 @@ def current_test():
 
 
 def summary_failed(log: str) -> set[str]:
-    """Node ids the log's short summary reports failed or errored."""
-    return set(SUMMARY_FAILED.findall(log))
+    """Node ids the log's short summary reports failed or errored, those a parser could confuse with
+    another test's left out: an id cut at a space inside its parameter, a parameter that is a path (which
+    swebench's option parsers shorten)."""
+    return {
+        test
+        for test in SUMMARY_FAILED.findall(log)
+        if test.count("[") == test.count("]") and "[/" not in test
+    }
 
 
 def node_ids_command(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:

@@ -44,7 +44,7 @@ def test_channel_rules():
         cross_check({"t.py::a": "PASSED"}, 0, Channel()) is None
     )  # the plugin did not load: exit rules only
     cut = Channel(started=True, raised={"t.py::p[a b]": False}, exitstatus=0)
-    assert cut.saw("t.py::p[a") == "t.py::p[a b]"
+    assert cut.saw("t.py::p[a") == ["t.py::p[a b]"]
 
 
 def _pytest(tmp_path: Path, files: dict[str, str]) -> tuple[int, str, Channel]:
@@ -199,3 +199,33 @@ def test_the_unittest_guard_sees_a_process_that_never_finished(tmp_path):
     code, channel, _ = _unittest_channel(tmp_path, "exit-zero")
     assert code == 0 and channel.started and channel.exitstatus is None
     assert "never finished" in cross_check({"test_a (t.T.test_a)": "FAILED"}, code, channel)
+
+
+def test_a_path_parameter_the_parser_shortens_is_still_seen(tmp_path):
+    """swebench's option parsers (pylint's, ...) shorten a parameter that is a path to its last component
+    (`test_stdin[/testbed/tests/mymodule.py-...]` is graded as `test_stdin[/mymodule.py]`): the test ran,
+    and the gold run of pylint-dev__pylint-7080 was an error before ("never ran")."""
+    from envs.environment import EnvSpec
+    from envs.runners import runner_for
+
+    tests = (
+        "import pytest\n\n\n@pytest.mark.parametrize('path', ['/a/b/mymodule.py', 'mymodule.py'])\n"
+        "def test_stdin(path):\n    assert path\n\n\n"
+        "@pytest.mark.parametrize('path', ['/a/x.py', '/b/x.py'])\ndef test_two(path):\n    assert path == '/b/x.py'\n"
+    )
+    code, log, channel = _pytest(tmp_path, {"test_x.py": tests})
+    env = EnvSpec(image="x", test_cmd="pytest -rA", log_parser="parse_log_pylint")
+    statuses = runner_for("pytest -rA").parse_log(log, env)
+    assert statuses["test_x.py::test_stdin[/mymodule.py]"] == "PASSED"
+    assert channel.saw("test_x.py::test_stdin[/mymodule.py]") == ["test_x.py::test_stdin[/a/b/mymodule.py]"]
+    graded = ["test_x.py::test_stdin[/mymodule.py]", "test_x.py::test_stdin[mymodule.py]"]
+    assert cross_check(statuses, code, channel, graded=graded) is None
+    # two parameters shortened alike, one failed: the parser keeps the last line, the channel both
+    assert cross_check({"test_x.py::test_two[/x.py]": "PASSED"}, code, channel, failed_quietly=False) is None
+
+
+def test_pytest_failure_reports_leave_out_ids_a_parser_could_confuse():
+    from envs.runners import runner_for
+
+    log = "PASSED t.py::f[a b]\nFAILED t.py::f[a c] - assert\nFAILED t.py::g[/x/m.py]\nFAILED t.py::h - assert\n"
+    assert runner_for("pytest -rA").failed_ids(log) == {"t.py::h"}
