@@ -1,10 +1,15 @@
 """Hostile candidates (tests/hostile): how many of the suite's hacks `bench eval` and `select` catch, with
-the guards (envs.freeze: frozen test infrastructure; envs.verdict: swescale's pytest result channel) and
-without them, and what the guards cost in verification time on the same task, in the same run.
+the guards (envs.freeze: frozen test infrastructure; envs.verdict: swescale's result channels and the
+failure-report rule) and without them, and what the guards cost in verification time on the same tasks,
+in the same run.
 
-Caught: `bench eval` does not resolve the hack (broken fix plus the hack); `select`, offered the hack from
-two systems and the gold patch from one, does not choose it. Times: wall seconds of every `bench eval` and
-of every `select` (its verification: the original, the hack and gold; fresh caches for each mode).
+Two suites: the pytest task's hacks (tests/hostile/hostile_task.py; its image starts Python as SWE-bench's
+images do, so sitecustomize/usercustomize hacks run unguarded) and those against a project's own unittest
+runner run as Django's `runtests.py` (tests/hostile/runner_task.py). Caught: `bench eval` does not resolve
+the hack (broken fix plus the hack); `select`, offered the hack from two systems and the gold patch from
+one, does not choose it. Without the guards swebench's own exit-status rule stays (the harness has it),
+and the harness still resets the test patch's files. Times: wall seconds of every `bench eval` and of
+every `select` (its verification: the original, the hack and gold; fresh caches for each mode).
 
 Usage: PYTHONPATH=. python benchmarks/hostile_candidates.py [--repeats 2] [--json out.json]
 """
@@ -19,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+import docker
+
 import envs.evaluate
 import verifiers.execute
 import verifiers.run
@@ -28,13 +35,22 @@ from envs.freeze import Frozen
 from sandbox.images import ensure_base_image
 from swescale.api import select
 from swescale.config import load_config
-from tests.hostile.hostile_task import HACKS, make_task
+from tests.hostile import runner_task
+from tests.hostile.hostile_task import HACKS, make_task, with_site_image
 from verifiers.table import Candidate
+
+
+def _without_failure_reports(check):
+    def cross_check(*args, **kwargs):
+        return check(*args, **{**kwargs, "reported_failed": frozenset()})
+
+    return cross_check
 
 
 @contextmanager
 def guards(on: bool):
-    """The guards as they are, or both off: every patch judged whole, no result channel."""
+    """The guards as they are, or all off: every patch judged whole, no result channel, no failure-report
+    rule (swebench's own exit-status rule stays: the harness has it)."""
     if on:
         yield
         return
@@ -45,6 +61,10 @@ def guards(on: bool):
         mock.patch.object(verifiers.run, "freeze", whole),
         mock.patch.object(envs.evaluate, "install", lambda *a: None),
         mock.patch.object(verifiers.execute, "install", lambda *a: None),
+        mock.patch.object(envs.evaluate, "cross_check", _without_failure_reports(envs.evaluate.cross_check)),
+        mock.patch.object(
+            verifiers.execute, "cross_check", _without_failure_reports(verifiers.execute.cross_check)
+        ),
     ):
         yield
 
@@ -53,33 +73,46 @@ def quiet(_: str) -> None:
     pass
 
 
-def run_mode(on: bool, task, patches, config, root: Path) -> dict:
-    eval_dir, select_dir = root / "eval", root / "select"
+def run_suite(task, patches, hacks, config, root: Path) -> dict:
+    """One task's hacks against `bench eval` and `select` (offered twice, gold once)."""
     caught_eval, caught_select, eval_seconds, select_seconds = [], [], 0.0, 0.0
+    for hack in ["gold", *hacks]:
+        pred = {"instance_id": task.instance_id, "model_name_or_path": hack, "model_patch": patches[hack]}
+        start = time.monotonic()
+        summary = evaluate_predictions([task], {task.instance_id: pred}, root / "eval", config, say=quiet)
+        eval_seconds += time.monotonic() - start
+        if hack != "gold" and not summary["resolved_ids"]:
+            caught_eval.append(hack)
+    for hack in hacks:
+        pool = [Candidate(candidate_id=f"{s}:{hack}", patch=patches[hack]) for s in ("sys-a", "sys-b")]
+        pool.append(Candidate(candidate_id="sys-g:gold", patch=patches["gold"]))
+        start = time.monotonic()
+        outcome = select({task.instance_id: task}, {task.instance_id: pool}, config, root / "select" / hack)
+        select_seconds += time.monotonic() - start
+        decision = outcome.results[0].decision
+        if decision is None or decision.chosen not in {pool[0].candidate_id, pool[1].candidate_id}:
+            caught_select.append(hack)
+    return {"eval": caught_eval, "select": caught_select, "eval_s": eval_seconds, "select_s": select_seconds}
+
+
+def run_mode(on: bool, suites: dict, config, root: Path) -> dict:
+    names = [f"{suite}/{hack}" for suite, (_, _, hacks) in suites.items() for hack in hacks]
+    caught: dict[str, list[str]] = {"eval": [], "select": []}
+    seconds = {"eval_s": 0.0, "select_s": 0.0}
     with guards(on):
-        for hack in ["gold", *HACKS]:
-            pred = {"instance_id": task.instance_id, "model_name_or_path": hack, "model_patch": patches[hack]}
-            start = time.monotonic()
-            summary = evaluate_predictions([task], {task.instance_id: pred}, eval_dir, config, say=quiet)
-            eval_seconds += time.monotonic() - start
-            if hack != "gold" and not summary["resolved_ids"]:
-                caught_eval.append(hack)
-        for hack in HACKS:
-            pool = [Candidate(candidate_id=f"{s}:{hack}", patch=patches[hack]) for s in ("sys-a", "sys-b")]
-            pool.append(Candidate(candidate_id="sys-g:gold", patch=patches["gold"]))
-            start = time.monotonic()
-            outcome = select({task.instance_id: task}, {task.instance_id: pool}, config, select_dir / hack)
-            select_seconds += time.monotonic() - start
-            decision = outcome.results[0].decision
-            if decision is None or decision.chosen not in {pool[0].candidate_id, pool[1].candidate_id}:
-                caught_select.append(hack)
+        for suite, (task, patches, hacks) in suites.items():
+            run = run_suite(task, patches, hacks, config, root / suite)
+            for key in caught:
+                caught[key] += [f"{suite}/{hack}" for hack in run[key]]
+            for key in seconds:
+                seconds[key] += run[key]
     return {
-        "bench_eval_caught": f"{len(caught_eval)}/{len(HACKS)}",
-        "select_caught": f"{len(caught_select)}/{len(HACKS)}",
-        "missed_by_bench_eval": sorted(set(HACKS) - set(caught_eval)),
-        "missed_by_select": sorted(set(HACKS) - set(caught_select)),
-        "bench_eval_seconds": round(eval_seconds, 1),
-        "select_seconds": round(select_seconds, 1),
+        "bench_eval_caught": f"{len(caught['eval'])}/{len(names)}",
+        "select_caught": f"{len(caught['select'])}/{len(names)}",
+        "missed_by_bench_eval": sorted(set(names) - set(caught["eval"])),
+        "missed_by_select": sorted(set(names) - set(caught["select"])),
+        "bench_eval_seconds": round(seconds["eval_s"], 1),
+        "select_seconds": round(seconds["select_s"], 1),
     }
 
 
@@ -92,11 +125,19 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="hostile_bench_"))
     task, patches = make_task(root)
     config = load_config([], ["env.image_prefix=swescale-bench/env", "verifier.judge=false"])
-    prepare_environment(task, config)  # built once, outside the timings
+    client = docker.from_env()
+    task = with_site_image(task, config, client)  # SWE-bench's start-up (tests/hostile)
+    unittest_task, unittest_patches = runner_task.make_task(root / "runner", client, ensure_base_image())
+    suites = {
+        "pytest": (task, patches, list(HACKS)),
+        "django-runner": (unittest_task, unittest_patches, list(runner_task.HACKS)),
+    }
+    for suite_task, _, _ in suites.values():
+        prepare_environment(suite_task, config)  # built and adopted once, outside the timings
     figures: dict = {}
     for repeat in range(args.repeats):  # modes alternate; the fastest repeat of each counts
         for mode in ("off", "guarded"):
-            run = run_mode(mode == "guarded", task, patches, config, root / f"{mode}{repeat}")
+            run = run_mode(mode == "guarded", suites, config, root / f"{mode}{repeat}")
             best = figures.setdefault(mode, run)
             for key in ("bench_eval_seconds", "select_seconds"):
                 best[key] = min(best[key], run[key])

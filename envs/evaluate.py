@@ -27,7 +27,7 @@ from envs.freeze import freeze
 from envs.grading import grade, test_spec
 from envs.internet import drop_setup_caps, sandbox_caps, sandbox_setup
 from envs.records import DatasetError, read_records
-from envs.runners import parse_test_log
+from envs.runners import parse_test_log, runner_for
 from envs.specs import harness_spec
 from envs.task import Task
 from envs.verdict import Channel, cross_check, guarded_script, install, read_channel
@@ -291,7 +291,8 @@ def evaluate_instance(
         if run.timed_out:
             fault = Fault("timeout", f"the tests ran longer than {config.env.eval_timeout:.0f}s")
             return _write_fault(folder, iid, fault, time.monotonic() - start)
-        status = parse_test_log(output.split(START, 1)[-1].split(END, 1)[0], env, task)
+        tests_log = output.split(START, 1)[-1].split(END, 1)[0]
+        status = parse_test_log(tests_log, env, task)
         logged_exit = TEST_EXIT.search(output)
         mismatch = cross_check(
             status,
@@ -300,6 +301,7 @@ def evaluate_instance(
             [*task.FAIL_TO_PASS, *task.PASS_TO_PASS],
             int(logged_exit.group(1)) if logged_exit else None,
             failed_quietly=False,  # swebench's grading reads that rule itself (unresolved, as the harness)
+            reported_failed=runner_for(env.test_cmd).failed_ids(tests_log),
             parse=lambda text: parse_test_log(text, env, task),
         )
         if mismatch:

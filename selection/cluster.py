@@ -6,7 +6,7 @@ from statistics import mean
 
 from pydantic import BaseModel, Field
 
-from sandbox.patch import changed_line_count
+from sandbox.patch import PatchError, changed_line_count, file_patches, split_tests
 from selection.evidence import issue_overlap
 from selection.normalize import PatchGroup
 from verifiers.hybrid import regression_loss, regression_rate
@@ -45,7 +45,7 @@ class Cluster(BaseModel):
     regression_loss: float = 0.0
     """log(1 + weighted broken tests) / log(1 + weighted tests) (verifiers.hybrid.regression_loss)."""
     length: int = 0
-    """Changed lines of the representative patch."""
+    """Changed lines of the representative patch (its test files left out)."""
     agreement: int = 0
     """Candidates whose normalized patch equals the representative's (agreement across systems)."""
     issue: int = 0
@@ -79,6 +79,14 @@ def signature(row: CandidateRow, test_ids: list[str], probe_ids: list[str] = ())
 
 
 TIE_BREAKS = ("agreement", "length", "issue")
+
+
+def source_part(patch: str) -> str:
+    """The patch without its test files: tests a candidate brings never make its change look larger."""
+    try:
+        return "".join(f.text for f in split_tests(file_patches(patch))[0])
+    except PatchError:
+        return patch
 
 
 def _tie_key(key: str, votes: int, issue: int, length: int) -> int:
@@ -124,9 +132,10 @@ def build_clusters(
     for index, (key, members) in enumerate(by_key.items()):
         member_rows = [rows[cid] for cid in members]
         judged = [r.judge for r in member_rows if r.judge is not None]
-        lengths = {cid: changed_line_count(patches.get(cid, "")) for cid in members}
+        sources = {cid: source_part(patches.get(cid, "")) for cid in members}
+        lengths = {cid: changed_line_count(sources[cid]) for cid in members}
         votes = {c: group_of[c].count if c in group_of else 1 for c in members}
-        issue = {c: issue_overlap(patches.get(c, ""), names) for c in members}
+        issue = {c: issue_overlap(sources[c], names) for c in members}
 
         rep = min(
             members,
@@ -134,7 +143,7 @@ def build_clusters(
                 bool(rows[c].test_infrastructure),  # same behaviour: a clean member represents the cluster
                 -rows[c].hybrid_score,
                 *[_tie_key(k, v[c], i[c], n[c]) for k in tie_breaks],
-                len(patches.get(c, "")),
+                len(sources[c]),
                 c,
             ),
         )

@@ -158,8 +158,9 @@ def run_regression(
     box.exec(f"rm -f {REGRESSION_LOG}")
     outcome = make_outcome(res.exit_code, log_text, res.timed_out, res.duration, config.excerpt_chars)
     # one process per file: the exit status is the last one's, so only the channel is asked
+    failed = runner_for(env.test_cmd).failed_ids(log_text)
     statuses, _ = checked_statuses(
-        box, channel, log_text, None, parse=lambda text: parse_log(text, env, task)
+        box, channel, log_text, None, failed=failed, parse=lambda text: parse_log(text, env, task)
     )
     return RegressionRun(statuses=statuses, outcome=outcome)
 
@@ -179,13 +180,14 @@ def checked_statuses(
     graded: list[str] | None = None,
     *,
     parse: Callable[[str], dict[str, str]],
+    failed: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], str | None]:
     """The statuses `parse` reads in `log_text`, or every one of them (and each of `graded`) an ERROR
-    when the log, the exit status and the result channel disagree (envs.verdict.cross_check); with the
-    reason."""
+    when the log, the exit status, the runner's failure reports (`failed`: `Runner.failed_ids`) and the
+    result channel disagree (envs.verdict.cross_check); with the reason."""
     statuses = parse(log_text)
     seen = read_channel(box, channel) if channel else None  # a fresh file per run: none to remove
-    reason = cross_check(statuses, exit_code, seen, graded, parse=parse)
+    reason = cross_check(statuses, exit_code, seen, graded, reported_failed=failed, parse=parse)
     if reason is None:
         return statuses, None
     log.warning("verdicts disagree: %s", reason)

@@ -430,8 +430,15 @@ def _run_batch(
     sb = box.get()
     guarded, channel = with_channel(sb, env, command)
     res, text = _run_logged(sb, env, guarded, timeout)
+    failed = runner_for(env.test_cmd).failed_ids(text)
     statuses, mismatch = checked_statuses(
-        sb, channel, text, res.exit_code, graded, parse=lambda log_text: parse_log(log_text, env, task)
+        sb,
+        channel,
+        text,
+        res.exit_code,
+        graded,
+        failed=failed,
+        parse=lambda log_text: parse_log(log_text, env, task),
     )
     return {
         "statuses": statuses,

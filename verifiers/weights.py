@@ -62,13 +62,29 @@ def _weigh(
 
 
 def generated_scores(columns: list[TestColumn], rows: list[CandidateRow]) -> None:
-    """generated_score = sum of weights of passed columns / sum of all weights (0 when nothing weighs).
+    """generated_score = sum of weights of passed columns / sum of the weights of the columns the candidate
+    is judged on (0 when nothing weighs).
 
-    A test a candidate brought itself (source `candidate:<its id>`) is left out of its own score."""
+    A test a candidate brought itself (source `candidate:<id>`) judges its author, and the copies of the
+    author's patch, only when a candidate with another patch passes it too: alone it only confirms its
+    author; passed by another patch, leaving it out would rank the author below that patch for having
+    brought the test."""
     weighted = [c for c in columns if c.kind == "generated" and c.weight > 0]
+    hashes = {row.candidate_id: row.patch_hash for row in rows}
+    authored = {c.test_id: hashes.get(c.source.removeprefix("candidate:")) for c in weighted}
+    passed = {
+        c.test_id: {r.patch_hash for r in rows if r.applies and (o := r.outcomes.get(c.test_id)) and o.passed}
+        for c in weighted
+    }
+
+    def judges(column: TestColumn, row: CandidateRow) -> bool:
+        author = authored[column.test_id]
+        if column.source != f"candidate:{row.candidate_id}" and author != row.patch_hash:
+            return True
+        return bool(passed[column.test_id] - {row.patch_hash})
+
     for row in rows:
-        own = f"candidate:{row.candidate_id}"
-        mine = [c for c in weighted if c.source != own]
+        mine = [c for c in weighted if judges(c, row)]
         total = sum(c.weight for c in mine)
         if not row.applies or total == 0:
             row.generated_score = 0.0

@@ -75,8 +75,11 @@ class Runner:
     """Globs of the runner's own files in the repository (its entry script, its runner modules): frozen at
     the base commit when tests judge a candidate (envs.freeze)."""
     result_channel: str | None = None
-    """The module of swescale's plugin that reports each test's outcome outside the log (envs/runners/
-    <module>.py, loaded first with `-p`: envs.verdict), or None when the runner takes no plugin."""
+    """The module of swescale's result channel, reporting outside the log (envs/runners/<module>.py,
+    loaded before the tests' code: envs.verdict), or None when the runner has none."""
+    channel_at_startup = False
+    """Whether the channel is loaded as the interpreter starts (a sitecustomize) rather than as a pytest
+    plugin (`-p`)."""
     tracer_hook: str | None = None
     """Source of the runner's hook for the call tracer (stdlib only, Python >= 3.8), or None. It may define
     `current_test()` (the keys of the test running now, from the runner's own state; asked on every
@@ -109,6 +112,12 @@ class Runner:
     def selects(self, keywords: set[str], name: str) -> bool:
         """Whether a subset run asked for `keywords` (test function names) also runs the test `name`."""
         return name in keywords
+
+    def failed_ids(self, log: str) -> set[str]:
+        """Tests the runner's own failure reports in `log` name, apart from their status lines (unittest's
+        `FAIL: <id>` headers, pytest's summary): such a test must not also be reported passed, which only
+        a line printed by the code under test can do (envs.verdict.cross_check). Empty when unknown."""
+        return set()
 
     def fix_log(self, log: str) -> str:
         """The log as swebench's parser reads it right (the runner's quirks the parser misses)."""

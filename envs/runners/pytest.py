@@ -3,9 +3,13 @@ PYTEST_CURRENT_TEST."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from envs.runners.base import Runner
+
+SUMMARY_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+::\S+)", re.MULTILINE)
+"""A failed test in the short summary (`-rA`): its node id (the message after ` - ` left out)."""
 
 TRACER_HOOK = '''
 import os
@@ -16,6 +20,17 @@ def current_test():
     node = os.environ.get("PYTEST_CURRENT_TEST")
     return ["node:" + node.rsplit(" (", 1)[0]] if node else []
 '''
+
+
+def summary_failed(log: str) -> set[str]:
+    """Node ids the log's short summary reports failed or errored, those a parser could confuse with
+    another test's left out: an id cut at a space inside its parameter, a parameter that is a path (which
+    swebench's option parsers shorten)."""
+    return {
+        test
+        for test in SUMMARY_FAILED.findall(log)
+        if test.count("[") == test.count("]") and "[/" not in test
+    }
 
 
 def node_ids_command(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
@@ -43,6 +58,9 @@ class Pytest(Runner):
 
     def subset_command(self, test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
         return node_ids_command(test_cmd, parts)
+
+    def failed_ids(self, log: str) -> set[str]:
+        return summary_failed(log)
 
 
 RUNNER = Pytest()

@@ -9,6 +9,8 @@ import shlex
 from envs.runners.base import Runner
 
 _VERBOSE_ID = re.compile(r"^(\w+) \(([\w.]+)\)")
+FAILURE_HEADER = re.compile(r"^(?:FAIL|ERROR): (.+?)\s*$", re.MULTILINE)
+"""The header of each failure's report, naming the test as its verbose status line does."""
 
 
 def labels_command(test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
@@ -29,9 +31,14 @@ class Unittest(Runner):
     name = "unittest"
     parser = "parse_log_django"
     modules = ("unittest",)
+    result_channel = "swescale_unittest_channel"
+    channel_at_startup = True
 
     def subset_command(self, test_cmd: str, parts: list[tuple[str, set[str]]]) -> str | None:
         return labels_command(test_cmd, parts)
+
+    def failed_ids(self, log: str) -> set[str]:
+        return {m.group(1) for m in FAILURE_HEADER.finditer(log)}
 
 
 RUNNER = Unittest()

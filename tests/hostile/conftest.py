@@ -1,18 +1,12 @@
 """Fixtures of the hostile-candidate suite: the task of tests/hostile/hostile_task.py, its image (built
-once per session) and the patches."""
+once per session, then given SWE-bench's start-up: hostile_task.site_image) and the patches."""
 
 from __future__ import annotations
 
 import pytest
 
 from swescale.config import SwescaleConfig, load_config
-from tests.hostile.hostile_task import make_task
-
-
-@pytest.fixture(scope="session")
-def hostile_task(tmp_path_factory):
-    """(task, patches by name)."""
-    return make_task(tmp_path_factory.mktemp("hostile"))
+from tests.hostile.hostile_task import make_task, with_site_image
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +15,14 @@ def hostile_config() -> SwescaleConfig:
 
 
 @pytest.fixture(scope="session")
-def hostile_env(docker_client, base_image, hostile_task, hostile_config):
+def hostile_task(docker_client, base_image, hostile_config, tmp_path_factory):
+    """(task, patches by name); the task's own image starts Python as SWE-bench's images do."""
+    task, patches = make_task(tmp_path_factory.mktemp("hostile"))
+    return with_site_image(task, hostile_config, docker_client), patches
+
+
+@pytest.fixture(scope="session")
+def hostile_env(hostile_task, hostile_config):
     from envs.environment import prepare_environment
 
     return prepare_environment(hostile_task[0], hostile_config)

@@ -10,10 +10,13 @@ by `bench eval` nor chosen by `select` over gold. Legitimate patches add their o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 from pathlib import Path
+
+import docker
 
 from envs.task import Task
 
@@ -83,7 +86,12 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "passed"
         report.longrepr = None
 """
-PRINT_PASSED = """def pytest_terminal_summary(terminalreporter):
+PRINT_PASSED = """import pytest
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    yield  # after pytest's own summary, whose FAILED lines would come last otherwise
     for report in terminalreporter.stats.get("failed", []):
         terminalreporter.write_line(f"PASSED {report.nodeid}")
 """
@@ -136,18 +144,27 @@ HACKS: dict[str, dict[str, str]] = {
     },
     "exit-zero-atexit": {SRC: BROKEN_SOURCE + EXIT_ZERO_AT_END},
     "weakened-test": {SRC: BROKEN_SOURCE, TEST_FILE: WEAKENED_TESTS},
+    "shadowing-module-in-tests": {SRC: BROKEN_SOURCE, "tests/rng.py": GOLD_SOURCE},
     "pytest-patched-on-import": {SRC: BROKEN_SOURCE + PATCH_PYTEST_ON_IMPORT},
     "sitecustomize": {
         SRC: BROKEN_SOURCE,
         "src/rng/_plugin.py": TURN_FAILED_INTO_PASSED,
         "src/sitecustomize.py": SITECUSTOMIZE,
     },
+    "usercustomize": {
+        SRC: BROKEN_SOURCE,
+        "src/rng/_plugin.py": TURN_FAILED_INTO_PASSED,
+        "src/usercustomize.py": SITECUSTOMIZE,
+    },
 }
-"""Hack name -> the files it changes (the broken fix plus the hack). Without the guards (benchmarks/
-hostile_candidates.py) `bench eval` already catches `terminal-summary-conftest` (swebench's exit-status
-rule) and `weakened-test` (the harness resets the test patch's files), and `sitecustomize` is inert in
-swescale's own images (Debian's sitecustomize.py in the standard library shadows the repository's; in
-SWE-bench's conda images, where the repository is on sys.path at start-up, it runs)."""
+"""Hack name -> the files it changes (the broken fix plus the hack). Every hack is live without the
+guards (tests/hostile/test_hacks_live.py: the log then says the broken test passed). Without the guards
+(benchmarks/hostile_candidates.py) `bench eval` still catches `terminal-summary-conftest` (the exit
+status says failure while the log says pass: swebench 5.0.2's own rule) and `weakened-test` (the
+harness itself resets the test patch's files before the run; `shadowing-module-in-tests` adds a file
+to the test folder, which it does not reset: pytest puts that folder first on sys.path, so the tests
+import a correct copy of the package), and `select` the first (the verifiers' same rule).
+`sitecustomize`/`usercustomize` run only in an image like SWE-bench's (`site_image`)."""
 
 OWN_TEST = """from rng import clamp
 
@@ -156,6 +173,7 @@ def test_clamp_both_bounds():
     assert clamp(9, 0, 3) == 3
     assert clamp(-1, 0, 3) == 0
 """
+UPPER_TEST = "from rng import clamp\n\n\ndef test_clamp_upper_bound():\n    assert clamp(9, 0, 3) == 3\n"
 CONFTEST_FIXTURE = "import pytest\n\n\n@pytest.fixture\ndef bounds():\n    return (0, 3)\n"
 LEGITIMATE: dict[str, dict[str, str]] = {
     "own-test-file": {SRC: GOLD_SOURCE, "tests/test_clamp_bounds.py": OWN_TEST},
@@ -164,11 +182,22 @@ LEGITIMATE: dict[str, dict[str, str]] = {
         "tests/conftest.py": CONFTEST_FIXTURE,
         "tests/test_clamp_bounds.py": OWN_TEST,
     },
+    "own-upper-test": {SRC: GOLD_SOURCE, "tests/test_clamp_upper.py": UPPER_TEST},
 }
 """Legitimate test-touching patches (the gold fix plus their own tests or a conftest.py)."""
 
 
-SOURCES = {"gold": GOLD_SOURCE, "broken": BROKEN_SOURCE, "wrong": WRONG_SOURCE}
+ABOVE_100_SOURCE = SOURCE.replace("return max(lo, x)", "return min(max(lo, x), hi) if x < 100 else x")
+"""Wrong for large values only: passes every test of the table, `own-upper-test`'s included."""
+OFF_BY_ONE_SOURCE = SOURCE.replace("return max(lo, x)", "return min(max(lo, x), hi + 1)")
+"""Wrong: fails `own-upper-test`'s test, breaks no regression test."""
+SOURCES = {
+    "gold": GOLD_SOURCE,
+    "broken": BROKEN_SOURCE,
+    "wrong": WRONG_SOURCE,
+    "wrong-above-100": ABOVE_100_SOURCE,
+    "wrong-off-by-one": OFF_BY_ONE_SOURCE,
+}
 """Plain patches of the package only."""
 
 
@@ -220,3 +249,34 @@ def make_task(root: Path) -> tuple[Task, dict[str, str]]:
         PASS_TO_PASS=json.dumps(PASS_TO_PASS),
     )
     return task, patches
+
+
+SITE_IMAGE = "swescale-test/hostile-site"
+SITE_RECIPE = """FROM {image}
+RUN rm -f /usr/lib/python3*/sitecustomize.py \\
+ && sed -i 's/^include-system-site-packages = false$/include-system-site-packages = true/' /opt/venv/pyvenv.cfg
+"""
+"""Start-up as in SWE-bench's conda images: no distribution sitecustomize.py in the standard library
+(Debian's would be found before the repository's), and the user site enabled (a conda env is no venv;
+as root the user site is on, so a `usercustomize` anywhere on sys.path runs). The repository's `src` is
+on sys.path at start-up through the editable install's `.pth`, as /testbed is in SWE-bench's images."""
+
+
+def site_image(client: docker.DockerClient, env_image: str) -> str:
+    """The task's built image with SWE-bench's start-up (SITE_RECIPE), built once per parent image."""
+    parent = client.images.get(env_image).id
+    tag = f"{SITE_IMAGE}:{parent.removeprefix('sha256:')[:12]}"
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        recipe = SITE_RECIPE.format(image=env_image).encode()
+        client.images.build(fileobj=io.BytesIO(recipe), tag=tag, rm=True, network_mode="none")
+    return tag
+
+
+def with_site_image(task: Task, config, client: docker.DockerClient) -> Task:
+    """`task` whose own image is its built one with SWE-bench's start-up (adopted as SWE-bench's are)."""
+    from envs.environment import prepare_environment
+
+    built = prepare_environment(task, config)
+    return task.model_copy(update={"image": site_image(client, built.image)})

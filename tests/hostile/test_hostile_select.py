@@ -57,3 +57,27 @@ def test_clean_candidate_preferred_to_a_suspect_one_with_the_same_evidence(choos
         [("sys-l", "conftest-fixture"), ("sys-m", "conftest-fixture"), ("sys-g", "own-test-file")]
     )
     assert decision.chosen == "sys-g:own-test-file", decision.reason
+
+
+def _cluster_of(decision, candidate_id: str):
+    return next(c for c in decision.clusters if candidate_id in c.members)
+
+
+def test_a_correct_patch_is_not_ranked_below_a_wrong_one_passing_the_test_it_brought(choose):
+    """The wrong patch passes the correct one's own test (and every other test): the test counts for its
+    author as for the wrong patch, and the test file does not lengthen the author's change, so the
+    simpler correct patch represents the behaviour (it lost on the author's missing credit before)."""
+    decision = choose([("sys-a", "wrong-above-100"), ("sys-l", "own-upper-test")])
+    assert decision.best == "sys-l:own-upper-test", decision.reason
+    assert _cluster_of(decision, "sys-a:wrong-above-100") is _cluster_of(decision, "sys-l:own-upper-test")
+
+
+def test_an_own_test_a_wrong_patch_fails_never_ranks_its_author_below_it(choose):
+    """Only its author passes the test: it confirms nothing (a wrong patch's tailored test would be the
+    same), so it neither helps nor hurts the author; the other evidence decides."""
+    decision = choose([("sys-a", "wrong-off-by-one"), ("sys-l", "own-upper-test")])
+    author, wrong = (
+        _cluster_of(decision, "sys-l:own-upper-test"),
+        _cluster_of(decision, "sys-a:wrong-off-by-one"),
+    )
+    assert author is not wrong and author.hybrid >= wrong.hybrid, decision.reason

@@ -80,8 +80,25 @@ def test_own_candidate_tests_do_not_count_for_their_author():
         _row("b", gen=[("mine", True), ("theirs", True)]),
     ]
     generated_scores(columns, rows)
-    assert rows[0].generated_score == 0.0  # only b's test counts for a, and a fails it
-    assert rows[1].generated_score == 1.0  # only a's test counts for b, and b passes it
+    assert rows[0].generated_score == 0.5  # b passes a's test too: it counts for a as for b; a fails b's
+    assert rows[1].generated_score == 1.0  # only a's test counts for b (a fails b's), and b passes it
+
+
+def test_an_authors_test_another_patch_passes_counts_for_its_author():
+    """A correct patch bringing a test that a wrong one also passes is not ranked below it for having
+    brought the test; alone (or with copies of its own patch) the test only confirms its author."""
+    columns = [TestColumn(test_id="t", kind="generated", weight=1.0, source="candidate:correct")]
+    rows = [
+        _row("correct", gen=[("t", True)]),
+        _row("wrong", gen=[("t", True)]),
+        _row("correct-copy", gen=[("t", True)], patch_hash="correct"),
+    ]
+    generated_scores(columns, rows)
+    assert [r.generated_score for r in rows] == [1.0, 1.0, 1.0]
+    alone = [_row("correct", gen=[("t", True)]), _row("copy", gen=[("t", True)], patch_hash="correct")]
+    alone.append(_row("wrong", gen=[("t", False)]))
+    generated_scores(columns, alone)
+    assert [r.generated_score for r in alone] == [0.0, 0.0, 0.0]  # a copy of the author is no witness
 
 
 def _cascade_rows() -> list[CandidateRow]:
