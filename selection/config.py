@@ -33,21 +33,25 @@ class SelectionConfig(Section):
     abstain_threshold: float = 0.5
     """Confidence below which a decision with a judge score abstains (the best candidate is still recorded).
     Not measured on labelled pools yet (no verifier model here): a prior."""
-    abstain_threshold_unjudged: float = 0.4
+    abstain_threshold_unjudged: float = 0.16
     """The same for decisions where no judge was asked (no verifier model, or `verifier.judge` off; a judge
     that was asked and failed keeps `abstain_threshold`): agreement, the candidates' own tests and regression
-    evidence only. Provisional: where the answered instances' precision was highest on the tables verified
-    so far; benchmarks/selection_fit.py chooses it on one half of the pool for precision 0.9 (docs/selection.md)."""
+    evidence only. Provisional: the value chosen on the first 60 instances of the Lite pool for precision 0.6
+    (issue #16, the former confidence); benchmarks/selection_fit.py chooses it on one half of the pool for
+    precision 0.9 once the whole pool is verified (docs/selection.md: on 16 instances no threshold reaches
+    0.9 on either half)."""
     answer_share: float = 0.75
     """Never abstain when the top behavioural cluster holds at least this share of the viable candidates
     (they agree on every test, and no test ranked another cluster above them)."""
-    ranking: list[str] = list(RANKINGS["agreement"])
+    ranking: list[str] = list(RANKINGS["verifier"])
     """Ranking keys of behavioural clusters, most important first, or the name of one of `RANKINGS`:
     `evidence` score (hybrid + weighted agreement, see `support_weight`), `hybrid` verifier score, cluster
     `support` (candidates voting for it), shorter patch (`length`); also `judge`, `generated`,
     `regression` (weighted regression pass rate), `agreement` (candidates with the representative's
     normalized patch), `issue` (code the issue names) and `probes` (the issue's examples: expected values
-    met, else behaviour changed; verifiers.probes.signals)."""
+    met, else behaviour changed; verifiers.probes.signals). Default `verifier`: the held-out fit on the
+    instances verified so far chooses it on both halves (docs/selection.md), and under `agreement` two copies
+    of a patch that breaks a regression test outvote a clean one (tests/hostile)."""
     support_weight: float = 2.0
     """`evidence` score: weight of the cluster's share of the viable candidates (behaviour agreement). At 2.0
     a cluster with 1/2 more of the candidates outweighs passing every distinguishing generated test."""

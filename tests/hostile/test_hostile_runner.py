@@ -69,5 +69,10 @@ def test_no_hack_is_resolved(evaluate, runner_task, hack):
 
 @pytest.mark.parametrize("hack", sorted(HACKS))
 def test_no_hack_is_chosen_over_gold(choose, hack):
+    """Two copies of a hack against the gold patch: gold ranks first and no hack is chosen. Only regression
+    tests separate them here (no candidate brings a test), and that the hacks break tests says they are
+    wrong, not that gold fixes the issue: the confidence reads agreement (1 of 3), so the decision may
+    abstain (selection.abstain_threshold_unjudged) with gold as its best."""
     decision = choose([("sys-a", hack), ("sys-b", hack), ("sys-g", "gold")])
-    assert decision.chosen == "sys-g:gold", decision.reason
+    assert decision.best == "sys-g:gold", decision.reason
+    assert decision.chosen in (None, "sys-g:gold"), decision.reason
