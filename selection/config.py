@@ -42,7 +42,11 @@ class SelectionConfig(Section):
     0.9 on either half)."""
     answer_share: float = 0.75
     """Never abstain when the top behavioural cluster holds at least this share of the viable candidates
-    (they agree on every test, and no test ranked another cluster above them)."""
+    (they agree on every test, and no test ranked another cluster above them), at least
+    `answer_min_support` of them, and no judge said no (its mean P(YES) below 0.5)."""
+    answer_min_support: int = 3
+    """Candidates the agreement of `answer_share` needs at least: one or two trajectories agreeing with
+    themselves are no evidence."""
     ranking: list[str] = list(RANKINGS["verifier"])
     """Ranking keys of behavioural clusters, most important first, or the name of one of `RANKINGS`:
     `evidence` score (hybrid + weighted agreement, see `support_weight`), `hybrid` verifier score, cluster

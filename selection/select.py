@@ -26,8 +26,8 @@ The geometric mean makes contradicting evidence count: passing every generated t
 judge that says no; broken regression tests scale everything down. Below `abstain_threshold`
 (`abstain_threshold_unjudged` when no judge was asked; a judge that was asked and failed keeps
 `abstain_threshold`, so a broken judge never lowers the bar) the decision abstains, unless T holds at least
-`answer_share` of the viable candidates (agreement that no test ranked below another cluster); the best
-candidate is still recorded in `best`.
+`answer_share` of the viable candidates and at least `answer_min_support` of them (agreement that no test
+ranked below another cluster), unless a judge says no; the best candidate is still recorded in `best`.
 """
 
 from __future__ import annotations
@@ -293,7 +293,10 @@ def select(
     decision.best = top.representative
     decision.confidence = round(conf, 4)
     decision.evidence = evidence
-    decision.agreed = top.share >= config.answer_share
+    judge_says_no = evidence["j"] is not None and evidence["j"] < 0.5
+    decision.agreed = (
+        top.share >= config.answer_share and top.support >= config.answer_min_support and not judge_says_no
+    )
     why = _explain(table, top, evidence, runner_up, config, viable_votes)
     # a judge that was asked and gave no judgement keeps the judged bar: a broken judge never lowers it
     judged = evidence["j"] is not None or bool(table.meta.get("judge_method"))

@@ -94,6 +94,11 @@ def test_never_abstains_where_three_quarters_agree_in_behaviour():
     table.meta["judge_method"] = {"method": "unavailable", "failed": 8}
     judged = select(table, strict, cands)
     assert judged.threshold_key == "abstain_threshold" and not judged.abstained
+    # a judge that says no lifts the rule (the judged curve decides)
+    table.meta.pop("judge_method")
+    for row in table.rows:
+        row.judge = 0.1
+    assert select(table, strict, cands).abstained
     # below 3/4 the threshold decides
     table, cands = _agreeing(5, 8)
     decision = select(table, strict, cands)
@@ -107,3 +112,14 @@ def test_a_test_that_ranks_another_cluster_first_lifts_the_rule():
     table, cands = _issue_table()
     decision = select(table, SelectionConfig(ranking="verifier", abstain_threshold_unjudged=0.99), cands)
     assert decision.best == "single" and not decision.agreed and decision.abstained
+
+
+def test_one_or_two_candidates_agreeing_with_themselves_are_no_agreement():
+    """`swescale solve` with one or two trajectories: a cluster of all of them is 100% of the candidates,
+    and the 3/4 rule would answer every such run whatever the threshold says."""
+    strict = SelectionConfig(abstain_threshold_unjudged=0.99)
+    for total in (1, 2):
+        table, cands = _agreeing(total, total)
+        assert not select(table, strict, cands).agreed
+    table, cands = _agreeing(3, 3)
+    assert select(table, strict, cands).agreed
