@@ -90,7 +90,9 @@ def verify(
     all_tests.sort(key=lambda t: t.test_id)
     cache = open_cache(vconf.cache_dir, out_dir, cache_dir, namespace=image_identity(env.image))
     probes = (
-        extract_probes(task.problem_statement, package_of(task.repo), vconf.max_probes)
+        extract_probes(
+            task.problem_statement, package_of(task.repo or getattr(task, "repo_url", "")), vconf.max_probes
+        )
         if vconf.probes
         else []
     )

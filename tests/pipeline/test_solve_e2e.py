@@ -76,6 +76,10 @@ def test_demo_replay_second_generation_improves_and_fix_is_chosen(demo_env, tmp_
     assert gens[1]["best_score"] > gens[0]["best_score"]
     assert any(r.startswith("converged") for r in run["stop_reasons"])
     assert run["decision"]["chosen"].startswith("g1-")
+    # the issue's own example (`minimath.median([1, 2, 3, 4])` should return 2.5) ran as a probe on the
+    # local clone, its package imported, and the chosen fix gives the value the issue expects
+    chosen_cluster = run["decision"]["clusters"][0]
+    assert chosen_cluster["probe_checks"] == chosen_cluster["probe_met"] == 1
     patch = out.read_text()
     assert "reproduce_issue.py" not in patch and "minimath/stats.py" in patch
     assert hidden_check(make_demo_repo(tmp_path / "fresh"), patch)

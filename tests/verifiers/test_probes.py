@@ -274,3 +274,14 @@ def test_should_return_later_in_the_same_sentence():
         ("import minimath", None, True),
         ("minimath.median([1, 2, 3, 4])", "2.5", False),
     ]
+
+
+def test_a_local_repository_names_the_package_its_examples_take_for_granted():
+    """`swescale solve` on a local clone has no owner/name: the demo's probe `minimath.median([1, 2, 3, 4])`
+    raised NameError on the original and on every candidate (no signal, and the decision said the chosen
+    fix gives "0 of 1" expected values)."""
+    issue = "median() is wrong\n\n`minimath.median([1, 2, 3, 4])` returns `3`, but it should return `2.5`.\n"
+    assert package_of("/tmp/runs/demo/minimath") == package_of("file:///x/minimath.git/") == "minimath"
+    (probe,) = extract_probes(issue, package_of("/tmp/runs/demo/minimath"))
+    assert [s.code for s in probe.steps if s.setup] == ["import minimath"]
+    assert [s.expected for s in probe.steps if not s.setup] == ["2.5"]

@@ -517,5 +517,7 @@ def _distinct(probes: list[Probe]) -> list[Probe]:
 
 
 def package_of(repo: str) -> str:
-    """The top-level package of a repository named owner/name (its name; `-` as `_`)."""
-    return repo.rsplit("/", 1)[-1].replace("-", "_").lower()
+    """The top-level package of a repository named owner/name, or of a local clone's path or URL (its
+    last part without `.git`; `-` as `_`)."""
+    name = repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return name.replace("-", "_").lower()
