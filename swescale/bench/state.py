@@ -2,9 +2,10 @@
 
 Per instance: status (pending, running, done, error), the error class and message, attempts, timings and
 tokens (per stage too), the prediction and, once graded, the verdict. `predictions.jsonl` is derived from
-the done rows and rewritten atomically after each change, so a kill -9 at any moment loses nothing: rows
-left `running` by a dead driver are pending again at the next open, and an errored instance is never
-written as a prediction.
+the done rows and rewritten atomically after each change (a kill -9 between the commit and the rewrite
+leaves it one change behind, never ahead; the next run rewrites it first), so a kill -9 at any moment
+loses nothing: rows left `running` by a dead driver are pending again at the next open, and an errored
+instance is never written as a prediction.
 """
 
 from __future__ import annotations

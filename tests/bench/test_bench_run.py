@@ -54,7 +54,9 @@ def test_kill_9_mid_run_then_the_same_command_gets_every_instance_once(bench_env
         running_at_kill = {i for i, s in at_kill.items() if s == "running"}
         requests_before = dict(policy.requests)
         predictions_at_kill = {p["instance_id"] for p in _predictions(output)}
-        assert predictions_at_kill == done_before  # derived from the state, never ahead or behind
+        # derived from the state: never ahead of it; a kill between the state's commit and the file's
+        # rewrite leaves it one change behind, which the next open rewrites (checked after the rerun)
+        assert predictions_at_kill <= done_before and len(done_before - predictions_at_kill) <= 1
 
         again = cli(*args)
         assert again.returncode == 0, again.stderr[-4000:]
