@@ -98,3 +98,25 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def bench_repo(tmp_path_factory):
+    """The demo repository of the bench and fault suites (deterministic commit, so its environment image
+    is cached across sessions)."""
+    from swescale.demo.replay import make_demo_repo
+
+    return make_demo_repo(tmp_path_factory.mktemp("bench") / "minimath")
+
+
+@pytest.fixture(scope="session")
+def bench_env(docker_client, base_image, bench_repo):
+    """The environment image every task on the demo repository shares, built (or found) once."""
+    from bench_scripts import make_dataset  # tests/bench: on the path of the suites that use it
+
+    from envs.datasets import load_tasks
+    from envs.environment import prepare_environment
+    from swescale.config import load_config
+
+    dataset = make_dataset(bench_repo.parent / "warmup", bench_repo, {"warmup": "right"})
+    return prepare_environment(load_tasks(dataset)[0], load_config())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -11,28 +10,9 @@ import pytest
 
 from envs.task import Task
 from swescale.config import SwescaleConfig, load_config
+from tests.testrepo import git, pyproject
 
-# fixed dates make commit SHAs, hence image keys, the same in every session: the image is built once per machine
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-}
-
-PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "calc"
-version = "0.1"
-
-[project.optional-dependencies]
-test = ["pytest"]
-"""
+PYPROJECT = pyproject("calc")
 TESTS = "from calc import add, sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"
 
 
@@ -60,12 +40,6 @@ GOLD = _diff(
 )
 WRONG = GOLD.replace("+    return a + b", "+    return a * b + 1")
 NOT_APPLYING = GOLD.replace("-    return a - b", "-    return a / b")
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
-    ).stdout.strip()
 
 
 def make_repo(path: Path, files: dict[str, str]) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures of the fault-injection suite: the bench tests' demo repository and environment image."""
+"""Fixtures of the fault-injection suite (the demo repository and its image, bench_repo and bench_env, are
+tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -13,28 +14,7 @@ for folder in ("bench", "pipeline"):  # bench_scripts and pipeline_scripts, shar
 
 
 @pytest.fixture(scope="session")
-def fault_repo(tmp_path_factory) -> Path:
-    """The demo repository (deterministic commit: the bench tests' environment image is reused)."""
-    from swescale.demo.replay import make_demo_repo
-
-    return make_demo_repo(tmp_path_factory.mktemp("faults") / "minimath")
-
-
-@pytest.fixture(scope="session")
-def fault_env(docker_client, base_image, fault_repo):
-    """The environment image every task of the scenario shares, built (or found) once."""
-    from bench_scripts import make_dataset
-
-    from envs.datasets import load_tasks
-    from envs.environment import prepare_environment
-    from swescale.config import load_config
-
-    dataset = make_dataset(fault_repo.parent / "warmup", fault_repo, {"warmup": "right"})
-    return prepare_environment(load_tasks(dataset)[0], load_config())
-
-
-@pytest.fixture(scope="session")
-def private_dockerd(fault_env, base_image):
+def private_dockerd(bench_env, base_image):
     """A private Docker daemon (tests/faults/dockerd.py) holding the base and environment images, for
     faults that kill the engine itself; torn down (killed, unmounted, removed) at the end."""
     import os
@@ -50,7 +30,7 @@ def private_dockerd(fault_env, base_image):
     daemon = PrivateDockerd()
     try:
         daemon.start()
-        daemon.load(base_image, fault_env.image)
+        daemon.load(base_image, bench_env.image)
         yield daemon
     finally:
         daemon.close()

@@ -19,8 +19,8 @@ from sandbox.result import SandboxError
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 
-def test_dockerd_restarted_mid_run_is_survived_with_nothing_lost(private_dockerd, fault_repo, tmp_path):
-    outcome = run_scenario(tmp_path, fault_repo, dockerd=private_dockerd)
+def test_dockerd_restarted_mid_run_is_survived_with_nothing_lost(private_dockerd, bench_repo, tmp_path):
+    outcome = run_scenario(tmp_path, bench_repo, dockerd=private_dockerd)
     logs = "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("run-*.log")))
     assert sorted(outcome.fired) == sorted(DOCKERD_FAULTS) and outcome.docker_restarts == 1, logs
     assert sorted(p["instance_id"] for p in outcome.predictions) == sorted(DOCKERD_CASES), logs  # each once

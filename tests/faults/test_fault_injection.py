@@ -16,8 +16,8 @@ from swescale.bench.state import instance_dir
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 
-def test_every_fault_is_survived_with_nothing_lost(fault_env, fault_repo, tmp_path):
-    outcome = run_scenario(tmp_path, fault_repo)
+def test_every_fault_is_survived_with_nothing_lost(bench_env, bench_repo, tmp_path):
+    outcome = run_scenario(tmp_path, bench_repo)
     logs = "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("run-*.log")))
     assert sorted(outcome.fired) == sorted(FAULTS), logs
     rows = outcome.rows

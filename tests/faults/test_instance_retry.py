@@ -19,10 +19,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 
 def test_an_instance_whose_sandbox_failed_is_finished_in_the_same_run_by_default(
-    fault_env, fault_repo, tmp_path
+    bench_env, bench_repo, tmp_path
 ):
     cases = {"f-rm": "right"}
-    dataset, run_dir = make_dataset(tmp_path, fault_repo, cases), tmp_path / "run"
+    dataset, run_dir = make_dataset(tmp_path, bench_repo, cases), tmp_path / "run"
     policy = FaultPolicy(cases, inject=True, lock_file=tmp_path / "unused.sqlite")
     with ScriptedServer(policy) as server:
         run = cli(

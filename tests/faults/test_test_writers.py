@@ -55,34 +55,34 @@ def _lines(run_dir) -> list[dict]:
 
 
 def test_a_failed_test_writer_is_recorded_and_the_resumed_run_writes_the_tests(
-    fault_env, fault_repo, tmp_path
+    bench_env, bench_repo, tmp_path
 ):
-    task = load_tasks(make_dataset(tmp_path, fault_repo, {"w1": "right"}))[0]
+    task = load_tasks(make_dataset(tmp_path, bench_repo, {"w1": "right"}))[0]
     run_dir, policy = tmp_path / "run", WriterFault(faults=1)
     overrides = ["verifier.test_trajectories=1", "solve.trajectories=1", "verifier.judge=false"]
     overrides += ["verifier.regression=false", "model.name=scripted"]
     with ScriptedServer(policy) as server:
         solve_task(
-            task, solve_config(server.url, *overrides, "solve.sandbox_reruns=0"), run_dir, env=fault_env
+            task, solve_config(server.url, *overrides, "solve.sandbox_reruns=0"), run_dir, env=bench_env
         )
         writers = [r for r in _lines(run_dir) if r["mode"] == "test"]
         assert [(r["trajectory_id"], r["exit_status"]) for r in writers] == [("testgen-0", "sandbox_error")]
         assert not (run_dir / "tests.jsonl").exists()  # the stage did not complete
         before = dict(policy.started)
-        solve_task(task, solve_config(server.url, *overrides), run_dir, env=fault_env)  # resumed
+        solve_task(task, solve_config(server.url, *overrides), run_dir, env=bench_env)  # resumed
     # the finished fix trajectory was kept, the writer ran again
     assert policy.started["fix"] == before["fix"] and policy.started["writer"] > before["writer"]
     tests = [json.loads(line) for line in (run_dir / "tests.jsonl").read_text().splitlines()]
     assert [t["test_id"] for t in tests] == ["testgen:testgen-0"]
 
 
-def test_a_test_writer_whose_sandbox_died_runs_again_within_the_run(fault_env, fault_repo, tmp_path):
-    task = load_tasks(make_dataset(tmp_path, fault_repo, {"w2": "right"}))[0]
+def test_a_test_writer_whose_sandbox_died_runs_again_within_the_run(bench_env, bench_repo, tmp_path):
+    task = load_tasks(make_dataset(tmp_path, bench_repo, {"w2": "right"}))[0]
     run_dir, policy = tmp_path / "run", WriterFault(faults=1)
     overrides = ["verifier.test_trajectories=1", "solve.trajectories=1", "verifier.judge=false"]
     overrides += ["verifier.regression=false", "model.name=scripted", "solve.sandbox_backoff=0.2"]
     with ScriptedServer(policy) as server:
-        outcome = solve_task(task, solve_config(server.url, *overrides), run_dir, env=fault_env)
+        outcome = solve_task(task, solve_config(server.url, *overrides), run_dir, env=bench_env)
     writers = [r for r in _lines(run_dir) if r["mode"] == "test"]
     # the fault (other users of the engine may add sandbox errors), then the rerun that ended
     assert any("exec server is gone" in r["error"] for r in writers[:-1]), writers

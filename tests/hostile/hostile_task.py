@@ -12,36 +12,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import docker
 
 from envs.task import Task
+from tests.testrepo import git, pyproject
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-}
-PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "rng"
-version = "0.1"
-
-[project.optional-dependencies]
-test = ["pytest"]
-
-[tool.setuptools.packages.find]
-where = ["src"]
-"""
+PYPROJECT = pyproject("rng", src_layout=True)
 SOURCE = '''"""Ranges."""
 
 
@@ -201,11 +179,6 @@ SOURCES = {
 """Plain patches of the package only."""
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV}
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
-
-
 def make_repo(path: Path) -> str:
     """The task's repository at `path`; its base commit."""
     path.mkdir(parents=True)
@@ -215,7 +188,7 @@ def make_repo(path: Path) -> str:
         (path / name).write_text(text)
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "base")
-    return git(path, "rev-parse", "HEAD").strip()
+    return git(path, "rev-parse", "HEAD")
 
 
 def patch_of(repo: Path, files: dict[str, str]) -> str:
@@ -227,7 +200,7 @@ def patch_of(repo: Path, files: dict[str, str]) -> str:
     diff = git(repo, "diff", "--cached")
     git(repo, "reset", "-q", "--hard")
     git(repo, "clean", "-fdq")
-    return diff
+    return diff + "\n" if diff else ""
 
 
 def make_task(root: Path) -> tuple[Task, dict[str, str]]:

@@ -7,10 +7,9 @@ missing function fails one test instead of the whole module.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
+from tests import testrepo
 from tests.envs.conftest import PYPROJECT  # the same project (calc) as the envs tests
 
 SOURCE = """def add(a, b):
@@ -89,20 +88,10 @@ OVERRIDES = [
 ]
 """Config of the tests' mining runs: test images, no registry, no GitHub, a short test timeout."""
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-}
-
 
 def git(cwd: Path, *args: str, day: int = 1) -> str:
-    dates = {k: f"2024-02-{day:02d}T00:00:00Z" for k in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")}
-    env = {**os.environ, **GIT_ENV, **dates}
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
+    """git with the tests' identity, dated 2024-02-`day` (the history's commits are days apart)."""
+    return testrepo.git(cwd, *args, date=f"2024-02-{day:02d}T00:00:00Z")
 
 
 def _commit(repo: Path, day: int, message: str, files: dict[str, str]) -> str:
