@@ -158,6 +158,20 @@ def _figures(held_out: list[dict]) -> dict[str, float]:
     }
 
 
+def _by_rule(decided: list[dict]) -> str:
+    """What the 3/4 rule answers and what the threshold answers, each with its precision."""
+    runs = [r["modes"][FIT] for r in decided]
+    parts = []
+    for name, part in (
+        ("the 3/4 rule (agreed)", [m for m in runs if m["agreed"]]),
+        ("the threshold", [m for m in runs if m["answered"] and not m["agreed"]]),
+    ):
+        right = sum(m["correct"] for m in part)
+        precision = f"precision {right / len(part):.3f}" if part else "precision n/a"
+        parts.append(f"{name} answers {len(part)} of {len(runs)}, {precision}")
+    return "; ".join(parts)
+
+
 def two_fold(
     records: list[dict], runs: Runs, space: list[Setting], precision: float
 ) -> list[tuple[str, Fit, list[dict]]]:
@@ -195,6 +209,7 @@ def report(records: list[dict], runs: Runs, space: list[Setting], precision: flo
             + f"), {_threshold_text(chosen)}",
             f"   reported on the other {len(held_out)}:",
             table(decided, FIT),
+            "   " + _by_rule(decided),
             "   risk-coverage on the held-out half (`agreed` decisions always answer):",
             curve_text(risk_coverage(decided, FIT)),
         ]

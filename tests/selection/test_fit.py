@@ -98,6 +98,19 @@ def test_report_prints_both_directions_the_spread_and_the_named_rankings():
     assert "verifier" in text.split("named rankings held out")[1]
 
 
+def test_the_report_gives_the_precision_of_the_agreement_rule_apart_from_the_thresholds():
+    records = [_record(i, "x") for i in IDS]
+    runs = _runs(records)
+    for n, iid in enumerate(sorted(runs["first"])):  # on both halves: agreed and wrong, or below any bar
+        runs["first"][iid] |= {"agreed": n % 2 == 0, "best": "y", "confidence": 0.0}
+    text = report(records, runs, SETTINGS[:1], 0.9, "targeted")
+    rule = [line for line in text.splitlines() if "the 3/4 rule (agreed) answers" in line]
+    assert len(rule) == 2  # one per direction
+    for line in rule:
+        agreed, by_threshold = line.split("; ")
+        assert agreed.endswith("precision 0.000") and by_threshold.startswith("the threshold answers 0 of")
+
+
 def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
     space = search_space()
     assert space[0].ranking == "verifier" and {s.ranking for s in space} == {"verifier", "agreement"}
