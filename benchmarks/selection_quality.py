@@ -23,9 +23,10 @@ by grading each patch with the hidden tests (swebench's parsers on whole logs).
 group its own cluster), so the confidence's execution-free part can be checked on the whole pool in
 seconds.
 
-`--replay RUN_DIR` (repeatable) recomputes the figures from runs' saved tables (finished or still running:
-the instances so far) with other `key=value` settings (e.g. `verifier.hybrid=r2egym`,
-`selection.tie_breaks=[length]`): no Docker, for ablations and for the held-out fit.
+`--replay RUN_DIR` (repeatable; an instance in several runs counts once, from the first run given)
+recomputes the figures from runs' saved tables (finished or still running: the instances so far) with
+other `key=value` settings (e.g. `verifier.hybrid=r2egym`, `selection.tie_breaks=[length]`): no Docker,
+for ablations and for the held-out fit.
 
 Figures (selection_report.py): per repository and overall, seconds per instance (verification time), a
 risk-coverage curve, and the lowest threshold reaching `--target-precision` on the answered instances (in
@@ -170,11 +171,13 @@ def replay(
     issues = {t.instance_id: t.problem_statement for t in tasks}
     results: list[dict] = []
     runs: dict[str, Runs] = {}
+    seen: set[str] = set()
     for run_dir in run_dirs:
         for record in _records(run_dir / RESULTS):
             iid = record["instance_id"]
-            if iid not in issues:
+            if iid not in issues or iid in seen:  # an instance of several runs counts once: the first's
                 continue
+            seen.add(iid)
             cands = [Candidate(candidate_id=r["candidate_id"], patch=r["patch"]) for r in pools[iid]]
             groups = [
                 PatchGroup(
