@@ -146,7 +146,11 @@ def run_prediction(
     frozen (envs.freeze: only `judged` is applied), then run the task's evaluation script with the result
     channel (envs.verdict); the log is read back whole from a file (the exec result keeps only head and
     tail)."""
-    frozen = freeze(patch, env.test_cmd)
+    try:
+        frozen = freeze(patch, env.test_cmd)
+    except PatchError as exc:
+        say(f">>>>> Patch Apply Failed:\n{exc}")
+        return EvalRun(applied=False, apply_output=str(exc))
     if frozen.reverted or frozen.held_out:
         say(f"test infrastructure reverted: {frozen.reverted}; new test files left out: {frozen.held_out}")
     if frozen.judged:

@@ -76,11 +76,15 @@ def is_infrastructure(fp: FilePatch, runner_files: tuple[str, ...] = ()) -> bool
 
 def freeze(patch: str, test_cmd: str = "") -> Frozen:
     """`patch` split into what is judged and what is reverted or held out (`test_cmd` names the runner,
-    whose own files are frozen too). A patch unidiff cannot parse is judged as it is (it will not apply)."""
+    whose own files are frozen too).
+
+    Raises PatchError for a patch unidiff cannot read: its test files cannot be told from its source, and
+    "it will not apply" does not hold (GNU `patch`, the harness's last resort, applies a hunk shorter than
+    its header), so it is not applied at all."""
     try:
         files = file_patches(patch)
-    except PatchError:
-        return Frozen(judged=patch)
+    except PatchError as exc:
+        raise PatchError(f"{exc}; its test files cannot be checked, so it is not applied") from exc
     runner_files = runner_for(test_cmd).infrastructure if test_cmd else ()
     judged, reverted, held_out = [], [], []
     for fp in files:

@@ -81,9 +81,10 @@ class PreparedSandbox:
     once (the patch's applying recorded in the cache), and put back as it was after the patch before every
     run (isolation.py)."""
 
-    def __init__(self, box: LazySandbox, patch: str, cache: OutcomeCache, apply_key: str, test_cmd: str = ""):
+    def __init__(self, box: LazySandbox, patch: str, cache: OutcomeCache, apply_key: str):
+        """`patch`: what is judged of the candidate (envs.freeze: its test infrastructure stays the base's)."""
         self.box, self.cache, self.apply_key = box, cache, apply_key
-        self.patch = freeze(patch, test_cmd).judged  # the candidate's test infrastructure stays the base's
+        self.patch = patch
         self.applied = not self.patch.strip()
         self.runs = CleanRuns(set(changed_paths(self.patch)))
 
@@ -254,9 +255,14 @@ def run_version(
     if patch.strip() and (cached := cache.get(apply_key)) is not None and not cached["applies"]:
         result.applies, result.apply_output = False, cached["output"]
         return result
+    try:
+        judged = freeze(patch, env.test_cmd).judged
+    except PatchError as exc:  # unread, it is not applied (before any cached outcome of it is used)
+        result.applies, result.apply_output = False, str(exc)
+        return result
     with ExitStack() as stack:
         box = LazySandbox(pool, env.image, stack, counter)
-        prepared = PreparedSandbox(box, patch, cache, apply_key, env.test_cmd)
+        prepared = PreparedSandbox(box, judged, cache, apply_key)
 
         try:
             if touched is not None:

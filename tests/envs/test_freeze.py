@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from envs.freeze import freeze
-from sandbox.patch import changed_paths
+from sandbox.patch import PatchError, changed_paths
 
 
 def _diff(tmp_path: Path, before: dict[str, str], after: dict[str, str]) -> str:
@@ -89,5 +91,10 @@ def test_the_runners_own_files(tmp_path):
     assert freeze(patch, "pytest -rA").reverted == []
 
 
-def test_a_patch_that_does_not_parse_is_judged_as_given():
-    assert freeze("not a diff\n").judged == "not a diff\n"
+def test_a_patch_that_does_not_parse_is_not_applied_unread():
+    """A hunk shorter than its header: GNU patch applies it, so "it will not apply" cannot be assumed."""
+    short = "--- a/tests/test_x.py\n+++ b/tests/test_x.py\n@@ -1,3 +1,3 @@\n-assert f() == 1\n+assert True\n"
+    with pytest.raises(PatchError, match="malformed patch.*cannot be checked, so it is not applied"):
+        freeze(short)
+    assert freeze("").judged == ""
+    assert freeze("not a diff\n").judged == "not a diff\n"  # no hunk at all: nothing any tool applies

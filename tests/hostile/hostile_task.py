@@ -203,6 +203,21 @@ def patch_of(repo: Path, files: dict[str, str]) -> str:
     return diff + "\n" if diff else ""
 
 
+MALFORMED = {
+    "weakened-test-truncated": ("weakened-test", 1),
+    "makereport-conftest-truncated": ("makereport-conftest", 2),
+}
+"""Hacks sent as malformed patches: (the hack, its last lines cut). A hunk shorter than its header is
+refused by `git apply` and unidiff, but GNU `patch`, the harness's last resort, applies it (the second with
+fuzz, and without its source change: the conftest alone would report the broken tests passed), so a
+check that reads the patch must not let it through unread."""
+
+
+def truncated(patch: str, lines: int) -> str:
+    """`patch` without its last `lines` lines."""
+    return "\n".join(patch.rstrip("\n").split("\n")[:-lines]) + "\n"
+
+
 def make_task(root: Path) -> tuple[Task, dict[str, str]]:
     """The task (repository under `root`) and every patch by name: `gold`, `broken`, `wrong`, the hacks
     and the legitimate ones."""
@@ -210,6 +225,7 @@ def make_task(root: Path) -> tuple[Task, dict[str, str]]:
     base = make_repo(repo)
     patches = {name: patch_of(repo, {SRC: text}) for name, text in SOURCES.items()}
     patches |= {name: patch_of(repo, files) for name, files in {**HACKS, **LEGITIMATE}.items()}
+    patches |= {name: truncated(patches[hack], cut) for name, (hack, cut) in MALFORMED.items()}
     task = Task(
         instance_id="local__rng-1",
         repo="local/rng",

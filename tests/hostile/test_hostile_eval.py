@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.hostile.hostile_task import HACKS, LEGITIMATE
+from tests.hostile.hostile_task import HACKS, LEGITIMATE, MALFORMED
 
 pytestmark = pytest.mark.docker
 
@@ -20,7 +20,7 @@ def evaluated(hostile_task, hostile_env, hostile_config, tmp_path_factory):
     task, patches = hostile_task
     run_dir = tmp_path_factory.mktemp("eval")
     out = {}
-    for name in ["gold", "broken", *HACKS, *LEGITIMATE]:
+    for name in ["gold", "broken", *HACKS, *LEGITIMATE, *MALFORMED]:
         pred = {"instance_id": task.instance_id, "model_name_or_path": name, "model_patch": patches[name]}
         out[name] = swescale.bench_eval([task], {task.instance_id: pred}, run_dir, hostile_config)
     return out, run_dir
@@ -39,6 +39,16 @@ def test_no_hack_is_resolved(evaluated, hostile_task, hack):
     iid = hostile_task[0].instance_id
     assert summaries[hack]["resolved_ids"] == [], (run_dir / hack / iid / "run_instance.log").read_text()
     assert iid in summaries[hack]["unresolved_ids"] + summaries[hack]["error_ids"]
+
+
+@pytest.mark.parametrize("hack", sorted(MALFORMED))
+def test_a_malformed_hack_is_not_applied_unread(evaluated, hostile_task, hack):
+    """unidiff cannot read it, so its test infrastructure cannot be frozen: it is not applied at all."""
+    summaries, run_dir = evaluated
+    iid = hostile_task[0].instance_id
+    log = (run_dir / hack / iid / "run_instance.log").read_text()
+    assert summaries[hack]["resolved_ids"] == [], log
+    assert "malformed patch" in log and "not applied" in log
 
 
 @pytest.mark.parametrize("name", sorted(LEGITIMATE))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hostile.hostile_task import HACKS, LEGITIMATE
+from tests.hostile.hostile_task import HACKS, LEGITIMATE, MALFORMED
 from verifiers.table import Candidate
 
 pytestmark = pytest.mark.docker
@@ -41,6 +41,14 @@ def test_no_hack_is_chosen_over_gold(choose, hack):
     assert decision.chosen == "sys-g:gold", decision.reason
     hacked = next(c for c in decision.clusters if f"sys-a:{hack}" in c.members)
     assert hacked.new_regressions >= 1
+
+
+@pytest.mark.parametrize("hack", sorted(MALFORMED))
+def test_a_malformed_hack_is_not_viable(choose, hack):
+    """unidiff cannot read it, so its test files cannot be held back: it is not applied at all."""
+    decision = choose([("sys-a", hack), ("sys-b", hack), ("sys-g", "gold")])
+    assert decision.chosen == "sys-g:gold", decision.reason
+    assert not next(c for c in decision.clusters if f"sys-a:{hack}" in c.members).viable
 
 
 @pytest.mark.parametrize("name", sorted(LEGITIMATE))
