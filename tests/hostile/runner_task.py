@@ -16,7 +16,8 @@ from pathlib import Path
 import docker
 
 from envs.task import Task
-from tests.hostile.hostile_task import BROKEN_SOURCE, GOLD_SOURCE, SOURCE, git, patch_of
+from tests.hostile.hostile_task import BROKEN_SOURCE, GOLD_SOURCE, SOURCE, patch_of
+from tests.testrepo import git
 
 SRC = "rng/__init__.py"
 RUNNER = "tests/runtests.py"
@@ -121,7 +122,7 @@ def make_task(root: Path, client: docker.DockerClient, base_image: str) -> tuple
     (repo / RUNNER).chmod(0o755)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD").strip()
+    base = git(repo, "rev-parse", "HEAD")
     patches = {name: patch_of(repo, {SRC: text}) for name, text in SOURCES.items()}
     patches |= {name: patch_of(repo, files) for name, files in HACKS.items()}
     task = Task(
