@@ -28,7 +28,14 @@ from envs.datasets import load_tasks  # noqa: E402
 from verifiers.config import VerifierConfig  # noqa: E402
 from verifiers.probes.extract import extract_probes, package_of  # noqa: E402
 
-COLUMNS = ("instances", "with a probe", "with an expected value", "with a shown result", "probes")
+COLUMNS = (
+    "instances",
+    "with a probe",
+    "with a command",
+    "with an expected value",
+    "with a shown result",
+    "probes",
+)
 
 
 def main() -> None:
@@ -45,7 +52,15 @@ def main() -> None:
     for task in sorted(tasks, key=lambda t: t.instance_id):
         probes = extract_probes(task.problem_statement, package_of(task.repo), limit)
         steps = [s for p in probes for s in p.steps]
-        row = [1, bool(probes), any(s.expected for s in steps), any(s.shown for s in steps), len(probes)]
+        commands = any("command" in p.source for p in probes)  # verifiers.probes.commands
+        row = [
+            1,
+            bool(probes),
+            commands,
+            any(s.expected for s in steps),
+            any(s.shown for s in steps),
+            len(probes),
+        ]
         for repo in ("all", task.repo.split("/")[-1]):
             counts.setdefault(repo, Counter()).update(dict(zip(COLUMNS, row, strict=True)))
         if args.show:

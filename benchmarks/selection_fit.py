@@ -56,18 +56,35 @@ def search_space(probe_weights: tuple[float, ...] = (0.0,)) -> list[Setting]:
     """The settings the fit chooses from: the `verifier` ranking and the `agreement` ranking with its
     weights, each with both tie-break orders and two weights of the generated tests in the hybrid score
     (without a model they are the candidates' own tests). `probe_weights`: values of
-    `selection.probe_weight` to try (only 0 while the tables carry no probe scores)."""
+    `selection.probe_weight` to try (only 0 while the tables carry no probe scores); a weight above 0 comes
+    with `selection.probe_clusters=true` (split by the probes, weighed by them) and, for the `verifier`
+    ranking, after every point without probes (on a tie the earlier point wins)."""
+    weights = [w for w in probe_weights if w]
+    return [
+        *_verifier_points(0.0),
+        *_agreement_points(probe_weights),
+        *(p for w in weights for p in _verifier_points(w)),
+    ]
+
+
+def _verifier_points(probe: float) -> list[Setting]:
     space = []
     for test in TEST_WEIGHTS:
         for ties in TIE_ORDERS:
             common = (f"verifier.test_weight={test:g}", f"selection.tie_breaks=[{','.join(ties)}]")
-            space.append(
-                Setting(
-                    f"verifier test={test:g} ties={ties[0]}",
-                    "verifier",
-                    ("selection.ranking=verifier", *common),
-                )
-            )
+            name = f"verifier test={test:g}" + (f" probe={probe:g}" if probe else "")
+            overrides = ("selection.ranking=verifier", *common, *_probes(probe))
+            space.append(Setting(f"{name} ties={ties[0]}", "verifier", overrides))
+    return space
+
+
+def _probes(weight: float) -> tuple[str, ...]:
+    """Explicit, so a point means the same whatever the defaults are."""
+    return (f"selection.probe_weight={weight:g}", f"selection.probe_clusters={'true' if weight else 'false'}")
+
+
+def _agreement_points(probe_weights: tuple[float, ...]) -> list[Setting]:
+    space = []
     for support in SUPPORT_WEIGHTS:
         for test in TEST_WEIGHTS:
             for patch in PATCH_WEIGHTS:
@@ -80,8 +97,8 @@ def search_space(probe_weights: tuple[float, ...] = (0.0,)) -> list[Setting]:
                             f"selection.support_weight={support:g}",
                             f"verifier.test_weight={test:g}",
                             f"selection.patch_weight={patch:g}",
-                            f"selection.probe_weight={probe:g}",
                             f"selection.tie_breaks=[{','.join(ties)}]",
+                            *_probes(probe),
                         )
                         space.append(Setting(f"{name} ties={ties[0]}", "agreement", overrides))
     return space

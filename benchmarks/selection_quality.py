@@ -278,8 +278,8 @@ def main() -> None:
         "--probe-weights",
         type=float,
         nargs="+",
-        default=[0.0],
-        help="Values of selection.probe_weight in the fit's search space (only 0 without probe scores).",
+        default=[0.0, 0.5, 1.0],
+        help="Values of selection.probe_weight in the fit's search space (above 0 with probe clusters).",
     )
     ap.add_argument(
         "--replay", action="append", help="Recompute a finished run's figures (repeatable; no Docker)."

@@ -10,7 +10,7 @@ from sandbox.patch import PatchError, changed_line_count, file_patches, split_te
 from selection.evidence import issue_overlap
 from selection.normalize import PatchGroup
 from verifiers.hybrid import regression_loss, regression_rate
-from verifiers.probes.signals import evidence
+from verifiers.probes.signals import evidence, runs_on_original
 from verifiers.table import CandidateRow, VerifierTable
 
 
@@ -112,7 +112,8 @@ def build_clusters(
     patches = patches or {}
     names = names or set()
     test_ids = [t.test_id for t in table.tests]
-    probe_ids = [c.probe.probe_id for c in table.probes if c.reference is not None] if probe_clusters else []
+    probes = table.probes if probe_clusters else []
+    probe_ids = [c.probe.probe_id for c in probes if runs_on_original(c.probe, c.reference)]
     group_of = {cid: g for g in groups for cid in g.members}
     rows = table.by_candidate
     by_key: dict[tuple, list[str]] = {}

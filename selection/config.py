@@ -70,16 +70,18 @@ class SelectionConfig(Section):
     """How much a zero margin lowers the confidence: confidence = evidence * (1 - margin_weight * (1 - M))."""
     evidence_floor: float = 0.01
     """Lower bound of each evidence signal before the geometric mean (so one zero does not hide the rest)."""
-    probe_weight: float = 0.0
+    probe_weight: float = 0.5
     """Weight of the probe score (the issue's own examples run on each candidate, verifiers/probes: the
     share of the issue's expected values a cluster gives that the original does not, else half the share
     of examples whose behaviour it changes) added to the hybrid score where clusters are ranked and
-    margins taken; above 0 the met share also joins the confidence's evidence. 0 (default): recorded and
-    explained, not used, until measured on held-out halves (docs/selection.md)."""
-    probe_clusters: bool = False
+    margins taken; above 0 the met share also joins the confidence's evidence. 0.5: chosen on each
+    held-out half of the Lite pool once the issue's command lines ran (docs/selection.md section 7); 0
+    records and explains the probes without using them."""
+    probe_clusters: bool = True
     """Probe outcomes are part of the behaviour signature: candidates join a cluster only when the issue's
     examples also behave alike (and, with no test at all, different patches that behave alike on them
-    join). Off by default: equivalent fixes can print a value differently (docs/selection.md)."""
+    join). On with the probe weight (the held-out fit chooses them together); equivalent fixes that print
+    a value differently split (docs/selection.md)."""
     candidate_tests: bool = True
     """Run the tests candidates bring themselves (new scripts and test functions in their patches) against
     every candidate as extra generated tests (selection/candidate_tests.py)."""

@@ -114,9 +114,16 @@ def test_the_report_gives_the_precision_of_the_agreement_rule_apart_from_the_thr
 def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
     space = search_space()
     assert space[0].ranking == "verifier" and {s.ranking for s in space} == {"verifier", "agreement"}
-    assert all("selection.probe_weight=0" in s.overrides for s in space if s.ranking == "agreement")
+    # every point says its probe settings, so it means the same whatever the defaults are
+    assert all({"selection.probe_weight=0", "selection.probe_clusters=false"} <= set(s.overrides) for s in space)
     with_probes = search_space((0.0, 1.0))
     assert len(with_probes) > len(space) and any("probe=1" in s.name for s in with_probes)
+    # a probe weight comes with probe clusters; the `verifier` points with probes come after every other
+    # point, so they are chosen only when they do strictly better on the fitting half
+    probed = [i for i, s in enumerate(with_probes) if "selection.probe_weight=1" in s.overrides]
+    assert all("selection.probe_clusters=true" in with_probes[i].overrides for i in probed)
+    verifier = [i for i in probed if with_probes[i].ranking == "verifier"]
+    assert len(verifier) == 4 and verifier == list(range(len(with_probes) - 4, len(with_probes)))
 
 
 def test_a_run_still_writing_counts_the_instances_whose_tables_are_saved(tmp_path):

@@ -72,9 +72,13 @@ def _write(repo: Path, files: dict[str, str]) -> None:
 
 
 def make_patch(repo: Path, files: dict[str, str]) -> str:
+    """The diff writing `files` makes (new files too), the repository left clean."""
     _write(repo, files)
+    _git(repo, "add", "--intent-to-add", "--", *files)
     diff = _git(repo, "diff")
+    _git(repo, "reset", "-q", "--", *files)
     _git(repo, "checkout", "--", ".")
+    _git(repo, "clean", "-fdq", "--", *files)
     return diff
 
 

@@ -94,8 +94,11 @@ def test_later_block_starts_with_the_definitions_it_reads():
     assert steps(probes[-1])[-1] == "curlyVectorIdDummified = sy.lambdify(curlyv, curlyv, dummify=True)"
 
 
-def test_shell_and_config_blocks_are_no_probes():
-    assert probes_of("pylint-dev__pylint-6506") == []  # `pylint -Q`, `mypy -Q`: shell, no call
+def test_shell_and_config_blocks_are_no_python_probes():
+    # `pylint -Q` is the repository's own command (tests/verifiers/test_probe_commands.py); `mypy -Q`, in a
+    # ```python block, is neither a command of the repository nor Python with a call
+    (probe,) = probes_of("pylint-dev__pylint-6506")
+    assert probe.source == "command in block 1" and probe.steps[-1].code == "_command('pylint -Q')"
 
 
 def test_python2_print_is_mended():

@@ -37,13 +37,14 @@ import textwrap
 import tokenize
 from dataclasses import dataclass, field
 
+from verifiers.probes.blocks import PY_LANGS, Block, blocks
+from verifiers.probes.commands import command_probes
 from verifiers.table import Probe, ProbeStep, sha256
 
 MAX_STEPS = 40
 """Statements per probe (the rest is cut)."""
 MAX_VALUE = 500
 """Longest expected value read (characters)."""
-PY_LANGS = {"", "python", "py", "python3", "py3", "pycon", "ipython", "ipython3", "pytb", "doctest", "sage"}
 UNSAFE = re.compile(r"https?://|\binput\(|\.show\(|\btkinter\b|\bwebbrowser\b|\bgetpass\b|\bTk\(")
 SESSION_NAMES = {
     # isympy's session: the symbols an interactive sympy user has without defining them
@@ -55,7 +56,6 @@ SESSION_NAMES = {
 }
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__builtins__"}
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+.-]*)")
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)(?: |$)(.*)$")
 _IN = re.compile(r"^\s*In\s*\[\d*\]:\s?(.*)$")
 _IN_MORE = re.compile(r"^\s*\.\.\.+:\s?(.*)$")
@@ -100,71 +100,10 @@ _EXPECTED_AFTER = re.compile(
 
 
 @dataclass
-class Block:
-    """A code block of the issue (fenced, indented, or bare `>>>` lines) and the prose just before it."""
-
-    text: str
-    lang: str = ""
-    before: str = ""
-    after: str = ""
-    """The prose between this block and the next (or the end)."""
-
-
-@dataclass
 class _Draft:
     source: str
     steps: list[ProbeStep]
     trees: list[ast.AST] = field(default_factory=list)
-
-
-def blocks(text: str) -> tuple[list[Block], str]:
-    """The issue's code blocks in order, and its prose (everything outside them)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    found: list[Block] = []
-    prose: list[str] = []
-    since: list[str] = []  # prose since the last block
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if fence := _FENCE.match(line):
-            mark, lang = fence.group(1), fence.group(2).lower()
-            body = []
-            i += 1
-            while i < len(lines) and not (
-                lines[i].strip().startswith(mark[0] * len(mark)) and not lines[i].strip().strip(mark[0])
-            ):
-                body.append(lines[i])
-                i += 1
-            found.append(Block("\n".join(body), lang, "\n".join(since)))
-            since = []
-            i += 1
-            continue
-        indented = line.startswith(("    ", "\t")) and line.strip()
-        if indented and (i == 0 or not lines[i - 1].strip() or i == 1 or line.lstrip().startswith(">>>")):
-            body = []
-            while i < len(lines) and (
-                lines[i].startswith(("    ", "\t"))
-                or (not lines[i].strip() and i + 1 < len(lines) and lines[i + 1].startswith(("    ", "\t")))
-            ):
-                body.append(lines[i])
-                i += 1
-            found.append(Block(textwrap.dedent("\n".join(body)), "", "\n".join(since)))
-            since = []
-            continue
-        if line.lstrip().startswith(">>>"):
-            body = []
-            while i < len(lines) and lines[i].strip():
-                body.append(lines[i])
-                i += 1
-            found.append(Block(textwrap.dedent("\n".join(body)), "", "\n".join(since)))
-            since = []
-            continue
-        prose.append(line)
-        since.append(line)
-        i += 1
-    for block, following in zip(found, [*(b.before for b in found[1:]), "\n".join(since)], strict=False):
-        block.after = following  # with no block, the tail is left over
-    return found, "\n".join(prose)
 
 
 def _mend_py2(code: str) -> str:
@@ -478,6 +417,7 @@ def extract_probes(issue: str, package: str = "", max_probes: int = 4) -> list[P
         probe = Probe(probe_id="", source=draft.source, steps=steps)
         probe.probe_id = f"probe:{probe.probe_hash[:12]}"
         probes.append(probe)
+    probes += [p for p in command_probes(found, prose, package) if not UNSAFE.search(p.steps[-1].code)]
     probes = _distinct(probes)
     probes.sort(key=lambda p: not any(s.expected for s in p.steps))  # stable: the issue's order otherwise
     return probes[:max_probes]

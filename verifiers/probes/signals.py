@@ -1,10 +1,12 @@
 """What a candidate's probe outcomes say, against the original's (pure).
 
 - **changed**: the probe's results differ from the original's (another value, output or exception). A
-  candidate that makes the probe time out, end without its records, or raise ImportError / SyntaxError where
-  the original did not, is *broken* there, not changed.
+  candidate that makes the probe time out, end without its records, raise ImportError / SyntaxError, or
+  print a Python traceback (a command that crashes) where the original did not, is *broken* there, not
+  changed.
 - **expected met**: a step's result equals what the issue says it should give (whitespace ignored; a
-  value's repr or str, or what it printed; `raises X`: an exception of type X). Only expectations the
+  value's repr or str, or what it printed; `raises X`: an exception of type X; `lines:` a command's
+  expected output: each of its lines among the lines the command printed, in order). Only expectations the
   original does *not* meet are checks (`ProbeColumn.checks`): a value the original already gives, e.g. an
   actual output misread as the expected one, counts for nothing.
 
@@ -16,20 +18,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from verifiers.probes.commands import EXPECTED_LINES
 from verifiers.table import Probe, ProbeColumn, ProbeOutcome, StepResult
 
 CHANGE_CREDIT = 0.5
 """A changed behaviour counts half of a met expectation: it shows the candidate touches the reported
 behaviour, not that it fixes it."""
 BROKEN_ERRORS = ("ImportError", "ModuleNotFoundError", "SyntaxError", "IndentationError")
+TRACEBACK = "Traceback (most recent call last)"
+"""Printed by a Python process that crashed: a command (verifiers.probes.commands) that prints one where the
+original did not is broken, not changed."""
 
 
 def _squash(text: str) -> str:
     return "".join(text.split())
 
 
+def prints_lines(expected: str, printed: str) -> bool:
+    """Is each non-blank line of `expected` a line of `printed`, in order (whitespace ignored)?"""
+    want = [_squash(line) for line in expected.splitlines() if line.strip()]
+    seen = iter(_squash(line) for line in printed.splitlines())
+    return bool(want) and all(any(line == got for got in seen) for line in want)
+
+
 def meets(expected: str, result: StepResult) -> bool:
     """Does the step's result give what the issue says it should?"""
+    if expected.startswith(EXPECTED_LINES):  # a command's expected output: its lines among what it printed
+        return result.kind in ("value", "ok") and prints_lines(
+            expected.removeprefix(EXPECTED_LINES), result.stdout
+        )
     if expected.startswith("raises "):
         name = result.text.split(":", 1)[0].rsplit(".", 1)[-1]
         return result.kind == "raised" and name == expected.removeprefix("raises ").strip()
@@ -50,10 +67,18 @@ def shows(shown: str, result: StepResult) -> bool:
     return meets(shown, result)
 
 
+def runs_on_original(probe: Probe, reference: ProbeOutcome | None) -> bool:
+    """Did the probe run on the original: a record, and none of the imports swescale added to it raised
+    (an example whose setup fails, e.g. a package name guessed wrong, tests nothing of the code)?"""
+    if reference is None or reference.status == "error":
+        return False
+    return not any(s.setup and r.kind == "raised" for s, r in zip(probe.steps, reference.steps, strict=False))
+
+
 def column(probe: Probe, reference: ProbeOutcome | None) -> ProbeColumn:
     """The probe with the original's outcome, its checks and whether it reproduces the report."""
     col = ProbeColumn(probe=probe, reference=reference)
-    if reference is None or reference.status == "error":
+    if not runs_on_original(probe, reference):
         return col
     steps = list(zip(probe.steps, reference.steps, strict=False))
     col.checks = [i for i, (s, r) in enumerate(steps) if s.expected and not meets(s.expected, r)]
@@ -67,6 +92,8 @@ def _broken(reference: ProbeOutcome, outcome: ProbeOutcome) -> bool:
     for ref, got in zip(reference.steps, outcome.steps, strict=False):
         new_error = got.kind == "raised" and got.text.split(":", 1)[0] in BROKEN_ERRORS
         if new_error and not (ref.kind == "raised" and ref.text.split(":", 1)[0] in BROKEN_ERRORS):
+            return True
+        if TRACEBACK in got.stdout and TRACEBACK not in ref.stdout:  # a command that now crashes
             return True
     return False
 
@@ -95,7 +122,7 @@ def evidence(columns: list[ProbeColumn], outcomes: dict[str, ProbeOutcome]) -> P
     found = ProbeEvidence()
     for col in columns:
         ref, got = col.reference, outcomes.get(col.probe.probe_id)
-        if ref is None or got is None or ref.status == "error" or got.status == "error":
+        if not runs_on_original(col.probe, ref) or got is None or got.status == "error":
             continue
         found.compared += 1
         found.changed += got.digest != ref.digest and not _broken(ref, got)
