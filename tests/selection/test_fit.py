@@ -115,7 +115,9 @@ def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
     space = search_space()
     assert space[0].ranking == "verifier" and {s.ranking for s in space} == {"verifier", "agreement"}
     # every point says its probe settings, so it means the same whatever the defaults are
-    assert all({"selection.probe_weight=0", "selection.probe_clusters=false"} <= set(s.overrides) for s in space)
+    assert all(
+        {"selection.probe_weight=0", "selection.probe_clusters=false"} <= set(s.overrides) for s in space
+    )
     with_probes = search_space((0.0, 1.0))
     assert len(with_probes) > len(space) and any("probe=1" in s.name for s in with_probes)
     # a probe weight comes with probe clusters; the `verifier` points with probes come after every other
