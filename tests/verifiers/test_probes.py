@@ -288,3 +288,18 @@ def test_a_local_repository_names_the_package_its_examples_take_for_granted():
     (probe,) = extract_probes(issue, package_of("/tmp/runs/demo/minimath"))
     assert [s.code for s in probe.steps if s.setup] == ["import minimath"]
     assert [s.expected for s in probe.steps if not s.setup] == ["2.5"]
+
+
+def test_a_local_clone_in_a_folder_named_otherwise_names_its_one_package(tmp_path):
+    """A clone in `repo/` (as the solve tests make it) guessed the package `repo`: the probe's
+    `from repo import *` raised on the original, so the issue's example never reached the code."""
+    flat, src = tmp_path / "repo", tmp_path / "project-main"
+    for pkg in (flat / "minimath", flat / "tests", src / "src" / "tools"):
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+    (flat / "docs").mkdir()
+    assert package_of(str(flat)) == "minimath" and package_of(str(src)) == "tools"
+    (flat / "other").mkdir()
+    (flat / "other" / "__init__.py").write_text("")
+    assert package_of(str(flat)) == "repo"  # two packages: the folder's name, as before
+    assert package_of("owner/some-name") == "some_name"

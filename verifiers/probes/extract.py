@@ -36,6 +36,7 @@ import re
 import textwrap
 import tokenize
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from verifiers.probes.blocks import PY_LANGS, Block, blocks
 from verifiers.probes.commands import command_probes
@@ -458,6 +459,19 @@ def _distinct(probes: list[Probe]) -> list[Probe]:
 
 def package_of(repo: str) -> str:
     """The top-level package of a repository named owner/name, or of a local clone's path or URL (its
-    last part without `.git`; `-` as `_`)."""
+    last part without `.git`; `-` as `_`). A clone on this machine (an absolute path, as `swescale solve`
+    gives) names it itself when it holds exactly one package (a folder with `__init__.py`, at the top or
+    under `src/`, not a test folder): a clone in `repo/` or `project-main/` still gets the right imports."""
+    local = Path(repo.removeprefix("file://"))
+    if local.is_absolute() and local.is_dir():  # never `owner/name` read as a folder here
+        found = {
+            d.name
+            for top in (local, local / "src")
+            if top.is_dir()
+            for d in top.iterdir()
+            if (d / "__init__.py").is_file() and d.name.isidentifier() and not d.name.startswith("test")
+        }
+        if len(found) == 1:
+            return found.pop()
     name = repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
     return name.replace("-", "_").lower()
