@@ -57,6 +57,8 @@ class VersionResult:
     regression: RegressionRun | None = None
     probes: dict[str, ProbeOutcome] = field(default_factory=dict)
     """The issue's examples run on this version, by probe id (verifiers.probes)."""
+    test_infrastructure: list[str] = field(default_factory=list)
+    """Test infrastructure files the patch touches, reverted before it ran (envs.freeze)."""
     sandbox_started: bool = False
     error: str = ""
     """Why verifying this version failed (retried once): a state, not a verdict; `applies` is then False."""
@@ -256,7 +258,8 @@ def run_version(
         result.applies, result.apply_output = False, cached["output"]
         return result
     try:
-        judged = freeze(patch, env.test_cmd).judged
+        frozen = freeze(patch, env.test_cmd)
+        judged, result.test_infrastructure = frozen.judged, frozen.reverted
     except PatchError as exc:  # unread, it is not applied (before any cached outcome of it is used)
         result.applies, result.apply_output = False, str(exc)
         return result

@@ -14,7 +14,6 @@ so the order in which they are given or complete changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,9 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from envs.freeze import freeze
 from envs.runners import runner_for
-from sandbox.patch import PatchError
 from verifiers.cache import OutcomeCache, image_identity, open_cache
 from verifiers.collect import merge_tests, tests_from_candidates, touched_files
 from verifiers.config import VerifierConfig, VerifierSettings
@@ -289,9 +286,6 @@ def _table(
     ]
     rows = [_row(c, versions[c.patch_hash], reg_ids, scores.get(c.candidate_id)) for c in candidates]
     probes = [column(p, original.result.probes.get(p.probe_id)) for p in run.probes]
-    for row, candidate in zip(rows, candidates, strict=True):
-        with contextlib.suppress(PatchError):  # unread, it was not applied either (execute.run_version)
-            row.test_infrastructure = freeze(candidate.patch, run.env.test_cmd).reverted
     weigh_columns(columns, {t.test_id: t for t in run.tests}, rows, vconf)
     unbacked_candidate_tests(columns, rows)
     generated_scores(columns, rows)
@@ -378,6 +372,7 @@ def _row(
         applies=version.applies,
         error=version.error or None,
         judge=judge,
+        test_infrastructure=list(version.test_infrastructure),
     )
     if not version.applies:
         return row
