@@ -55,32 +55,40 @@ class Setting:
 def search_space(probe_weights: tuple[float, ...] = (0.0,)) -> list[Setting]:
     """The settings the fit chooses from: the `verifier` ranking and the `agreement` ranking with its
     weights, each with both tie-break orders and two weights of the generated tests in the hybrid score
-    (without a model they are the candidates' own tests). `probe_weights`: values of
-    `selection.probe_weight` to try (only 0 while the tables carry no probe scores); a weight above 0 comes
-    with `selection.probe_clusters=true` (split by the probes, weighed by them) and, for the `verifier`
-    ranking, after every point without probes (on a tie the earlier point wins)."""
+    (without a model they are the candidates' own tests). Probes: the `verifier` ranking sorts by them
+    right after the hybrid score, with probe clusters (the default, first); `agreement` tries each of
+    `probe_weights` (above 0 with probe clusters); last, `verifier` without probes at all (the ranking
+    before probes counted) and with each probe weight above 0 added to the hybrid score (on a tie the
+    earlier point wins)."""
     weights = [w for w in probe_weights if w]
+    without = ("selection.ranking=[hybrid,support,length]", *_probes(0.0))
     return [
-        *_verifier_points(0.0),
+        *_verifier_points("", ("selection.ranking=verifier", *_probes(0.0, clusters=True))),
         *_agreement_points(probe_weights),
-        *(p for w in weights for p in _verifier_points(w)),
+        *_verifier_points(" probes=off", without),
+        *(
+            p
+            for w in weights
+            for p in _verifier_points(f" probe={w:g}", ("selection.ranking=verifier", *_probes(w)))
+        ),
     ]
 
 
-def _verifier_points(probe: float) -> list[Setting]:
+def _verifier_points(suffix: str, probes: tuple[str, ...]) -> list[Setting]:
     space = []
     for test in TEST_WEIGHTS:
         for ties in TIE_ORDERS:
             common = (f"verifier.test_weight={test:g}", f"selection.tie_breaks=[{','.join(ties)}]")
-            name = f"verifier test={test:g}" + (f" probe={probe:g}" if probe else "")
-            overrides = ("selection.ranking=verifier", *common, *_probes(probe))
-            space.append(Setting(f"{name} ties={ties[0]}", "verifier", overrides))
+            space.append(
+                Setting(f"verifier test={test:g}{suffix} ties={ties[0]}", "verifier", (*probes, *common))
+            )
     return space
 
 
-def _probes(weight: float) -> tuple[str, ...]:
-    """Explicit, so a point means the same whatever the defaults are."""
-    return (f"selection.probe_weight={weight:g}", f"selection.probe_clusters={'true' if weight else 'false'}")
+def _probes(weight: float, clusters: bool | None = None) -> tuple[str, ...]:
+    """Explicit, so a point means the same whatever the defaults are; clusters go with a weight above 0."""
+    split = bool(weight) if clusters is None else clusters
+    return (f"selection.probe_weight={weight:g}", f"selection.probe_clusters={'true' if split else 'false'}")
 
 
 def _agreement_points(probe_weights: tuple[float, ...]) -> list[Setting]:

@@ -21,12 +21,13 @@ RANKING_KEYS = (
 )
 TIE_BREAK_KEYS = ("agreement", "issue", "length")
 RANKINGS = {
-    "verifier": ["hybrid", "support", "length"],
+    "verifier": ["hybrid", "probes", "support", "length"],
     "agreement": ["evidence", "support", "length"],
 }
-"""Named rankings (`selection.ranking=NAME`): `verifier` ranks by the hybrid verifier score (agreement only
-breaks ties); `agreement` by the evidence score, where the share of candidates behind a cluster weighs
-against its execution evidence (selection.select.evidence_score)."""
+"""Named rankings (`selection.ranking=NAME`): `verifier` ranks by the hybrid verifier score, then by the
+issue's examples (probes: they only separate clusters the tests score alike, since a candidate can
+special-case an example), then by support; `agreement` by the evidence score, where the share of
+candidates behind a cluster weighs against its execution evidence (selection.select.evidence_score)."""
 
 
 class SelectionConfig(Section):
@@ -54,8 +55,8 @@ class SelectionConfig(Section):
     `regression` (weighted regression pass rate), `agreement` (candidates with the representative's
     normalized patch), `issue` (code the issue names) and `probes` (the issue's examples: expected values
     met, else behaviour changed; verifiers.probes.signals). Default `verifier`: the held-out fit on the
-    instances verified so far chooses it on both halves (docs/selection.md), and under `agreement` two copies
-    of a patch that breaks a regression test outvote a clean one (tests/hostile)."""
+    instances verified so far does as well with it as with any point (docs/selection.md), and under
+    `agreement` two copies of a patch that breaks a regression test outvote a clean one (tests/hostile)."""
     support_weight: float = 2.0
     """`evidence` score: weight of the cluster's share of the viable candidates (behaviour agreement). At 2.0
     a cluster with 1/2 more of the candidates outweighs passing every distinguishing generated test."""
@@ -70,18 +71,18 @@ class SelectionConfig(Section):
     """How much a zero margin lowers the confidence: confidence = evidence * (1 - margin_weight * (1 - M))."""
     evidence_floor: float = 0.01
     """Lower bound of each evidence signal before the geometric mean (so one zero does not hide the rest)."""
-    probe_weight: float = 0.5
+    probe_weight: float = 0.0
     """Weight of the probe score (the issue's own examples run on each candidate, verifiers/probes: the
     share of the issue's expected values a cluster gives that the original does not, else half the share
     of examples whose behaviour it changes) added to the hybrid score where clusters are ranked and
-    margins taken; above 0 the met share also joins the confidence's evidence. 0.5: chosen on each
-    held-out half of the Lite pool once the issue's command lines ran (docs/selection.md section 7); 0
-    records and explains the probes without using them."""
+    margins taken; above 0 the met share also joins the confidence's evidence. 0 (default): the probes
+    rank only after the hybrid score (the `probes` key of the `verifier` ranking), so they never outweigh
+    a test; on the Lite pool that chooses as well as 0.5 does (docs/selection.md section 7)."""
     probe_clusters: bool = True
     """Probe outcomes are part of the behaviour signature: candidates join a cluster only when the issue's
     examples also behave alike (and, with no test at all, different patches that behave alike on them
-    join). On with the probe weight (the held-out fit chooses them together); equivalent fixes that print
-    a value differently split (docs/selection.md)."""
+    join). On: candidates no test tells apart split by the issue's examples, which is where the command
+    probes gained (docs/selection.md); equivalent fixes that print a value differently split too."""
     candidate_tests: bool = True
     """Run the tests candidates bring themselves (new scripts and test functions in their patches) against
     every candidate as extra generated tests (selection/candidate_tests.py)."""

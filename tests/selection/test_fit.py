@@ -114,13 +114,16 @@ def test_the_report_gives_the_precision_of_the_agreement_rule_apart_from_the_thr
 def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
     space = search_space()
     assert space[0].ranking == "verifier" and {s.ranking for s in space} == {"verifier", "agreement"}
-    # every point says its probe settings, so it means the same whatever the defaults are
-    assert all(
-        {"selection.probe_weight=0", "selection.probe_clusters=false"} <= set(s.overrides) for s in space
+    # the incumbent: the `verifier` ranking (probes after the hybrid score) with probe clusters, no weight
+    assert {"selection.ranking=verifier", "selection.probe_weight=0", "selection.probe_clusters=true"} <= set(
+        space[0].overrides
     )
+    # every point says its probe settings, so it means the same whatever the defaults are
+    assert all(any(o.startswith("selection.probe_clusters=") for o in s.overrides) for s in space)
+    assert any("selection.ranking=[hybrid,support,length]" in s.overrides for s in space)  # before probes
     with_probes = search_space((0.0, 1.0))
     assert len(with_probes) > len(space) and any("probe=1" in s.name for s in with_probes)
-    # a probe weight comes with probe clusters; the `verifier` points with probes come after every other
+    # a probe weight comes with probe clusters; the `verifier` points with a weight come after every other
     # point, so they are chosen only when they do strictly better on the fitting half
     probed = [i for i, s in enumerate(with_probes) if "selection.probe_weight=1" in s.overrides]
     assert all("selection.probe_clusters=true" in with_probes[i].overrides for i in probed)

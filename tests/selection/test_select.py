@@ -193,3 +193,28 @@ def test_abstains_when_a_candidate_whose_verification_failed_could_have_been_the
         "verification of 1 candidate(s) failed (b:" in decision.reason
         and "container is gone" in decision.reason
     )
+
+
+def test_the_issues_examples_split_what_the_tests_tie_and_never_outrank_a_test():
+    """Default selection: probes (the issue's examples) split a cluster the tests cannot tell apart and rank
+    its parts, but a candidate can special-case an example, so a probe never beats a test (issue #30)."""
+    from verifiers.table import Probe, ProbeColumn, ProbeOutcome, ProbeStep, StepResult
+
+    probe = Probe(probe_id="probe:p", source="script 1", steps=[ProbeStep(code="f()", expected="2")])
+    original = ProbeOutcome(status="ran", steps=[StepResult(kind="value", text="1")], digest="1")
+    gives = {v: ProbeOutcome(status="ran", steps=[StepResult(kind="value", text=v)], digest=v) for v in "123"}
+    column = ProbeColumn(probe=probe, reference=original, checks=[0])
+
+    def table(hybrid_of_c: float) -> VerifierTable:
+        rows = [row(c, {"g1": PASS}, hybrid=0.5) for c in "ab"] + [row("c", {"g1": PASS}, hybrid=hybrid_of_c)]
+        for r, value in zip(rows, "123", strict=True):  # a keeps the original's 1, b gives 2, c gives 3
+            r.probes = {probe.probe_id: gives[value]}
+        return VerifierTable(instance_id="t", tests=[gen_test("g1")], rows=rows, probes=[column])
+
+    cands = [Candidate(candidate_id=c, patch=patch(3 - i, c)) for i, c in enumerate("abc")]
+    tied = select(table(0.5), SelectionConfig(), cands)
+    assert sorted(sorted(c.members) for c in tied.clusters if c.viable) == [["a"], ["b"], ["c"]]
+    assert tied.best == "b"  # the expected value, though a's and c's patches are shorter
+    assert select(table(0.6), SelectionConfig(), cands).best == "c"  # a better test record wins
+    # a weight adds the probe score to the hybrid score instead: then it can outweigh the test record
+    assert select(table(0.6), SelectionConfig(probe_weight=1.0), cands).best == "b"
