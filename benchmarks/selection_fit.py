@@ -61,7 +61,7 @@ def search_space(probe_weights: tuple[float, ...] = (0.0,)) -> list[Setting]:
     before probes counted) and with each probe weight above 0 added to the hybrid score (on a tie the
     earlier point wins)."""
     weights = [w for w in probe_weights if w]
-    without = ("selection.ranking=[hybrid,support,length]", *_probes(0.0))
+    without = ("selection.ranking=[hybrid,support,length]", *_probes(0.0, clusters=False))
     return [
         *_verifier_points("", ("selection.ranking=verifier", *_probes(0.0, clusters=True))),
         *_agreement_points(probe_weights),
@@ -69,7 +69,9 @@ def search_space(probe_weights: tuple[float, ...] = (0.0,)) -> list[Setting]:
         *(
             p
             for w in weights
-            for p in _verifier_points(f" probe={w:g}", ("selection.ranking=verifier", *_probes(w)))
+            for p in _verifier_points(
+                f" probe={w:g}", ("selection.ranking=verifier", *_probes(w, clusters=True))
+            )
         ),
     ]
 
@@ -85,10 +87,12 @@ def _verifier_points(suffix: str, probes: tuple[str, ...]) -> list[Setting]:
     return space
 
 
-def _probes(weight: float, clusters: bool | None = None) -> tuple[str, ...]:
-    """Explicit, so a point means the same whatever the defaults are; clusters go with a weight above 0."""
-    split = bool(weight) if clusters is None else clusters
-    return (f"selection.probe_weight={weight:g}", f"selection.probe_clusters={'true' if split else 'false'}")
+def _probes(weight: float, clusters: bool) -> tuple[str, ...]:
+    """Explicit, so a point means the same whatever the defaults are."""
+    return (
+        f"selection.probe_weight={weight:g}",
+        f"selection.probe_clusters={'true' if clusters else 'false'}",
+    )
 
 
 def _agreement_points(probe_weights: tuple[float, ...]) -> list[Setting]:
@@ -106,7 +110,7 @@ def _agreement_points(probe_weights: tuple[float, ...]) -> list[Setting]:
                             f"verifier.test_weight={test:g}",
                             f"selection.patch_weight={patch:g}",
                             f"selection.tie_breaks=[{','.join(ties)}]",
-                            *_probes(probe),
+                            *_probes(probe, clusters=probe > 0),  # a weight comes with probe clusters
                         )
                         space.append(Setting(f"{name} ties={ties[0]}", "agreement", overrides))
     return space

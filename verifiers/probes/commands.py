@@ -75,23 +75,26 @@ class _Command:
     line: str
     block: int
     """Index of the block it was found in (-1: inline in the prose, after every block)."""
+    args: list[str]
+    """Its arguments, after the command itself (`_arguments`)."""
 
 
-def _is_command(line: str, package: str) -> bool:
+def _arguments(line: str, package: str) -> list[str] | None:
+    """The arguments of a line that runs the repository's own command (after `pylint`, `sphinx-build` or
+    `python -m <package>`); None for any other line, one that needs a shell, or a version listing."""
     if not package or _SHELL.search(line):
-        return False
+        return None
     try:
         words = shlex.split(line)
     except ValueError:
-        return False
-    if not words:
-        return False
-    first = words[0]
-    if first.startswith("python") and words[1:3] and words[1] == "-m":
-        own = words[2] == package or words[2].startswith(package + ".")
-        return own and not (words[3:4] and _VERSION.match(words[3]))
-    own = first == package or first.startswith(package + "-")
-    return own and not (words[1:2] and _VERSION.match(words[1]))
+        return None
+    if words[:1] and words[0].startswith("python") and words[1:2] == ["-m"] and words[2:3]:
+        own, args = words[2] == package or words[2].startswith(package + "."), words[3:]
+    elif words:
+        own, args = words[0] == package or words[0].startswith(package + "-"), words[1:]
+    else:
+        return None
+    return args if own and not (args[:1] and _VERSION.match(args[0])) else None
 
 
 def _file_name(block: Block) -> str | None:
@@ -126,11 +129,12 @@ def _commands(found: list[Block], prose: str, package: str) -> list[_Command]:
             continue
         for line in block.text.split("\n"):
             line = _PROMPT.sub("", line).strip()
-            if _is_command(line, package):
-                out.append(_Command(line, index))
+            if (args := _arguments(line, package)) is not None:
+                out.append(_Command(line, index, args))
     for code in _INLINE.findall(prose):  # not one a block gives in full (`pylint` before `pylint a.py`)
-        if _is_command(code.strip(), package) and not any(c.line.startswith(code.strip()) for c in out):
-            out.append(_Command(code.strip(), -1))
+        args = _arguments(code.strip(), package)
+        if args is not None and not any(c.line.startswith(code.strip()) for c in out):
+            out.append(_Command(code.strip(), -1, args))
     return out
 
 
@@ -140,10 +144,8 @@ def _files_for(command: _Command, found: list[Block]) -> dict[str, str] | None:
     named = {name: b.text for b in files.values() if (name := _file_name(b))}
     end = len(found) if command.block < 0 else command.block
     unnamed = [b.text for i, b in files.items() if i < end and _file_name(b) is None]
-    words = shlex.split(command.line)
-    words = words[3:] if words[0].startswith("python") else words[1:]  # after `python -m <package>`
-    wanted = [w for w in words if re.fullmatch(_FILE, w)]
-    if any(_NAME.match(w) and w not in wanted for w in words):
+    wanted = [w for w in command.args if re.fullmatch(_FILE, w)]
+    if any(_NAME.match(w) and w not in wanted for w in command.args):
         return None  # it names what the issue does not write out (`pylint a`, `docs/`, `flask routes`)
     out: dict[str, str] = {}
     for name in wanted:
