@@ -4,7 +4,8 @@ failure-report rule) and without them, and what the guards cost in verification 
 in the same run.
 
 Two suites: the pytest task's hacks (tests/hostile/hostile_task.py; its image starts Python as SWE-bench's
-images do, so sitecustomize/usercustomize hacks run unguarded) and those against a project's own unittest
+images do, so sitecustomize/usercustomize hacks run unguarded; `MALFORMED`: two of them cut short, which
+only GNU `patch` applies) and those against a project's own unittest
 runner run as Django's `runtests.py` (tests/hostile/runner_task.py). Caught: `bench eval` does not resolve
 the hack (broken fix plus the hack); `select`, offered the hack from two systems and the gold patch from
 one, does not choose it. Without the guards swebench's own exit-status rule stays (the harness has it),
@@ -28,7 +29,6 @@ import docker
 
 import envs.evaluate
 import verifiers.execute
-import verifiers.run
 from envs.environment import prepare_environment
 from envs.evaluate import evaluate_predictions  # swescale.bench_eval
 from envs.freeze import Frozen
@@ -36,7 +36,7 @@ from sandbox.images import ensure_base_image
 from swescale.api import select
 from swescale.config import load_config
 from tests.hostile import runner_task
-from tests.hostile.hostile_task import HACKS, make_task, with_site_image
+from tests.hostile.hostile_task import HACKS, MALFORMED, make_task, with_site_image
 from verifiers.table import Candidate
 
 
@@ -58,7 +58,6 @@ def guards(on: bool):
     with (
         mock.patch.object(envs.evaluate, "freeze", whole),
         mock.patch.object(verifiers.execute, "freeze", whole),
-        mock.patch.object(verifiers.run, "freeze", whole),
         mock.patch.object(envs.evaluate, "install", lambda *a: None),
         mock.patch.object(verifiers.execute, "install", lambda *a: None),
         mock.patch.object(envs.evaluate, "cross_check", _without_failure_reports(envs.evaluate.cross_check)),
@@ -129,7 +128,7 @@ def main() -> None:
     task = with_site_image(task, config, client)  # SWE-bench's start-up (tests/hostile)
     unittest_task, unittest_patches = runner_task.make_task(root / "runner", client, ensure_base_image())
     suites = {
-        "pytest": (task, patches, list(HACKS)),
+        "pytest": (task, patches, [*HACKS, *MALFORMED]),
         "django-runner": (unittest_task, unittest_patches, list(runner_task.HACKS)),
     }
     for suite_task, _, _ in suites.values():

@@ -26,6 +26,7 @@ from selection_pools import order_tasks, real_pool  # noqa: E402
 
 from envs.datasets import load_tasks  # noqa: E402
 from verifiers.config import VerifierConfig  # noqa: E402
+from verifiers.probes.commands import is_command  # noqa: E402
 from verifiers.probes.extract import extract_probes, package_of  # noqa: E402
 
 COLUMNS = (
@@ -52,7 +53,7 @@ def main() -> None:
     for task in sorted(tasks, key=lambda t: t.instance_id):
         probes = extract_probes(task.problem_statement, package_of(task.repo), limit)
         steps = [s for p in probes for s in p.steps]
-        commands = any("command" in p.source for p in probes)  # verifiers.probes.commands
+        commands = any(is_command(p) for p in probes)
         row = [
             1,
             bool(probes),

@@ -187,8 +187,20 @@ def _figures(held_out: list[dict]) -> dict[str, float]:
     }
 
 
+def precision_ceiling(decided: list[dict]) -> tuple[float, int, int]:
+    """The highest precision any choice could reach while the 3/4 rule answers: (ceiling, W, O).
+
+    W: agreed decisions on instances where no candidate resolves (wrong whatever is chosen); O: instances
+    where one resolves. Even answering every one of the O right and abstaining on everything else gives
+    O / (O + W)."""
+    wrong = sum(1 for r in decided if r["modes"][FIT]["agreed"] and not r["oracle"])
+    solvable = sum(1 for r in decided if r["oracle"])
+    return (solvable / (solvable + wrong) if solvable + wrong else math.nan), wrong, solvable
+
+
 def _by_rule(decided: list[dict]) -> str:
-    """What the 3/4 rule answers and what the threshold answers, each with its precision."""
+    """What the 3/4 rule answers and what the threshold answers, each with its precision, and the
+    precision no choice can pass while the rule answers."""
     runs = [r["modes"][FIT] for r in decided]
     parts = []
     for name, part in (
@@ -198,6 +210,10 @@ def _by_rule(decided: list[dict]) -> str:
         right = sum(m["correct"] for m in part)
         precision = f"precision {right / len(part):.3f}" if part else "precision n/a"
         parts.append(f"{name} answers {len(part)} of {len(runs)}, {precision}")
+    ceiling, wrong, solvable = precision_ceiling(decided)
+    parts.append(
+        f"ceiling {ceiling:.3f}: the rule answers {wrong} where no candidate resolves, {solvable} have one"
+    )
     return "; ".join(parts)
 
 

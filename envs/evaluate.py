@@ -146,18 +146,20 @@ def run_prediction(
     frozen (envs.freeze: only `judged` is applied), then run the task's evaluation script with the result
     channel (envs.verdict); the log is read back whole from a file (the exec result keeps only head and
     tail)."""
+    def apply_failed(output: str, reverted: list[str]) -> EvalRun:  # the harness's marker, then the run
+        say(f">>>>> Patch Apply Failed:\n{output}")
+        return EvalRun(applied=False, apply_output=output, reverted=reverted)
+
     try:
         frozen = freeze(patch, env.test_cmd)
-    except PatchError as exc:
-        say(f">>>>> Patch Apply Failed:\n{exc}")
-        return EvalRun(applied=False, apply_output=str(exc))
+    except PatchError as exc:  # malformed: its test files cannot be checked, so it is not applied
+        return apply_failed(str(exc), [])
     if frozen.reverted or frozen.held_out:
         say(f"test infrastructure reverted: {frozen.reverted}; new test files left out: {frozen.held_out}")
     if frozen.judged:
         applied, output = _apply(sb, frozen.judged, say)
         if not applied:
-            say(f">>>>> Patch Apply Failed:\n{output}")
-            return EvalRun(applied=False, apply_output=output, reverted=frozen.reverted)
+            return apply_failed(output, frozen.reverted)
     else:
         say("empty patch: the tests run on the unpatched code")
     spec = spec or test_spec(task, env)

@@ -10,7 +10,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from selection_fit import Setting, apply, fit, half, report, search_space, two_fold  # noqa: E402
+from selection_fit import (  # noqa: E402
+    Setting,
+    apply,
+    fit,
+    half,
+    precision_ceiling,
+    report,
+    search_space,
+    two_fold,
+)
 
 IDS = [f"owner__repo-{n}" for n in range(40)]
 SETTINGS = [Setting("first", "verifier", ()), Setting("second", "agreement", ())]
@@ -107,8 +116,29 @@ def test_the_report_gives_the_precision_of_the_agreement_rule_apart_from_the_thr
     rule = [line for line in text.splitlines() if "the 3/4 rule (agreed) answers" in line]
     assert len(rule) == 2  # one per direction
     for line in rule:
-        agreed, by_threshold = line.split("; ")
+        agreed, by_threshold, _ceiling = line.split("; ")
         assert agreed.endswith("precision 0.000") and by_threshold.startswith("the threshold answers 0 of")
+
+
+def test_the_precision_ceiling_counts_agreed_answers_where_no_candidate_resolves():
+    # 6 instances: 3 with a resolving candidate; 2 of the other 3 settled by the 3/4 rule (wrong whatever
+    # is chosen), 1 not; agreement where a candidate resolves does not lower the ceiling
+    records = [_record(i, "x") for i in IDS[:6]]
+    for r in records[3:]:
+        r |= {"labels": {"x": False, "y": False}, "oracle": 0.0}
+    runs = {"only": {}}
+    for n, r in enumerate(records):
+        runs["only"][r["instance_id"]] = {
+            "best": "x",
+            "confidence": 0.0,
+            "agreed": n in (0, 3, 4),
+            "judged": False,
+            "seconds": 1.0,
+        }
+    decided = apply(records, runs, fit(records, runs, [Setting("only", "agreement", ())], 0.9))
+    assert precision_ceiling(decided)[:2] == (3 / 5, 2)
+    text = report(records, runs, [Setting("only", "agreement", ())], 0.9, "targeted")
+    assert "ceiling" in text
 
 
 def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():

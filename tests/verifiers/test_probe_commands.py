@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.verifiers.test_probes import probes_of
-from verifiers.probes.commands import DEFAULT_FILE
+from verifiers.probes.commands import DEFAULT_FILE, is_command
 from verifiers.probes.extract import extract_probes
 from verifiers.probes.run import BOX, TEXT_CAP, read_records
 from verifiers.probes.signals import column, evidence, meets, prints_lines
@@ -36,6 +36,7 @@ def test_pylint_command_on_the_file_the_issue_writes_with_its_expected_output():
         "test.py:2:1: W0511: ???: no (fixme)",
     ]
     assert all(s.setup for s in probe.steps[:-1]) and not probe.steps[-1].setup
+    assert is_command(probe) and not any(map(is_command, probes_of("sympy__sympy-14774")))
 
 
 def test_files_named_by_their_first_line_and_an_inline_command():

@@ -12,6 +12,11 @@ PY_LANGS = {"", "python", "py", "python3", "py3", "pycon", "ipython", "ipython3"
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+.-]*)")
 
 
+def squash(text: str) -> str:
+    """`text` without whitespace: how the issue's code and values are compared with what ran."""
+    return "".join(text.split())
+
+
 @dataclass
 class Block:
     """A code block of the issue (fenced, indented, or bare `>>>` lines) and the prose just before it."""

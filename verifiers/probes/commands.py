@@ -189,6 +189,11 @@ def _setup(files: dict[str, str]) -> list[ProbeStep]:
     return steps
 
 
+def is_command(probe: Probe) -> bool:
+    """Is `probe` one of the issue's commands (it sets up the runner of `command_probes`)?"""
+    return any(step.setup and step.code == RUNNER for step in probe.steps)
+
+
 def command_probes(found: list[Block], prose: str, package: str) -> list[Probe]:
     """The issue's commands that can run on the files it writes, as probes (in the issue's order)."""
     commands = _commands(found, prose, package)

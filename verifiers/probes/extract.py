@@ -38,7 +38,7 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verifiers.probes.blocks import PY_LANGS, Block, blocks
+from verifiers.probes.blocks import PY_LANGS, Block, blocks, squash
 from verifiers.probes.commands import command_probes
 from verifiers.table import Probe, ProbeStep, sha256
 
@@ -336,16 +336,12 @@ def _prose_expectation(code: str, prose: str) -> str | None:
     return None
 
 
-def _squash(text: str) -> str:
-    return "".join(text.split())
-
-
 def _inline_probes(prose: str, written: set[str]) -> list[_Draft]:
     """Inline code expressions of the prose whose expected value the prose gives (`written`: statements
     of the blocks, squashed; those are not repeated)."""
     drafts = []
     for code in dict.fromkeys(_INLINE_CODE.findall(prose)):
-        parsed = None if _squash(code) in written else _parse(code)
+        parsed = None if squash(code) in written else _parse(code)
         if parsed is None or len(parsed[1].body) != 1 or not isinstance(parsed[1].body[0], ast.Expr):
             continue
         if not any(isinstance(n, ast.Call) for n in ast.walk(parsed[1])):
@@ -405,7 +401,7 @@ def extract_probes(issue: str, package: str = "", max_probes: int = 4) -> list[P
         _attach_following_expectation(last, block.before + "\n" + block.after)
         drafts.append(last)
     drafts = _with_earlier_definitions(drafts)
-    drafts += _inline_probes(prose, {_squash(s.code) for d in drafts for s in d.steps})
+    drafts += _inline_probes(prose, {squash(s.code) for d in drafts for s in d.steps})
     probes: list[Probe] = []
     for draft in drafts:
         code = "\n".join(s.code for s in draft.steps)

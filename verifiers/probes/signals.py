@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from verifiers.probes.blocks import squash
 from verifiers.probes.commands import EXPECTED_LINES
 from verifiers.table import Probe, ProbeColumn, ProbeOutcome, StepResult
 
@@ -30,14 +31,10 @@ TRACEBACK = "Traceback (most recent call last)"
 original did not is broken, not changed."""
 
 
-def _squash(text: str) -> str:
-    return "".join(text.split())
-
-
 def prints_lines(expected: str, printed: str) -> bool:
     """Is each non-blank line of `expected` a line of `printed`, in order (whitespace ignored)?"""
-    want = [_squash(line) for line in expected.splitlines() if line.strip()]
-    seen = iter(_squash(line) for line in printed.splitlines())
+    want = [squash(line) for line in expected.splitlines() if line.strip()]
+    seen = iter(squash(line) for line in printed.splitlines())
     return bool(want) and all(any(line == got for got in seen) for line in want)
 
 
@@ -52,11 +49,11 @@ def meets(expected: str, result: StepResult) -> bool:
         return result.kind == "raised" and name == expected.removeprefix("raises ").strip()
     if result.kind not in ("value", "ok"):
         return False
-    want = _squash(expected)
+    want = squash(expected)
     seen = [result.stdout, result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""]
     if result.kind == "value":
         seen += [result.text, result.str_text]
-    return bool(want) and any(_squash(s) == want for s in seen if s)
+    return bool(want) and any(squash(s) == want for s in seen if s)
 
 
 def shows(shown: str, result: StepResult) -> bool:
