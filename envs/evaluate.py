@@ -146,6 +146,7 @@ def run_prediction(
     frozen (envs.freeze: only `judged` is applied), then run the task's evaluation script with the result
     channel (envs.verdict); the log is read back whole from a file (the exec result keeps only head and
     tail)."""
+
     def apply_failed(output: str, reverted: list[str]) -> EvalRun:  # the harness's marker, then the run
         say(f">>>>> Patch Apply Failed:\n{output}")
         return EvalRun(applied=False, apply_output=output, reverted=reverted)

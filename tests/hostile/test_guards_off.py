@@ -14,7 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from hostile_candidates import guards  # noqa: E402
 
-GUARDS = {"freeze": envs.freeze.freeze, "install": envs.verdict.install, "cross_check": envs.verdict.cross_check}
+GUARDS = {
+    "freeze": envs.freeze.freeze,
+    "install": envs.verdict.install,
+    "cross_check": envs.verdict.cross_check,
+}
 
 
 def _users() -> dict[str, list[str]]:
