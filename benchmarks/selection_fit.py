@@ -25,7 +25,12 @@ from selection_report import choose_threshold, curve_text, risk_coverage, table
 
 MIN_ANSWERED = 5
 """A threshold must answer at least this many instances of the fitting half (a lucky few do not decide)."""
-TIE_ORDERS = (("agreement", "length", "issue"), ("length", "agreement", "issue"))
+TIE_ORDERS = (
+    ("similarity", "length", "issue"),
+    ("agreement", "length", "issue"),
+    ("length", "agreement", "issue"),
+)
+"""Inside a cluster: the default (selection.config) first, then the two orders before `similarity`."""
 SUPPORT_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 TEST_WEIGHTS = (1.0, 0.25)
 PATCH_WEIGHTS = (0.0, 0.5)

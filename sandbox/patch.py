@@ -143,6 +143,22 @@ def changed_line_count(patch: str) -> int:
         return 0
 
 
+def changed_lines(patch: str) -> set[tuple[str, str, str]]:
+    """(path, `+` or `-`, text with whitespace collapsed) of every non-blank added and removed line; empty
+    for a patch unidiff cannot parse. Two patches' sets compare what they change, wherever it lands."""
+    try:
+        files = parse_patch(patch)
+    except PatchError:
+        return set()
+    return {
+        (pfile.path, "+" if line.is_added else "-", text)
+        for pfile in files
+        for hunk in pfile
+        for line in hunk
+        if (line.is_added or line.is_removed) and (text := " ".join(line.value.split()))
+    }
+
+
 def added_lines(patch: str) -> list[str]:
     """The text of every added line, over all files (without the newline); PatchError if malformed."""
     return [

@@ -6,7 +6,7 @@ from statistics import mean
 
 from pydantic import BaseModel, Field
 
-from sandbox.patch import PatchError, changed_line_count, file_patches, split_tests
+from sandbox.patch import PatchError, changed_line_count, changed_lines, file_patches, split_tests
 from selection.evidence import issue_overlap
 from selection.normalize import PatchGroup
 from verifiers.hybrid import regression_loss, regression_rate
@@ -61,7 +61,7 @@ class Cluster(BaseModel):
     clusters with the same evidence (selection.select._sort_key)."""
     representative: str = ""
     """Member to submit: a clean one (not touching test infrastructure), highest hybrid score, then
-    `selection.tie_breaks` (default: most candidates with the same normalized patch, then the smallest
+    `selection.tie_breaks` (default: the changed lines closest to the other members', then the smallest
     change, then most code the issue names), then id."""
 
 
@@ -78,7 +78,20 @@ def signature(row: CandidateRow, test_ids: list[str], probe_ids: list[str] = ())
     return tuple(cells)
 
 
-TIE_BREAKS = ("agreement", "length", "issue")
+def similarity(sources: dict[str, str]) -> dict[str, float]:
+    """Per member: the mean Jaccard similarity of its changed lines (sandbox.patch.changed_lines) to each
+    other member's; 1.0 for a lone member. The `similarity` tie-break picks the member closest to the
+    others (minimum Bayes risk): exact agreement is its special case, and a member that changes what most
+    others change outranks one that changes less."""
+    lines = {c: changed_lines(text) for c, text in sources.items()}
+
+    def jaccard(a: set, b: set) -> float:
+        return len(a & b) / len(a | b) if a or b else 1.0
+
+    return {
+        c: mean(jaccard(lines[c], lines[o]) for o in lines if o != c) if len(lines) > 1 else 1.0
+        for c in lines
+    }
 
 
 def source_part(patch: str) -> str:
@@ -89,8 +102,8 @@ def source_part(patch: str) -> str:
         return patch
 
 
-def _tie_key(key: str, votes: int, issue: int, length: int) -> int:
-    return {"agreement": -votes, "issue": -issue, "length": length}[key]
+def _tie_key(key: str, votes: int, issue: int, length: int, near: float) -> float:
+    return {"agreement": -votes, "issue": -issue, "length": length, "similarity": -round(near, 6)}[key]
 
 
 def build_clusters(
@@ -98,7 +111,7 @@ def build_clusters(
     groups: list[PatchGroup],
     patches: dict[str, str] | None = None,
     names: set[str] | None = None,
-    tie_breaks: list[str] | tuple[str, ...] = TIE_BREAKS,
+    tie_breaks: list[str] | tuple[str, ...] = (),
     probe_clusters: bool = False,
 ) -> list[Cluster]:
     """Cluster the table's rows by behaviour.
@@ -137,13 +150,14 @@ def build_clusters(
         lengths = {cid: changed_line_count(sources[cid]) for cid in members}
         votes = {c: group_of[c].count if c in group_of else 1 for c in members}
         issue = {c: issue_overlap(sources[c], names) for c in members}
+        near = similarity(sources) if "similarity" in tie_breaks else dict.fromkeys(members, 1.0)
 
         rep = min(
             members,
-            key=lambda c, v=votes, i=issue, n=lengths: (
+            key=lambda c, v=votes, i=issue, n=lengths, s=near: (
                 bool(rows[c].test_infrastructure),  # same behaviour: a clean member represents the cluster
                 -rows[c].hybrid_score,
-                *[_tie_key(k, v[c], i[c], n[c]) for k in tie_breaks],
+                *[_tie_key(k, v[c], i[c], n[c], s[c]) for k in tie_breaks],
                 len(sources[c]),
                 c,
             ),

@@ -19,7 +19,7 @@ RANKING_KEYS = (
     "issue",
     "probes",
 )
-TIE_BREAK_KEYS = ("agreement", "issue", "length")
+TIE_BREAK_KEYS = ("agreement", "issue", "length", "similarity")
 RANKINGS = {
     "verifier": ["hybrid", "probes", "support", "length"],
     "agreement": ["evidence", "support", "length"],
@@ -98,11 +98,13 @@ class SelectionConfig(Section):
     trajectory_test_timeout: float = 120.0
     """Timeout of one command or test run of the selection trajectory, in seconds."""
 
-    tie_breaks: list[str] = ["agreement", "length", "issue"]
+    tie_breaks: list[str] = ["similarity", "length", "issue"]
     """Inside a behavioural cluster (same outcome on every test), the representative is the member with the
-    highest hybrid score, then by these keys in order: `agreement` (most candidates with the same
-    normalized patch), `length` (smallest change), `issue` (most functions, classes and modules the issue
-    names; measured on the Lite pool it hurt before `length`, see docs/selection.md)."""
+    highest hybrid score, then by these keys in order: `similarity` (the member whose changed lines are
+    closest to the other members': minimum Bayes risk, selection.cluster.similarity; the fit chooses it on
+    both halves of the Lite pool, docs/selection.md), `agreement` (most candidates with the same normalized
+    patch), `length` (smallest change), `issue` (most functions, classes and modules the issue names;
+    measured on the Lite pool it hurt before `length`)."""
 
     @field_validator("ranking", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from sandbox.patch import (
     added_lines,
     apply_patch,
     changed_line_count,
+    changed_lines,
     changed_paths,
     file_patches,
     is_applied,
@@ -273,3 +274,17 @@ def test_split_into_test_and_source_parts(repo):
 def test_local_tree_times_out(repo):
     res = LocalTree(repo).exec("sleep 5", timeout=0.2)
     assert res.timed_out and res.exit_code == 124
+
+
+def test_changed_lines_compare_what_two_patches_change_whatever_their_spacing():
+    spaced = FIX.replace("+    return a - b  # fixed", "+    return  a - b   # fixed") + "+\n"
+    spaced = spaced.replace("@@ -4,3 +4,3 @@", "@@ -4,3 +4,4 @@")
+    assert (
+        changed_lines(FIX)
+        == changed_lines(spaced)
+        == {
+            ("calc.py", "-", "return a - b"),
+            ("calc.py", "+", "return a - b # fixed"),
+        }
+    )
+    assert changed_lines("--- a/x\n+++ b/x\n@@ -1,5 +1,1 @@\n-a\n") == set()  # malformed: nothing read

@@ -81,6 +81,32 @@ def test_within_a_cluster_agreement_then_issue_then_length():
     assert decision.best in {"a", "b", "d"} and decision.best != "c"
 
 
+def test_the_similarity_tie_break_takes_the_member_closest_to_the_others_not_the_smallest():
+    # a, b, c behave the same and were each written once: b and c make a's fix and more, d changes one
+    # unrelated line (the smallest change)
+    fix = ["    if x > hi:", "        return hi"]
+    cands = {
+        "a": _diff("m.py", "def clamp():", "    pass", fix),
+        "b": _diff("m.py", "def clamp():", "    pass", [*fix, "    y = 0"]),
+        "c": _diff("m.py", "def clamp():", "    pass", [*fix, "    return x"]),
+        "d": _diff("m.py", "def clamp():", "    x = 1", ["    x = 2"]),
+    }
+    candidates = [Candidate(candidate_id=k, patch=v) for k, v in cands.items()]
+    table = _table(list(cands))
+    assert select(table, SelectionConfig(tie_breaks=["agreement", "length"]), candidates).best == "d"
+    # a: mean Jaccard (3/4 + 3/4 + 0) / 3 = 0.5; b and c: (3/4 + 3/5 + 0) / 3 = 0.45; d: 0
+    decision = select(table, SelectionConfig(tie_breaks=["similarity", "length"]), candidates)
+    assert decision.best == "a"
+    # identical patches count fully: two more copies of d make it the closest to the others
+    candidates += [Candidate(candidate_id=f"d{n}", patch=cands["d"]) for n in (2, 3)]
+    table = _table([*cands, "d2", "d3"])
+    assert select(table, SelectionConfig(tie_breaks=["similarity", "length"]), candidates).best in {
+        "d",
+        "d2",
+        "d3",
+    }
+
+
 def test_regression_degree_decides_between_clusters():
     # the issue's case: breaking 746 of 1000 ranked above breaking 5 under a flat penalty
     from verifiers.config import VerifierConfig

@@ -11,6 +11,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from selection_fit import (  # noqa: E402
+    TEST_WEIGHTS,
+    TIE_ORDERS,
     Setting,
     apply,
     fit,
@@ -20,6 +22,8 @@ from selection_fit import (  # noqa: E402
     search_space,
     two_fold,
 )
+
+from selection.config import SelectionConfig  # noqa: E402
 
 IDS = [f"owner__repo-{n}" for n in range(40)]
 SETTINGS = [Setting("first", "verifier", ()), Setting("second", "agreement", ())]
@@ -148,6 +152,7 @@ def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
     assert {"selection.ranking=verifier", "selection.probe_weight=0", "selection.probe_clusters=true"} <= set(
         space[0].overrides
     )
+    assert f"selection.tie_breaks=[{','.join(SelectionConfig().tie_breaks)}]" in space[0].overrides
     # every point says its probe settings, so it means the same whatever the defaults are
     assert all(any(o.startswith("selection.probe_clusters=") for o in s.overrides) for s in space)
     assert any("selection.ranking=[hybrid,support,length]" in s.overrides for s in space)  # before probes
@@ -158,7 +163,10 @@ def test_the_search_space_holds_the_incumbent_first_and_a_probe_seam():
     probed = [i for i, s in enumerate(with_probes) if "selection.probe_weight=1" in s.overrides]
     assert all("selection.probe_clusters=true" in with_probes[i].overrides for i in probed)
     verifier = [i for i in probed if with_probes[i].ranking == "verifier"]
-    assert len(verifier) == 4 and verifier == list(range(len(with_probes) - 4, len(with_probes)))
+    per_weight = len(TEST_WEIGHTS) * len(TIE_ORDERS)
+    assert len(verifier) == per_weight and verifier == list(
+        range(len(with_probes) - per_weight, len(with_probes))
+    )
 
 
 def test_a_run_still_writing_counts_the_instances_whose_tables_are_saved(tmp_path):
