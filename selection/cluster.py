@@ -50,6 +50,9 @@ class Cluster(BaseModel):
     """Candidates whose normalized patch equals the representative's (agreement across systems)."""
     issue: int = 0
     """Functions, classes and modules of the representative's patch that the issue names."""
+    similarity: float | None = None
+    """The representative's mean similarity of changed lines to the other members (similarity); None when
+    the `similarity` tie-break is off."""
     probe: float | None = None
     """Mean probe score of the members (verifiers.probes.signals; None: no probe compared)."""
     probe_checks: int = 0
@@ -184,6 +187,7 @@ def build_clusters(
                 length=lengths[rep],
                 agreement=votes[rep],
                 issue=issue[rep],
+                similarity=round(near[rep], 4) if "similarity" in tie_breaks else None,
                 probe=mean(scores) if scores else None,
                 probe_checks=probes[rep].checks,
                 probe_met=probes[rep].met,

@@ -202,6 +202,11 @@ def _explain(
     if evidence["d"] is not None:
         parts.append(f"passes {evidence['d']:.0%} of distinguishing tests")
     parts.append(f"{top.agreement} candidate(s) with this normalized patch")
+    if top.similarity is not None and len(top.groups) > 1:
+        parts.append(
+            f"of its {len(top.groups)} different patches, the one closest to the others "
+            f"(mean similarity of changed lines {top.similarity:.2f})"
+        )
     if top.regression_run or top.new_regressions:
         parts.append(
             f"{top.new_regressions} new regression failure(s) of {top.regression_run} "

@@ -97,6 +97,10 @@ def test_the_similarity_tie_break_takes_the_member_closest_to_the_others_not_the
     # a: mean Jaccard (3/4 + 3/4 + 0) / 3 = 0.5; b and c: (3/4 + 3/5 + 0) / 3 = 0.45; d: 0
     decision = select(table, SelectionConfig(tie_breaks=["similarity", "length"]), candidates)
     assert decision.best == "a"
+    assert (
+        "of its 4 different patches, the one closest to the others (mean similarity of changed lines 0.50)"
+        in (decision.reason)
+    )
     # identical patches count fully: two more copies of d make it the closest to the others
     candidates += [Candidate(candidate_id=f"d{n}", patch=cands["d"]) for n in (2, 3)]
     table = _table([*cands, "d2", "d3"])
