@@ -51,7 +51,7 @@ class Cluster(BaseModel):
     issue: int = 0
     """Functions, classes and modules of the representative's patch that the issue names."""
     similarity: float | None = None
-    """The representative's mean similarity of changed lines to the other members (similarity); None when
+    """The representative's mean similarity of changed lines to the other members (`similarity`); None when
     the `similarity` tie-break is off."""
     probe: float | None = None
     """Mean probe score of the members (verifiers.probes.signals; None: no probe compared)."""
