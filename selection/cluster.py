@@ -153,14 +153,14 @@ def build_clusters(
         lengths = {cid: changed_line_count(sources[cid]) for cid in members}
         votes = {c: group_of[c].count if c in group_of else 1 for c in members}
         issue = {c: issue_overlap(sources[c], names) for c in members}
-        near = similarity(sources) if "similarity" in tie_breaks else dict.fromkeys(members, 1.0)
+        near = similarity(sources) if "similarity" in tie_breaks else {}
 
         rep = min(
             members,
             key=lambda c, v=votes, i=issue, n=lengths, s=near: (
                 bool(rows[c].test_infrastructure),  # same behaviour: a clean member represents the cluster
                 -rows[c].hybrid_score,
-                *[_tie_key(k, v[c], i[c], n[c], s[c]) for k in tie_breaks],
+                *[_tie_key(k, v[c], i[c], n[c], s.get(c, 1.0)) for k in tie_breaks],
                 len(sources[c]),
                 c,
             ),
@@ -187,7 +187,7 @@ def build_clusters(
                 length=lengths[rep],
                 agreement=votes[rep],
                 issue=issue[rep],
-                similarity=round(near[rep], 4) if "similarity" in tie_breaks else None,
+                similarity=round(near[rep], 4) if near else None,
                 probe=mean(scores) if scores else None,
                 probe_checks=probes[rep].checks,
                 probe_met=probes[rep].met,
